@@ -1,0 +1,110 @@
+"""Checkpoints: weights in .safetensors (loadable without pickle, config in the
+metadata) for sampling and sharing; resume state in a file only the trainer writes.
+
+    checkpoints/last.safetensors   "generator.*" and "discriminator.*" tensors;
+                                   metadata: format, config JSON, data info JSON, step
+    checkpoints/last.state.pt      models, optimisers, scaler, RNG, data position, step
+
+The resume file holds its own copy of the weights so one atomic ``os.replace``
+makes a consistent resume point: a kill between the two writes cannot pair
+weights from one step with optimiser state from another.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from .config import Config
+from .data.base import DataInfo
+from .errors import CheckpointError, ConfigError
+from .runs import atomic_write_bytes
+
+FORMAT = "gan-workbench/1"
+WEIGHTS = "last.safetensors"
+STATE = "last.state.pt"
+
+
+def weights_bytes(cfg: Config, info: DataInfo, step: int, G: nn.Module, D: nn.Module | None) -> bytes:
+    tensors = {f"generator.{k}": v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
+    if D is not None:
+        tensors.update({f"discriminator.{k}": v.detach().cpu().contiguous() for k, v in D.state_dict().items()})
+    meta = {"format": FORMAT, "config": cfg.to_json(), "data": json.dumps(info.to_dict()), "step": str(step)}
+    return st_save(tensors, metadata=meta)
+
+
+def save(ckpt_dir: Path, cfg: Config, info: DataInfo, step: int, G: nn.Module, D: nn.Module, state: dict) -> None:
+    """Write the resume state, then the shareable weights, each atomically."""
+    buf = io.BytesIO()
+    torch.save({**state, "step": step, "generator": G.state_dict(), "discriminator": D.state_dict()}, buf)
+    atomic_write_bytes(ckpt_dir / STATE, buf.getvalue())
+    atomic_write_bytes(ckpt_dir / WEIGHTS, weights_bytes(cfg, info, step, G, D))
+
+
+def load_state(ckpt_dir: Path) -> dict | None:
+    """The resume state, or None when the run has not checkpointed yet."""
+    path = Path(ckpt_dir) / STATE
+    if not path.exists():
+        return None
+    try:
+        # weights_only: tensors, dicts and numbers, no arbitrary objects, even from our own file.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        raise CheckpointError(f"The resume state {path} is damaged; start a new run from its weights or from scratch.") from None
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: Config
+    data: DataInfo
+    step: int
+    tensors: dict[str, torch.Tensor]
+
+    def part(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix) + 1:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+
+def read(path: str | Path) -> Checkpoint:
+    """Read a .safetensors checkpoint with its config; one-sentence errors for
+    anything that is not a GAN Workbench checkpoint."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(f"{path.name} is not a .safetensors file; checkpoints are accepted in that format only.")
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raise CheckpointError(f"Checkpoint {path} does not exist or cannot be read; check the path.") from None
+    try:
+        tensors = st_load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        meta = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, json.JSONDecodeError, Exception):
+        raise CheckpointError(f"{path.name} is not a valid .safetensors file; it may be truncated or of another format.") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name} was not made by GAN Workbench (its metadata has no config); use a checkpoint from a run's checkpoints/ folder.")
+    try:
+        cfg = Config.from_dict(json.loads(meta["config"]))
+        info = DataInfo.from_dict(json.loads(meta["data"]))
+        step = int(meta["step"])
+    except (KeyError, ValueError, ConfigError):
+        raise CheckpointError(f"The metadata of {path.name} is damaged; use another checkpoint.") from None
+    return Checkpoint(path, cfg, info, step, tensors)
+
+
+def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str, ckpt: Checkpoint) -> None:
+    try:
+        module.load_state_dict(tensors, strict=True)
+    except RuntimeError:
+        raise CheckpointError(
+            f"{ckpt.path.name} does not fit the {what} of recipe {ckpt.config.recipe!r} at this size; "
+            "use the recipe and settings it was trained with."
+        ) from None

@@ -1,0 +1,222 @@
+"""The command line: ``python -m gan_core {train,sample,runs,info}``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .errors import GanError
+
+EPILOG_TRAIN = """\
+examples:
+  python -m gan_core train                                  # DCGAN on 100 offline LFW faces
+  python -m gan_core train --recipe gan --data mnist-5k --steps 3000
+  python -m gan_core train --recipe wgan-gp --data ring-8 --steps 2000
+  python -m gan_core train --data folder --data-path ~/photos.zip --image-size 64 --channels 3
+  python -m gan_core train --resume runs/20261121-101500-dcgan-faces-lfw-1a2b
+
+Flags override --config, which overrides the recipe's defaults. Unset fields take
+the recipe's defaults (see 'python -m gan_core info'). Ctrl-C stops cleanly after
+the current step and saves a checkpoint; --resume continues exactly from there.
+"""
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> dict[str, str]:
+    """One flag per config field, generated from config.py so they never drift."""
+    from .config import iter_fields, flag_name
+
+    dests = {}
+    groups = {}
+    for dotted, f, tp in iter_fields():
+        section = dotted.partition(".")[0] if "." in dotted else "run"
+        group = groups.get(section) or groups.setdefault(section, p.add_argument_group(f"{section} settings"))
+        flag = flag_name(dotted, f)
+        dest = "cfg__" + dotted.replace(".", "__")
+        dests[dest] = dotted
+        base = tp if tp in (int, float, str, bool) else next(a for a in tp.__args__ if a is not type(None))
+        default = f.default
+        shown = "recipe's choice" if default is None else default
+        help_text = f"{f.metadata.get('help', '')} (default: {shown})"
+        if base is bool:
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=dest, type=base, default=None, metavar=f.name.upper() if base is not str else "NAME",
+                               choices=f.metadata.get("choices"), help=help_text)
+    return dests
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
+    parser = argparse.ArgumentParser(
+        prog="python -m gan_core",
+        description="GAN Workbench engine: train GANs, sample from checkpoints, list runs.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,runs,info}", required=True)
+
+    train = sub.add_parser("train", help="train a GAN (or continue a run with --resume)", epilog=EPILOG_TRAIN,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("--config", metavar="FILE", help="JSON config (e.g. a run's config.json); flags override it")
+    train.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories are created (default: ./runs)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint, with its own config")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    dests = _add_config_flags(train)
+
+    sample = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
+    sample.add_argument("checkpoint", help="a .safetensors checkpoint, e.g. runs/<id>/checkpoints/last.safetensors")
+    sample.add_argument("--n", type=int, default=64, help="how many samples (default: 64)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same samples (default: 0)")
+    sample.add_argument("--truncation", type=float, default=1.0, help="below 1 trades variety for quality (default: 1.0)")
+    sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
+
+    runs = sub.add_parser("runs", help="list runs with their state")
+    runs.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look (default: ./runs)")
+
+    sub.add_parser("info", help="list recipes, data sources and devices")
+    return parser, dests
+
+
+def _config_from_args(args, dests):
+    from .config import Config
+
+    cfg = Config.from_json_file(args.config) if args.config else Config()
+    changes = {dotted: getattr(args, dest) for dest, dotted in dests.items() if getattr(args, dest) is not None}
+    return cfg.replace(**changes) if changes else cfg
+
+
+class _StopFlag:
+    """First Ctrl-C (or SIGTERM) asks for a clean stop at the next step; a second Ctrl-C interrupts."""
+
+    def __init__(self):
+        self.set = False
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.set and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.set = True
+        print("\nStopping after this step (Ctrl-C again to interrupt now)...", file=sys.stderr, flush=True)
+
+    def __call__(self) -> bool:
+        return self.set
+
+
+def _cmd_train(args, dests) -> int:
+    from .recipes import resolve
+    from .runs import create_run, read_config
+    from .training import resume, train
+
+    progress_bar = None
+
+    def on_progress(step, total, row):
+        nonlocal progress_bar
+        if args.no_progress:
+            if row is not None and (step % (row_every * 10) == 0 or step == total):
+                print(f"step {step}/{total}  loss_d {row['loss_d']:.4f}  loss_g {row['loss_g']:.4f}  {row['images_per_s']:.0f} img/s", flush=True)
+            return
+        if progress_bar is None:
+            from tqdm import tqdm
+
+            progress_bar = tqdm(total=total, initial=step - 1, unit="step", dynamic_ncols=True)
+        progress_bar.update(step - progress_bar.n)
+        if row is not None:
+            progress_bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}", img_s=f"{row['images_per_s']:.0f}", refresh=False)
+
+    stop = _StopFlag()
+    if args.resume:
+        run_dir = Path(args.resume)
+        cfg = read_config(run_dir)
+        row_every = cfg.train.log_every
+        print(f"Resuming {run_dir}", flush=True)
+        status = resume(run_dir, stop, on_progress)
+    else:
+        cfg = resolve(_config_from_args(args, dests))
+        row_every = cfg.train.log_every
+        run_dir = create_run(cfg, args.runs_dir)
+        print(f"Run directory: {run_dir}", flush=True)
+        status = train(cfg, run_dir, stop, on_progress)
+    if progress_bar is not None:
+        progress_bar.close()
+    state = status.get("state")
+    if state == "finished":
+        print(f"Finished {status.get('step')} steps. Samples: {run_dir / 'samples'}  Checkpoint: {run_dir / 'checkpoints' / 'last.safetensors'}")
+        return 0
+    if state == "stopped":
+        print(f"Stopped at step {status.get('step')}. Continue with: python -m gan_core train --resume {run_dir}")
+        return 0
+    print(f"error: {status.get('error')}", file=sys.stderr)
+    return 1
+
+
+def _cmd_sample(args) -> int:
+    from .inference import load_generator, sample, sample_grid
+    from .samples import png_bytes, points_png
+
+    if args.n < 1:
+        raise GanError("--n must be at least 1.")
+    gen = load_generator(args.checkpoint)
+    out = Path(args.out)
+    if gen.kind == "image":
+        data = png_bytes(sample_grid(gen, args.n, args.seed, args.truncation))
+    else:
+        data = points_png(sample(gen, args.n, args.seed, args.truncation), title=f"{gen.config.recipe}, step {gen.step}")
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None
+    print(f"Wrote {args.n} samples from {gen.config.recipe} at step {gen.step} to {out}")
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from .runs import list_runs
+
+    runs = list_runs(args.runs_dir)
+    if not runs:
+        print(f"No runs under {args.runs_dir}. Start one with: python -m gan_core train")
+        return 0
+    print(f"{'RUN':52} {'STATE':11} {'STEP':>13} {'RECIPE':8} {'DATA':12} STARTED")
+    for r in runs:
+        when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
+        print(f"{r.id:52} {r.state:11} {f'{r.step}/{r.total}':>13} {r.recipe:8} {r.data:12} {when}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .data import list_sources
+    from .recipes import describe
+    from .training import available_devices
+
+    print("Recipes (--recipe):")
+    for r in describe():
+        print(f"  {r['name']:10} {r['description']}  [data: {', '.join(r['kinds'])}]")
+    print("\nData sources (--data):")
+    for s in list_sources():
+        where = "built in, offline" if s.builtin else "needs --data-path"
+        print(f"  {s.name:14} {s.description}  [{s.kind}; {where}]")
+    print("\nDevices (--device):")
+    for dev, label in available_devices():
+        print(f"  {dev:10} {label}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, dests = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _cmd_train(args, dests)
+        if args.command == "sample":
+            return _cmd_sample(args)
+        if args.command == "runs":
+            return _cmd_runs(args)
+        return _cmd_info(args)
+    except GanError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130

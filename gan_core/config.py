@@ -1,0 +1,194 @@
+"""The run config: frozen dataclasses that round-trip through plain JSON.
+
+Fields left at ``None`` mean "the recipe's default" and are filled in by
+``recipes.resolve`` before a run starts, so ``config.json`` in a run directory
+always holds concrete values that rebuild every model.
+
+Each field's ``metadata`` carries its command-line help (and, where the field name
+would be ambiguous, its flag), so ``--help`` and the config can never drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _f(default: Any, help: str, flag: str | None = None, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = _f("faces-lfw", "data source: a built-in set (works offline) or folder / zip / celeba / a torchvision set", flag="data")
+    path: str | None = _f(None, "folder, .zip or dataset root, for sources that read from disk", flag="data-path")
+    image_size: int = _f(32, "images are resized and centre-cropped to this square size (a power of two for conv models)")
+    channels: int | None = _f(None, "1 = grey, 3 = colour; unset keeps the source's own", choices=(1, 3))
+    limit: int | None = _f(None, "use at most this many items (quick experiments)")
+    download: bool = _f(False, "let torchvision download MNIST / Fashion-MNIST / CIFAR-10 (needs a network)")
+    n_points: int = _f(20000, "toy sources: how many points are drawn once, then shuffled like a data set")
+    workers: int = _f(0, "data loader worker processes, for sources read lazily from disk")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str | None = _f(None, "mlp or conv; unset = the recipe's choice for this data", choices=("mlp", "conv"))
+    z_dim: int = _f(100, "noise vector size (100 as in the Keras article and DCGAN)")
+    width: int | None = _f(None, "base channels of conv models (DCGAN's ngf/ndf) or first hidden width of MLPs")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    optimizer: str | None = _f(None, "adam, rmsprop or sgd (the three the Keras article compares)", choices=("adam", "rmsprop", "sgd"))
+    lr_g: float | None = _f(None, "generator learning rate")
+    lr_d: float | None = _f(None, "discriminator / critic learning rate")
+    beta1: float | None = _f(None, "Adam beta1 (0.5 in DCGAN, 0 in WGAN-GP)")
+    beta2: float | None = _f(None, "Adam beta2")
+    momentum: float = _f(0.0, "SGD momentum")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    g_loss: str | None = _f(
+        None,
+        "generator loss: non-saturating -log D(G(z)) (used in practice) or minimax log(1 - D(G(z))) (the paper's)",
+        choices=("non-saturating", "minimax", "wasserstein"),
+    )
+    d_steps: int | None = _f(None, "k: discriminator steps per generator step (Goodfellow et al.'s algorithm)")
+    clip: float | None = _f(None, "WGAN critic weight clipping bound")
+    gp_weight: float | None = _f(None, "WGAN-GP gradient penalty weight lambda")
+    l1_weight: float | None = _f(None, "pix2pix L1 weight")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = _f(2000, "generator updates to train for")
+    batch_size: int = _f(64, "images (or points) per batch")
+    seed: int = _f(0, "seed for weights, data order and noise; same seed + same device = same run")
+    device: str = _f("auto", "auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps")
+    amp: bool = _f(True, "mixed precision on CUDA (ignored elsewhere)")
+    log_every: int = _f(10, "write a metrics line every N steps")
+    sample_every: int = _f(100, "save a fixed-noise sample grid every N steps")
+    checkpoint_every: int = _f(250, "save a resumable checkpoint every N steps")
+    n_samples: int = _f(64, "images in each fixed-noise sample grid")
+
+
+@dataclass(frozen=True)
+class Config:
+    recipe: str = _f("dcgan", "what to train: gan, dcgan, wgan, wgan-gp, ...")
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Config":
+        if not isinstance(data, dict):
+            raise ConfigError("A config must be a JSON object with sections such as 'data' and 'train'.")
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_json_file(cls, path: str | Path) -> "Config":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError:
+            raise ConfigError(f"Config file {path} cannot be read; check the path.") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"Config file {path} is not valid JSON (line {e.lineno}); fix it or export a fresh one.") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> "Config":
+        """Replace fields by dotted name: ``cfg.replace(**{"train.steps": 10})``."""
+        return self.from_dict(_set_dotted(self.to_dict(), changes))
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "loss": LossConfig, "train": TrainConfig}
+
+
+def _set_dotted(d: dict, changes: dict) -> dict:
+    for key, value in changes.items():
+        section, _, name = key.rpartition(".")
+        target = d[section] if section else d
+        target[name] = value
+    return d
+
+
+def iter_fields():
+    """Yield (dotted name, dataclasses.Field, python type) for every leaf field."""
+    hints = typing.get_type_hints(Config)
+    for f in dataclasses.fields(Config):
+        if f.name in SECTIONS:
+            sub = SECTIONS[f.name]
+            sub_hints = typing.get_type_hints(sub)
+            for sf in dataclasses.fields(sub):
+                yield f"{f.name}.{sf.name}", sf, sub_hints[sf.name]
+        else:
+            yield f.name, f, hints[f.name]
+
+
+def flag_name(dotted: str, f: dataclasses.Field) -> str:
+    return "--" + (f.metadata.get("flag") or dotted.rpartition(".")[2].replace("_", "-"))
+
+
+def _unwrap_optional(tp):
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+        return next(a for a in args if a is not type(None)), True
+    return tp, False
+
+
+def coerce(value: Any, tp, where: str) -> Any:
+    """Check a JSON value against a field type; ints are accepted for floats."""
+    base, optional = _unwrap_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"Config field '{where}' cannot be empty; give it a value.")
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    ok = (
+        (base is bool and isinstance(value, bool))
+        or (base is int and isinstance(value, int) and not isinstance(value, bool))
+        or (base is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (base is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ConfigError(f"Config field '{where}' must be {names[base]}, not {value!r}.")
+    return float(value) if base is float else value
+
+
+def _build(cls, data: dict, prefix: str):
+    hints = typing.get_type_hints(cls)
+    valid = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = prefix + key
+        if key not in valid:
+            raise ConfigError(f"Unknown config field '{where}'; valid fields here: {', '.join(valid)}.")
+        if key in SECTIONS and cls is Config:
+            if not isinstance(value, dict):
+                raise ConfigError(f"Config section '{where}' must be an object of fields.")
+            kwargs[key] = _build(SECTIONS[key], value, where + ".")
+            continue
+        value = coerce(value, hints[key], where)
+        choices = valid[key].metadata.get("choices")
+        if choices and value is not None and value not in choices:
+            raise ConfigError(f"Config field '{where}' must be one of {', '.join(map(str, choices))}, not {value!r}.")
+        kwargs[key] = value
+    return cls(**kwargs)

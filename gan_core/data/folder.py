@@ -1,0 +1,392 @@
+"""The user's own images: a folder, a .zip, or CelebA in torchvision's layout.
+
+Folders and zips
+    Image files (jpg, jpeg, png, bmp, gif, webp, tif, tiff; any case) are found at
+    any depth; hidden files and folders (".name") and ``__MACOSX`` are ignored.
+    A single folder that wraps everything (``faces.zip`` -> ``faces/...``) is looked
+    through. Below that, each sub-folder is a class: labels follow the sorted folder
+    names and images in deeper folders belong to their top-level class folder.
+    Images directly in the root with no class folders are unlabelled; if the root
+    holds both class folders and loose images, the loose images are kept (never
+    silently dropped) as one extra class named ``(root)``, placed last so that the
+    folder classes keep the same labels with or without stray files.
+
+    Colour: ``channels=None`` gives 3 channels if any image is colour, else 1. Colour
+    is judged from the file's header mode (palette images count as colour).
+
+Eager or lazy
+    Up to ``EAGER_LIMIT`` (20,000) images whose decoded floats fit in ``EAGER_BYTES``
+    are decoded up front into tensors, so every image is verified and unreadable
+    ones are counted in ``GanData.skipped``. Larger sets become a lazy Dataset: the
+    scan opens each file's header (no full decode) and counts the failures as
+    skipped; an image that still fails to decode later is replaced by the next
+    readable one, so a batch never comes back short. Zips follow the same rule and
+    are read member by member, never extracted to disk.
+
+CelebA
+    ``<root>/celeba/img_align_celeba/*.jpg`` plus ``<root>/celeba/list_attr_celeba.txt``
+    (``root`` may also be the ``celeba`` folder itself). The attribute file is parsed
+    here rather than by torchvision's CelebA class, which insists on the MD5 sums of
+    the official files. Listed images missing on disk are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO, Callable, Sequence, TypeVar
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..config import DataConfig
+from ..errors import DataError
+from ._images import convert_channels, native_channels, pil_to_uint8, uint8_to_real
+from .base import GanData, register_source
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+EAGER_LIMIT = 20_000  # at most this many images are decoded up front
+EAGER_BYTES = 1 << 30  # ... and only if their float32 tensors fit in 1 GiB
+ROOT_CLASS = "(root)"
+
+_EXTENSION_LIST = ", ".join(e[1:] for e in IMAGE_EXTENSIONS)
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- stores
+
+
+class DirStore:
+    """Image files under a directory, named by their relative POSIX path."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.where = str(root)
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self.root / name, "rb")
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def close(self) -> None:
+        pass
+
+
+class ZipStore:
+    """Members of a zip archive. Picklable for DataLoader workers: each process opens its own handle."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.where = str(path)
+        self._zip: zipfile.ZipFile | None = None
+        self._pid: int | None = None
+
+    def archive(self) -> zipfile.ZipFile:
+        # A handle inherited through fork shares its file offset with the parent, so reopen per process.
+        if self._zip is None or self._pid != os.getpid():
+            self._zip = zipfile.ZipFile(self.path)
+            self._pid = os.getpid()
+        return self._zip
+
+    def open(self, name: str) -> BinaryIO:
+        return self.archive().open(name)
+
+    def read(self, name: str) -> bytes:
+        return self.archive().read(name)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_zip"] = None
+        return state
+
+
+Store = DirStore | ZipStore
+
+
+def _decode(store: Store, name: str, image_size: int, channels: int | None) -> torch.Tensor | None:
+    """One file -> uint8 (C, S, S), in its native channels if ``channels`` is None; None if unreadable."""
+    try:
+        data = store.read(name)
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return pil_to_uint8(img, image_size, channels or native_channels(img.mode))
+    except Exception:  # noqa: BLE001 - any failure on a user's file means "unreadable", which is counted, not raised
+        return None
+
+
+def _header_mode(store: Store, name: str) -> str | None:
+    """The PIL mode from the file's header, without decoding the pixels; None if unreadable."""
+    try:
+        with store.open(name) as f, Image.open(f) as img:
+            return img.mode
+    except Exception:  # noqa: BLE001 - as in _decode
+        return None
+
+
+def _parallel(fn: Callable[[str], T], names: Sequence[str]) -> list[T]:
+    """Map over files in order with a few threads: PIL and file reads release the GIL."""
+    workers = min(8, os.cpu_count() or 1)
+    if workers == 1 or len(names) < 64:
+        return [fn(n) for n in names]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, names, chunksize=32))
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+class ImageFileDataset(torch.utils.data.Dataset):
+    """Decodes one image per item. A file that fails to decode is replaced by the
+    next readable one (wrapping around), so batches always have full size."""
+
+    def __init__(self, store: Store, names: list[str], extras: dict[str, torch.Tensor], image_size: int, channels: int):
+        self.store, self.names, self.extras = store, names, extras
+        self.image_size, self.channels = image_size, channels
+        self._bad: set[int] = set()  # per process; only speeds up repeated failures
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        n = len(self.names)
+        if not 0 <= index < n:
+            raise IndexError(f"index {index} is out of range for {n} images")
+        for step in range(n):
+            i = (index + step) % n
+            if i in self._bad:
+                continue
+            image = _decode(self.store, self.names[i], self.image_size, self.channels)
+            if image is None:
+                self._bad.add(i)
+                continue
+            item = {"real": uint8_to_real(image)}
+            item.update({k: v[i] for k, v in self.extras.items()})
+            return item
+        raise DataError(f"None of the {n} images in {self.store.where} can be decoded any more; check that the files are intact.")
+
+
+def _fits_in_memory(n: int, image_size: int) -> bool:
+    return n <= EAGER_LIMIT and n * 3 * image_size * image_size * 4 <= EAGER_BYTES
+
+
+def build_image_data(
+    name: str,
+    store: Store,
+    files: list[str],
+    cfg: DataConfig,
+    *,
+    extras: dict[str, torch.Tensor] | None = None,
+    class_names: list[str] | None = None,
+    attr_names: list[str] | None = None,
+    skipped: int = 0,
+    description: str = "",
+) -> GanData:
+    """Image files plus per-file extra tensors (labels, attributes) -> GanData, eager or lazy."""
+    extras = extras or {}
+    size = cfg.image_size
+    eager = _fits_in_memory(len(files), size)
+    if eager:
+        images = _parallel(lambda f: _decode(store, f, size, cfg.channels), files)
+        store.close()
+        keep = [i for i, im in enumerate(images) if im is not None]
+    else:
+        modes = _parallel(lambda f: _header_mode(store, f), files)
+        keep = [i for i, m in enumerate(modes) if m is not None]
+    if not keep:
+        raise DataError(f"None of the {len(files)} image files in {store.where} could be read; check that they are valid, complete images.")
+    skipped += len(files) - len(keep)
+    index = torch.tensor(keep, dtype=torch.int64)
+    extras = {k: v.index_select(0, index) for k, v in extras.items()}
+    common = dict(class_names=class_names, attr_names=attr_names, skipped=skipped, description=description)
+
+    if eager:
+        channels = cfg.channels or max(images[i].shape[0] for i in keep)
+        real = torch.empty(len(keep), channels, size, size)
+        for row, i in enumerate(keep):
+            real[row] = uint8_to_real(convert_channels(images[i], channels))
+            images[i] = None  # free as we go
+        return GanData(name, "image", (channels, size, size), tensors={"real": real, **extras}, **common)
+
+    channels = cfg.channels or max(native_channels(modes[i]) for i in keep)
+    dataset = ImageFileDataset(store, [files[i] for i in keep], extras, size, channels)
+    return GanData(name, "image", (channels, size, size), dataset=dataset, **common)
+
+
+# ----------------------------------------------------------------------------- folder / zip
+
+
+def _wanted(parts: Sequence[str]) -> bool:
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return parts[-1].lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _list_dir(root: Path) -> list[str]:
+    found = []
+    seen = set()  # real paths of visited folders: symlinked folders are followed, but never in a cycle
+
+    def on_error(e: OSError):
+        raise DataError(f"Folder {e.filename} cannot be read ({e.strerror}); check its permissions.")
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__MACOSX"]
+        rel = Path(folder).relative_to(root).parts
+        found.extend("/".join(rel + (f,)) for f in files if _wanted(rel + (f,)))
+    return sorted(found)
+
+
+def _list_zip(store: ZipStore) -> list[str]:
+    try:
+        members = store.archive().infolist()
+    except zipfile.BadZipFile:
+        raise DataError(
+            f"{store.path} is not a valid zip archive (damaged or incomplete); re-create it or point --data-path at the unpacked folder."
+        ) from None
+    except OSError as e:
+        raise DataError(f"Zip file {store.path} cannot be read ({e.strerror}); check its permissions.") from None
+    # Zips made on Windows may use backslashes.
+    return sorted(m.filename for m in members if not m.is_dir() and _wanted(m.filename.replace("\\", "/").split("/")))
+
+
+def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] | None]:
+    """Labels and class names from relative paths (see the module docstring for the rules)."""
+    parts = [f.replace("\\", "/").split("/") for f in files]
+    while parts and all(len(p) > 1 for p in parts) and len({p[0] for p in parts}) == 1:
+        parts = [p[1:] for p in parts]  # look through a single wrapping folder
+    tops = [p[0] if len(p) > 1 else None for p in parts]
+    classes = sorted({t for t in tops if t is not None})
+    if not classes:
+        return None, None
+    if None in tops:
+        classes.append(ROOT_CLASS)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = torch.tensor([index[ROOT_CLASS if t is None else t] for t in tops], dtype=torch.int64)
+    return labels, classes
+
+
+def _user_path(cfg: DataConfig) -> Path:
+    path = Path(cfg.path).expanduser()
+    if not path.exists():
+        raise DataError(f"Folder {path} does not exist; check --data-path.")
+    return path
+
+
+@register_source(
+    "folder",
+    "image",
+    "your own images: a folder or .zip of jpg/png/...; class sub-folders become labels",
+    builtin=False,
+    needs_path=True,
+)
+def load_folder(cfg: DataConfig) -> GanData:
+    path = _user_path(cfg)
+    if path.is_dir():
+        store: Store = DirStore(path)
+        files = _list_dir(path)
+    elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+        store = ZipStore(path)
+        files = _list_zip(store)
+    else:
+        raise DataError(f"{path} is neither a folder nor a .zip file; point --data-path at a folder of images or a .zip of them.")
+    if not files:
+        raise DataError(f"{path} contains no images ({_EXTENSION_LIST}); point --data-path at a folder or .zip that holds your images.")
+    labels, class_names = split_classes(files)
+    extras = {} if labels is None else {"label": labels}
+    what = f"{len(class_names)} classes" if class_names else "no labels"
+    return build_image_data(
+        "folder",
+        store,
+        files,
+        cfg,
+        extras=extras,
+        class_names=class_names,
+        description=f"images from {path} ({what})",
+    )
+
+
+# ----------------------------------------------------------------------------- CelebA
+
+
+def _celeba_attributes(path: Path) -> tuple[list[str], list[str], torch.Tensor]:
+    """Parse list_attr_celeba.txt -> (file names, attribute names, (N, A) float 0/1)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise DataError(f"CelebA attribute file {path} cannot be read ({e.strerror}); check its permissions.") from None
+
+    def malformed(line: int, expected: str) -> DataError:
+        return DataError(f"Line {line} of CelebA attribute file {path} is malformed (expected {expected}); re-download list_attr_celeba.txt.")
+
+    if not lines or not lines[0].strip().isdigit():
+        raise malformed(1, "the number of images")
+    names = lines[1].split() if len(lines) > 1 else []
+    if not names:
+        raise malformed(2, "the attribute names")
+    # Line 1's count is not enforced, so a hand-trimmed subset of the file still works.
+    files, rows = [], []
+    for number, line in enumerate(lines[2:], start=3):
+        fields = line.split()
+        if not fields:
+            continue
+        values = fields[1:]
+        if len(values) != len(names) or not set(values) <= {"1", "-1"}:
+            raise malformed(number, f"a file name and {len(names)} values of 1 or -1")
+        files.append(fields[0])
+        rows.append([v == "1" for v in values])  # -1 -> 0
+    if not files:
+        raise DataError(f"CelebA attribute file {path} lists no images; re-download list_attr_celeba.txt.")
+    return files, names, torch.from_numpy(np.array(rows, dtype=np.float32))
+
+
+@register_source(
+    "celeba",
+    "image",
+    "CelebA faces with 40 binary attributes, from a local copy in torchvision's layout",
+    builtin=False,
+    needs_path=True,
+    tags=("attrs",),
+)
+def load_celeba(cfg: DataConfig) -> GanData:
+    path = _user_path(cfg)
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder; point --data-path at the folder that holds celeba/ (torchvision's CelebA layout).")
+    base = path / "celeba" if (path / "celeba").is_dir() else path
+    attr_file = base / "list_attr_celeba.txt"
+    image_dir = base / "img_align_celeba"
+    if not attr_file.is_file():
+        raise DataError(f"CelebA attribute file {attr_file} was not found; point --data-path at the folder that holds celeba/list_attr_celeba.txt.")
+    if not image_dir.is_dir():
+        raise DataError(f"CelebA image folder {image_dir} does not exist; unpack img_align_celeba.zip into {base}.")
+    files, attr_names, attrs = _celeba_attributes(attr_file)
+    try:
+        on_disk = set(os.listdir(image_dir))
+    except OSError as e:
+        raise DataError(f"Folder {image_dir} cannot be read ({e.strerror}); check its permissions.") from None
+    present = [i for i, f in enumerate(files) if f in on_disk]
+    if not present:
+        raise DataError(f"None of the {len(files)} images listed in {attr_file} are in {image_dir}; unpack img_align_celeba.zip there.")
+    return build_image_data(
+        "celeba",
+        DirStore(image_dir),
+        [files[i] for i in present],
+        cfg,
+        extras={"attrs": attrs[present]},
+        attr_names=attr_names,
+        skipped=len(files) - len(present),
+        description=f"CelebA faces from {base} with {len(attr_names)} attributes",
+    )

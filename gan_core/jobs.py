@@ -1,0 +1,75 @@
+"""Background runs: launch, stop, resume. A run is a separate process
+(``python -m gan_core train --resume RUN_DIR``) writing its run directory, so it
+outlives the dashboard script run, browser tab or even server that started it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import Config
+from .errors import RunError
+from .recipes import resolve
+from .runs import RunInfo, create_run, list_runs, read_status, request_stop, write_status
+
+_children: list[subprocess.Popen] = []  # kept so finished workers are reaped, not left as zombies
+
+
+def active_runs(runs_dir: str | Path) -> list[RunInfo]:
+    for p in list(_children):
+        if p.poll() is not None:
+            _children.remove(p)
+    return [r for r in list_runs(runs_dir) if r.active]
+
+
+def _check_capacity(runs_dir: Path, max_active: int | None) -> None:
+    if max_active is not None:
+        n = len(active_runs(runs_dir))
+        if n >= max_active:
+            raise RunError(f"{n} run(s) are already training and the limit is {max_active}; stop one or wait for it to finish.")
+
+
+def _spawn(run_dir: Path) -> None:
+    log = open(run_dir / "train.log", "ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = Path(__file__).resolve().parent.parent  # so `-m gan_core` works without an install
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gan_core", "train", "--resume", str(run_dir), "--no-progress"],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        start_new_session=True,  # a Ctrl-C to the server does not kill its runs
+    )
+    log.close()
+    _children.append(proc)
+    write_status(run_dir, pid=proc.pid, host=socket.gethostname())
+
+
+def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None) -> Path:
+    """Validate ``cfg``, create its run directory and start training it in the background."""
+    runs_dir = Path(runs_dir)
+    cfg = resolve(cfg)  # a bad config fails here, before a run directory exists
+    _check_capacity(runs_dir, max_active)
+    run_dir = create_run(cfg, runs_dir)
+    _spawn(run_dir)
+    return run_dir
+
+
+def stop(run_dir: str | Path) -> None:
+    """Ask a run to stop at its next step; it checkpoints first."""
+    request_stop(run_dir)
+
+
+def resume(run_dir: str | Path, max_active: int | None = None) -> None:
+    run_dir = Path(run_dir)
+    state = read_status(run_dir).get("state")
+    if state in ("queued", "running"):
+        raise RunError(f"Run {run_dir.name} is still {state}; stop it before resuming.")
+    if state == "finished":
+        raise RunError(f"Run {run_dir.name} has finished all its steps; start a new run to train longer.")
+    _check_capacity(run_dir.parent, max_active)
+    (run_dir / "STOP").unlink(missing_ok=True)
+    write_status(run_dir, state="queued", error=None, message=None)
+    _spawn(run_dir)

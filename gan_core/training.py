@@ -1,0 +1,273 @@
+"""The training loop: ``train(config, run_dir, should_stop, on_progress)``.
+
+It knows nothing of its caller (command line, dashboard worker, a test): it reads
+a config, writes the run directory of ``runs.py`` and returns the final status.
+Bookkeeping (metrics, status, samples, checkpoints) happens only every
+``log_every`` / ``sample_every`` / ``checkpoint_every`` steps, so between them the
+loop costs what a plain PyTorch loop costs (docs/BENCHMARKS.md measures it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import checkpoints
+from .config import Config
+from .data import BatchStream, load_data
+from .errors import ConfigError
+from .recipes import RECIPES, make_optimizer, resolve
+from .runs import read_config, truncate_metrics, write_status
+from .samples import save_samples
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(device id, label) of every device this machine can train on, best first."""
+    out = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            out.append((f"cuda:{i}", f"CUDA {i}: {torch.cuda.get_device_name(i)}"))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        out.append(("mps", "Apple MPS"))
+    out.append(("cpu", f"CPU ({os.cpu_count()} cores)"))
+    return out
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    """auto = CUDA, then Apple MPS, then CPU; an explicit choice is checked."""
+    if name == "auto":
+        return torch.device(available_devices()[0][0])
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"Unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"Device {name!r} was requested but this machine has no such CUDA GPU; use --device auto or cpu.")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("Device 'mps' was requested but Apple MPS is not available here; use --device auto or cpu.")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"Unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.")
+    return device
+
+
+def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
+    return torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None])
+
+
+class Diverged(Exception):
+    pass
+
+
+def train(
+    cfg: Config,
+    run_dir: str | Path,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, int, dict | None], None] | None = None,
+) -> dict:
+    """Train (or continue, if the run has a checkpoint) and return the final status.
+
+    ``should_stop()`` is polled once per step, as is the run's STOP file;
+    ``on_progress(step, total, metrics_row_or_None)`` is called after every step.
+    """
+    run_dir = Path(run_dir)
+    write_status(run_dir, state="running", pid=os.getpid(), host=socket.gethostname(), error=None, message=None)
+    try:
+        return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # recorded for the dashboard, then re-raised for the log
+        from .errors import GanError
+
+        msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
+        write_status(run_dir, state="failed", error=msg)
+        raise
+
+
+def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
+    """Continue a run from its last checkpoint (or from the start if it has none)."""
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    (run_dir / "STOP").unlink(missing_ok=True)
+    return train(cfg, run_dir, should_stop, on_progress)
+
+
+def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
+    t = cfg.train
+    device = choose_device(t.device)
+    recipe = RECIPES.get(cfg.recipe)
+    data = load_data(cfg.data)
+    info = data.info()
+    if data.skipped:
+        write_status(run_dir, message=f"Skipped {data.skipped} unreadable file(s) in the data.")
+
+    torch.manual_seed(t.seed)
+    G, D = recipe.build(cfg, info)
+    G, D = G.to(device), D.to(device)
+    objective = recipe.objective(cfg, info)
+    opt_g = make_optimizer(cfg, G.parameters(), cfg.optim.lr_g)
+    opt_d = make_optimizer(cfg, D.parameters(), cfg.optim.lr_d)
+
+    # Mixed precision on CUDA only: bfloat16 where the GPU has it (no loss scaling
+    # needed), else float16 with one gradient scaler per optimiser.
+    use_amp = t.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scale = use_amp and amp_dtype == torch.float16
+    scaler_d = torch.amp.GradScaler("cuda", enabled=scale)
+    scaler_g = torch.amp.GradScaler("cuda", enabled=scale)
+    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else contextlib.nullcontext
+
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    state = checkpoints.load_state(ckpt_dir)
+    start, position, elapsed0 = 0, 0, 0.0
+    if state is not None:
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["optim_g"])
+        opt_d.load_state_dict(state["optim_d"])
+        scaler_g.load_state_dict(state["scaler_g"])
+        scaler_d.load_state_dict(state["scaler_d"])
+        torch.set_rng_state(state["rng_cpu"])
+        if device.type == "cuda" and state.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(state["rng_cuda"], device)
+        start, position, elapsed0 = state["step"], state["position"], state["elapsed"]
+    truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
+
+    stream = BatchStream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers)
+    fixed = objective.fixed_inputs(t.n_samples, device, t.seed)
+    real_points = None
+    if data.kind == "vector":
+        real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
+
+    k = cfg.loss.d_steps
+    last_ckpt = start
+    loss_d = loss_g = None
+    t_start = time.perf_counter()
+    t_tick, step_tick = t_start, start
+
+    def elapsed() -> float:
+        return elapsed0 + time.perf_counter() - t_start
+
+    def check_finite(step: int) -> None:
+        for name, loss in (("discriminator", loss_d), ("generator", loss_g)):
+            if loss is not None and not math.isfinite(float(loss.detach())):
+                raise Diverged(
+                    f"The {name} loss became {float(loss)} at step {step}; the last good checkpoint is from step {last_ckpt}. "
+                    "Lower the learning rates or try wgan-gp."
+                )
+
+    def save_checkpoint(step: int) -> None:
+        nonlocal last_ckpt
+        resume_state = {
+            "optim_g": opt_g.state_dict(),
+            "optim_d": opt_d.state_dict(),
+            "scaler_g": scaler_g.state_dict(),
+            "scaler_d": scaler_d.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "position": stream.position,
+            "elapsed": elapsed(),
+        }
+        checkpoints.save(ckpt_dir, cfg, info, step, G, D, resume_state)
+        last_ckpt = step
+
+    def save_grid(step: int) -> None:
+        G.eval()
+        fake = objective.generate(G, fixed)
+        G.train()
+        save_samples(fake, run_dir / "samples" / f"step_{step:07d}.png", real_points, f"step {step}")
+
+    stop_file = run_dir / "STOP"
+    step = start
+    final = "finished"
+    message = None
+    write_status(run_dir, state="running", step=start, total=t.steps, device=str(device), started=time.time())
+    try:
+        with open(run_dir / "metrics.jsonl", "a") as metrics:
+            for step in range(start + 1, t.steps + 1):
+                if should_stop() or stop_file.exists():
+                    step -= 1
+                    final = "stopped"
+                    break
+                log_now = step % t.log_every == 0 or step == t.steps
+
+                # (1) Update D k times: maximise log D(x) + log(1 - D(G(z))) (or the critic's objective).
+                D.requires_grad_(True)
+                for i in range(k):
+                    batch = stream.next()
+                    with autocast():
+                        loss_d, d_stats = objective.d_loss(G, D, batch)
+                    opt_d.zero_grad(set_to_none=True)
+                    scaler_d.scale(loss_d).backward()
+                    if log_now and i == k - 1:
+                        scaler_d.unscale_(opt_d)
+                        grad_norm_d = _grad_norm(D)
+                    scaler_d.step(opt_d)
+                    scaler_d.update()
+                    objective.after_d_step(D)
+
+                # (2) Update G through a frozen D.
+                D.requires_grad_(False)
+                with autocast():
+                    loss_g, g_stats = objective.g_loss(G, D, batch)
+                opt_g.zero_grad(set_to_none=True)
+                scaler_g.scale(loss_g).backward()
+                if log_now:
+                    scaler_g.unscale_(opt_g)
+                    grad_norm_g = _grad_norm(G)
+                scaler_g.step(opt_g)
+                scaler_g.update()
+
+                if log_now:
+                    check_finite(step)
+                    now = time.perf_counter()
+                    ips = (step - step_tick) * t.batch_size * k / max(now - t_tick, 1e-9)
+                    t_tick, step_tick = now, step
+                    row = {"step": step, "time": time.time(), "elapsed": round(elapsed(), 3),
+                           "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
+                    row.update({name: float(v) for name, v in {**d_stats, **g_stats}.items()})
+                    row.update(grad_norm_d=float(grad_norm_d), grad_norm_g=float(grad_norm_g), images_per_s=round(ips, 1))
+                    metrics.write(json.dumps(row) + "\n")
+                    metrics.flush()
+                    done = step - start
+                    eta = (t.steps - step) * (time.perf_counter() - t_start) / done
+                    write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"])
+                if step % t.sample_every == 0 or step == t.steps:
+                    save_grid(step)
+                if step % t.checkpoint_every == 0 or step == t.steps:
+                    check_finite(step)
+                    save_checkpoint(step)
+                if on_progress is not None:
+                    on_progress(step, t.steps, row if log_now else None)
+    except KeyboardInterrupt:
+        # Interrupted mid-step (the command line turns the first Ctrl-C into a clean
+        # stop, so this is a second one): the step is half done, so keep the last
+        # checkpoint rather than save a state no uninterrupted run would have.
+        write_status(run_dir, state="stopped", step=last_ckpt, eta=None,
+                     message=f"Interrupted; resume continues from step {last_ckpt}.")
+        raise
+    except Diverged as e:
+        write_status(run_dir, state="diverged", error=str(e), eta=None)
+        return {"state": "diverged", "step": step, "error": str(e)}
+
+    if final == "stopped":
+        # A stop between steps: everything up to `step` is complete, so checkpoint it.
+        if step > last_ckpt:
+            try:
+                check_finite(step)
+                save_checkpoint(step)
+            except Diverged as e:
+                write_status(run_dir, state="diverged", error=str(e), eta=None)
+                return {"state": "diverged", "step": step, "error": str(e)}
+        message = f"Stopped at step {step}; resume continues from there."
+    status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message)
+    return status
