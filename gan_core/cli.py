@@ -141,6 +141,8 @@ def _cmd_train(args, dests) -> int:
     if progress_bar is not None:
         progress_bar.close()
     state = status.get("state")
+    if state == "finished" and status.get("message"):
+        print(status["message"])
     if state == "finished":
         print(f"Finished {status.get('step')} steps. Samples: {run_dir / 'samples'}  Checkpoint: {run_dir / 'checkpoints' / 'last.safetensors'}")
         return 0

@@ -105,8 +105,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     recipe = RECIPES.get(cfg.recipe)
     data = load_data(cfg.data)
     info = data.info()
-    if data.skipped:
-        write_status(run_dir, message=f"Skipped {data.skipped} unreadable file(s) in the data.")
+    data_note = f"Skipped {data.skipped} unreadable file(s) in the data." if data.skipped else None
+    if data_note:
+        write_status(run_dir, message=data_note)
 
     torch.manual_seed(t.seed)
     G, D = recipe.build(cfg, info)
@@ -189,7 +190,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     stop_file = run_dir / "STOP"
     step = start
     final = "finished"
-    message = None
+    message = data_note
     write_status(run_dir, state="running", step=start, total=t.steps, device=str(device), started=time.time())
     try:
         with open(run_dir / "metrics.jsonl", "a") as metrics:
@@ -268,6 +269,6 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
             except Diverged as e:
                 write_status(run_dir, state="diverged", error=str(e), eta=None)
                 return {"state": "diverged", "step": step, "error": str(e)}
-        message = f"Stopped at step {step}; resume continues from there."
+        message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
     status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message)
     return status

@@ -19,9 +19,6 @@ GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
-# Errors PIL raises for files that are not images, truncated or otherwise broken.
-PIL_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
-
 
 def native_channels(mode: str) -> int:
     return 1 if mode in GREY_MODES else 3
@@ -33,7 +30,7 @@ def _flatten(img: Image.Image, channels: int) -> Image.Image:
         # 16-bit and float images: PIL's own convert("L") clips instead of scaling.
         a = np.asarray(img, dtype=np.float32)
         a = a if img.mode == "F" else a / 65535.0
-        img = Image.fromarray((np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8), mode="L")
+        img = Image.fromarray((np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8))  # 2-D uint8 -> mode "L"
     elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
         # Transparent pixels often hold arbitrary colours; show them on white like a viewer would.
         rgba = img.convert("RGBA")

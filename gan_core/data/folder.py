@@ -118,6 +118,9 @@ def _decode(store: Store, name: str, image_size: int, channels: int | None) -> t
     try:
         data = store.read(name)
         with Image.open(io.BytesIO(data)) as img:
+            # JPEG only: let the decoder downscale by 1/2, 1/4 or 1/8 while keeping both sides
+            # >= image_size. Much faster for large photos; the proper resize follows.
+            img.draft(None, (image_size, image_size))
             img.load()
             return pil_to_uint8(img, image_size, channels or native_channels(img.mode))
     except Exception:  # noqa: BLE001 - any failure on a user's file means "unreadable", which is counted, not raised

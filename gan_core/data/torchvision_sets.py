@@ -50,10 +50,11 @@ def _root(spec: _Set, cfg: DataConfig) -> Path:
 def _open(spec: _Set, root: Path, given: str, download: bool):
     try:
         return spec.cls(root=str(root), train=True, download=False)
-    except RuntimeError:
-        pass  # torchvision's "Dataset not found (or corrupted)"
-    except _READ_ERRORS:
-        raise DataError(f"The {spec.title} files under {root / spec.folder} are damaged; delete them and copy or download them again.") from None
+    except (*_READ_ERRORS, RuntimeError) as e:
+        # torchvision says "Dataset [metadata file] not found [or corrupted]" when files are absent
+        # (or fail CIFAR's MD5 check); other errors come from reading files that are there.
+        if not (isinstance(e, RuntimeError) and "not found" in str(e)):
+            raise DataError(f"The {spec.title} files under {root / spec.folder} are damaged; delete them and copy or download them again.") from None
     if not download:
         raise DataError(f"{spec.title} was not found under {given}; point --data-path at your copy or add --download on a machine with a network.")
     try:

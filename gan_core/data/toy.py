@@ -126,7 +126,7 @@ def load_spiral(cfg: DataConfig) -> GanData:
 @register_source(
     "moons",
     "vector",
-    "two interleaving half circles (scikit-learn's make_moons), noise sd 0.05, centred",
+    "two interleaving half circles (the shape of scikit-learn's make_moons), noise sd 0.05, centred",
     builtin=True,
 )
 def load_moons(cfg: DataConfig) -> GanData:

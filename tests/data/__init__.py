@@ -1,0 +1,1 @@
+"""Tests of gan_core.data (a package so its conftest does not shadow tests/conftest.py)."""
