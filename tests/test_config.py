@@ -16,7 +16,7 @@ def test_round_trip_through_json():
 
 @pytest.mark.parametrize("recipe, expect", [
     ("gan", {"optimizer": "adam", "g_loss": "non-saturating", "arch": "mlp"}),
-    ("dcgan", {"optimizer": "adam", "beta1": 0.5, "arch": "conv", "width": 64}),
+    ("dcgan", {"optimizer": "adam", "beta1": 0.5, "arch": "conv", "width": 32}),
     ("wgan", {"optimizer": "rmsprop", "lr_d": 5e-5, "d_steps": 5, "clip": 0.01}),
     ("wgan-gp", {"optimizer": "adam", "beta1": 0.0, "beta2": 0.9, "gp_weight": 10.0, "d_steps": 5}),
 ])

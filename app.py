@@ -1,0 +1,13 @@
+"""GAN Workbench: the dashboard's entry point. Pages live in pages/, one file each;
+they read widgets, call gan_core and render, and never train inside a script run."""
+
+import streamlit as st
+
+st.set_page_config(page_title="GAN Workbench", page_icon=":material/auto_awesome:", layout="wide")
+
+pages = [
+    st.Page("pages/gallery.py", title="Generated faces", icon=":material/face:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/runs.py", title="Runs and loss curves", icon=":material/monitoring:"),
+]
+st.navigation(pages).run()

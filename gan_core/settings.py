@@ -1,0 +1,71 @@
+"""Where things live and what a deployment allows, from environment variables.
+
+    GAN_WORKBENCH_RUNS_DIR     run directories (default: ./runs next to app.py)
+    GAN_WORKBENCH_DATA_ROOT    server folders users may train on must be under it
+                               (default: ./data next to app.py)
+    GAN_WORKBENCH_DEMO         1 = public demo: short runs, one at a time
+    GAN_WORKBENCH_MAX_RUNS     concurrent background runs (default 2, demo 1)
+    GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 300)
+
+The dashboard and the command line read the same settings, so a GPU server and
+the dashboard browsing its runs agree on where runs are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository (app.py, checkpoints/)
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs_dir: Path
+    data_root: Path
+    checkpoints_dir: Path  # demo checkpoints shipped with the repository
+    demo: bool
+    max_active_runs: int
+    max_steps: int | None
+
+
+def _int(name: str, default: int | None) -> int | None:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"Environment variable {name} must be a whole number, not {raw!r}.") from None
+    if value < 1:
+        raise ConfigError(f"Environment variable {name} must be at least 1, not {value}.")
+    return value
+
+
+def load_settings() -> Settings:
+    demo = os.environ.get("GAN_WORKBENCH_DEMO", "").lower() in ("1", "true", "yes", "on")
+    return Settings(
+        runs_dir=Path(os.environ.get("GAN_WORKBENCH_RUNS_DIR") or ROOT / "runs").expanduser().resolve(),
+        data_root=Path(os.environ.get("GAN_WORKBENCH_DATA_ROOT") or ROOT / "data").expanduser().resolve(),
+        checkpoints_dir=ROOT / "checkpoints",
+        demo=demo,
+        max_active_runs=_int("GAN_WORKBENCH_MAX_RUNS", 1 if demo else 2),
+        max_steps=_int("GAN_WORKBENCH_MAX_STEPS", 300 if demo else None),
+    )
+
+
+def check_server_path(path: str, settings: Settings) -> Path:
+    """A folder or zip on the server that a dashboard user may train on: it must
+    exist and lie under the data root (no reading arbitrary server files)."""
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        p = settings.data_root / p
+    p = p.resolve()
+    if p != settings.data_root and settings.data_root not in p.parents:
+        raise ConfigError(f"{path} is outside the data folder {settings.data_root}; put your data there or set GAN_WORKBENCH_DATA_ROOT.")
+    if not p.exists():
+        raise ConfigError(f"{path} does not exist under {settings.data_root}; check the name.")
+    return p
