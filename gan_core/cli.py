@@ -54,7 +54,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         prog="python -m gan_core",
         description="GAN Workbench engine: train GANs, sample from checkpoints, list runs.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,runs,info}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,export,runs,info}", required=True)
 
     train = sub.add_parser("train", help="train a GAN (or continue a run with --resume)", epilog=EPILOG_TRAIN,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,6 +70,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     sample.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same samples (default: 0)")
     sample.add_argument("--truncation", type=float, default=1.0, help="below 1 trades variety for quality (default: 1.0)")
     sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
+
+    export = sub.add_parser("export", help="write a run's generator alone to a small .safetensors file (for sharing or checkpoints/)")
+    export.add_argument("source", help="a run directory or a .safetensors checkpoint")
+    export.add_argument("--out", required=True, help="output .safetensors path")
 
     runs = sub.add_parser("runs", help="list runs with their state")
     runs.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look (default: ./runs)")
@@ -173,6 +177,17 @@ def _cmd_sample(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from .checkpoints import export_generator
+
+    src = Path(args.source)
+    if src.is_dir():
+        src = src / "checkpoints" / "last.safetensors"
+    size = export_generator(src, Path(args.out))
+    print(f"Wrote the generator of {src} to {args.out} ({size / 1e6:.1f} MB)")
+    return 0
+
+
 def _cmd_runs(args) -> int:
     from .runs import list_runs
 
@@ -213,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args, dests)
         if args.command == "sample":
             return _cmd_sample(args)
+        if args.command == "export":
+            return _cmd_export(args)
         if args.command == "runs":
             return _cmd_runs(args)
         return _cmd_info(args)

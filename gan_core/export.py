@@ -1,0 +1,109 @@
+"""Runs leaving the workbench: a run as a zip, metrics as CSV, and deleting a run.
+
+The zip holds what someone else needs to look at or sample from a run:
+
+    <run_id>/config.json, status.json, metrics.jsonl, experiment.json (if any)
+    <run_id>/samples/step_*.png
+    <run_id>/checkpoints/last.safetensors
+
+and never ``checkpoints/last.state.pt``: the resume state is the trainer's private
+file (optimiser moments, RNG state, data position), large and only meaningful to
+this machine's trainer. A zip can be made while the run trains: every file the
+trainer writes is replaced atomically, and a metrics line still being written is
+left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+from .errors import RunError
+from .runs import ACTIVE, read_metrics, read_status, sample_images
+
+RUN_FILES = ("config.json", "status.json", "experiment.json")
+WEIGHTS = "checkpoints/last.safetensors"
+
+# The columns a metrics row can have, in the order a reader wants them; anything
+# else a future recipe logs follows, sorted by name.
+METRIC_COLUMNS = (
+    "step", "elapsed", "time",
+    "loss_d", "loss_g", "loss_d_real", "loss_d_fake",
+    "d_real", "d_fake", "d_fake_g",
+    "critic_real", "critic_fake", "wasserstein", "gradient_penalty",
+    "grad_norm_d", "grad_norm_g", "images_per_s",
+)
+
+
+def _check_run_dir(run_dir: Path) -> None:
+    if not (run_dir / "config.json").is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.json); pick a run from the runs list.")
+
+
+def run_zip_bytes(run_dir: str | Path) -> bytes:
+    """The run as a zip (see the module docstring for what is in it)."""
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir)
+    root = run_dir.name
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in RUN_FILES:
+            path = run_dir / name
+            if path.is_file():
+                zf.write(path, f"{root}/{name}")
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.is_file():
+            data = metrics.read_bytes()
+            zf.writestr(f"{root}/metrics.jsonl", data[: data.rfind(b"\n") + 1])
+        for _, png in sample_images(run_dir):
+            # PNGs and float weights barely compress: store them, save the time.
+            zf.write(png, f"{root}/samples/{png.name}", compress_type=zipfile.ZIP_STORED)
+        weights = run_dir / WEIGHTS
+        if weights.is_file():
+            zf.writestr(f"{root}/{WEIGHTS}", weights.read_bytes(), compress_type=zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def metrics_columns(rows: Iterable[dict]) -> list[str]:
+    seen: set[str] = set()
+    for row in rows:
+        seen.update(row)
+    known = [c for c in METRIC_COLUMNS if c in seen]
+    return known + sorted(seen - set(METRIC_COLUMNS))
+
+
+def metrics_csv(run_dirs: Iterable[str | Path]) -> str:
+    """The metrics of several runs as one CSV: a ``run`` column (the run id) first,
+    then step, elapsed, time and every metric any of the runs logged; a metric a
+    run does not have (the Wasserstein estimate of a standard GAN) is left empty."""
+    per_run = []
+    for run_dir in run_dirs:
+        run_dir = Path(run_dir)
+        _check_run_dir(run_dir)
+        per_run.append((run_dir.name, read_metrics(run_dir)[0]))
+    columns = metrics_columns(row for _, rows in per_run for row in rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["run", *columns], extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for run_id, rows in per_run:
+        for row in rows:
+            writer.writerow({"run": run_id, **row})
+    return out.getvalue()
+
+
+def delete_run(run_dir: str | Path) -> None:
+    """Delete a run directory for good. A queued or running run is refused: its
+    worker would keep writing into a directory that no longer exists."""
+    run_dir = Path(run_dir)
+    _check_run_dir(run_dir)
+    state = read_status(run_dir).get("state")
+    if state in ACTIVE:
+        raise RunError(f"Run {run_dir.name} is still {state}; stop it and wait until it has stopped before deleting it.")
+    shutil.rmtree(run_dir)
+
+
+__all__ = ["run_zip_bytes", "metrics_csv", "metrics_columns", "delete_run", "METRIC_COLUMNS"]

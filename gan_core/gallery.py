@@ -1,0 +1,350 @@
+"""What the "Generated faces" gallery needs besides sampling: which checkpoints
+there are, the training images nearest to a sample (a rough memorisation check),
+and the files a user takes away (grid PNG, zip of samples, interpolation GIF).
+
+Everything returns numpy arrays, bytes or plain dataclasses, so the dashboard
+page never touches torch. Images are uint8 (H, W, C) with C = 1 (grey) or 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import checkpoints
+from .config import Config, DataConfig
+from .data.base import DataInfo
+from .errors import CheckpointError, ConfigError, DataError
+from .runs import ACTIVE, read_status
+from .samples import png_bytes
+
+# Training images compared with a sample: enough for every built-in set, bounded
+# for large folders so the check stays quick and small on a 1 GB server.
+MAX_POOL_IMAGES = 10_000
+MAX_POOL_BYTES = 64 * 1024 * 1024
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+# --------------------------------------------------------------------- checkpoints
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """One checkpoint the gallery can show: a shipped demo or a run's last weights."""
+
+    path: Path
+    label: str  # for menus
+    shipped: bool  # True: checkpoints/ of the repository; False: a run's checkpoints/
+    mtime: float
+    recipe: str | None = None
+    data: str | None = None
+    kind: str | None = None  # "image" or "vector"
+    shape: tuple[int, ...] | None = None
+    step: int | None = None
+    run_id: str | None = None
+    training: bool = False  # the run is still writing this file
+    error: str | None = None  # why it cannot be used, one sentence
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    def summary(self) -> str:
+        """One line about what the checkpoint holds, for captions."""
+        if self.error:
+            return self.error
+        what = ""
+        if self.kind == "image" and self.shape:
+            c, h, w = self.shape
+            what = f", {h}\u00d7{w} {'grey' if c == 1 else 'colour'} images"
+        elif self.kind == "vector" and self.shape:
+            what = f", {self.shape[0]}-D points"
+        origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}"
+        live = " (still training: newer weights appear as they are saved)" if self.training else ""
+        return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{live}."
+
+
+def _read_metadata(path: Path) -> dict:
+    """The __metadata__ of a .safetensors file, reading only its header."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("too short")
+        n = int.from_bytes(head, "little")
+        if not 2 <= n <= _MAX_HEADER:
+            raise ValueError("bad header length")
+        header = json.loads(f.read(n))
+    if not isinstance(header, dict):
+        raise ValueError("bad header")
+    return header.get("__metadata__") or {}
+
+
+@functools.lru_cache(maxsize=512)
+def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> CheckpointEntry:
+    path = Path(path_str)
+    run_id = None if shipped else path.parent.parent.name
+    try:
+        meta = _read_metadata(path)
+        if meta.get("format") != checkpoints.FORMAT:
+            raise ValueError("not ours")
+        cfg = Config.from_dict(json.loads(meta["config"]))
+        info = DataInfo.from_dict(json.loads(meta["data"]))
+        step = int(meta["step"])
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
+        # Let the real reader say exactly what is wrong, in its one sentence.
+        try:
+            ckpt = checkpoints.read(path)
+            cfg, info, step = ckpt.config, ckpt.data, ckpt.step
+        except CheckpointError as e:
+            name = path.name if shipped else f"{run_id}/{path.name}"
+            return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
+    if shipped:
+        label = f"Demo: {cfg.recipe} on {cfg.data.name}, step {step:,} ({path.stem})"
+    else:
+        label = f"Run {run_id}: {cfg.recipe} on {cfg.data.name}, step {step:,}"
+    return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
+
+
+def describe_checkpoint(path: str | Path, shipped: bool = False) -> CheckpointEntry:
+    """What a checkpoint holds, from its metadata only (cached while the file is unchanged)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
+    return _describe(str(path), st.st_mtime, st.st_size, shipped)
+
+
+def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[CheckpointEntry]:
+    """Shipped demo checkpoints first (faces first), then every run's
+    ``checkpoints/last.safetensors``, most recently written first."""
+    shipped = []
+    cdir = Path(checkpoints_dir)
+    if cdir.is_dir():
+        for p in sorted(cdir.glob("*.safetensors")):
+            try:
+                shipped.append(describe_checkpoint(p, shipped=True))
+            except CheckpointError:
+                continue  # deleted while listing
+        shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != "image", e.path.name))
+    runs = []
+    rdir = Path(runs_dir)
+    if rdir.is_dir():
+        for p in rdir.glob(f"*/checkpoints/{checkpoints.WEIGHTS}"):
+            try:
+                entry = describe_checkpoint(p)
+            except CheckpointError:
+                continue
+            if read_status(p.parent.parent).get("state") in ACTIVE:
+                entry = dataclasses.replace(entry, training=True, label=entry.label if entry.error else entry.label + " (training)")
+            runs.append(entry)
+        runs.sort(key=lambda e: e.mtime, reverse=True)
+    return shipped + runs
+
+
+def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None:
+    """The shipped faces checkpoint when there is one, else the first usable entry."""
+    usable = [e for e in entries if e.error is None]
+    for e in usable:
+        if e.shipped and e.data == "faces-lfw" and e.kind == "image":
+            return e
+    images = [e for e in usable if e.kind == "image"]
+    return (images or usable or entries or [None])[0]
+
+
+# ------------------------------------------------------------ nearest training images
+
+
+@dataclass(frozen=True)
+class TrainingPool:
+    """Training images as a generator saw them, for comparisons."""
+
+    images: np.ndarray  # (N, H, W, C) uint8
+    total: int  # items in the whole data set (images holds the first N)
+    name: str
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    index: int  # in the training data
+    distance: float  # L2 over pixels scaled to [0, 1]
+    rms: float  # root-mean-square pixel difference in [0, 1]: distance / sqrt(pixels)
+    image: np.ndarray  # (H, W, C) uint8
+
+
+def _as_uint8(real) -> np.ndarray:
+    """(N, C, H, W) float in [-1, 1] (a torch tensor) -> (N, H, W, C) uint8."""
+    from .samples import to_uint8
+
+    return to_uint8(real)
+
+
+@functools.lru_cache(maxsize=2)
+def training_pool(data_cfg: DataConfig) -> TrainingPool:
+    """The training images of a checkpoint's data config, loaded once per config.
+    Raises DataError / ConfigError (one sentence) when the data is not available here."""
+    import torch
+
+    from .data import load_data
+
+    data = load_data(data_cfg)
+    if data.kind != "image":
+        raise DataError(f"Data source '{data_cfg.name}' holds points, not images; there are no training images to compare.")
+    per_image = int(np.prod(data.shape))
+    n = min(len(data), MAX_POOL_IMAGES, max(1, MAX_POOL_BYTES // per_image))
+    if data.tensors is not None:
+        images = _as_uint8(data.tensors["real"][:n])
+    else:
+        chunks = []
+        for start in range(0, n, 256):
+            batch = torch.stack([data.item(i)["real"] for i in range(start, min(n, start + 256))])
+            chunks.append(_as_uint8(batch))
+        images = np.concatenate(chunks)
+    images.flags.writeable = False
+    return TrainingPool(images, len(data), data_cfg.name)
+
+
+def training_points(data_cfg: DataConfig, n: int = 2000) -> np.ndarray:
+    """Up to ``n`` real points of a toy data set, (n, D) float, for scatter plots."""
+    pool = _points(data_cfg)
+    return pool[:n]
+
+
+@functools.lru_cache(maxsize=4)
+def _points(data_cfg: DataConfig) -> np.ndarray:
+    from .data import load_data
+
+    data = load_data(data_cfg)
+    if data.kind != "vector" or data.tensors is None:
+        raise DataError(f"Data source '{data_cfg.name}' holds images, not points.")
+    pts = data.tensors["real"][:5000].float().numpy()
+    pts.flags.writeable = False
+    return pts
+
+
+def nearest_training_images(image: np.ndarray, pool: np.ndarray, k: int = 3) -> list[Neighbour]:
+    """The ``k`` training images closest to ``image`` by Euclidean distance in pixel
+    space (pixels scaled to [0, 1]), nearest first. Pixel distance is a rough
+    memorisation check: a shifted copy is far, a plain face near many."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    pool = np.asarray(pool)
+    if pool.ndim == 3:
+        pool = pool[..., None]
+    if pool.shape[1:] != image.shape:
+        raise DataError(
+            f"The training images are {pool.shape[1]}\u00d7{pool.shape[2]}\u00d7{pool.shape[3]} but the sample is "
+            f"{image.shape[0]}\u00d7{image.shape[1]}\u00d7{image.shape[2]}; the data changed since training."
+        )
+    if len(pool) == 0:
+        return []
+    x = image.reshape(-1).astype(np.float32) / 255.0
+    d2 = np.empty(len(pool), dtype=np.float64)
+    for start in range(0, len(pool), 1024):  # bounded float copies for large pools
+        chunk = pool[start : start + 1024].reshape(-1, x.size).astype(np.float32) / 255.0
+        d2[start : start + len(chunk)] = ((chunk - x) ** 2).sum(axis=1)
+    k = min(k, len(pool))
+    order = np.argpartition(d2, k - 1)[:k]
+    order = order[np.argsort(d2[order], kind="stable")]
+    return [Neighbour(int(i), float(math.sqrt(d2[i])), float(math.sqrt(d2[i] / x.size)), pool[i]) for i in order]
+
+
+# ----------------------------------------------------------------- images and files
+
+
+def _pil(image: np.ndarray) -> Image.Image:
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    return Image.fromarray(np.ascontiguousarray(image))
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Blow an image up ``factor`` times with nearest-neighbour, so each generated
+    pixel becomes a crisp square (a 32 px face is visible at 4x). Grey images
+    come back 2-D, which every image widget shows as grey."""
+    img = _pil(image)
+    factor = max(1, int(factor))
+    if factor > 1:
+        img = img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
+    return np.asarray(img)
+
+
+def grid_shape(n: int, nrow: int | None = None) -> tuple[int, int]:
+    """(columns, rows) of a grid of ``n`` images: as square as possible."""
+    cols = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    return cols, max(1, int(math.ceil(n / cols)))
+
+
+def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, pad_value: int = 255) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (H', W', C) grid, filled row by row like
+    torchvision's make_grid (so sample i sits at column i % nrow, row i // nrow)."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols, rows = grid_shape(n, nrow)
+    out = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, c), pad_value, dtype=np.uint8)
+    for i in range(n):
+        r, col = divmod(i, cols)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        out[y : y + h, x : x + w] = images[i]
+    return out
+
+
+def grid_cells(n: int, image_hw: tuple[int, int], nrow: int | None = None, padding: int = 2) -> list[tuple[int, int, int, int]]:
+    """Where each image sits in ``make_grid``'s output: (x0, y0, x1, y1) pixel boxes."""
+    h, w = image_hw
+    cols, _ = grid_shape(n, nrow)
+    boxes = []
+    for i in range(n):
+        r, col = divmod(i, cols)
+        x0, y0 = padding + col * (w + padding), padding + r * (h + padding)
+        boxes.append((x0, y0, x0 + w, y0 + h))
+    return boxes
+
+
+def strip(frames: np.ndarray, padding: int = 2, pad_value: int = 255) -> np.ndarray:
+    """Frames side by side in one row, for showing an interpolation at a glance."""
+    return make_grid(frames, nrow=len(frames), padding=padding, pad_value=pad_value)
+
+
+def gif_bytes(frames: np.ndarray, scale: int = 4, duration_ms: int = 120, bounce: bool = True) -> bytes:
+    """An endlessly looping animated GIF of ``frames`` (T, H, W, C) uint8, each
+    enlarged ``scale`` times with nearest-neighbour. ``bounce`` plays forward then
+    back (2T - 2 frames) so the loop has no jump. Identical neighbouring frames
+    are merged by the GIF encoder, as GIF allows."""
+    frames = np.asarray(frames)
+    if len(frames) == 0:
+        raise ValueError("no frames")
+    order = list(range(len(frames)))
+    if bounce and len(frames) > 2:
+        order += list(range(len(frames) - 2, 0, -1))
+    pics = [_pil(upscale(frames[i], scale)) for i in order]
+    buf = io.BytesIO()
+    pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=duration_ms, loop=0, disposal=1)
+    return buf.getvalue()
+
+
+def samples_zip(images: np.ndarray, stem: str = "sample") -> bytes:
+    """Every sample as its own PNG at its native size, numbered from 1 like the gallery."""
+    buf = io.BytesIO()
+    width = max(3, len(str(len(images))))
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for i, image in enumerate(images, start=1):
+            z.writestr(f"{stem}_{i:0{width}d}.png", png_bytes(np.asarray(image)))
+    return buf.getvalue()
+
+
+def image_png(image: np.ndarray) -> bytes:
+    """One image (grey 2-D or (H, W, C)) as PNG bytes."""
+    image = np.asarray(image)
+    return png_bytes(image if image.ndim == 3 else image[..., None])

@@ -1,0 +1,91 @@
+"""Zips of images uploaded through the dashboard.
+
+An upload is saved under ``<runs_dir>/uploads/`` with a name made from a hash of
+its bytes (never from the user's file name), so the same zip uploaded twice is
+stored once and no user text ever becomes part of a server path. It is then
+opened with ``load_data`` exactly as a run will open it, so a zip the trainer
+could not use is refused at once, with one sentence, instead of failing a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import DataConfig
+from .errors import DataError
+from .runs import atomic_write_bytes
+
+UPLOADS = "uploads"  # folder under the runs directory; list_runs ignores it (no config.json)
+CHECK_SIZE = 16  # images are decoded at this size to check them: cheap, and enough to prove they are readable
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: Path  # the saved zip, to use as the "folder" source's data path
+    images: int  # readable images in it
+    channels: int  # 1 = all grey, 3 = some colour
+    class_names: list[str] | None  # from sub-folders, if any
+    skipped: int  # files with an image extension that could not be read
+
+    def summary(self) -> str:
+        colour = "colour" if self.channels == 3 else "grey"
+        classes = f" in {len(self.class_names)} classes" if self.class_names else ""
+        skipped = f"; {self.skipped} unreadable file(s) will be skipped" if self.skipped else ""
+        return f"{self.images} {colour} images{classes}{skipped}."
+
+
+def upload_path(data: bytes, runs_dir: str | Path) -> Path:
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    return Path(runs_dir) / UPLOADS / f"upload-{digest}.zip"
+
+
+def save_upload(data: bytes, runs_dir: str | Path) -> Upload:
+    """Save an uploaded zip under the runs area and check that it holds usable images.
+
+    Raises ``DataError`` (and keeps nothing on disk) for an empty file, a file that is
+    not a zip, or a zip without readable images.
+    """
+    if not data:
+        raise DataError("The uploaded file is empty; upload a .zip of jpg or png images.")
+    path = upload_path(data, runs_dir)
+    new = not path.exists()
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    try:
+        if not zipfile.is_zipfile(path):
+            raise DataError("The uploaded file is not a zip archive; upload a .zip of jpg or png images.")
+        return check_upload(path)
+    except DataError:
+        if new:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def check_upload(path: str | Path) -> Upload:
+    """Open a saved zip the way a run will (the "folder" source) and describe it."""
+    from .data import load_data  # imports torch; only needed once a zip has arrived
+    from .data.folder import IMAGE_EXTENSIONS
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [m.filename.replace("\\", "/") for m in archive.infolist() if not m.is_dir()]
+    except zipfile.BadZipFile:
+        raise DataError("The uploaded zip is damaged or incomplete; create it again and upload it.") from None
+    images = [n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)
+              and not any(part.startswith(".") or part == "__MACOSX" for part in n.split("/"))]
+    if not images:
+        kinds = ", ".join(e[1:] for e in IMAGE_EXTENSIONS)
+        raise DataError(f"The uploaded zip contains no images ({kinds}); zip a folder of images and upload it again.")
+    try:
+        data = load_data(DataConfig(name="folder", path=str(path), image_size=CHECK_SIZE))
+    except DataError as e:  # the source names the file by its server path; the user knows it as "the uploaded zip"
+        raise DataError(str(e).replace(str(path), "the uploaded zip")) from None
+    return Upload(path, len(data), data.shape[0], data.class_names, data.skipped)
+
+
+__all__ = ["Upload", "UPLOADS", "save_upload", "check_upload", "upload_path"]

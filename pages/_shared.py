@@ -1,0 +1,110 @@
+"""Small helpers for pages: formatting, run labels, incremental metrics and the
+live training charts. Not a page itself (app.py lists pages explicitly)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from gan_core import runs
+
+STATE_COLOURS = {
+    "queued": "blue", "running": "blue", "finished": "green", "stopped": "orange",
+    "interrupted": "orange", "diverged": "red", "failed": "red",
+}
+MAX_POINTS = 2000  # points per curve sent to the browser; longer runs are thinned evenly
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def state_badge(state: str) -> str:
+    """Markdown for a coloured state badge."""
+    return f":{STATE_COLOURS.get(state, 'gray')}-badge[{state}]"
+
+
+def run_label(info: runs.RunInfo) -> str:
+    when = datetime.fromtimestamp(info.created).strftime("%d %b %H:%M")
+    return f"{info.recipe} on {info.data} · {info.state} {info.step}/{info.total} · {when} · {info.id[-4:]}"
+
+
+def read_all_metrics(run_dir: Path) -> list[dict]:
+    """Every metrics row of a run, reading only the bytes added since the last call
+    in this session. A resume rewrites metrics.jsonl (new inode), which starts over."""
+    path = Path(run_dir) / "metrics.jsonl"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return []
+    cache = st.session_state.setdefault("_metrics_cache", {})
+    key = str(run_dir)
+    entry = cache.get(key)
+    if entry is None or entry["inode"] != stat.st_ino or entry["offset"] > stat.st_size:
+        entry = {"inode": stat.st_ino, "offset": 0, "rows": []}
+    rows, entry["offset"] = runs.read_metrics(run_dir, entry["offset"])
+    entry["rows"].extend(rows)
+    cache[key] = entry
+    return entry["rows"]
+
+
+def _thin(rows: list[dict]) -> list[dict]:
+    if len(rows) <= MAX_POINTS:
+        return rows
+    every = -(-len(rows) // MAX_POINTS)
+    return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
+
+
+def _figure(rows: list[dict], series: list[tuple[str, str]], title: str, yaxis: str, guide: float | None = None) -> go.Figure:
+    rows = _thin(rows)
+    steps = [r["step"] for r in rows]
+    fig = go.Figure()
+    for key, name in series:
+        if rows and key in rows[0]:
+            fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in rows], mode="lines", name=name))
+    if guide is not None:
+        fig.add_hline(y=guide, line_dash="dot", line_color="grey", opacity=0.6)
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=14)), height=280, margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        xaxis_title="step", yaxis_title=yaxis, uirevision="keep",  # keep zoom across refreshes
+    )
+    return fig
+
+
+def loss_figure(rows: list[dict]) -> go.Figure:
+    return _figure(rows, [("loss_d", "discriminator (loss_d)"), ("loss_g", "generator (loss_g)")], "Losses", "loss")
+
+
+def discriminator_figure(rows: list[dict], wasserstein: bool) -> go.Figure:
+    if wasserstein:
+        return _figure(rows, [("critic_real", "critic on real"), ("critic_fake", "critic on fake"),
+                              ("wasserstein", "Wasserstein estimate")], "Critic", "score")
+    return _figure(rows, [("d_real", "D(x) real"), ("d_fake", "D(G(z)) fake")],
+                   "Discriminator outputs (0.5 = can't tell)", "probability", guide=0.5)
+
+
+def log_tail(run_dir: Path, lines: int = 30) -> str:
+    """The last lines of a background run's train.log, read from its end."""
+    path = Path(run_dir) / "train.log"
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16384))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])

@@ -1,0 +1,293 @@
+"""Generated faces: sample a trained generator, look at one face large beside its
+nearest training images, interpolate between two faces and take the results away.
+
+The page reads widgets, calls gan_core (which returns numpy arrays and bytes) and
+renders; it never trains and never touches torch.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from gan_core import gallery, inference
+from gan_core.errors import GanError
+from gan_core.settings import load_settings
+
+TRAIN_COMMAND = "python -m gan_core train --recipe dcgan --data faces-lfw --steps 300"
+GRID_WIDTH_PX = 660  # the grid is enlarged by a whole factor to about this width
+LARGE_PX = 288  # the selected face
+NEIGHBOUR_PX = 88  # each nearest training image
+
+
+# ------------------------------------------------------------------ cached engine calls
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the generator…")
+def load_generator(path: str, mtime: float):
+    """One generator per checkpoint file version, shared by every session."""
+    return inference.cached_generator(path)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def draw_samples(path: str, mtime: float, n: int, seed: int, truncation: float) -> np.ndarray:
+    return inference.sample(load_generator(path, mtime), n, seed, truncation)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def draw_interpolation(path: str, mtime: float, a: tuple[int, int], b: tuple[int, int], frames: int, n: int,
+                       truncation: float) -> np.ndarray:
+    return inference.interpolate(load_generator(path, mtime), a[0], a[1], b[0], b[1], frames, n, truncation)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def make_gif(frames: np.ndarray, scale: int) -> bytes:
+    return gallery.gif_bytes(frames, scale=scale, duration_ms=110)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def make_zip(images: np.ndarray, stem: str) -> bytes:
+    return gallery.samples_zip(images, stem)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def fit_scale(width_px: int, target_px: int, most: int = 12) -> int:
+    """The whole-number enlargement that brings ``width_px`` closest to ``target_px`` without passing it."""
+    return int(min(most, max(1, target_px // max(1, width_px))))
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    return "data:image/png;base64," + base64.b64encode(gallery.image_png(image)).decode()
+
+
+def grid_figure(images: np.ndarray, selected: int, scale: int) -> go.Figure:
+    """The sample grid as a picture whose faces can be clicked: an image trace
+    under one invisible square marker per face; the selected face gets a frame."""
+    n, h, w = images.shape[:3]
+    grid = gallery.make_grid(images)
+    big = gallery.upscale(grid, scale)
+    boxes = gallery.grid_cells(n, (h, w))
+    xs = [(x0 + x1) / 2 for x0, _, x1, _ in boxes]
+    ys = [(y0 + y1) / 2 for _, y0, _, y1 in boxes]
+    gh, gw = grid.shape[:2]
+    fig = go.Figure()
+    fig.add_trace(go.Image(source=png_data_uri(big), x0=0, y0=0, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers", customdata=np.arange(1, n + 1),
+        marker=dict(symbol="square-open", size=w * scale + 2, color="#ff4b4b", line=dict(width=3, color="#ff4b4b")),
+        selectedpoints=[selected - 1],
+        selected=dict(marker=dict(opacity=1)),
+        unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="Sample %{customdata}<extra></extra>",
+        showlegend=False,
+    ))
+    fig.update_xaxes(visible=False, range=[0, gw], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[gh, 0], fixedrange=True, scaleanchor="x")
+    fig.update_layout(width=gw * scale, height=gh * scale, margin=dict(l=0, r=0, t=0, b=0),
+                      dragmode=False, hovermode="closest", clickmode="event+select",
+                      plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def on_grid_click() -> None:
+    points = st.session_state["gallery_grid"].selection.get("points") or []
+    for p in points:
+        if p.get("curve_number") == 1 and p.get("point_index") is not None:
+            st.session_state["gallery_pick"] = int(p["point_index"]) + 1
+            return
+
+
+def new_samples() -> None:
+    st.session_state["gallery_seed"] = int(st.session_state["gallery_seed"]) + 1
+
+
+def use_selected_as(end: str) -> None:
+    st.session_state[f"interp_seed_{end}"] = int(st.session_state["gallery_seed"])
+    st.session_state[f"interp_{end}"] = int(st.session_state["gallery_pick"])
+
+
+# ------------------------------------------------------------------------- sections
+
+
+def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
+    key = (str(entry.path), entry.mtime)
+    images = draw_samples(*key, n, seed, truncation)
+    h, w = images.shape[1:3]
+    if st.session_state.get("gallery_pick", 1) > n:
+        st.session_state["gallery_pick"] = n
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        grid_w = gallery.make_grid(images).shape[1]
+        scale = fit_scale(grid_w, GRID_WIDTH_PX)
+        st.plotly_chart(grid_figure(images, int(st.session_state.get("gallery_pick", 1)), scale), width="content",
+                        key="gallery_grid", on_select=on_grid_click, selection_mode="points",
+                        config={"displayModeBar": False, "scrollZoom": False, "doubleClick": False})
+        st.caption(f"Seed {seed}: {n} samples, {w}\u00d7{h} pixels each, shown {scale}\u00d7 larger. "
+                   "Click a face to look at it closely.")
+        d1, d2 = st.columns(2)
+        stem = f"{entry.recipe}-{entry.data}-seed{seed}"
+        d1.download_button("Download the grid (PNG)", gallery.image_png(gallery.upscale(gallery.make_grid(images), scale)),
+                           file_name=f"{stem}-grid.png", mime="image/png", icon=":material/download:", width="stretch")
+        d2.download_button(f"Download the {n} samples (zip of PNGs)", make_zip(images, stem), file_name=f"{stem}.zip",
+                           mime="application/zip", icon=":material/folder_zip:", width="stretch")
+
+    with right:
+        pick = st.number_input("Selected sample", min_value=1, max_value=n, step=1, key="gallery_pick",
+                               help="Click a face in the grid, or type its number (counted row by row from the top left).")
+        face = images[pick - 1]
+        st.image(gallery.upscale(face, fit_scale(w, LARGE_PX)), caption=f"Sample {pick} of seed {seed}")
+        show_neighbours(entry, face)
+
+    show_interpolation(entry, n, truncation, (h, w))
+
+
+def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
+    st.markdown("**Nearest training images**")
+    try:
+        with st.spinner("Loading the training images…"):
+            cfg = load_generator(str(entry.path), entry.mtime).config
+            pool = gallery.training_pool(cfg.data)
+        neighbours = gallery.nearest_training_images(face, pool.images, k=3)
+    except GanError as e:
+        st.warning(str(e))
+        return
+    cols = st.columns(len(neighbours))
+    scale = fit_scale(face.shape[1], NEIGHBOUR_PX)
+    for col, nb in zip(cols, neighbours):
+        col.image(gallery.upscale(nb.image, scale), caption=f"#{nb.index + 1}: {nb.rms:.0%} off")
+    searched = f"all {pool.total:,}" if len(pool.images) == pool.total else f"the first {len(pool.images):,} of {pool.total:,}"
+    st.caption(f"The closest of {searched} {pool.name} training images by pixel (L2) distance; \u201coff\u201d is the "
+               "root-mean-square pixel difference. A near-copy scores close to 0%, so this is a rough memorisation "
+               "check: pixel distance misses copies that are shifted or mirrored.")
+
+
+@st.fragment
+def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float, hw: tuple[int, int]) -> None:
+    st.subheader("Interpolate between two samples")
+    st.caption("Walks the noise on a great circle (slerp) from one sample to another, which may come from different seeds. "
+               "Smooth changes mean the generator learned a continuous face space rather than a list of pictures.")
+    for end, default_pick in (("a", 1), ("b", min(2, n))):
+        st.session_state.setdefault(f"interp_seed_{end}", int(st.session_state.get("gallery_seed", 0)))
+        st.session_state.setdefault(f"interp_{end}", default_pick)
+        if st.session_state[f"interp_{end}"] > n:
+            st.session_state[f"interp_{end}"] = n
+
+    c1, c2, c3 = st.columns([2, 2, 3], vertical_alignment="bottom")
+    with c1:
+        a1, a2 = st.columns(2)
+        a1.number_input("Start: seed", min_value=0, max_value=2**31 - 1, step=1, key="interp_seed_a")
+        a2.number_input("Start: sample", min_value=1, max_value=n, step=1, key="interp_a")
+        st.button("Start from the selected sample", on_click=use_selected_as, args=("a",), width="stretch")
+    with c2:
+        b1, b2 = st.columns(2)
+        b1.number_input("End: seed", min_value=0, max_value=2**31 - 1, step=1, key="interp_seed_b")
+        b2.number_input("End: sample", min_value=1, max_value=n, step=1, key="interp_b")
+        st.button("End at the selected sample", on_click=use_selected_as, args=("b",), width="stretch")
+    with c3:
+        frames = st.slider("Frames", min_value=3, max_value=16, value=8, key="interp_frames")
+
+    a = (int(st.session_state["interp_seed_a"]), int(st.session_state["interp_a"]) - 1)
+    b = (int(st.session_state["interp_seed_b"]), int(st.session_state["interp_b"]) - 1)
+    strip_frames = draw_interpolation(str(entry.path), entry.mtime, a, b, frames, n, truncation)
+    h, w = hw
+    strip = gallery.strip(strip_frames)
+    st.image(gallery.upscale(strip, fit_scale(strip.shape[1], 1100, most=4)),
+             caption=f"Sample {a[1] + 1} of seed {a[0]} \u2192 sample {b[1] + 1} of seed {b[0]}, {frames} frames "
+                     "(each sample as drawn in a grid of this size and truncation).")
+    gif = make_gif(strip_frames, fit_scale(w, 192))
+    g1, g2 = st.columns([1, 3], vertical_alignment="center")
+    g1.image(gif, caption="The same walk, there and back")
+    g2.download_button("Download the animation (GIF)", gif, file_name=f"interpolation-{a[0]}-{a[1] + 1}-to-{b[0]}-{b[1] + 1}.gif",
+                       mime="image/gif", icon=":material/animation:")
+
+
+def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
+    points = draw_samples(str(entry.path), entry.mtime, n, seed, truncation)
+    cfg = load_generator(str(entry.path), entry.mtime).config
+    try:
+        real = gallery.training_points(cfg.data, 2000)
+    except GanError as e:
+        st.warning(str(e))
+        real = None
+    fig = go.Figure()
+    if points.shape[1] == 1:
+        if real is not None:
+            fig.add_trace(go.Histogram(x=real[:, 0], name="training data", histnorm="probability density",
+                                       marker_color="lightgrey", opacity=0.8, nbinsx=80))
+        fig.add_trace(go.Histogram(x=points[:, 0], name="generated", histnorm="probability density",
+                                   marker_color="#ff4b4b", opacity=0.6, nbinsx=80))
+        fig.update_layout(barmode="overlay", xaxis_title="x", yaxis_title="density")
+    else:
+        if real is not None:
+            fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="training data",
+                                       marker=dict(size=4, color="lightgrey")))
+        fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="generated",
+                                   marker=dict(size=4, color="#ff4b4b", opacity=0.7)))
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+        fig.update_layout(xaxis_title="x\u2081", yaxis_title="x\u2082")
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.06))
+    st.plotly_chart(fig, key="gallery_points")
+    st.caption(f"{n:,} generated points (seed {seed}) over the {cfg.data.name} training points. "
+               "A generator that covers every cluster has not collapsed onto a few modes.")
+
+
+# ----------------------------------------------------------------------------- page
+
+st.title("Generated faces")
+try:
+    settings = load_settings()
+except GanError as e:
+    st.error(str(e))
+    st.stop()
+if settings.demo:
+    steps = f"runs stop after {settings.max_steps:,} steps" if settings.max_steps else "runs are not capped in length"
+    st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")
+
+entries = gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir)
+if not entries:
+    st.info(f"There is no checkpoint to sample yet: train one with `{TRAIN_COMMAND}` (or on the Train page) and it appears here.")
+    st.stop()
+
+by_key = {e.key: e for e in entries}
+keys = list(by_key)
+if st.session_state.get("gallery_ckpt") not in by_key:
+    st.session_state.pop("gallery_ckpt", None)
+st.session_state.setdefault("gallery_seed", 0)
+
+c_ckpt, c_n, c_trunc, c_seed, c_new = st.columns([4, 2, 2, 1.3, 1.3], vertical_alignment="bottom")
+chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(gallery.default_checkpoint(entries).key),
+                          format_func=lambda k: by_key[k].label, key="gallery_ckpt",
+                          help="Shipped demo checkpoints first, then the latest weights of every run, newest first.")
+entry = by_key[chosen]
+if entry.error:
+    st.error(entry.error)
+    st.stop()
+points = entry.kind == "vector"
+if points:
+    n = c_n.slider("Points", min_value=100, max_value=5000, value=1000, step=100, key="gallery_points_n")
+else:
+    n = c_n.slider("Samples", min_value=4, max_value=64, value=36, key="gallery_n")
+truncation = c_trunc.slider("Truncation", min_value=0.1, max_value=1.0, value=1.0, step=0.05, key="gallery_truncation",
+                            help="Below 1, extreme noise values are redrawn (the truncation trick): less variety, more typical samples.")
+seed = int(c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gallery_seed",
+                               help="The same seed always draws the same samples from a checkpoint."))
+c_new.button("New samples", on_click=new_samples, icon=":material/casino:", width="stretch",
+             help="Draw another set: the next seed.")
+st.caption(entry.summary())
+
+try:
+    load_generator(str(entry.path), entry.mtime)
+except GanError as e:
+    st.error(str(e))
+    st.stop()
+
+if points:
+    show_points(entry, n, seed, truncation)
+else:
+    show_images(entry, n, seed, truncation)

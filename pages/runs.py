@@ -1,0 +1,528 @@
+"""Runs and loss curves: every run with its state; several runs' curves overlaid,
+with TensorBoard-style smoothing; their sample grids side by side; downloads;
+stop / resume / delete; and the Keras article's optimiser comparison in one click.
+
+Everything shown is read from the run directories (gan_core.runs), so it is the
+same in every tab and after a server restart. Nothing trains in here: launching,
+stopping and resuming go through gan_core.jobs / gan_core.experiments.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from gan_core import experiments, export, jobs, runs
+from gan_core.config import Config
+from gan_core.errors import GanError
+from gan_core.settings import load_settings
+
+# --- what can be plotted -------------------------------------------------------
+
+GROUPS = {
+    "Losses": ("loss_d", "loss_g", "loss_d_real", "loss_d_fake"),
+    "D outputs": ("d_real", "d_fake"),
+    "Gradient norms": ("grad_norm_d", "grad_norm_g"),
+    "Wasserstein estimate": ("wasserstein", "gradient_penalty"),
+}
+LABELS = {
+    "loss_d": "D loss (real + fake)",
+    "loss_g": "G loss",
+    "loss_d_real": "D loss on real: −log D(x)",
+    "loss_d_fake": "D loss on fakes: −log(1 − D(G(z)))",
+    "d_real": "D(x): mean output on real",
+    "d_fake": "D(G(z)): mean output on fakes",
+    "grad_norm_d": "‖∇D‖: discriminator gradient norm",
+    "grad_norm_g": "‖∇G‖: generator gradient norm",
+    "wasserstein": "Wasserstein estimate (−critic loss)",
+    "gradient_penalty": "Gradient penalty (WGAN-GP)",
+}
+LOG4, LOG2 = math.log(4), math.log(2)
+# Goodfellow et al.'s equilibrium (D* = 1/2 everywhere) for the standard GAN.
+EQUILIBRIUM = {"loss_d": LOG4, "loss_d_real": LOG2, "loss_d_fake": LOG2, "d_real": 0.5, "d_fake": 0.5}
+
+NOTES = {
+    "Losses": f"""
+**Healthy.** A GAN's losses do not fall like a classifier's: the two players balance.
+At Goodfellow et al.'s equilibrium the best discriminator is D\\*(x) = ½ everywhere,
+so D's loss hovers near **log 4 ≈ {LOG4:.3f}** (log 2 on real plus log 2 on fakes,
+the dotted lines) and the non-saturating G loss near log 2 ≈ {LOG2:.3f}. Wobbling
+around those values is normal.
+
+**Failing.** D loss sliding to **0 while the G loss climbs**: D has won, it rejects
+every fake with certainty and G's gradients vanish; lower D's learning rate or try
+WGAN-GP. Swings that never settle, or a jump to NaN (the run is marked *diverged*):
+the learning rate is too high.
+""",
+    "D outputs": """
+**Healthy.** D(x) is D's mean probability that a real image is real, D(G(z)) the same
+for fakes. When G's distribution matches the data, the best D can do is
+D\\*(x) = p_data / (p_data + p_G) = **½**, so both curves drift towards 0.5 (dotted).
+
+**Failing.** D(x) → 1 and D(G(z)) → 0 and staying there: D separates the two perfectly
+and G learns nothing (vanishing gradients). D(G(z)) stuck near 1: D has collapsed.
+""",
+    "Gradient norms": """
+**Healthy.** Both norms stay within an order of magnitude or so of where they started;
+smoothing helps read them.
+
+**Failing.** ‖∇G‖ shrinking towards 0 while D wins means vanishing gradients (with
+the minimax loss especially). Spikes that grow run after run usually come right
+before a divergence: lower the learning rate.
+""",
+    "Wasserstein estimate": """
+**WGAN.** The critic's loss, negated, estimates the Wasserstein-1 distance between
+the data and G's samples (up to the critic's Lipschitz constant). Unlike the
+standard GAN loss it means something: it should **fall as the samples improve**.
+With weight clipping its scale is arbitrary; compare its trend, not its value.
+WGAN-GP's gradient penalty should stay small (well under 1): a large one means the
+critic is far from 1-Lipschitz.
+""",
+}
+COLLAPSE_NOTE = """
+**Mode collapse does not show in the losses**: G can fool D with a few outputs and the
+curves look healthy. Look at the samples below: the same digit or face over and over
+is collapse.
+"""
+
+STATE_ICONS = {
+    "queued": "⏳", "running": "🟢", "finished": "✅", "stopped": "⏸️",
+    "interrupted": "⚠️", "diverged": "💥", "failed": "❌",
+}
+STATE_COLOURS = {
+    "queued": "blue", "running": "blue", "finished": "green", "stopped": "orange",
+    "interrupted": "orange", "diverged": "red", "failed": "red",
+}
+RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
+PALETTE = plotly.colors.qualitative.Plotly
+COMPARISON_DATA = ("mnist-5k", "faces-lfw")
+SELECTED = "runs_selected"  # session key of the runs multiselect
+
+
+# --- small helpers ---------------------------------------------------------------
+
+
+def when(t: float, now: datetime | None = None) -> str:
+    """A human time: "just now", "12 min ago", "today 14:02", "yesterday 09:30", "3 Nov 18:15"."""
+    now = now or datetime.now()
+    then = datetime.fromtimestamp(t)
+    seconds = (now - then).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if then.date() == now.date():
+        return f"today {then:%H:%M}"
+    if then.date() == (now - timedelta(days=1)).date():
+        return f"yesterday {then:%H:%M}"
+    return f"{then:%-d %b %Y %H:%M}" if then.year != now.year else f"{then:%-d %b %H:%M}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(max(0.0, seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def stop_requested(info: runs.RunInfo) -> bool:
+    return info.active and (info.path / "STOP").exists()
+
+
+def state_text(info: runs.RunInfo) -> str:
+    return "stopping" if stop_requested(info) else info.state
+
+
+def short_name(info: runs.RunInfo) -> str:
+    """The legend / caption name of a run: its experiment variant if it has one."""
+    exp = experiments.read_experiment(info.path)
+    if exp and exp.get("variant_label"):
+        return f"{exp['variant_label']} · {info.id[-4:]}"
+    return f"{info.recipe} on {info.data} · {datetime.fromtimestamp(info.created):%H:%M} · {info.id[-4:]}"
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first
+    points are not pulled towards zero; missing values stay missing."""
+    if weight <= 0:
+        return values
+    out = np.full(len(values), np.nan)
+    last, n = 0.0, 0
+    for i, v in enumerate(values):
+        if not np.isfinite(v):
+            continue
+        last = last * weight + (1 - weight) * v
+        n += 1
+        out[i] = last / (1 - weight**n)
+    return out
+
+
+@st.cache_data(max_entries=200, show_spinner=False)
+def _metrics_frame(run_dir: str, size: int, mtime_ns: int) -> pd.DataFrame:
+    return pd.DataFrame(runs.read_metrics(run_dir)[0])
+
+
+def metrics_of(info: runs.RunInfo) -> pd.DataFrame:
+    """The run's metrics; re-read only when metrics.jsonl has changed."""
+    try:
+        stat = (info.path / "metrics.jsonl").stat()
+    except FileNotFoundError:
+        return pd.DataFrame()
+    return _metrics_frame(str(info.path), stat.st_size, stat.st_mtime_ns)
+
+
+def run_config(info: runs.RunInfo) -> Config | None:
+    try:
+        return runs.read_config(info.path)
+    except GanError:
+        return None
+
+
+def is_wasserstein(info: runs.RunInfo) -> bool:
+    cfg = run_config(info)
+    return cfg is not None and cfg.loss.g_loss == "wasserstein"
+
+
+def available_groups(selected: list[runs.RunInfo], frames: dict[str, pd.DataFrame]) -> list[str]:
+    """Metric groups that at least one selected run has (or will have: a WGAN run
+    that has not logged yet still offers the Wasserstein group)."""
+    columns = set().union(*(set(f.columns) for f in frames.values())) if frames else set()
+    wgan = [is_wasserstein(r) for r in selected]
+    out = []
+    for group, metrics in GROUPS.items():
+        expected = any(wgan) if group == "Wasserstein estimate" else (
+            not all(wgan) or group in ("Losses", "Gradient norms"))
+        if columns.intersection(metrics) or expected:
+            out.append(group)
+    return out
+
+
+# --- the figure ------------------------------------------------------------------
+
+
+def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, revision) -> go.Figure:
+    metrics = [m for m in metrics if any(m in f.columns and f[m].notna().any() for f in frames.values())]
+    cols = 1 if len(metrics) == 1 else 2
+    rows = max(1, math.ceil(len(metrics) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[LABELS[m] for m in metrics],
+                        horizontal_spacing=0.07, vertical_spacing=0.16 if rows > 1 else 0.1)
+    if x_key == "elapsed":
+        longest = max((f["elapsed"].max() for f in frames.values() if "elapsed" in f.columns and len(f)), default=0)
+        scale, x_title = (60.0, "wall time (min)") if longest > 300 else (1.0, "wall time (s)")
+    else:
+        scale, x_title = 1.0, "step"
+    standard = [r for r in selected if not is_wasserstein(r)]
+    in_legend: set[str] = set()
+    for i, metric in enumerate(metrics):
+        row, col = i // cols + 1, i % cols + 1
+        for info in selected:
+            frame = frames.get(info.id)
+            if frame is None or metric not in frame.columns:
+                continue
+            part = frame[[x_key, metric]].dropna()
+            if part.empty:
+                continue
+            x = part[x_key].to_numpy(float) / scale
+            y = part[metric].to_numpy(float)
+            name, colour = short_name(info), colours[info.id]
+            if smoothing > 0:  # the raw curve, faint, behind the smoothed one (as TensorBoard does)
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
+                                         legendgroup=info.id, showlegend=False, hoverinfo="skip"), row=row, col=col)
+            fig.add_trace(go.Scatter(
+                x=x, y=ema(y, smoothing), mode="lines", name=name, line=dict(color=colour, width=2),
+                legendgroup=info.id, showlegend=info.id not in in_legend,
+                hovertemplate=f"{name}<br>{x_title} %{{x:.4g}}<br>{metric} %{{y:.4g}}<extra></extra>",
+            ), row=row, col=col)
+            in_legend.add(info.id)
+        if metric in EQUILIBRIUM and standard:
+            fig.add_hline(y=EQUILIBRIUM[metric], line_dash="dot", line_color="grey", opacity=0.8, row=row, col=col)
+        elif metric == "loss_g" and standard and all(
+                (c := run_config(r)) is not None and c.loss.g_loss == "non-saturating" for r in standard):
+            fig.add_hline(y=LOG2, line_dash="dot", line_color="grey", opacity=0.8, row=row, col=col)
+    fig.update_xaxes(title_text=x_title, row=rows)
+    if log_y:
+        fig.update_yaxes(type="log")
+    fig.update_layout(
+        height=280 * rows + 90, margin=dict(l=10, r=10, t=70, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.22 / rows, xanchor="left", x=0),
+        hovermode="closest", uirevision=revision,  # keep the user's zoom across live refreshes
+    )
+    fig.update_annotations(font_size=13)
+    return fig
+
+
+# --- page sections ---------------------------------------------------------------
+
+
+def comparison_section(settings) -> None:
+    with st.expander("Optimiser comparison: SGD vs RMSProp vs Adam (the Keras article's study)", icon=":material/science:"):
+        st.markdown(
+            "Trains the **same MLP GAN** (recipe `gan`: Dense → LeakyReLU → BatchNorm blocks) on the same data, "
+            "with the same seed and settings, three times: only the optimiser and its usual learning rate change. "
+            + " · ".join(f"**{label}**" for _, _, label in experiments.OPTIMIZERS)
+            + ". Images are 28×28 grey, as in the article."
+        )
+        c1, c2, c3 = st.columns(3)
+        data = c1.selectbox("Data", COMPARISON_DATA, key="cmp_data",
+                            help="mnist-5k: 5,000 handwritten digits. faces-lfw: 100 small grey faces.")
+        max_steps = settings.max_steps or 20000
+        steps = c2.number_input("Steps per run", min_value=50, max_value=max_steps, value=min(1000, max_steps),
+                                step=100, key="cmp_steps")
+        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
+        free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
+        if free is None or free >= 3:
+            st.caption("The three runs train side by side. Select them below to watch their curves overlaid.")
+        elif free > 0:
+            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the three runs are "
+                       "queued and train one after another in a single background worker.")
+        if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key="cmp_go"):
+            base = Config(recipe="gan").replace(**{
+                "data.name": data, "data.image_size": 28, "train.steps": int(steps), "train.seed": int(seed),
+                "train.sample_every": max(10, int(steps) // 20),
+            })
+            try:
+                run_dirs = experiments.optimizer_comparison(base, settings.runs_dir, settings.max_active_runs)
+            except GanError as e:
+                st.error(str(e))
+            else:
+                st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
+                st.session_state["runs_group_pref"] = "Losses"
+                st.success(f"Launched the comparison ({len(run_dirs)} runs); they are selected below.")
+
+
+def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
+    rows = []
+    now = datetime.now()
+    for r in all_runs:
+        exp = experiments.read_experiment(r.path)
+        state = state_text(r)
+        rows.append({
+            "Run": r.id,
+            "State": f"{STATE_ICONS.get(r.state, '❔')} {state}",
+            "Recipe": r.recipe,
+            "Data": r.data,
+            "Steps": f"{r.step} / {r.total}",
+            "Progress": r.step / r.total if r.total else 0.0,
+            "Started": when(r.created, now),
+            "Images/s": r.images_per_s,
+            "ETA": duration(r.eta) if r.active and r.eta else "",
+            "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
+            "Note": r.error or "",
+        })
+    return pd.DataFrame(rows)
+
+
+def runs_table(settings) -> None:
+    all_runs = runs.list_runs(settings.runs_dir)
+    signature = tuple((r.id, r.state) for r in all_runs)
+    if st.session_state.get("runs_signature") != signature:
+        # A run started, stopped or finished since the page was drawn: redraw all of it,
+        # so buttons, curves and the run picker agree with the table.
+        st.session_state["runs_signature"] = signature
+        st.rerun()
+    st.dataframe(
+        table_rows(all_runs), hide_index=True, width="stretch",
+        column_config={
+            "Run": st.column_config.TextColumn(width="medium"),
+            "Progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent", width="small"),
+            "Images/s": st.column_config.NumberColumn(format="%.0f", width="small"),
+            "Note": st.column_config.TextColumn(width="large"),
+        },
+    )
+
+
+def run_actions(info: runs.RunInfo, settings) -> None:
+    """One row per selected run: its state and what can be done with it."""
+    left, stop_col, resume_col, zip_col, delete_col = st.columns([5, 1.1, 1.2, 1.5, 1.1], vertical_alignment="center")
+    state = state_text(info)
+    detail = f"step {info.step} / {info.total}"
+    if info.active and info.eta:
+        detail += f" · {duration(info.eta)} left"
+    left.markdown(f"**{short_name(info)}** :{STATE_COLOURS.get(info.state, 'gray')}-badge[{state}] {detail}  \n"
+                  f"<small>`{info.id}`</small>", unsafe_allow_html=True)
+    if info.error:
+        left.caption(info.error)
+    if stop_col.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
+                       help="Stop at the next step; a checkpoint is saved so it can resume."):
+        try:
+            jobs.stop(info.path)
+        except GanError as e:
+            st.error(str(e))
+        else:
+            st.toast(f"Stopping {short_name(info)} after its current step.")
+            st.rerun()
+    if resume_col.button("Resume", key=f"resume_{info.id}", icon=":material/play_arrow:",
+                         disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
+        try:
+            jobs.resume(info.path, settings.max_active_runs)
+        except GanError as e:
+            st.error(str(e))
+        else:
+            st.toast(f"Resumed {short_name(info)}.")
+            st.rerun()
+    zip_col.download_button(
+        "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",
+        mime="application/zip", key=f"zip_{info.id}", icon=":material/download:", on_click="ignore",
+        help="config.json, status.json, metrics.jsonl, sample grids and the weights (last.safetensors).",
+    )
+    with delete_col.popover("Delete", icon=":material/delete:", disabled=info.active):
+        st.markdown(f"Delete run `{info.id}` with its samples and checkpoints? This cannot be undone.")
+        if st.button("Delete for good", key=f"delete_{info.id}", type="primary"):
+            try:
+                export.delete_run(info.path)
+            except GanError as e:
+                st.error(str(e))
+            else:
+                st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if i != info.id]
+                st.toast(f"Deleted {info.id}.")
+                st.rerun()
+
+
+def curves_section(selected: list[runs.RunInfo]) -> None:
+    frames = {r.id: metrics_of(r) for r in selected}
+    groups = available_groups(selected, frames)
+    pref = st.session_state.get("runs_group_pref", "Losses")
+    c1, c2, c3, c4 = st.columns([3.2, 1.6, 1.1, 1.6], vertical_alignment="bottom")
+    group = c1.radio("Metrics", groups, index=groups.index(pref) if pref in groups else 0, horizontal=True,
+                     key=f"runs_group_{'|'.join(groups)}")
+    st.session_state["runs_group_pref"] = group
+    smoothing = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
+                          help="Exponential moving average, as in TensorBoard: 0 = raw values. The raw curve stays faint behind.")
+    log_y = c3.toggle("Log y", key="runs_log_y")
+    x_key = c4.radio("x axis", ["step", "elapsed"], horizontal=True, key="runs_x",
+                     format_func=lambda k: "Step" if k == "step" else "Wall time")
+    colours = {r.id: PALETTE[i % len(PALETTE)] for i, r in enumerate(selected)}
+    ids = tuple(r.id for r in selected)
+
+    chart_col, note_col = st.columns([3, 1.15])
+    with note_col:
+        with st.expander("How to read these curves", expanded=True, icon=":material/help:"):
+            st.markdown(NOTES[group])
+            st.markdown(COLLAPSE_NOTE)
+
+    def chart() -> None:
+        fresh = {r.id: r for r in (runs.run_info(r.path) for r in selected if r.path.is_dir())}
+        now_selected = [fresh[i] for i in ids if i in fresh]
+        now_frames = {r.id: metrics_of(r) for r in now_selected}
+        if not any(len(f) for f in now_frames.values()):
+            st.info("No metrics yet: the first line is written after the first logging step.")
+            return
+        fig = curves_figure(now_selected, now_frames, colours, GROUPS[group], smoothing, log_y, x_key,
+                            revision=f"{group}|{x_key}|{log_y}|{','.join(ids)}")
+        st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
+        if log_y and group == "Wasserstein estimate":
+            st.caption("A log axis leaves out values at or below zero, which the Wasserstein estimate can take.")
+
+    with chart_col:
+        live = any(r.active for r in selected)
+        st.fragment(chart, run_every=3 if live else None)()
+
+
+def samples_section(selected: list[runs.RunInfo]) -> None:
+    ids = tuple(r.id for r in selected)
+    paths = {r.id: r.path for r in selected}
+    names = {r.id: short_name(r) for r in selected}
+
+    def grids() -> None:
+        per_run = {i: runs.sample_images(paths[i]) for i in ids if paths[i].is_dir()}
+        steps = sorted({s for samples in per_run.values() for s, _ in samples})
+        if not steps:
+            st.info("No sample grids yet: the first is saved at the first sampling step.")
+            return
+        key = "runs_sample_step"
+        following = st.session_state.get("runs_sample_latest", True)
+        if key not in st.session_state or st.session_state[key] not in steps or following:
+            st.session_state[key] = steps[-1]
+        if len(steps) > 1:
+            chosen = st.select_slider("Training step", options=steps, key=key,
+                                      help="Each run shows its grid nearest to this step.")
+        else:
+            chosen = steps[0]
+            st.caption(f"Sample grids at step {chosen}")
+        st.session_state["runs_sample_latest"] = chosen == steps[-1]
+        cols = st.columns(min(len(per_run), 4))
+        for n, (run_id, samples) in enumerate(per_run.items()):
+            with cols[n % len(cols)]:
+                if not samples:
+                    st.caption(f"{names[run_id]}: no grid yet")
+                    continue
+                step, png = min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0]))
+                st.image(str(png), caption=f"{names[run_id]} · step {step}", width="stretch")
+
+    live = any(r.active for r in selected)
+    st.fragment(grids, run_every=5 if live else None)()
+
+
+def select_experiment(options: dict[str, list[str]]) -> None:
+    label = st.session_state.get("runs_experiment")
+    if label in options:
+        st.session_state[SELECTED] = options[label]
+    st.session_state["runs_experiment"] = None
+
+
+# --- the page ----------------------------------------------------------------------
+
+st.title("Runs and loss curves")
+try:
+    settings = load_settings()
+except GanError as e:
+    st.error(str(e))
+    st.stop()
+
+comparison_section(settings)
+
+all_runs = runs.list_runs(settings.runs_dir)
+if not all_runs:
+    st.info(f"No runs in {settings.runs_dir} yet. Start one on the Train page, or run the optimiser comparison above.")
+    st.stop()
+
+any_active = any(r.active for r in all_runs)
+st.session_state.setdefault("runs_signature", tuple((r.id, r.state) for r in all_runs))
+st.subheader("All runs")
+st.fragment(runs_table, run_every=2 if any_active else 10)(settings)
+
+by_id = {r.id: r for r in all_runs}
+if SELECTED not in st.session_state:
+    newest = all_runs[0]
+    exp = experiments.read_experiment(newest.path)
+    st.session_state[SELECTED] = [i for i in (exp or {}).get("runs", [newest.id]) if i in by_id] or [newest.id]
+st.session_state[SELECTED] = [i for i in st.session_state[SELECTED] if i in by_id]
+
+experiment_runs = {e["label"]: [p.name for p in e["runs"]] for e in experiments.list_experiments(settings.runs_dir)}
+pick_col, exp_col = st.columns([3, 1.3], vertical_alignment="bottom")
+chosen = pick_col.multiselect(
+    "Runs to compare", list(by_id), key=SELECTED, placeholder="Pick one or more runs",
+    format_func=lambda i: f"{short_name(by_id[i])} · {state_text(by_id[i])} {by_id[i].step}/{by_id[i].total}",
+)
+if experiment_runs:
+    exp_col.selectbox("Or select an experiment's runs", list(experiment_runs), index=None, key="runs_experiment",
+                      placeholder="Experiments", on_change=select_experiment, args=(experiment_runs,))
+
+selected = [by_id[i] for i in chosen]
+if not selected:
+    st.info("Pick runs above to see their curves and samples.")
+    st.stop()
+
+for info in selected:
+    run_actions(info, settings)
+st.download_button(
+    "Metrics of the selected runs (CSV)", data=lambda: export.metrics_csv([r.path for r in selected]),
+    file_name="gan-metrics.csv", mime="text/csv", icon=":material/table:", on_click="ignore", key="runs_csv",
+)
+
+st.subheader("Curves")
+curves_section(selected)
+st.subheader("Samples")
+samples_section(selected)

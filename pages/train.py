@@ -1,0 +1,369 @@
+"""Train: choose a recipe, data and settings, start a background run and watch it live.
+
+The run is a separate process (gan_core.jobs); this page only writes its config
+and then reads its run directory, so leaving the page, refreshing or opening a
+second tab never disturbs it. The watched run is kept in the URL (?run=<id>).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gan_core import jobs, runs
+from gan_core.cli import command_line
+from gan_core.config import Config, DataConfig
+from gan_core.data import list_sources
+from gan_core.errors import GanError
+from gan_core.recipes import describe, resolve
+from gan_core.settings import check_server_path, load_settings
+from gan_core.training import available_devices
+from gan_core.uploads import save_upload
+from pages._shared import (
+    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge,
+)
+
+BUILTIN, SERVER, UPLOAD = "Built-in data", "Folder or zip on the server", "Upload a .zip"
+IMAGE_SIZES = [16, 32, 64, 128]
+CHANNELS = {"As in the data": None, "Grey": 1, "Colour": 3}
+OPTIMIZERS = ["adam", "rmsprop", "sgd"]
+G_LOSSES = {"non-saturating": "non-saturating: max log D(G(z))", "minimax": "minimax: min log(1 − D(G(z)))"}
+REFRESH_S = 1.0  # live view refresh while a run is active
+RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
+
+
+def sample_every_for(steps: int) -> int:
+    """Dashboard runs save sample grids often enough that the first one appears
+    within ~50 steps (seconds on a CPU), without thousands of PNGs on long runs."""
+    return max(10, min(50, steps // 10)) if steps <= 5000 else steps // 100
+
+
+@st.cache_resource(show_spinner=False)
+def devices() -> list[tuple[str, str]]:
+    return available_devices()
+
+
+def put_default(key: str, value, signature) -> None:
+    """Give a widget its recipe default when the recipe (its defaults) changes, and
+    keep whatever the user typed otherwise."""
+    sigs = st.session_state.setdefault("_train_default_sigs", {})
+    if key not in st.session_state or sigs.get(key) != signature:
+        st.session_state[key] = value
+        sigs[key] = signature
+
+
+# ----------------------------------------------------------------------------- settings form
+
+
+def recipe_section() -> dict:
+    recipes = {r["name"]: r for r in describe()}
+    names = list(recipes)
+    st.session_state.setdefault("train_recipe", "dcgan" if "dcgan" in recipes else names[0])
+    name = st.selectbox("Recipe", names, key="train_recipe")
+    recipe = recipes[name]
+    st.caption(f"{recipe['description']} Trains on: {', '.join(recipe['kinds'])} data.")
+    return recipe
+
+
+def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
+    """Returns (data config fields, error sentence or None, kind of data)."""
+    sources = list_sources()
+    mode = st.radio("Data", [BUILTIN, SERVER, UPLOAD], horizontal=True, key="train_data_mode", label_visibility="collapsed")
+    error = None
+    if mode == BUILTIN:
+        builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
+        if st.session_state.get("train_data") not in builtin:
+            st.session_state["train_data"] = "faces-lfw" if "faces-lfw" in builtin else next(iter(builtin))
+        name = st.selectbox("Built-in data set", list(builtin), key="train_data",
+                            format_func=lambda n: f"{n} ({builtin[n].kind})")
+        st.caption(builtin[name].description)
+        data, kind = {"name": name}, builtin[name].kind
+    elif mode == SERVER:
+        on_disk = {s.name: s for s in sources if s.needs_path and s.kind in recipe["kinds"]}
+        name = st.selectbox("Kind of data", list(on_disk), key="train_server_source",
+                            format_func=lambda n: f"{n}: {on_disk[n].description}")
+        raw = st.text_input("Path on the server", key="train_server_path", placeholder="e.g. faces/ or photos.zip",
+                            help="A folder or .zip under the data folder; relative paths start there.")
+        st.caption(f"Data folder: `{settings.data_root}`")
+        data, kind = {"name": name}, on_disk[name].kind
+        if not raw.strip():
+            error = "Enter the path of a folder or .zip under the data folder."
+        else:
+            try:
+                data["path"] = str(check_server_path(raw.strip(), settings))
+            except GanError as e:
+                st.error(str(e))
+                error = str(e)
+    else:
+        file = st.file_uploader("Zip of images (jpg, png, ...); sub-folders become class labels", type=["zip"], key="train_upload")
+        data, kind = {"name": "folder"}, "image"
+        if file is None:
+            error = "Upload a .zip of images first."
+        else:
+            checked = st.session_state.setdefault("_train_uploads", {})
+            if file.file_id not in checked:
+                with st.spinner("Checking the images in the zip..."):
+                    try:
+                        checked[file.file_id] = save_upload(file.getvalue(), settings.runs_dir)
+                    except GanError as e:
+                        checked[file.file_id] = str(e)
+            result = checked[file.file_id]
+            if isinstance(result, str):
+                st.error(result)
+                error = result
+            else:
+                st.success(result.summary())
+                data["path"] = str(result.path)
+
+    if kind == "image":
+        left, right = st.columns(2)
+        st.session_state.setdefault("train_image_size", DataConfig().image_size)
+        data["image_size"] = left.selectbox("Image size (pixels)", IMAGE_SIZES, key="train_image_size")
+        channels = right.radio("Colour", list(CHANNELS), key="train_channels", horizontal=True)
+        data["channels"] = CHANNELS[channels]
+    else:
+        st.session_state.setdefault("train_n_points", DataConfig().n_points)
+        data["n_points"] = st.number_input("Points drawn from the distribution (n_points)", 100, 1_000_000,
+                                           step=1000, key="train_n_points")
+    return data, error, kind
+
+
+def training_section(recipe_name: str, data: dict, settings) -> dict:
+    """Widgets for the training settings; returns {dotted field: value} that differ from the recipe's defaults."""
+    base = Config(recipe=recipe_name, data=DataConfig(name=data["name"], image_size=data.get("image_size", 32)))
+    defaults = resolve(base)
+    sig = recipe_name
+    o, lo, t = defaults.optim, defaults.loss, defaults.train
+    wasserstein = lo.g_loss == "wasserstein"
+
+    put_default("train_batch_size", t.batch_size, "config")
+    put_default("train_steps", min(t.steps, settings.max_steps or t.steps), "config")
+    put_default("train_d_steps", lo.d_steps, sig)
+    put_default("train_optimizer", o.optimizer, sig)
+    put_default("train_lr_g", o.lr_g, sig)
+    put_default("train_lr_d", o.lr_d, sig)
+    put_default("train_seed", t.seed, "config")
+    if not wasserstein:
+        put_default("train_g_loss", lo.g_loss, sig)
+
+    c1, c2 = st.columns(2)
+    steps = c1.number_input("Steps (generator updates)", 1, settings.max_steps or 10_000_000, step=100, key="train_steps")
+    batch_size = c2.number_input("Batch size", 1, 4096, step=16, key="train_batch_size")
+    if settings.demo:
+        st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and {settings.max_active_runs} at a time.")
+    c1, c2 = st.columns(2)
+    d_steps = c1.number_input("k: D steps per G step", 1, 50, key="train_d_steps",
+                              help="Goodfellow et al.'s k; WGANs train the critic 5 times per generator step.")
+    optimizer = c2.selectbox("Optimiser", OPTIMIZERS, key="train_optimizer")
+    c1, c2 = st.columns(2)
+    lr_g = c1.number_input("Learning rate G", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_g")
+    lr_d = c2.number_input("Learning rate D", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_d")
+    c1, c2 = st.columns(2)
+    if wasserstein:
+        c1.selectbox("Generator loss", ["wasserstein"], disabled=True, key="train_g_loss_fixed",
+                     help="WGAN recipes train with the Wasserstein loss.")
+        g_loss = lo.g_loss
+    else:
+        g_loss = c1.selectbox("Generator loss", list(G_LOSSES), format_func=G_LOSSES.get, key="train_g_loss")
+    labels = {"auto": f"auto: best available, {devices()[0][1]}", **dict(devices())}
+    device = c2.selectbox("Device", list(labels), format_func=labels.get, key="train_device")
+    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+
+    changes = {"train.steps": int(steps), "train.batch_size": int(batch_size), "train.seed": int(seed),
+               "train.device": device, "train.sample_every": sample_every_for(int(steps))}
+    # Fields left at the recipe's default stay unset, so the config (and its command line) says "recipe default".
+    for field, value, default in (("loss.d_steps", int(d_steps), lo.d_steps), ("optim.optimizer", optimizer, o.optimizer),
+                                  ("optim.lr_g", float(lr_g), o.lr_g), ("optim.lr_d", float(lr_d), o.lr_d),
+                                  ("loss.g_loss", g_loss, lo.g_loss)):
+        if value != default:
+            changes[field] = value
+    return changes
+
+
+def build_config(recipe_name: str, data: dict, changes: dict) -> Config:
+    cfg = Config(recipe=recipe_name).replace(**{f"data.{k}": v for k, v in data.items()})
+    return cfg.replace(**changes)
+
+
+def start(cfg: Config, settings) -> None:
+    try:
+        run_dir = jobs.launch(cfg, settings.runs_dir, max_active=settings.max_active_runs)
+    except GanError as e:
+        st.error(str(e))
+        return
+    st.query_params["run"] = run_dir.name
+    st.session_state["train_watched"] = run_dir.name
+    st.toast(f"Started {run_dir.name}", icon=":material/rocket_launch:")
+
+
+def settings_form(settings) -> None:
+    with st.container(border=True):
+        recipe = recipe_section()
+    with st.container(border=True):
+        data, data_error, _ = data_section(recipe, settings)
+    with st.container(border=True):
+        changes = training_section(recipe["name"], data, settings)
+    cfg = build_config(recipe["name"], data, changes)
+    clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
+                        disabled=data_error is not None, key="train_start")
+    if data_error is not None and not st.session_state.get("train_server_path") and not st.session_state.get("train_upload"):
+        st.caption(data_error)
+    if clicked:
+        start(cfg, settings)
+    st.caption("The same run from a terminal (e.g. on a GPU server):")
+    st.code(command_line(cfg), language="bash", wrap_lines=True)
+
+
+# ----------------------------------------------------------------------------- live view
+
+
+def choose_run(all_runs: list[runs.RunInfo]) -> runs.RunInfo | None:
+    """The run to watch: ?run=<id> if it names a run, else the one this session last
+    watched, else the newest active run. Only ids from list_runs are ever used."""
+    by_id = {r.id: r for r in all_runs}
+    wanted = st.query_params.get("run")
+    if wanted not in by_id:
+        wanted = st.session_state.get("train_watched")
+    if wanted not in by_id:
+        wanted = next((r.id for r in all_runs if r.active), None)
+    if wanted is None:
+        st.query_params.pop("run", None)
+    elif st.query_params.get("run") != wanted:
+        st.query_params["run"] = wanted
+    st.session_state["train_watched"] = wanted
+    st.session_state["train_watch_select"] = wanted
+
+    def picked():
+        choice = st.session_state["train_watch_select"]
+        st.session_state["train_watched"] = choice
+        st.query_params["run"] = choice
+
+    st.selectbox("Watch a run", list(by_id), key="train_watch_select", on_change=picked,
+                 format_func=lambda i: run_label(by_id[i]), placeholder="Choose a run to watch")
+    return by_id.get(wanted)
+
+
+def show_state(info: runs.RunInfo, status: dict) -> None:
+    message = status.get("message")
+    if info.state == "queued":
+        st.info("Starting the worker process; loading PyTorch takes a few seconds.", icon=":material/hourglass_top:")
+    elif info.state == "finished":
+        st.success(" ".join(filter(None, [f"Finished all {info.total} steps in {fmt_duration(status.get('elapsed'))}.", message])))
+    elif info.state == "stopped":
+        st.warning(message or f"Stopped at step {info.step}; Resume continues from there.")
+    elif info.state == "interrupted":
+        st.warning("The worker process ended without finishing (killed or crashed); Resume continues from the last checkpoint.")
+    elif info.state in ("failed", "diverged"):
+        st.error(info.error or "The run failed; see its log below.")
+    elif message:
+        st.caption(message)
+
+
+def progress(info: runs.RunInfo, status: dict) -> None:
+    fraction = min(1.0, info.step / info.total) if info.total else 0.0
+    parts = [f"Step {info.step:,} / {info.total:,}"]
+    if info.images_per_s:
+        parts.append(f"{info.images_per_s:,.0f} images/s")
+    if info.active and info.eta is not None and info.step:
+        parts.append(f"ETA {fmt_duration(info.eta)}")
+    elif status.get("elapsed"):
+        parts.append(f"trained for {fmt_duration(status['elapsed'])}")
+    st.progress(fraction, text="  ·  ".join(parts))
+
+
+def controls(info: runs.RunInfo, settings) -> None:
+    if info.active:
+        stopping = (info.path / "STOP").exists()
+        if st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key="train_stop", disabled=stopping):
+            jobs.stop(info.path)
+            st.rerun(scope="fragment")
+    elif info.state in RESUMABLE:
+        if st.button("Resume", icon=":material/play_arrow:", key="train_resume"):
+            try:
+                jobs.resume(info.path, max_active=settings.max_active_runs)
+            except GanError as e:
+                st.error(str(e))
+                return
+            st.rerun()  # the whole page, so the live view polls again
+
+
+def samples(info: runs.RunInfo, kind: str) -> None:
+    grids = runs.sample_images(info.path)
+    if not grids:
+        st.caption("The first sample grid appears after a few dozen steps.")
+        return
+    step, path = grids[-1]
+    if not info.active and len(grids) > 1:
+        step = st.select_slider("Samples at step", [s for s, _ in grids], value=step, key=f"train_grid_{info.id}")
+        path = dict(grids)[step]
+    what = "Fixed-noise samples" if kind == "image" else "Generated points over the real ones"
+    st.image(path.read_bytes(), caption=f"{what}, step {step:,}", width="stretch")
+
+
+def live_view(info: runs.RunInfo, settings) -> None:
+    # Polls only while the run is active; a finished run is drawn once.
+    @st.fragment(run_every=REFRESH_S if info.active else None)
+    def view():
+        now = runs.run_info(info.path)
+        if info.active and not now.active:
+            st.rerun()  # the run just ended: redraw the page once, without polling
+        status = runs.read_status(info.path)
+        try:
+            cfg = runs.read_config(info.path)
+        except GanError as e:
+            st.error(str(e))
+            return
+        data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
+
+        head, buttons = st.columns([4, 1], vertical_alignment="center")
+        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_badge(now.state)}  \n"
+                      f"<small>`{now.id}` · device {status.get('device', cfg.train.device)} · batch {cfg.train.batch_size}"
+                      f" · {cfg.optim.optimizer} {cfg.optim.lr_g:g}/{cfg.optim.lr_d:g} · k={cfg.loss.d_steps}</small>",
+                      unsafe_allow_html=True)
+        with buttons:
+            controls(now, settings)
+        progress(now, status)
+        show_state(now, status)
+
+        rows = read_all_metrics(info.path)
+        left, right = st.columns([2, 3])
+        with left:
+            samples(now, data_kind)
+        with right:
+            if rows:
+                st.plotly_chart(loss_figure(rows), key="train_loss_chart", config={"displaylogo": False})
+                st.plotly_chart(discriminator_figure(rows, cfg.loss.g_loss == "wasserstein"), key="train_d_chart",
+                                config={"displaylogo": False})
+            else:
+                st.caption(f"Loss curves appear after the first {cfg.train.log_every} steps.")
+        with st.expander("Command line and log"):
+            st.code(command_line(cfg), language="bash", wrap_lines=True)
+            tail = log_tail(info.path)
+            if tail:
+                st.code(tail, language="text")
+
+    view()
+
+
+# ----------------------------------------------------------------------------- page
+
+st.title("Train a GAN")
+try:
+    settings = load_settings()
+except GanError as e:
+    st.error(str(e))
+    st.stop()
+
+form, watch = st.columns([2, 3], gap="large")
+with form:
+    settings_form(settings)
+with watch:
+    st.subheader("Live view")
+    all_runs = runs.list_runs(settings.runs_dir)
+    if not all_runs:
+        st.info("No runs yet: choose your settings and press Start training.", icon=":material/info:")
+    else:
+        watched = choose_run(all_runs)
+        if watched is None:
+            st.caption("No run is training now; pick one above to see its curves and samples.")
+        else:
+            live_view(watched, settings)
