@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import math
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,11 +108,15 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
         except CheckpointError as e:
             name = path.name if shipped else f"{run_id}/{path.name}"
             return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
-    if shipped:
-        label = f"Demo: {cfg.recipe} on {cfg.data.name}, step {step:,} ({path.stem})"
-    else:
-        label = f"Run {run_id}: {cfg.recipe} on {cfg.data.name}, step {step:,}"
+    what = f"{cfg.recipe} on {cfg.data.name}, step {step:,}"
+    label = f"{what} (demo)" if shipped else f"{what} (run {_run_time(run_id)})"
     return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
+
+
+def _run_time(run_id: str) -> str:
+    """'20261121-235518-dcgan-faces-lfw-bd8c' -> '2026-11-21 23:55 bd8c': short, and still unique."""
+    m = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-.*?([0-9a-f]{4})$", run_id)
+    return f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]} {m[6]}" if m else run_id
 
 
 def describe_checkpoint(path: str | Path, shipped: bool = False) -> CheckpointEntry:
@@ -269,14 +274,16 @@ def _pil(image: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(image))
 
 
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Blow an image up ``factor`` times with nearest-neighbour, so each generated
-    pixel becomes a crisp square (a 32 px face is visible at 4x). Grey images
-    come back 2-D, which every image widget shows as grey."""
+def upscale(image: np.ndarray, factor: int, smooth: bool = False) -> np.ndarray:
+    """Blow an image up ``factor`` times: nearest-neighbour by default, so each
+    generated pixel becomes a crisp square (a 32 px face is visible at 4x), or
+    Lanczos (``smooth``), which hides the pixel grid. Grey images come back 2-D,
+    which every image widget shows as grey."""
     img = _pil(image)
     factor = max(1, int(factor))
     if factor > 1:
-        img = img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST)
+        method = Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST
+        img = img.resize((img.width * factor, img.height * factor), method)
     return np.asarray(img)
 
 

@@ -18,9 +18,10 @@ from gan_core.errors import GanError
 from gan_core.settings import load_settings
 
 TRAIN_COMMAND = "python -m gan_core train --recipe dcgan --data faces-lfw --steps 300"
-GRID_WIDTH_PX = 660  # the grid is enlarged by a whole factor to about this width
+GRID_DISPLAY_PX = 480  # the grid's width on screen (less where the column is narrower)
+GRID_SOURCE_PX = 720  # the grid is enlarged by a whole factor to about this width, then drawn at the width above
 LARGE_PX = 288  # the selected face
-NEIGHBOUR_PX = 88  # each nearest training image
+NEIGHBOUR_PX = 128  # each nearest training image
 
 
 # ------------------------------------------------------------------ cached engine calls
@@ -48,11 +49,6 @@ def make_gif(frames: np.ndarray, scale: int) -> bytes:
     return gallery.gif_bytes(frames, scale=scale, duration_ms=110)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def make_zip(images: np.ndarray, stem: str) -> bytes:
-    return gallery.samples_zip(images, stem)
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -61,41 +57,51 @@ def fit_scale(width_px: int, target_px: int, most: int = 12) -> int:
     return int(min(most, max(1, target_px // max(1, width_px))))
 
 
+def accent() -> str:
+    """The theme's primary colour (.streamlit/config.toml), for the selection frame and generated points."""
+    return st.get_option("theme.primaryColor") or "#ff4b4b"
+
+
 def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(gallery.image_png(image)).decode()
 
 
 def grid_figure(images: np.ndarray, selected: int, scale: int) -> go.Figure:
-    """The sample grid as a picture whose faces can be clicked: an image trace
-    under one invisible square marker per face; the selected face gets a frame."""
+    """The sample grid as a picture whose faces can be clicked: an image trace under
+    one invisible marker per face (plotly reports clicks on markers), and a frame
+    around the selected face. Everything is placed in grid-pixel coordinates, so
+    the picture, the frame and the click targets stay aligned at whatever width
+    the browser gives the chart."""
     n, h, w = images.shape[:3]
     grid = gallery.make_grid(images)
     big = gallery.upscale(grid, scale)
     boxes = gallery.grid_cells(n, (h, w))
-    xs = [(x0 + x1) / 2 for x0, _, x1, _ in boxes]
-    ys = [(y0 + y1) / 2 for _, y0, _, y1 in boxes]
     gh, gw = grid.shape[:2]
     fig = go.Figure()
-    fig.add_trace(go.Image(source=png_data_uri(big), x0=0, y0=0, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))
+    # x0/y0 are pixel centres: half an enlarged pixel in, so the picture covers exactly [0, gw] x [0, gh].
+    fig.add_trace(go.Image(source=png_data_uri(big), x0=0.5 / scale, y0=0.5 / scale, dx=1 / scale, dy=1 / scale,
+                           hoverinfo="skip"))
+    cell_px = GRID_DISPLAY_PX * w / gw
     fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers", customdata=np.arange(1, n + 1),
-        marker=dict(symbol="square-open", size=w * scale + 2, color="#ff4b4b", line=dict(width=3, color="#ff4b4b")),
-        selectedpoints=[selected - 1],
-        selected=dict(marker=dict(opacity=1)),
-        unselected=dict(marker=dict(opacity=0)),
-        hovertemplate="Sample %{customdata}<extra></extra>",
-        showlegend=False,
+        x=[(x0 + x1) / 2 for x0, _, x1, _ in boxes], y=[(y0 + y1) / 2 for _, y0, _, y1 in boxes],
+        mode="markers", customdata=np.arange(1, n + 1),
+        marker=dict(symbol="square", size=cell_px, opacity=0),
+        selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="Sample %{customdata}<extra></extra>", showlegend=False,
     ))
-    fig.update_xaxes(visible=False, range=[0, gw], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[gh, 0], fixedrange=True, scaleanchor="x")
-    fig.update_layout(width=gw * scale, height=gh * scale, margin=dict(l=0, r=0, t=0, b=0),
-                      dragmode=False, hovermode="closest", clickmode="event+select",
+    x0, y0, x1, y1 = boxes[selected - 1]
+    fig.add_shape(type="rect", x0=x0 - 1, y0=y0 - 1, x1=x1 + 1, y1=y1 + 1, line=dict(color=accent(), width=3))
+    fig.update_xaxes(visible=False, range=[0, gw], fixedrange=True, constrain="domain", constraintoward="left")
+    fig.update_yaxes(visible=False, range=[gh, 0], fixedrange=True, scaleanchor="x", constrain="domain",
+                     constraintoward="top")
+    fig.update_layout(height=round(GRID_DISPLAY_PX * gh / gw), margin=dict(l=0, r=0, t=0, b=0),
+                      dragmode=False, hovermode="closest", hoverdistance=int(cell_px), clickmode="event+select",
                       plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")
     return fig
 
 
-def on_grid_click() -> None:
-    points = st.session_state["gallery_grid"].selection.get("points") or []
+def on_grid_click(key: str) -> None:
+    points = st.session_state[key].selection.get("points") or []
     for p in points:
         if p.get("curve_number") == 1 and p.get("point_index") is not None:
             st.session_state["gallery_pick"] = int(p["point_index"]) + 1
@@ -124,24 +130,32 @@ def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
     left, right = st.columns([3, 2], gap="large")
     with left:
         grid_w = gallery.make_grid(images).shape[1]
-        scale = fit_scale(grid_w, GRID_WIDTH_PX)
-        st.plotly_chart(grid_figure(images, int(st.session_state.get("gallery_pick", 1)), scale), width="content",
-                        key="gallery_grid", on_select=on_grid_click, selection_mode="points",
+        scale = fit_scale(grid_w, GRID_SOURCE_PX)
+        # One chart key per grid: a new grid starts with a fresh click state.
+        chart_key = f"gallery_grid_{abs(hash((key, n, seed, truncation, scale)))}"
+        st.plotly_chart(grid_figure(images, int(st.session_state.get("gallery_pick", 1)), scale), width="stretch",
+                        key=chart_key, on_select=lambda: on_grid_click(chart_key), selection_mode="points",
                         config={"displayModeBar": False, "scrollZoom": False, "doubleClick": False})
-        st.caption(f"Seed {seed}: {n} samples, {w}\u00d7{h} pixels each, shown {scale}\u00d7 larger. "
-                   "Click a face to look at it closely.")
+        st.caption(f"Seed {seed}: {n} samples of {w}\u00d7{h} pixels. Click a face to look at it closely.")
         d1, d2 = st.columns(2)
         stem = f"{entry.recipe}-{entry.data}-seed{seed}"
-        d1.download_button("Download the grid (PNG)", gallery.image_png(gallery.upscale(gallery.make_grid(images), scale)),
-                           file_name=f"{stem}-grid.png", mime="image/png", icon=":material/download:", width="stretch")
-        d2.download_button(f"Download the {n} samples (zip of PNGs)", make_zip(images, stem), file_name=f"{stem}.zip",
-                           mime="application/zip", icon=":material/folder_zip:", width="stretch")
+        # Made when clicked, not on every rerun; a download does not rerun the page.
+        d1.download_button("Grid as PNG", lambda: gallery.image_png(gallery.upscale(gallery.make_grid(images), scale)),
+                           file_name=f"{stem}-grid.png", mime="image/png", icon=":material/download:", width="stretch",
+                           on_click="ignore", help=f"The grid as shown, {scale}\u00d7 enlarged.")
+        d2.download_button(f"{n} samples as zip", lambda: gallery.samples_zip(images, stem),
+                           file_name=f"{stem}.zip", mime="application/zip", icon=":material/folder_zip:", width="stretch",
+                           on_click="ignore", help=f"A zip of {n} PNGs, one per sample, at the generator's own {w}\u00d7{h} pixels.")
 
     with right:
         pick = st.number_input("Selected sample", min_value=1, max_value=n, step=1, key="gallery_pick",
                                help="Click a face in the grid, or type its number (counted row by row from the top left).")
         face = images[pick - 1]
-        st.image(gallery.upscale(face, fit_scale(w, LARGE_PX)), caption=f"Sample {pick} of seed {seed}")
+        smooth = st.session_state.get("gallery_smooth", False)
+        st.image(gallery.upscale(face, fit_scale(w, LARGE_PX), smooth=smooth),
+                 caption=f"Sample {pick} of seed {seed}, {w}\u00d7{h} pixels shown {fit_scale(w, LARGE_PX)}\u00d7 larger")
+        st.toggle("Smooth enlargement", key="gallery_smooth",
+                  help="Off: every generated pixel is a square. On: Lanczos resampling, which hides the pixel grid.")
         show_neighbours(entry, face)
 
     show_interpolation(entry, n, truncation, (h, w))
@@ -160,7 +174,7 @@ def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
     cols = st.columns(len(neighbours))
     scale = fit_scale(face.shape[1], NEIGHBOUR_PX)
     for col, nb in zip(cols, neighbours):
-        col.image(gallery.upscale(nb.image, scale), caption=f"#{nb.index + 1}: {nb.rms:.0%} off")
+        col.image(gallery.upscale(nb.image, scale), caption=f"#{nb.index + 1} \u00b7 {nb.rms:.0%} off")
     searched = f"all {pool.total:,}" if len(pool.images) == pool.total else f"the first {len(pool.images):,} of {pool.total:,}"
     st.caption(f"The closest of {searched} {pool.name} training images by pixel (L2) distance; \u201coff\u201d is the "
                "root-mean-square pixel difference. A near-copy scores close to 0%, so this is a rough memorisation "
@@ -178,7 +192,7 @@ def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float
         if st.session_state[f"interp_{end}"] > n:
             st.session_state[f"interp_{end}"] = n
 
-    c1, c2, c3 = st.columns([2, 2, 3], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 2, 3])
     with c1:
         a1, a2 = st.columns(2)
         a1.number_input("Start: seed", min_value=0, max_value=2**31 - 1, step=1, key="interp_seed_a")
@@ -196,15 +210,17 @@ def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float
     b = (int(st.session_state["interp_seed_b"]), int(st.session_state["interp_b"]) - 1)
     strip_frames = draw_interpolation(str(entry.path), entry.mtime, a, b, frames, n, truncation)
     h, w = hw
-    strip = gallery.strip(strip_frames)
-    st.image(gallery.upscale(strip, fit_scale(strip.shape[1], 1100, most=4)),
-             caption=f"Sample {a[1] + 1} of seed {a[0]} \u2192 sample {b[1] + 1} of seed {b[0]}, {frames} frames "
-                     "(each sample as drawn in a grid of this size and truncation).")
-    gif = make_gif(strip_frames, fit_scale(w, 192))
-    g1, g2 = st.columns([1, 3], vertical_alignment="center")
-    g1.image(gif, caption="The same walk, there and back")
-    g2.download_button("Download the animation (GIF)", gif, file_name=f"interpolation-{a[0]}-{a[1] + 1}-to-{b[0]}-{b[1] + 1}.gif",
-                       mime="image/gif", icon=":material/animation:")
+    s_left, s_right = st.columns([4, 1], gap="large")
+    with s_left:
+        strip = gallery.strip(strip_frames)
+        st.image(gallery.upscale(strip, fit_scale(strip.shape[1], 900, most=6)),
+                 caption=f"Sample {a[1] + 1} of seed {a[0]} \u2192 sample {b[1] + 1} of seed {b[0]} in {frames} frames "
+                         "(each sample as drawn in a grid of this size and truncation).")
+    with s_right:
+        gif = make_gif(strip_frames, fit_scale(w, 160))
+        st.image(gif, caption="Animated, there and back")
+        st.download_button("Download the GIF", gif, file_name=f"interpolation-{a[0]}-{a[1] + 1}-to-{b[0]}-{b[1] + 1}.gif",
+                           mime="image/gif", icon=":material/download:", width="stretch", on_click="ignore")
 
 
 def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
@@ -221,14 +237,14 @@ def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
             fig.add_trace(go.Histogram(x=real[:, 0], name="training data", histnorm="probability density",
                                        marker_color="lightgrey", opacity=0.8, nbinsx=80))
         fig.add_trace(go.Histogram(x=points[:, 0], name="generated", histnorm="probability density",
-                                   marker_color="#ff4b4b", opacity=0.6, nbinsx=80))
+                                   marker_color=accent(), opacity=0.6, nbinsx=80))
         fig.update_layout(barmode="overlay", xaxis_title="x", yaxis_title="density")
     else:
         if real is not None:
             fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="training data",
                                        marker=dict(size=4, color="lightgrey")))
         fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name="generated",
-                                   marker=dict(size=4, color="#ff4b4b", opacity=0.7)))
+                                   marker=dict(size=4, color=accent(), opacity=0.7)))
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
         fig.update_layout(xaxis_title="x\u2081", yaxis_title="x\u2082")
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.06))
@@ -260,7 +276,7 @@ if st.session_state.get("gallery_ckpt") not in by_key:
     st.session_state.pop("gallery_ckpt", None)
 st.session_state.setdefault("gallery_seed", 0)
 
-c_ckpt, c_n, c_trunc, c_seed, c_new = st.columns([4, 2, 2, 1.3, 1.3], vertical_alignment="bottom")
+c_ckpt, c_info = st.columns([3, 2], vertical_alignment="bottom")
 chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(gallery.default_checkpoint(entries).key),
                           format_func=lambda k: by_key[k].label, key="gallery_ckpt",
                           help="Shipped demo checkpoints first, then the latest weights of every run, newest first.")
@@ -268,7 +284,10 @@ entry = by_key[chosen]
 if entry.error:
     st.error(entry.error)
     st.stop()
+c_info.caption(entry.summary())
+
 points = entry.kind == "vector"
+c_n, c_trunc, c_seed, c_new = st.columns([2.6, 2.6, 1.8, 2.2], vertical_alignment="bottom")
 if points:
     n = c_n.slider("Points", min_value=100, max_value=5000, value=1000, step=100, key="gallery_points_n")
 else:
@@ -279,7 +298,6 @@ seed = int(c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1,
                                help="The same seed always draws the same samples from a checkpoint."))
 c_new.button("New samples", on_click=new_samples, icon=":material/casino:", width="stretch",
              help="Draw another set: the next seed.")
-st.caption(entry.summary())
 
 try:
     load_generator(str(entry.path), entry.mtime)

@@ -6,7 +6,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Tiny test models gain nothing from threads, and tests run beside background
+# workers and a server: one thread each avoids OpenMP spin-waiting on 2 cores.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 
 def tiny(recipe: str, data: str, steps: int = 2, **changes):
