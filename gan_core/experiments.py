@@ -60,7 +60,7 @@ KIND_OPTIMIZERS = "optimizer-comparison"
 OPTIMIZERS: tuple[tuple[str, float, str], ...] = (
     ("sgd", 0.01, "SGD, lr 0.01"),
     ("rmsprop", 0.001, "RMSProp, lr 0.001"),
-    ("adam", 0.0002, "Adam, lr 0.0002, beta1 0.5"),
+    ("adam", 0.0002, "Adam, lr 0.0002, β1 0.5"),
 )
 ADAM_BETA1 = 0.5
 
@@ -154,9 +154,7 @@ def list_experiments(runs_dir: str | Path) -> list[dict]:
 
 
 def _spawn_queue(run_dirs: list[Path]) -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    root = Path(__file__).resolve().parent.parent  # so `-m gan_core...` works without an install
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    env = jobs.worker_env(len(jobs.active_runs(run_dirs[0].parent)) - len(run_dirs))
     with open(run_dirs[0] / "train.log", "ab") as log:
         try:
             proc = subprocess.Popen(
@@ -177,22 +175,24 @@ def _spawn_queue(run_dirs: list[Path]) -> None:
 
 @contextlib.contextmanager
 def _output_to(log_path: Path):
-    """Send this process's stdout and stderr (file descriptors 1 and 2) to ``log_path``."""
+    """Send this process's output to ``log_path``: Python's sys.stdout / sys.stderr
+    and file descriptors 1 and 2 (for anything C code or a subprocess prints)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab") as log:
+    saved_fds = os.dup(1), os.dup(2)
+    saved_streams = sys.stdout, sys.stderr
+    with open(log_path, "a", buffering=1) as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
         try:
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+            sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
 
 
 def train_queue(run_dirs: list[str | Path]) -> list[str]:

@@ -8,6 +8,7 @@
       checkpoints/    last.safetensors (weights + config) and last.state.pt (resume)
       STOP            present = stop at the next step boundary
       train.log       the worker's output, for background runs
+      experiment.json optional: the experiment a run belongs to (gan_core.experiments)
 
 Everything the dashboard shows comes from here, so a refreshed browser, a second
 tab or a restarted server all see the same truth.

@@ -162,7 +162,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         for name, loss in (("discriminator", loss_d), ("generator", loss_g)):
             if loss is not None and not math.isfinite(float(loss.detach())):
                 raise Diverged(
-                    f"The {name} loss became {float(loss)} at step {step}; the last good checkpoint is from step {last_ckpt}. "
+                    f"The {name} loss became {float(loss.detach())} at step {step}; the last good checkpoint is from step {last_ckpt}. "
                     "Lower the learning rates or try wgan-gp."
                 )
 

@@ -93,18 +93,17 @@ curves look healthy. Look at the samples below: the same digit or face over and 
 is collapse.
 """
 
-STATE_ICONS = {
-    "queued": "⏳", "running": "🟢", "finished": "✅", "stopped": "⏸️",
-    "interrupted": "⚠️", "diverged": "💥", "failed": "❌",
-}
 STATE_COLOURS = {
-    "queued": "blue", "running": "blue", "finished": "green", "stopped": "orange",
+    "queued": "blue", "running": "blue", "stopping": "orange", "finished": "green", "stopped": "orange",
     "interrupted": "orange", "diverged": "red", "failed": "red",
 }
+# The same colours as text in the runs table (Streamlit's badge palette).
+STATE_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 PALETTE = plotly.colors.qualitative.Plotly
 COMPARISON_DATA = ("mnist-5k", "faces-lfw")
 SELECTED = "runs_selected"  # session key of the runs multiselect
+MAX_POINTS = 2000  # points per curve sent to the browser
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -123,17 +122,18 @@ def when(t: float, now: datetime | None = None) -> str:
         return f"today {then:%H:%M}"
     if then.date() == (now - timedelta(days=1)).date():
         return f"yesterday {then:%H:%M}"
-    return f"{then:%-d %b %Y %H:%M}" if then.year != now.year else f"{then:%-d %b %H:%M}"
+    return f"{then.day} {then:%b %Y %H:%M}" if then.year != now.year else f"{then.day} {then:%b %H:%M}"
 
 
-def duration(seconds: float | None) -> str:
+def duration(seconds: float | None, short: bool = False) -> str:
+    """"2 min 05 s" (or, short, "2 min"); empty when unknown."""
     if seconds is None:
         return ""
     seconds = int(round(max(0.0, seconds)))
     if seconds < 60:
         return f"{seconds} s"
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
+        return f"{seconds // 60} min" if short else f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
@@ -167,6 +167,14 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
         n += 1
         out[i] = last / (1 - weight**n)
     return out
+
+
+def thin(n: int) -> np.ndarray:
+    """Indices of at most MAX_POINTS evenly spread points out of n, keeping the last:
+    a long run's curve stays light for the browser and looks the same."""
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.unique(np.r_[np.arange(0, n, -(-n // MAX_POINTS)), n - 1])
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -225,6 +233,7 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
         scale, x_title = 1.0, "step"
     standard = [r for r in selected if not is_wasserstein(r)]
     in_legend: set[str] = set()
+    equilibrium: list[dict] = []
     for i, metric in enumerate(metrics):
         row, col = i // cols + 1, i % cols + 1
         for info in selected:
@@ -236,28 +245,36 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
                 continue
             x = part[x_key].to_numpy(float) / scale
             y = part[metric].to_numpy(float)
+            smooth = ema(y, smoothing)  # on every point, before thinning
+            keep = thin(len(x))
+            x, y, smooth = x[keep], y[keep], smooth[keep]
             name, colour = short_name(info), colours[info.id]
             if smoothing > 0:  # the raw curve, faint, behind the smoothed one (as TensorBoard does)
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
                                          legendgroup=info.id, showlegend=False, hoverinfo="skip"), row=row, col=col)
             fig.add_trace(go.Scatter(
-                x=x, y=ema(y, smoothing), mode="lines", name=name, line=dict(color=colour, width=2),
+                x=x, y=smooth, mode="lines", name=name, line=dict(color=colour, width=2),
                 legendgroup=info.id, showlegend=info.id not in in_legend,
                 hovertemplate=f"{name}<br>{x_title} %{{x:.4g}}<br>{metric} %{{y:.4g}}<extra></extra>",
             ), row=row, col=col)
             in_legend.add(info.id)
-        if metric in EQUILIBRIUM and standard:
-            fig.add_hline(y=EQUILIBRIUM[metric], line_dash="dot", line_color="grey", opacity=0.8, row=row, col=col)
-        elif metric == "loss_g" and standard and all(
-                (c := run_config(r)) is not None and c.loss.g_loss == "non-saturating" for r in standard):
-            fig.add_hline(y=LOG2, line_dash="dot", line_color="grey", opacity=0.8, row=row, col=col)
-    fig.update_xaxes(title_text=x_title, row=rows)
+        level = EQUILIBRIUM.get(metric)
+        if metric == "loss_g" and all((c := run_config(r)) is not None and c.loss.g_loss == "non-saturating" for r in standard):
+            level = LOG2  # -log D(G(z)) at D = 1/2
+        if level is not None and standard:
+            axis = "" if i == 0 else str(i + 1)  # (a plain shape: add_hline costs more than all the curves)
+            equilibrium.append(dict(type="line", xref=f"x{axis} domain", x0=0, x1=1, yref=f"y{axis}", y0=level, y1=level,
+                                    line=dict(dash="dot", color="grey", width=1.5), opacity=0.8))
+    for col in range(1, cols + 1):  # the x title under the lowest chart of each column
+        last_row = max((i // cols + 1 for i in range(len(metrics)) if i % cols + 1 == col), default=rows)
+        fig.update_xaxes(title_text=x_title, row=last_row, col=col)
     if log_y:
         fig.update_yaxes(type="log")
     fig.update_layout(
         height=280 * rows + 90, margin=dict(l=10, r=10, t=70, b=10),
         legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.22 / rows, xanchor="left", x=0),
         hovermode="closest", uirevision=revision,  # keep the user's zoom across live refreshes
+        shapes=equilibrium,
     )
     fig.update_annotations(font_size=13)
     return fig
@@ -278,7 +295,7 @@ def comparison_section(settings) -> None:
         data = c1.selectbox("Data", COMPARISON_DATA, key="cmp_data",
                             help="mnist-5k: 5,000 handwritten digits. faces-lfw: 100 small grey faces.")
         max_steps = settings.max_steps or 20000
-        steps = c2.number_input("Steps per run", min_value=50, max_value=max_steps, value=min(1000, max_steps),
+        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, value=min(1000, max_steps),
                                 step=100, key="cmp_steps")
         seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
         free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
@@ -299,10 +316,13 @@ def comparison_section(settings) -> None:
             else:
                 st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
                 st.session_state["runs_group_pref"] = "Losses"
-                st.success(f"Launched the comparison ({len(run_dirs)} runs); they are selected below.")
+                st.toast(f"Launched the optimiser comparison ({len(run_dirs)} runs); they are selected below.",
+                         icon=":material/science:")
 
 
 def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
+    if not all_runs:
+        return pd.DataFrame(columns=["Run", "State"])
     rows = []
     now = datetime.now()
     for r in all_runs:
@@ -310,18 +330,19 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
         state = state_text(r)
         rows.append({
             "Run": r.id,
-            "State": f"{STATE_ICONS.get(r.state, '❔')} {state}",
+            "State": state,
             "Recipe": r.recipe,
             "Data": r.data,
             "Steps": f"{r.step} / {r.total}",
             "Progress": r.step / r.total if r.total else 0.0,
             "Started": when(r.created, now),
-            "Images/s": r.images_per_s,
-            "ETA": duration(r.eta) if r.active and r.eta else "",
+            "Images/s": f"{r.images_per_s:.0f}" if r.images_per_s is not None else "",
+            "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
             "Note": r.error or "",
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table if table["Note"].any() else table.drop(columns="Note")
 
 
 def runs_table(settings) -> None:
@@ -332,12 +353,21 @@ def runs_table(settings) -> None:
         # so buttons, curves and the run picker agree with the table.
         st.session_state["runs_signature"] = signature
         st.rerun()
+    table = table_rows(all_runs).style.map(
+        lambda state: f"color: {STATE_CSS.get(STATE_COLOURS.get(state, ''), 'inherit')}; font-weight: 600", subset=["State"])
     st.dataframe(
-        table_rows(all_runs), hide_index=True, width="stretch",
+        table, hide_index=True, width="stretch",
         column_config={
-            "Run": st.column_config.TextColumn(width="medium"),
-            "Progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent", width="small"),
-            "Images/s": st.column_config.NumberColumn(format="%.0f", width="small"),
+            "Run": st.column_config.TextColumn(width=240),
+            "State": st.column_config.TextColumn(width=80),
+            "Recipe": st.column_config.TextColumn(width=70),
+            "Data": st.column_config.TextColumn(width=80),
+            "Steps": st.column_config.TextColumn(width=85),
+            "Progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent", width=85),
+            "Started": st.column_config.TextColumn(width=90),
+            "Images/s": st.column_config.TextColumn(width=65),
+            "ETA": st.column_config.TextColumn(width=60),
+            "Experiment": st.column_config.TextColumn(width=160),
             "Note": st.column_config.TextColumn(width="large"),
         },
     )
@@ -345,17 +375,16 @@ def runs_table(settings) -> None:
 
 def run_actions(info: runs.RunInfo, settings) -> None:
     """One row per selected run: its state and what can be done with it."""
-    left, stop_col, resume_col, zip_col, delete_col = st.columns([5, 1.1, 1.2, 1.5, 1.1], vertical_alignment="center")
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     state = state_text(info)
-    detail = f"step {info.step} / {info.total}"
-    if info.active and info.eta:
-        detail += f" · {duration(info.eta)} left"
-    left.markdown(f"**{short_name(info)}** :{STATE_COLOURS.get(info.state, 'gray')}-badge[{state}] {detail}  \n"
-                  f"<small>`{info.id}`</small>", unsafe_allow_html=True)
+    # Live progress is in the table (which refreshes); this row changes only with the state.
+    detail = "" if info.active else f"step {info.step} / {info.total}"
+    text = f"**{short_name(info)}** :{STATE_COLOURS.get(state, 'gray')}-badge[{state}] {detail}  \n`{info.id}`"
     if info.error:
-        left.caption(info.error)
-    if stop_col.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
-                       help="Stop at the next step; a checkpoint is saved so it can resume."):
+        text += f"  \n:red[{info.error}]"
+    row.markdown(text, width="stretch")
+    if row.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
+                  help="Stop at the next step; a checkpoint is saved so it can resume."):
         try:
             jobs.stop(info.path)
         except GanError as e:
@@ -363,8 +392,8 @@ def run_actions(info: runs.RunInfo, settings) -> None:
         else:
             st.toast(f"Stopping {short_name(info)} after its current step.")
             st.rerun()
-    if resume_col.button("Resume", key=f"resume_{info.id}", icon=":material/play_arrow:",
-                         disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
+    if row.button("Resume", key=f"resume_{info.id}", icon=":material/play_arrow:",
+                  disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
         try:
             jobs.resume(info.path, settings.max_active_runs)
         except GanError as e:
@@ -372,12 +401,14 @@ def run_actions(info: runs.RunInfo, settings) -> None:
         else:
             st.toast(f"Resumed {short_name(info)}.")
             st.rerun()
-    zip_col.download_button(
+    row.download_button(
         "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",
         mime="application/zip", key=f"zip_{info.id}", icon=":material/download:", on_click="ignore",
-        help="config.json, status.json, metrics.jsonl, sample grids and the weights (last.safetensors).",
+        help="config.json, status.json, metrics.jsonl, the sample grids and the weights (last.safetensors).",
     )
-    with delete_col.popover("Delete", icon=":material/delete:", disabled=info.active):
+    # Keyed by run: after a delete, the open confirmation must not pass to the next run's row.
+    with row.popover("Delete", icon=":material/delete:", disabled=info.active, key=f"delete_confirm_{info.id}",
+                     help="Stop the run first." if info.active else "Delete the run directory."):
         st.markdown(f"Delete run `{info.id}` with its samples and checkpoints? This cannot be undone.")
         if st.button("Delete for good", key=f"delete_{info.id}", type="primary"):
             try:
@@ -385,7 +416,6 @@ def run_actions(info: runs.RunInfo, settings) -> None:
             except GanError as e:
                 st.error(str(e))
             else:
-                st.session_state[SELECTED] = [i for i in st.session_state.get(SELECTED, []) if i != info.id]
                 st.toast(f"Deleted {info.id}.")
                 st.rerun()
 
@@ -394,7 +424,7 @@ def curves_section(selected: list[runs.RunInfo]) -> None:
     frames = {r.id: metrics_of(r) for r in selected}
     groups = available_groups(selected, frames)
     pref = st.session_state.get("runs_group_pref", "Losses")
-    c1, c2, c3, c4 = st.columns([3.2, 1.6, 1.1, 1.6], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([3.8, 1.6, 0.9, 1.5], vertical_alignment="bottom")
     group = c1.radio("Metrics", groups, index=groups.index(pref) if pref in groups else 0, horizontal=True,
                      key=f"runs_group_{'|'.join(groups)}")
     st.session_state["runs_group_pref"] = group
@@ -427,7 +457,7 @@ def curves_section(selected: list[runs.RunInfo]) -> None:
 
     with chart_col:
         live = any(r.active for r in selected)
-        st.fragment(chart, run_every=3 if live else None)()
+        st.fragment(chart, run_every=5 if live else None)()
 
 
 def samples_section(selected: list[runs.RunInfo]) -> None:
@@ -441,18 +471,18 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
         if not steps:
             st.info("No sample grids yet: the first is saved at the first sampling step.")
             return
+        # The slider follows the newest grid of running runs until the user moves it back.
         key = "runs_sample_step"
-        following = st.session_state.get("runs_sample_latest", True)
-        if key not in st.session_state or st.session_state[key] not in steps or following:
+        if key not in st.session_state or st.session_state[key] not in steps or st.session_state.get("runs_sample_latest", True):
             st.session_state[key] = steps[-1]
+        st.session_state["runs_sample_max"] = steps[-1]
         if len(steps) > 1:
-            chosen = st.select_slider("Training step", options=steps, key=key,
+            chosen = st.select_slider("Training step", options=steps, key=key, on_change=_slider_moved,
                                       help="Each run shows its grid nearest to this step.")
         else:
             chosen = steps[0]
             st.caption(f"Sample grids at step {chosen}")
-        st.session_state["runs_sample_latest"] = chosen == steps[-1]
-        cols = st.columns(min(len(per_run), 4))
+        cols = st.columns(max(3, min(len(per_run), 4)))  # one grid never fills the whole width
         for n, (run_id, samples) in enumerate(per_run.items()):
             with cols[n % len(cols)]:
                 if not samples:
@@ -463,6 +493,10 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
 
     live = any(r.active for r in selected)
     st.fragment(grids, run_every=5 if live else None)()
+
+
+def _slider_moved() -> None:
+    st.session_state["runs_sample_latest"] = st.session_state["runs_sample_step"] == st.session_state.get("runs_sample_max")
 
 
 def select_experiment(options: dict[str, list[str]]) -> None:
@@ -489,9 +523,9 @@ if not all_runs:
     st.stop()
 
 any_active = any(r.active for r in all_runs)
-st.session_state.setdefault("runs_signature", tuple((r.id, r.state) for r in all_runs))
+st.session_state["runs_signature"] = tuple((r.id, r.state) for r in all_runs)
 st.subheader("All runs")
-st.fragment(runs_table, run_every=2 if any_active else 10)(settings)
+st.fragment(runs_table, run_every=3 if any_active else 10)(settings)
 
 by_id = {r.id: r for r in all_runs}
 if SELECTED not in st.session_state:
@@ -500,11 +534,14 @@ if SELECTED not in st.session_state:
     st.session_state[SELECTED] = [i for i in (exp or {}).get("runs", [newest.id]) if i in by_id] or [newest.id]
 st.session_state[SELECTED] = [i for i in st.session_state[SELECTED] if i in by_id]
 
-experiment_runs = {e["label"]: [p.name for p in e["runs"]] for e in experiments.list_experiments(settings.runs_dir)}
+experiment_runs = {
+    f"{e['label']} · {datetime.fromtimestamp(e.get('created', 0)):%d %b %H:%M} · {e['id'][-4:]}": [p.name for p in e["runs"]]
+    for e in experiments.list_experiments(settings.runs_dir)
+}
 pick_col, exp_col = st.columns([3, 1.3], vertical_alignment="bottom")
 chosen = pick_col.multiselect(
     "Runs to compare", list(by_id), key=SELECTED, placeholder="Pick one or more runs",
-    format_func=lambda i: f"{short_name(by_id[i])} · {state_text(by_id[i])} {by_id[i].step}/{by_id[i].total}",
+    format_func=lambda i: short_name(by_id[i]),
 )
 if experiment_runs:
     exp_col.selectbox("Or select an experiment's runs", list(experiment_runs), index=None, key="runs_experiment",

@@ -1,0 +1,309 @@
+"""The Runs page over a runs directory of really trained tiny runs: the table, the
+overlaid curves, the metric groups a selection has, samples, stop / resume /
+delete, and the optimiser comparison button."""
+
+import base64
+import json
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import tiny  # noqa: E402
+from gan_core import experiments, jobs, runs  # noqa: E402
+from gan_core.errors import RunError  # noqa: E402
+from gan_core.recipes import resolve  # noqa: E402
+from gan_core.training import train  # noqa: E402
+
+PAGE = str(ROOT / "pages" / "runs.py")
+SELECTED = "runs_selected"
+
+
+def tiny_cfg(recipe, steps=20):
+    return resolve(tiny(recipe, "ring-8", steps=steps, **{
+        "train.log_every": 2, "train.sample_every": 10, "train.checkpoint_every": 10}))
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory):
+    """A finished GAN, a finished WGAN-GP and a GAN stopped at step 10, each trained for real."""
+    root = tmp_path_factory.mktemp("runs-page")
+    made = {}
+    for name, recipe in (("gan", "gan"), ("wgan", "wgan-gp")):
+        cfg = tiny_cfg(recipe)
+        made[name] = runs.create_run(cfg, root)
+        assert train(cfg, made[name])["state"] == "finished"
+    cfg = tiny_cfg("gan", steps=40)
+    made["stopped"] = runs.create_run(cfg, root)
+    polls = iter(range(1000))
+    assert train(cfg, made["stopped"], should_stop=lambda: next(polls) >= 10)["state"] == "stopped"
+    return root, made
+
+
+@pytest.fixture
+def page(runs_root, monkeypatch):
+    root, made = runs_root
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(root))
+    monkeypatch.delenv("GAN_WORKBENCH_MAX_RUNS", raising=False)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at, made
+
+
+def select(at, *run_dirs):
+    at.multiselect(key=SELECTED).set_value([d.name for d in run_dirs]).run()
+    assert not at.exception, at.exception
+
+
+def metric_groups(at):
+    (radio,) = [r for r in at.radio if r.label == "Metrics"]
+    return radio
+
+
+def test_table_lists_every_run_with_its_state(page):
+    at, made = page
+    table = at.dataframe[0].value
+    states = dict(zip(table["Run"], table["State"]))
+    assert states == {made["gan"].name: "finished", made["wgan"].name: "finished", made["stopped"].name: "stopped"}
+    steps = dict(zip(table["Run"], table["Steps"]))
+    assert steps[made["stopped"].name] == "10 / 40" and steps[made["gan"].name] == "20 / 20"
+    assert set(table["Recipe"]) == {"gan", "wgan-gp"}
+    assert all(table["Started"] == "just now") or all(table["Started"].str.contains("ago|today"))
+
+
+def test_selected_runs_get_an_overlaid_plotly_chart(page):
+    at, made = page
+    select(at, made["gan"], made["stopped"])
+    (chart,) = at.get("plotly_chart")
+    figure = json.loads(chart.proto.spec)
+    names = {t.get("name") for t in figure["data"] if t.get("showlegend") is not False}
+    assert len(names) == 2  # one legend entry per run, shared by the four loss subplots
+    titles = {a["text"] for a in figure["layout"]["annotations"]}
+    assert {"D loss (real + fake)", "G loss"} <= titles
+    # raw (faint) + smoothed curve per run per metric: 2 runs x 4 metrics x 2
+    assert len(figure["data"]) == 16
+
+
+def test_the_wasserstein_group_appears_only_with_a_wgan_run(page):
+    at, made = page
+    select(at, made["gan"])
+    assert metric_groups(at).options == ["Losses", "D outputs", "Gradient norms"]
+
+    select(at, made["gan"], made["wgan"])
+    assert "Wasserstein estimate" in metric_groups(at).options
+    metric_groups(at).set_value("Wasserstein estimate").run()
+    assert not at.exception
+    (chart,) = at.get("plotly_chart")
+    titles = {a["text"] for a in json.loads(chart.proto.spec)["layout"]["annotations"]}
+    assert titles == {"Wasserstein estimate (−critic loss)", "Gradient penalty (WGAN-GP)"}
+    assert "should **fall as the samples improve**" in " ".join(m.value for m in at.markdown)  # the note follows the group
+
+    select(at, made["wgan"])
+    assert metric_groups(at).options == ["Losses", "Gradient norms", "Wasserstein estimate"]
+    assert metric_groups(at).value == "Wasserstein estimate"  # the choice survives a new selection
+
+
+def test_smoothing_log_scale_and_wall_time_axis(page):
+    at, made = page
+    select(at, made["gan"], made["wgan"])
+    at.slider(key="runs_smoothing").set_value(0.0).run()
+    at.toggle(key="runs_log_y").set_value(True).run()
+    at.radio(key="runs_x").set_value("elapsed").run()
+    assert not at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    layout = figure["layout"]
+    assert layout["yaxis"]["type"] == "log"
+    assert layout["xaxis3"]["title"]["text"] == "wall time (s)"
+    assert len(figure["data"]) == 4 + 2  # no smoothing: one curve per run and metric (the WGAN has 2 loss metrics)
+
+
+def values(v):
+    """A plotly JSON array: a list, or numpy's typed-array encoding."""
+    return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]) if isinstance(v, dict) else np.array(v, float)
+
+
+def test_smoothing_is_tensorboards_debiased_ema_over_the_raw_curve(page):
+    at, made = page
+    select(at, made["gan"])
+    at.slider(key="runs_smoothing").set_value(0.5).run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    raw, smooth = [t for t in figure["data"] if t.get("xaxis", "x") == "x"]  # the first subplot: D loss
+    assert raw["opacity"] == 0.25 and raw["showlegend"] is False
+    rows = runs.read_metrics(made["gan"])[0]
+    expected_raw = np.array([r["loss_d"] for r in rows])
+    assert np.allclose(values(raw["y"]), expected_raw) and list(values(raw["x"])) == [r["step"] for r in rows]
+    last, expected = 0.0, []
+    for n, v in enumerate(expected_raw, 1):
+        last = 0.5 * last + 0.5 * v
+        expected.append(last / (1 - 0.5**n))
+    assert np.allclose(values(smooth["y"]), expected)
+    assert values(smooth["y"])[0] == expected_raw[0]  # debiased: the first point is not pulled towards 0
+
+
+def test_sample_grids_side_by_side_at_a_chosen_step(page):
+    at, made = page
+    select(at, made["gan"], made["stopped"])
+    slider = at.select_slider(key="runs_sample_step")
+    assert slider.options == ["10", "20"] and slider.value == 20
+
+    def captions():
+        return [img.caption for element in at.get("image") for img in element.proto.imgs]
+
+    # The stopped run has no grid at step 20: it shows its nearest, step 10.
+    assert [c.rsplit(" · ", 1)[1] for c in captions()] == ["step 20", "step 10"]
+    assert all(c.startswith("gan on ring-8") for c in captions())
+    slider.set_value(10).run()
+    assert not at.exception
+    assert [c.rsplit(" · ", 1)[1] for c in captions()] == ["step 10", "step 10"]
+    for element in at.get("image"):
+        assert element.proto.imgs[0].url.endswith(".png")
+
+
+def test_comparison_button_launches_the_experiment_and_selects_its_runs(page, monkeypatch):
+    at, made = page
+    calls = []
+
+    def fake_comparison(base_cfg, runs_dir, max_active):
+        calls.append((base_cfg, runs_dir, max_active))
+        return [made["gan"], made["wgan"], made["stopped"]]
+
+    monkeypatch.setattr(experiments, "optimizer_comparison", fake_comparison)
+    at.number_input(key="cmp_steps").set_value(300)
+    at.button(key="cmp_go").click().run()
+    assert not at.exception
+    ((cfg, runs_dir, max_active),) = calls
+    assert (cfg.recipe, cfg.data.name, cfg.data.image_size, cfg.train.steps) == ("gan", "mnist-5k", 28, 300)
+    assert Path(runs_dir) == Path(os.environ["GAN_WORKBENCH_RUNS_DIR"]) and max_active == 2
+    assert at.session_state[SELECTED] == [made["gan"].name, made["wgan"].name, made["stopped"].name]
+    assert "selected below" in at.toast[0].value
+    assert at.get("plotly_chart")
+
+
+def test_comparison_refused_shows_one_sentence(page, monkeypatch):
+    at, _ = page
+
+    def refuse(*args, **kwargs):
+        raise RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish.")
+
+    monkeypatch.setattr(experiments, "optimizer_comparison", refuse)
+    at.button(key="cmp_go").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [str(RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish."))]
+
+
+def test_resume_a_stopped_run(page, monkeypatch):
+    at, made = page
+    resumed = []
+    monkeypatch.setattr(jobs, "resume", lambda run_dir, max_active=None: resumed.append((Path(run_dir), max_active)))
+    select(at, made["stopped"], made["gan"])
+    assert at.button(key=f"resume_{made['gan'].name}").disabled  # a finished run has nothing left to train
+    assert at.button(key=f"stop_{made['stopped'].name}").disabled
+    at.button(key=f"resume_{made['stopped'].name}").click().run()
+    assert not at.exception
+    assert resumed == [(made["stopped"], 2)]
+
+
+def test_resume_refused_is_one_sentence(page, monkeypatch):
+    at, made = page
+
+    def refuse(run_dir, max_active=None):
+        raise RunError("2 run(s) are already training and the limit is 2; stop one or wait for it to finish.")
+
+    monkeypatch.setattr(jobs, "resume", refuse)
+    select(at, made["stopped"])
+    at.button(key=f"resume_{made['stopped'].name}").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["2 run(s) are already training and the limit is 2; stop one or wait for it to finish."]
+
+
+@pytest.fixture
+def own_root(runs_root, tmp_path, monkeypatch):
+    """A copy of the runs plus one that looks alive (this test process is its worker)."""
+    _, made = runs_root
+    copies = {name: Path(shutil.copytree(d, tmp_path / d.name)) for name, d in made.items()}
+    live = runs.create_run(tiny_cfg("gan", steps=1000), tmp_path)
+    runs.write_status(live, state="running", step=120, pid=os.getpid(), host=socket.gethostname(), eta=30.0)
+    copies["live"] = live
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    return copies
+
+
+def test_stop_an_active_run_which_cannot_be_deleted(own_root):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    live = own_root["live"]
+    assert at.session_state[SELECTED] == [live.name]  # the newest run is picked to start with
+    table = at.dataframe[0].value
+    assert dict(zip(table["Run"], table["State"]))[live.name] == "running"
+    assert not at.button(key=f"stop_{live.name}").disabled
+    assert at.button(key=f"resume_{live.name}").disabled
+    at.button(key=f"stop_{live.name}").click().run()
+    assert not at.exception
+    assert (live / "STOP").exists()
+    assert dict(zip(at.dataframe[0].value["Run"], at.dataframe[0].value["State"]))[live.name] == "stopping"
+    assert at.button(key=f"stop_{live.name}").disabled
+
+    at.button(key=f"delete_{live.name}").click().run()  # even if the (disabled) popover were opened
+    assert not at.exception
+    assert live.is_dir()
+    assert [e.value for e in at.error] == [f"Run {live.name} is still running; stop it and wait until it has stopped before deleting it."]
+
+
+def test_delete_a_finished_run(own_root):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    gan = own_root["gan"]
+    select(at, gan, own_root["wgan"])
+    at.button(key=f"delete_{gan.name}").click().run()
+    assert not at.exception
+    assert not gan.exists()
+    assert gan.name not in set(at.dataframe[0].value["Run"])
+    assert at.session_state[SELECTED] == [own_root["wgan"].name]
+
+
+def test_empty_runs_dir_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "none-yet"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "No runs" in at.info[0].value
+    assert at.button(key="cmp_go")  # the comparison can still be started from here
+
+
+def test_bad_settings_are_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "lots")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Environment variable GAN_WORKBENCH_MAX_RUNS must be a whole number, not 'lots'."]
+
+
+def test_an_experiments_runs_are_selected_together(own_root):
+    tagged = [own_root["stopped"], own_root["gan"]]  # launch order: stopped first
+    for run_dir, variant in zip(tagged, ("sgd", "adam")):
+        (run_dir / "experiment.json").write_text(json.dumps({
+            "id": "20261122-000000-optimizers-abcd", "kind": "optimizer-comparison", "created": 1.0,
+            "label": "Optimisers: gan on ring-8", "variant": variant, "variant_label": variant.upper(),
+            "runs": [d.name for d in tagged]}))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    picker = at.selectbox(key="runs_experiment")
+    assert len(picker.options) == 1 and picker.options[0].startswith("Optimisers: gan on ring-8")
+    picker.set_value(picker.options[0]).run()
+    assert not at.exception
+    assert at.session_state[SELECTED] == [d.name for d in tagged]
+    table = at.dataframe[0].value
+    assert dict(zip(table["Run"], table["Experiment"]))[own_root["gan"].name] == "ADAM"
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in figure["data"] if t.get("showlegend") is not False} == {
+        f"SGD · {own_root['stopped'].name[-4:]}", f"ADAM · {own_root['gan'].name[-4:]}"}
