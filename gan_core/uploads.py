@@ -34,7 +34,7 @@ class Upload:
         colour = "colour" if self.channels == 3 else "grey"
         classes = f" in {len(self.class_names)} classes" if self.class_names else ""
         skipped = f"; {self.skipped} unreadable file(s) will be skipped" if self.skipped else ""
-        return f"{self.images} {colour} images{classes}{skipped}."
+        return f"Found {self.images} {colour} images{classes}{skipped}."
 
 
 def upload_path(data: bytes, runs_dir: str | Path) -> Path:

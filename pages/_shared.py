@@ -38,8 +38,11 @@ def state_badge(state: str) -> str:
 
 
 def run_label(info: runs.RunInfo) -> str:
+    """A run for menus. An active run says "training" rather than a step count,
+    which would be stale in a menu drawn once while the run moves on."""
     when = datetime.fromtimestamp(info.created).strftime("%d %b %H:%M")
-    return f"{info.recipe} on {info.data} · {info.state} {info.step}/{info.total} · {when} · {info.id[-4:]}"
+    state = "training" if info.active else f"{info.state} at {info.step}"
+    return f"{info.recipe} on {info.data} · {info.total} steps, {state} · {when} · {info.id[-4:]}"
 
 
 def read_all_metrics(run_dir: Path) -> list[dict]:
@@ -74,7 +77,8 @@ def _figure(rows: list[dict], series: list[tuple[str, str]], title: str, yaxis: 
     fig = go.Figure()
     for key, name in series:
         if rows and key in rows[0]:
-            fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in rows], mode="lines", name=name))
+            fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in rows], name=name,
+                                     mode="lines" if len(rows) > 30 else "lines+markers"))  # a lone point still shows
     if guide is not None:
         fig.add_hline(y=guide, line_dash="dot", line_color="grey", opacity=0.6)
     fig.update_layout(
@@ -85,8 +89,9 @@ def _figure(rows: list[dict], series: list[tuple[str, str]], title: str, yaxis: 
     return fig
 
 
-def loss_figure(rows: list[dict]) -> go.Figure:
-    return _figure(rows, [("loss_d", "discriminator (loss_d)"), ("loss_g", "generator (loss_g)")], "Losses", "loss")
+def loss_figure(rows: list[dict], wasserstein: bool = False) -> go.Figure:
+    d = "critic" if wasserstein else "discriminator"
+    return _figure(rows, [("loss_d", f"{d} (loss_d)"), ("loss_g", "generator (loss_g)")], "Losses", "loss")
 
 
 def discriminator_figure(rows: list[dict], wasserstein: bool) -> go.Figure:
@@ -108,3 +113,19 @@ def log_tail(run_dir: Path, lines: int = 30) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def through_app() -> None:
+    """Call first in every page. On a freshly started server, a page URL opened
+    before anyone has opened the app's root runs in Streamlit's legacy ``pages/``
+    mode, without app.py: no navigation, no page config, file names in the sidebar.
+    Run app.py instead, which declares the pages and runs this one properly
+    (and switches the server out of legacy mode for good)."""
+    from streamlit.runtime.pages_manager import PagesManager  # pinned streamlit; no public flag exists
+
+    if not getattr(PagesManager, "uses_pages_directory", False):
+        return
+    import runpy
+
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"))
+    st.stop()

@@ -16,6 +16,9 @@ import streamlit as st
 from gan_core import gallery, inference
 from gan_core.errors import GanError
 from gan_core.settings import load_settings
+from pages._shared import through_app
+
+through_app()
 
 TRAIN_COMMAND = "python -m gan_core train --recipe dcgan --data faces-lfw --steps 300"
 GRID_DISPLAY_PX = 480  # the grid's width on screen (less where the column is narrower)

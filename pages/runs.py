@@ -24,6 +24,9 @@ from gan_core import experiments, export, jobs, runs
 from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.settings import load_settings
+from pages._shared import through_app
+
+through_app()
 
 # --- what can be plotted -------------------------------------------------------
 

@@ -7,6 +7,8 @@ second tab never disturbs it. The watched run is kept in the URL (?run=<id>).
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from gan_core import jobs, runs
@@ -19,27 +21,48 @@ from gan_core.settings import check_server_path, load_settings
 from gan_core.training import available_devices
 from gan_core.uploads import save_upload
 from pages._shared import (
-    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge,
+    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, through_app,
 )
+
+through_app()
 
 BUILTIN, SERVER, UPLOAD = "Built-in data", "Folder or zip on the server", "Upload a .zip"
 IMAGE_SIZES = [16, 32, 64, 128]
 CHANNELS = {"As in the data": None, "Grey": 1, "Colour": 3}
 OPTIMIZERS = ["adam", "rmsprop", "sgd"]
-G_LOSSES = {"non-saturating": "non-saturating: max log D(G(z))", "minimax": "minimax: min log(1 − D(G(z)))"}
+G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
+               "minimax: G minimises log(1 − D(G(z))), the paper's objective, whose gradient vanishes early on.")
 REFRESH_S = 1.0  # live view refresh while a run is active
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 
 
 def sample_every_for(steps: int) -> int:
-    """Dashboard runs save sample grids often enough that the first one appears
-    within ~50 steps (seconds on a CPU), without thousands of PNGs on long runs."""
-    return max(10, min(50, steps // 10)) if steps <= 5000 else steps // 100
+    """Dashboard runs save a sample grid every 25 steps, so the first one is on
+    screen seconds after Start even on a CPU (DCGAN on faces: ~4-6 steps/s after a
+    ~5 s process start); long runs sample 100 times in all rather than thousands."""
+    return max(10, min(25, steps // 10)) if steps <= 2500 else steps // 100
 
 
 @st.cache_resource(show_spinner=False)
 def devices() -> list[tuple[str, str]]:
     return available_devices()
+
+
+FORM_KEYS = ("train_recipe", "train_data_mode", "train_data", "train_server_source", "train_server_path", "train_image_size",
+             "train_channels", "train_n_points", "train_steps", "train_batch_size", "train_d_steps", "train_optimizer",
+             "train_lr_g", "train_lr_d", "train_g_loss", "train_device", "train_seed")
+
+
+def restore_form() -> None:
+    """Streamlit forgets a page's widget values when another page is shown; bring
+    back what the user had chosen before they left."""
+    for key, value in st.session_state.get("_train_form", {}).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def remember_form() -> None:
+    st.session_state["_train_form"] = {k: st.session_state[k] for k in FORM_KEYS if k in st.session_state}
 
 
 def put_default(key: str, value, signature) -> None:
@@ -67,7 +90,7 @@ def recipe_section() -> dict:
 def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
     """Returns (data config fields, error sentence or None, kind of data)."""
     sources = list_sources()
-    mode = st.radio("Data", [BUILTIN, SERVER, UPLOAD], horizontal=True, key="train_data_mode", label_visibility="collapsed")
+    mode = st.radio("Data", [BUILTIN, SERVER, UPLOAD], horizontal=True, key="train_data_mode")
     error = None
     if mode == BUILTIN:
         builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
@@ -79,8 +102,8 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         data, kind = {"name": name}, builtin[name].kind
     elif mode == SERVER:
         on_disk = {s.name: s for s in sources if s.needs_path and s.kind in recipe["kinds"]}
-        name = st.selectbox("Kind of data", list(on_disk), key="train_server_source",
-                            format_func=lambda n: f"{n}: {on_disk[n].description}")
+        name = st.selectbox("Kind of data", list(on_disk), key="train_server_source")
+        st.caption(on_disk[name].description)
         raw = st.text_input("Path on the server", key="train_server_path", placeholder="e.g. faces/ or photos.zip",
                             help="A folder or .zip under the data folder; relative paths start there.")
         st.caption(f"Data folder: `{settings.data_root}`")
@@ -146,30 +169,32 @@ def training_section(recipe_name: str, data: dict, settings) -> dict:
         put_default("train_g_loss", lo.g_loss, sig)
 
     c1, c2 = st.columns(2)
-    steps = c1.number_input("Steps (generator updates)", 1, settings.max_steps or 10_000_000, step=100, key="train_steps")
+    steps = c1.number_input("Steps", 1, settings.max_steps or 10_000_000, step=100, key="train_steps",
+                            help="Generator updates to train for.")
     batch_size = c2.number_input("Batch size", 1, 4096, step=16, key="train_batch_size")
     if settings.demo:
         st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and {settings.max_active_runs} at a time.")
     c1, c2 = st.columns(2)
-    d_steps = c1.number_input("k: D steps per G step", 1, 50, key="train_d_steps",
+    optimizer = c1.selectbox("Optimiser", OPTIMIZERS, key="train_optimizer")
+    d_steps = c2.number_input("k (D steps per G step)", 1, 50, key="train_d_steps",
                               help="Goodfellow et al.'s k; WGANs train the critic 5 times per generator step.")
-    optimizer = c2.selectbox("Optimiser", OPTIMIZERS, key="train_optimizer")
     c1, c2 = st.columns(2)
     lr_g = c1.number_input("Learning rate G", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_g")
     lr_d = c2.number_input("Learning rate D", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_d")
-    c1, c2 = st.columns(2)
     if wasserstein:
-        c1.selectbox("Generator loss", ["wasserstein"], disabled=True, key="train_g_loss_fixed",
-                     help="WGAN recipes train with the Wasserstein loss.")
+        st.radio("Generator loss", ["wasserstein"], disabled=True, horizontal=True, key="train_g_loss_fixed",
+                 help="WGAN recipes train with the Wasserstein loss; the critic estimates the distance between real and fake.")
         g_loss = lo.g_loss
     else:
-        g_loss = c1.selectbox("Generator loss", list(G_LOSSES), format_func=G_LOSSES.get, key="train_g_loss")
-    labels = {"auto": f"auto: best available, {devices()[0][1]}", **dict(devices())}
-    device = c2.selectbox("Device", list(labels), format_func=labels.get, key="train_device")
-    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+        g_loss = st.radio("Generator loss", ["non-saturating", "minimax"], horizontal=True, key="train_g_loss", help=G_LOSS_HELP)
+    c1, c2 = st.columns([3, 2])
+    labels = {"auto": f"auto: {devices()[0][1]}", **dict(devices())}
+    device = c1.selectbox("Device", list(labels), format_func=labels.get, key="train_device")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, key="train_seed")
 
-    changes = {"train.steps": int(steps), "train.batch_size": int(batch_size), "train.seed": int(seed),
-               "train.device": device, "train.sample_every": sample_every_for(int(steps))}
+    steps = min(int(steps), settings.max_steps or int(steps))  # the demo's cap holds whatever the browser sends
+    changes = {"train.steps": steps, "train.batch_size": int(batch_size), "train.seed": int(seed),
+               "train.device": device, "train.sample_every": sample_every_for(steps)}
     # Fields left at the recipe's default stay unset, so the config (and its command line) says "recipe default".
     for field, value, default in (("loss.d_steps", int(d_steps), lo.d_steps), ("optim.optimizer", optimizer, o.optimizer),
                                   ("optim.lr_g", float(lr_g), o.lr_g), ("optim.lr_d", float(lr_d), o.lr_d),
@@ -185,23 +210,29 @@ def build_config(recipe_name: str, data: dict, changes: dict) -> Config:
 
 
 def start(cfg: Config, settings) -> None:
+    last = st.session_state.get("_train_last_launch")
+    if last and last[0] == cfg.to_json() and time.monotonic() - last[1] < 3:
+        return  # a double click: this exact run was started a moment ago
     try:
         run_dir = jobs.launch(cfg, settings.runs_dir, max_active=settings.max_active_runs)
     except GanError as e:
         st.error(str(e))
         return
+    st.session_state["_train_last_launch"] = (cfg.to_json(), time.monotonic())
     st.query_params["run"] = run_dir.name
     st.session_state["train_watched"] = run_dir.name
     st.toast(f"Started {run_dir.name}", icon=":material/rocket_launch:")
 
 
 def settings_form(settings) -> None:
+    restore_form()
     with st.container(border=True):
         recipe = recipe_section()
     with st.container(border=True):
         data, data_error, _ = data_section(recipe, settings)
     with st.container(border=True):
         changes = training_section(recipe["name"], data, settings)
+    remember_form()
     cfg = build_config(recipe["name"], data, changes)
     clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
                         disabled=data_error is not None, key="train_start")
@@ -273,9 +304,8 @@ def progress(info: runs.RunInfo, status: dict) -> None:
 def controls(info: runs.RunInfo, settings) -> None:
     if info.active:
         stopping = (info.path / "STOP").exists()
-        if st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key="train_stop", disabled=stopping):
-            jobs.stop(info.path)
-            st.rerun(scope="fragment")
+        st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key="train_stop", disabled=stopping,
+                  on_click=jobs.stop, args=(info.path,), help="Stops after the current step and saves a checkpoint.")
     elif info.state in RESUMABLE:
         if st.button("Resume", icon=":material/play_arrow:", key="train_resume"):
             try:
@@ -286,10 +316,13 @@ def controls(info: runs.RunInfo, settings) -> None:
             st.rerun()  # the whole page, so the live view polls again
 
 
-def samples(info: runs.RunInfo, kind: str) -> None:
+def samples(info: runs.RunInfo, kind: str, sample_every: int) -> None:
     grids = runs.sample_images(info.path)
     if not grids:
-        st.caption("The first sample grid appears after a few dozen steps.")
+        if info.active:
+            st.caption(f"The first sample grid appears at step {min(sample_every, info.total):,}.")
+        else:
+            st.caption(f"No sample grid was saved: the run ended at step {info.step:,}, before the first one at step {sample_every:,}.")
         return
     step, path = grids[-1]
     if not info.active and len(grids) > 1:
@@ -297,6 +330,18 @@ def samples(info: runs.RunInfo, kind: str) -> None:
         path = dict(grids)[step]
     what = "Fixed-noise samples" if kind == "image" else "Generated points over the real ones"
     st.image(path.read_bytes(), caption=f"{what}, step {step:,}", width="stretch")
+
+
+def latest_numbers(rows: list[dict], wasserstein: bool) -> None:
+    if not rows:
+        return
+    last = rows[-1]
+    shown = ([("Critic loss", "loss_d"), ("G loss", "loss_g"), ("Wasserstein estimate", "wasserstein")]
+             if wasserstein else [("D loss", "loss_d"), ("G loss", "loss_g"), ("D(x) on real", "d_real"), ("D(G(z)) on fake", "d_fake")])
+    for label, key in shown:
+        if last.get(key) is not None:
+            st.metric(label, f"{last[key]:.3f}")
+    st.caption(f"at step {last['step']:,}")
 
 
 def live_view(info: runs.RunInfo, settings) -> None:
@@ -313,29 +358,30 @@ def live_view(info: runs.RunInfo, settings) -> None:
             st.error(str(e))
             return
         data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
+        wasserstein = cfg.loss.g_loss == "wasserstein"
 
         head, buttons = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_badge(now.state)}  \n"
-                      f"<small>`{now.id}` · device {status.get('device', cfg.train.device)} · batch {cfg.train.batch_size}"
-                      f" · {cfg.optim.optimizer} {cfg.optim.lr_g:g}/{cfg.optim.lr_d:g} · k={cfg.loss.d_steps}</small>",
-                      unsafe_allow_html=True)
+        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_badge(now.state)}")
+        head.caption(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
+                     f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss")
         with buttons:
             controls(now, settings)
         progress(now, status)
         show_state(now, status)
 
         rows = read_all_metrics(info.path)
-        left, right = st.columns([2, 3])
+        left, right = st.columns([5, 2], gap="medium")
         with left:
-            samples(now, data_kind)
+            samples(now, data_kind, cfg.train.sample_every)
         with right:
-            if rows:
-                st.plotly_chart(loss_figure(rows), key="train_loss_chart", config={"displaylogo": False})
-                st.plotly_chart(discriminator_figure(rows, cfg.loss.g_loss == "wasserstein"), key="train_d_chart",
-                                config={"displaylogo": False})
-            else:
-                st.caption(f"Loss curves appear after the first {cfg.train.log_every} steps.")
-        with st.expander("Command line and log"):
+            latest_numbers(rows, wasserstein)
+        if rows:
+            st.plotly_chart(loss_figure(rows, wasserstein), key="train_loss_chart", config={"displaylogo": False})
+            st.plotly_chart(discriminator_figure(rows, wasserstein), key="train_d_chart", config={"displaylogo": False})
+        else:
+            st.caption(f"Loss curves appear after the first {cfg.train.log_every} steps.")
+        with st.expander("Command line and log", expanded=now.state in ("failed", "interrupted")):
+            st.caption(f"Run `{now.id}`, resolved config as a command:")
             st.code(command_line(cfg), language="bash", wrap_lines=True)
             tail = log_tail(info.path)
             if tail:

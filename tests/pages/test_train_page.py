@@ -1,0 +1,399 @@
+"""The Train page, driven with Streamlit's AppTest.
+
+``jobs.launch`` is replaced by a recorder that creates a real run directory (with
+status, metrics and a sample grid written here), so the live view renders from
+files exactly as it does for a background run, without training anything. The
+concurrency limit uses the real ``jobs.launch``, which refuses before spawning.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from gan_core import jobs, runs
+from gan_core.config import Config, DataConfig
+from gan_core.errors import DataError
+from gan_core.recipes import resolve
+from gan_core.uploads import UPLOADS, save_upload
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "train.py")
+SERVER, UPLOAD = "Folder or zip on the server", "Upload a .zip"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    runs_dir, data_root = tmp_path / "runs", tmp_path / "data"
+    data_root.mkdir()
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(data_root))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    return SimpleNamespace(runs=runs_dir, data=data_root)
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=60)
+
+
+def png(size: int = 8, value: int = 128, mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (size, size), value if mode == "L" else (value, 40, 200)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def fake_run(runs_dir: Path, cfg: Config, state: str = "running", step: int = 30, **status) -> Path:
+    """A run directory as a worker leaves it part-way: status, metrics rows and a sample grid."""
+    run_dir = runs.create_run(resolve(cfg), runs_dir)
+    runs.write_status(run_dir, state=state, step=step, eta=42.0, images_per_s=321.0, elapsed=5.0, **status)
+    wasserstein = resolve(cfg).loss.g_loss == "wasserstein"
+    with open(run_dir / "metrics.jsonl", "w") as f:
+        for s in range(10, step + 1, 10):
+            row = {"step": s, "time": 0.0, "elapsed": s / 6, "loss_d": 1.0 / s, "loss_g": 2.0 + s / 100, "images_per_s": 321.0}
+            if wasserstein:
+                row.update(critic_real=0.5, critic_fake=-0.5, wasserstein=1.0)
+            else:
+                row.update(d_real=0.8, d_fake=0.2, d_fake_g=0.25)
+            f.write(json.dumps(row) + "\n")
+    (run_dir / "samples" / f"step_{min(step, 20):07d}.png").write_bytes(png(32))
+    return run_dir
+
+
+@pytest.fixture
+def launches(env, monkeypatch):
+    """Record every jobs.launch call; each returns a fake run directory that is 'running'."""
+    calls = []
+
+    def fake_launch(cfg, runs_dir, max_active=None):
+        calls.append(SimpleNamespace(cfg=cfg, runs_dir=Path(runs_dir), max_active=max_active))
+        return fake_run(Path(runs_dir), cfg)
+
+    monkeypatch.setattr(jobs, "launch", fake_launch)
+    return calls
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def codes(at: AppTest) -> list[str]:
+    return [c.value for c in at.code]
+
+
+# ----------------------------------------------------------------------------- form
+
+
+def test_renders_with_recipe_defaults(env):
+    at = page().run()
+    assert not at.exception
+    assert not errors(at)
+    defaults = resolve(Config(recipe="dcgan", data=DataConfig(name="faces-lfw")))
+    assert at.selectbox(key="train_recipe").value == "dcgan"
+    assert at.selectbox(key="train_data").value == "faces-lfw"
+    assert at.number_input(key="train_lr_g").value == defaults.optim.lr_g
+    assert at.number_input(key="train_lr_d").value == defaults.optim.lr_d
+    assert at.number_input(key="train_d_steps").value == defaults.loss.d_steps
+    assert at.selectbox(key="train_optimizer").value == defaults.optim.optimizer
+    assert at.radio(key="train_g_loss").value == defaults.loss.g_loss
+    assert at.number_input(key="train_steps").value == Config().train.steps
+    assert any(o.startswith("auto") for o in at.selectbox(key="train_device").options)
+    assert any("CPU" in o for o in at.selectbox(key="train_device").options)
+    assert any(c.startswith("python -m gan_core train") for c in codes(at))
+    assert "No runs yet" in at.info[0].value
+    # The recipe's description is shown next to the menu.
+    assert any("Radford" in c.value for c in at.caption)
+
+
+def test_changing_recipe_resets_to_its_defaults(env):
+    at = page().run()
+    at.selectbox(key="train_recipe").select("wgan").run()
+    assert not at.exception
+    assert at.selectbox(key="train_optimizer").value == "rmsprop"
+    assert at.number_input(key="train_lr_g").value == pytest.approx(5e-5)
+    assert at.number_input(key="train_d_steps").value == 5
+    fixed = at.radio(key="train_g_loss_fixed")
+    assert fixed.value == "wasserstein" and fixed.disabled
+    # wgan also trains on points: toy sources are offered, with n_points instead of image size.
+    assert "ring-8 (vector)" in at.selectbox(key="train_data").options
+    at.selectbox(key="train_data").select("ring-8").run()
+    assert at.number_input(key="train_n_points").value == DataConfig().n_points
+    assert "train_image_size" not in [w.key for w in at.selectbox]
+
+
+def test_start_launches_the_config_built_from_widgets_and_shows_it_live(env, launches):
+    at = page().run()
+    at.number_input(key="train_steps").set_value(300)
+    at.number_input(key="train_batch_size").set_value(32)
+    at.number_input(key="train_lr_g").set_value(1e-4)
+    at.number_input(key="train_seed").set_value(7)
+    at.radio(key="train_g_loss").set_value("minimax")
+    at.selectbox(key="train_image_size").select(16)
+    at.radio(key="train_channels").set_value("Grey")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert not errors(at)
+
+    assert len(launches) == 1
+    call = launches[0]
+    cfg = call.cfg
+    assert call.runs_dir == env.runs.resolve()
+    assert call.max_active == 2
+    assert (cfg.recipe, cfg.data.name, cfg.data.image_size, cfg.data.channels) == ("dcgan", "faces-lfw", 16, 1)
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.seed) == (300, 32, 7)
+    assert cfg.optim.lr_g == pytest.approx(1e-4)
+    assert cfg.loss.g_loss == "minimax"
+    # Unchanged fields stay unset, so the recipe's defaults apply.
+    assert cfg.optim.lr_d is None and cfg.optim.optimizer is None and cfg.loss.d_steps is None
+    assert resolve(cfg).optim.lr_d == pytest.approx(2e-4)
+    # The first sample grid comes early: within the first 25 steps.
+    assert cfg.train.sample_every <= 25
+
+    # The page watches the new run, from its files.
+    run_id = runs.list_runs(env.runs)[0].id
+    assert at.query_params["run"] == run_id
+    assert at.selectbox(key="train_watch_select").value == run_id
+    assert any("Step 30 / 300" in p.proto.text for p in at.get("progress"))
+    assert any("ETA" in p.proto.text and "images/s" in p.proto.text for p in at.get("progress"))
+    assert len(at.get("plotly_chart")) == 2
+    images = at.get("image")
+    assert images and "step 20" in images[0].captions[0]
+    assert at.button(key="train_stop")
+    # The equivalent command line of the launched config.
+    assert any("python -m gan_core train" in c and "--steps 300" in c and "--g-loss minimax" in c for c in codes(at))
+
+
+def test_unchanged_fields_give_the_recipe_defaults(env, launches):
+    at = page().run()
+    at.selectbox(key="train_recipe").select("wgan-gp").run()
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    cfg = launches[0].cfg
+    assert cfg.optim.optimizer is None and cfg.optim.lr_g is None and cfg.loss.g_loss is None and cfg.loss.d_steps is None
+    expected = resolve(Config(recipe="wgan-gp", data=DataConfig(name="faces-lfw")))
+    got = resolve(cfg)
+    assert (got.optim, got.loss, got.model) == (expected.optim, expected.loss, expected.model)
+    # WGANs show the critic, not D's probabilities.
+    assert len(at.get("plotly_chart")) == 2
+    assert any(m.label == "Wasserstein estimate" for m in at.metric)
+
+
+def test_concurrency_limit_is_one_sentence(env, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "2")
+    for _ in range(2):
+        fake_run(env.runs, Config())
+    at = page().run()
+    at.button(key="train_start").click().run()  # the real jobs.launch: refuses before spawning
+    assert not at.exception
+    assert len(errors(at)) == 1
+    assert "limit is 2" in errors(at)[0] and errors(at)[0].count(".") <= 2
+    assert len(runs.list_runs(env.runs)) == 2
+
+
+@pytest.mark.parametrize("path, phrase", [("missing-folder", "does not exist"), ("/etc", "outside the data folder")])
+def test_bad_server_path_is_one_sentence(env, launches, path, phrase):
+    at = page().run()
+    at.radio(key="train_data_mode").set_value(SERVER).run()
+    assert f"`{env.data.resolve()}`" in " ".join(c.value for c in at.caption)  # the data root is shown
+    at.text_input(key="train_server_path").input(path).run()
+    assert not at.exception
+    assert len(errors(at)) == 1 and phrase in errors(at)[0]
+    assert at.button(key="train_start").disabled  # a browser user cannot press it
+    assert not launches
+
+
+def test_server_folder_under_the_data_root_launches(env, launches):
+    faces = env.data / "faces"
+    faces.mkdir()
+    for i in range(4):
+        (faces / f"{i}.png").write_bytes(png(16, 30 * i))
+    at = page().run()
+    at.radio(key="train_data_mode").set_value(SERVER).run()
+    at.text_input(key="train_server_path").input("faces").run()
+    assert not errors(at)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    cfg = launches[0].cfg
+    assert (cfg.data.name, cfg.data.path) == ("folder", str(faces.resolve()))
+    assert any(str(faces.resolve()) in c for c in codes(at))
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_uploaded_zip_is_saved_checked_and_trained_on(env, launches):
+    at = page().run()
+    at.radio(key="train_data_mode").set_value(UPLOAD).run()
+    assert at.button(key="train_start").disabled
+    data = zip_of({f"faces/{i}.png": png(12, 20 * i) for i in range(5)})
+    at.file_uploader(key="train_upload").upload("../../evil name.zip", data, "application/zip").run()
+    assert not at.exception and not errors(at)
+    assert "5 grey images" in at.success[0].value
+    at.button(key="train_start").click().run()
+    cfg = launches[0].cfg
+    path = Path(cfg.data.path)
+    assert cfg.data.name == "folder"
+    assert path.parent == env.runs.resolve() / UPLOADS and "evil" not in path.name and path.read_bytes() == data
+
+
+def test_uploaded_zip_without_images_is_one_sentence(env, launches):
+    at = page().run()
+    at.radio(key="train_data_mode").set_value(UPLOAD).run()
+    at.file_uploader(key="train_upload").upload("notes.zip", zip_of({"readme.txt": b"hello"}), "application/zip").run()
+    assert not at.exception
+    assert len(errors(at)) == 1 and "contains no images" in errors(at)[0]
+    assert at.button(key="train_start").disabled
+    assert not list((env.runs / UPLOADS).glob("*.zip"))  # nothing kept
+
+
+def test_save_upload_rejects_what_a_run_could_not_use(tmp_path):
+    with pytest.raises(DataError, match="not a zip"):
+        save_upload(b"GIF89a not a zip", tmp_path)
+    with pytest.raises(DataError, match="empty"):
+        save_upload(b"", tmp_path)
+    with pytest.raises(DataError, match="could be read"):
+        save_upload(zip_of({"a.png": b"not really a png", "b.jpg": b"nor a jpeg"}), tmp_path)
+    assert not list((tmp_path / UPLOADS).glob("*"))
+    good = zip_of({"cats/a.png": png(10, mode="RGB"), "dogs/b.png": png(10), "dogs/c.png": b"broken"})
+    first, again = save_upload(good, tmp_path), save_upload(good, tmp_path)
+    assert first.path == again.path  # the same upload is stored once
+    assert (first.images, first.channels, first.class_names, first.skipped) == (2, 3, ["cats", "dogs"], 1)
+    assert "2 colour images in 2 classes" in first.summary()
+
+
+def test_demo_mode_caps_steps_and_says_so(env, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    at = page().run()
+    steps = at.number_input(key="train_steps")
+    assert steps.value == 300 and steps.max == 300
+    assert any("limited to 300 steps" in c.value for c in at.caption)
+
+
+# ----------------------------------------------------------------------------- watching runs
+
+
+def test_run_in_the_url_is_reattached_and_bad_ids_are_ignored(env):
+    old = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
+    active = fake_run(env.runs, Config(recipe="gan", data=DataConfig(name="ring-8")))
+    at = page()
+    at.query_params["run"] = old.name
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="train_watch_select").value == old.name
+
+    at = page()
+    at.query_params["run"] = "../../../etc"  # not a listed run: never used as a path
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="train_watch_select").value == active.name  # the newest active run
+    assert at.query_params["run"] == active.name
+
+
+def test_picking_a_run_updates_the_url(env):
+    a = fake_run(env.runs, Config(), state="stopped", step=20)
+    b = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
+    at = page().run()
+    assert at.selectbox(key="train_watch_select").value is None  # nothing active: nothing forced on the user
+    at.selectbox(key="train_watch_select").select(a.name).run()
+    assert at.query_params["run"] == a.name
+    at.selectbox(key="train_watch_select").select(b.name).run()
+    assert at.query_params["run"] == b.name and not at.exception
+
+
+def test_finished_run_shows_its_final_state_without_controls(env):
+    run_dir = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
+    (run_dir / "samples" / "step_0000300.png").write_bytes(png(32, 200))
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception
+    assert any("Finished all 300 steps" in s.value for s in at.success)
+    keys = [b.key for b in at.button]
+    assert "train_stop" not in keys and "train_resume" not in keys
+    history = at.select_slider(key=f"train_grid_{run_dir.name}")
+    assert list(history.options) == ["20", "300"] and history.value == 300
+
+
+def test_stop_asks_the_run_to_stop(env):
+    run_dir = fake_run(env.runs, Config())
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    at.button(key="train_stop").click().run()
+    assert not at.exception
+    assert (run_dir / "STOP").exists()
+    assert at.button(key="train_stop").disabled and at.button(key="train_stop").label == "Stopping..."
+
+
+def test_failed_run_shows_its_error_and_resumes(env, monkeypatch):
+    run_dir = fake_run(env.runs, Config(), state="failed", step=10, error="None of the 3 images could be read; check them.")
+    (run_dir / "train.log").write_text("Resuming run\nTraceback: something\n")
+    resumed = []
+    monkeypatch.setattr(jobs, "resume", lambda path, max_active=None: resumed.append((Path(path), max_active)))
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception
+    assert errors(at) == ["None of the 3 images could be read; check them."]
+    assert any("Traceback: something" in c for c in codes(at))  # the worker's log, for the details
+    at.button(key="train_resume").click().run()
+    assert resumed == [(run_dir, 2)]
+
+
+def test_resume_refused_is_one_sentence(env, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "1")
+    fake_run(env.runs, Config())  # one active run fills the limit
+    stopped = fake_run(env.runs, Config(), state="stopped", step=20)
+    at = page()
+    at.query_params["run"] = stopped.name
+    at.run()
+    at.button(key="train_resume").click().run()  # the real jobs.resume refuses before spawning
+    assert not at.exception
+    assert len(errors(at)) == 1 and "limit is 1" in errors(at)[0]
+    assert runs.read_status(stopped)["state"] == "stopped"
+
+
+def test_choices_survive_a_visit_to_another_page(env):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train_recipe").select("wgan-gp").run()
+    at.number_input(key="train_steps").set_value(700)
+    at.number_input(key="train_lr_d").set_value(3e-4).run()
+    at.switch_page("pages/runs.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert at.selectbox(key="train_recipe").value == "wgan-gp"
+    assert at.number_input(key="train_steps").value == 700
+    assert at.number_input(key="train_lr_d").value == pytest.approx(3e-4)
+    assert at.number_input(key="train_lr_g").value == pytest.approx(1e-4)  # wgan-gp's default, kept
+
+
+def test_a_double_click_starts_one_run(env, launches):
+    at = page().run()
+    at.button(key="train_start").click().run()
+    at.button(key="train_start").click().run()
+    assert len(launches) == 1 and not at.exception
+
+
+def test_run_stopped_before_its_first_grid_says_so(env):
+    run_dir = fake_run(env.runs, Config().replace(**{"train.sample_every": 50}), state="stopped", step=14)
+    for p in (run_dir / "samples").glob("*.png"):
+        p.unlink()
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception
+    assert any("before the first one at step 50" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2  # its one metrics row is still drawn
