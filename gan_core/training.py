@@ -266,6 +266,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
             try:
                 check_finite(step)
                 save_checkpoint(step)
+                if step % t.sample_every:
+                    save_grid(step)  # so the last grid shown is where the run stopped
             except Diverged as e:
                 write_status(run_dir, state="diverged", error=str(e), eta=None)
                 return {"state": "diverged", "step": step, "error": str(e)}

@@ -124,6 +124,7 @@ def test_stop_file_stops_at_the_next_step_and_checkpoints(tmp_path):
     status = train(cfg, run_dir, on_progress=on_progress)
     assert status["state"] == "stopped" and status["step"] == 3
     assert checkpoints.read(run_dir / "checkpoints" / "last.safetensors").step == 3
+    assert [s for s, _ in runs.sample_images(run_dir)] == [3]  # a grid of where it stopped
     resume(run_dir)
     assert runs.read_status(run_dir)["state"] == "finished"
     assert not (run_dir / "STOP").exists()
