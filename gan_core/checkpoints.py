@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
@@ -87,7 +86,7 @@ def read(path: str | Path) -> Checkpoint:
         tensors = st_load(raw)
         header_len = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, json.JSONDecodeError, Exception):
+    except Exception:  # SafetensorError, a bad header length, bad JSON: all mean "not a valid file"
         raise CheckpointError(f"{path.name} is not a valid .safetensors file; it may be truncated or of another format.") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} was not made by GAN Workbench (its metadata has no config); use a checkpoint from a run's checkpoints/ folder.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -26,8 +27,6 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def png_bytes(array: np.ndarray) -> bytes:
-    import io
-
     from PIL import Image
 
     buf = io.BytesIO()
@@ -37,8 +36,6 @@ def png_bytes(array: np.ndarray) -> bytes:
 
 def points_png(points: np.ndarray, real: np.ndarray | None = None, title: str = "") -> bytes:
     """A scatter (2-D) or histogram (1-D) of generated points over the real ones."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,5 +68,7 @@ def save_samples(fake: torch.Tensor, path: Path, real_points: np.ndarray | None 
         atomic_write_bytes(path, png_bytes(grid_array(fake)))
     else:
         points = fake.detach().float().cpu().numpy()
-        np.save(path.with_suffix(".npy"), points)
+        buf = io.BytesIO()
+        np.save(buf, points)
+        atomic_write_bytes(path.with_suffix(".npy"), buf.getvalue())
         atomic_write_bytes(path, points_png(points, real_points, title))
