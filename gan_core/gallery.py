@@ -27,6 +27,7 @@ from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError, DataError
 from .runs import ACTIVE, read_status
 from .samples import png_bytes
+from .uploads import UPLOADED_CHECKPOINTS, UPLOADS
 
 # Training images compared with a sample: enough for every built-in set, bounded
 # for large folders so the check stays quick and small on a 1 GB server.
@@ -69,7 +70,7 @@ class CheckpointEntry:
             what = f", {h}\u00d7{w} {'grey' if c == 1 else 'colour'} images"
         elif self.kind == "vector" and self.shape:
             what = f", {self.shape[0]}-D points"
-        origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}"
+        origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}" if self.run_id else "uploaded checkpoint"
         live = " (still training: newer weights appear as they are saved)" if self.training else ""
         return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{live}."
 
@@ -92,7 +93,8 @@ def _read_metadata(path: Path) -> dict:
 @functools.lru_cache(maxsize=512)
 def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> CheckpointEntry:
     path = Path(path_str)
-    run_id = None if shipped else path.parent.parent.name
+    uploaded = path.parent.parent.name == UPLOADS
+    run_id = None if shipped or uploaded else path.parent.parent.name
     try:
         meta = _read_metadata(path)
         if meta.get("format") != checkpoints.FORMAT:
@@ -106,10 +108,10 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
             ckpt = checkpoints.read(path)
             cfg, info, step = ckpt.config, ckpt.data, ckpt.step
         except CheckpointError as e:
-            name = path.name if shipped else f"{run_id}/{path.name}"
+            name = f"{run_id}/{path.name}" if run_id else path.name
             return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
     what = f"{cfg.recipe} on {cfg.data.name}, step {step:,}"
-    label = f"{what} (demo)" if shipped else f"{what} (run {_run_time(run_id)})"
+    label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
     return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
 
 
@@ -130,8 +132,8 @@ def describe_checkpoint(path: str | Path, shipped: bool = False) -> CheckpointEn
 
 
 def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[CheckpointEntry]:
-    """Shipped demo checkpoints first (faces first), then every run's
-    ``checkpoints/last.safetensors``, most recently written first."""
+    """Shipped demo checkpoints first (faces first), then uploaded ones, then every
+    run's ``checkpoints/last.safetensors``, most recently written first."""
     shipped = []
     cdir = Path(checkpoints_dir)
     if cdir.is_dir():
@@ -141,6 +143,12 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[
             except CheckpointError:
                 continue  # deleted while listing
         shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != "image", e.path.name))
+    uploaded = []
+    for p in sorted((Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS).glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            uploaded.append(describe_checkpoint(p))
+        except CheckpointError:
+            continue
     runs = []
     rdir = Path(runs_dir)
     if rdir.is_dir():
@@ -153,7 +161,7 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[
                 entry = dataclasses.replace(entry, training=True, label=entry.label if entry.error else entry.label + " (training)")
             runs.append(entry)
         runs.sort(key=lambda e: e.mtime, reverse=True)
-    return shipped + runs
+    return shipped + uploaded + runs
 
 
 def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None:

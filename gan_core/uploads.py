@@ -1,4 +1,4 @@
-"""Zips of images uploaded through the dashboard.
+"""Files uploaded through the dashboard: zips of images, and checkpoints.
 
 An upload is saved under ``<runs_dir>/uploads/`` with a name made from a hash of
 its bytes (never from the user's file name), so the same zip uploaded twice is
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import DataConfig
-from .errors import DataError
+from .errors import CheckpointError, DataError
 from .runs import atomic_write_bytes
 
 UPLOADS = "uploads"  # folder under the runs directory; list_runs ignores it (no config.json)
@@ -88,4 +88,32 @@ def check_upload(path: str | Path) -> Upload:
     return Upload(path, len(data), data.shape[0], data.class_names, data.skipped)
 
 
-__all__ = ["Upload", "UPLOADS", "save_upload", "check_upload", "upload_path"]
+UPLOADED_CHECKPOINTS = "checkpoints"  # under uploads/
+
+
+def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path) -> Path:
+    """Save an uploaded generator (e.g. trained on a GPU server and exported with
+    ``python -m gan_core export``) where the gallery lists it, after checking that it
+    loads. Only .safetensors is accepted: a pickle could run code on the server."""
+    from .inference import load_generator  # imports torch; only needed once a file has arrived
+
+    if not filename.lower().endswith(".safetensors"):
+        raise CheckpointError(f"{filename} is not a .safetensors file; only those are accepted (make one with python -m gan_core export).")
+    if not data:
+        raise CheckpointError("The uploaded checkpoint is empty; upload the .safetensors file again.")
+    digest = hashlib.sha256(data).hexdigest()[:20]
+    path = Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS / f"ckpt-{digest}.safetensors"
+    new = not path.exists()
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    try:
+        load_generator(path)
+    except CheckpointError as e:
+        if new:
+            path.unlink(missing_ok=True)
+        raise CheckpointError(str(e).replace(path.name, filename)) from None
+    return path
+
+
+__all__ = ["Upload", "UPLOADS", "save_upload", "check_upload", "upload_path", "save_checkpoint_upload"]

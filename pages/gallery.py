@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core import gallery, inference
+from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
 from gan_core.settings import load_settings
 from pages._shared import through_app
@@ -109,6 +109,21 @@ def on_grid_click(key: str) -> None:
         if p.get("curve_number") == 1 and p.get("point_index") is not None:
             st.session_state["gallery_pick"] = int(p["point_index"]) + 1
             return
+
+
+def on_checkpoint_upload(runs_dir) -> None:
+    """Keep an uploaded checkpoint and select it; runs before the widgets are drawn,
+    which is when the checkpoint menu's choice may still be changed."""
+    upload = st.session_state.get("gallery_upload")
+    st.session_state["gallery_upload_error"] = None
+    if upload is None:
+        return
+    try:
+        saved = uploads.save_checkpoint_upload(upload.getvalue(), upload.name, runs_dir)
+    except GanError as e:
+        st.session_state["gallery_upload_error"] = str(e)
+    else:
+        st.session_state["gallery_ckpt"] = str(saved)
 
 
 def new_samples() -> None:
@@ -282,7 +297,16 @@ st.session_state.setdefault("gallery_seed", 0)
 c_ckpt, c_info = st.columns([3, 2], vertical_alignment="bottom")
 chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(gallery.default_checkpoint(entries).key),
                           format_func=lambda k: by_key[k].label, key="gallery_ckpt",
-                          help="Shipped demo checkpoints first, then the latest weights of every run, newest first.")
+                          help="Shipped demo checkpoints first, then uploaded ones, then the latest weights of every run, newest first.")
+with st.expander("Use a checkpoint of your own", icon=":material/upload:"):
+    st.caption("A generator trained elsewhere, e.g. on a GPU server, and made small with "
+               "`python -m gan_core export RUN_DIR --out my.safetensors`. Only .safetensors files are "
+               "accepted: they hold weights and the config, never code.")
+    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="gallery_upload",
+                     on_change=on_checkpoint_upload, args=(settings.runs_dir,))
+    if st.session_state.get("gallery_upload_error"):
+        st.error(st.session_state["gallery_upload_error"])
+
 entry = by_key[chosen]
 if entry.error:
     st.error(entry.error)
