@@ -100,6 +100,13 @@ def _flow(page, server, screenshots):
                     f"{run_id}/checkpoints/last.safetensors; see tests/e2e/screenshots/gallery-failed.png.")
     page.screenshot(path=screenshots / "gallery.png", full_page=True)
 
+    # Upload the stopped run's weights as a checkpoint of one's own: it is kept and selected.
+    main.get_by_text("Use a checkpoint of your own").click()
+    main.locator("input[type=file]").set_input_files(str(server.runs_dir / run_id / "checkpoints" / "last.safetensors"))
+    main.get_by_text("uploaded checkpoint").first.wait_for(timeout=60_000)  # the caption of the selected one
+    assert len(list((server.runs_dir / "uploads" / "checkpoints").glob("*.safetensors"))) == 1
+    page.screenshot(path=screenshots / "gallery-uploaded.png", full_page=True)
+
     assert first_grid < FIRST_GRID_LIMIT_S, (
         f"The first sample grid took {first_grid:.1f} s after Start (limit {FIRST_GRID_LIMIT_S:.0f} s); "
         "is the machine busy with other work?")
