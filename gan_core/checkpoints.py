@@ -99,6 +99,24 @@ def read(path: str | Path) -> Checkpoint:
     return Checkpoint(path, cfg, info, step, tensors)
 
 
+MAX_HEADER = 100 * 1024 * 1024  # a header larger than this is not a checkpoint of ours
+
+
+def read_metadata(path: Path) -> dict:
+    """The __metadata__ of a .safetensors file, reading only its header."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("too short")
+        n = int.from_bytes(head, "little")
+        if not 2 <= n <= MAX_HEADER:
+            raise ValueError("bad header length")
+        header = json.loads(f.read(n))
+    if not isinstance(header, dict):
+        raise ValueError("bad header")
+    return header.get("__metadata__") or {}
+
+
 def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str, ckpt: Checkpoint) -> None:
     try:
         module.load_state_dict(tensors, strict=True)

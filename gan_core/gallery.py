@@ -33,7 +33,6 @@ from .uploads import UPLOADED_CHECKPOINTS, UPLOADS
 # for large folders so the check stays quick and small on a 1 GB server.
 MAX_POOL_IMAGES = 10_000
 MAX_POOL_BYTES = 64 * 1024 * 1024
-_MAX_HEADER = 100 * 1024 * 1024
 
 
 # --------------------------------------------------------------------- checkpoints
@@ -75,28 +74,13 @@ class CheckpointEntry:
         return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{live}."
 
 
-def _read_metadata(path: Path) -> dict:
-    """The __metadata__ of a .safetensors file, reading only its header."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise ValueError("too short")
-        n = int.from_bytes(head, "little")
-        if not 2 <= n <= _MAX_HEADER:
-            raise ValueError("bad header length")
-        header = json.loads(f.read(n))
-    if not isinstance(header, dict):
-        raise ValueError("bad header")
-    return header.get("__metadata__") or {}
-
-
 @functools.lru_cache(maxsize=512)
 def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> CheckpointEntry:
     path = Path(path_str)
     uploaded = path.parent.parent.name == UPLOADS
     run_id = None if shipped or uploaded else path.parent.parent.name
     try:
-        meta = _read_metadata(path)
+        meta = checkpoints.read_metadata(path)
         if meta.get("format") != checkpoints.FORMAT:
             raise ValueError("not ours")
         cfg = Config.from_dict(json.loads(meta["config"]))
