@@ -64,11 +64,17 @@ def read_all_metrics(run_dir: Path) -> list[dict]:
     return entry["rows"]
 
 
+def thin(n: int) -> list[int]:
+    """Indices of at most MAX_POINTS evenly spread points out of n, keeping the last:
+    a long run's curve stays light for the browser and looks the same."""
+    if n <= MAX_POINTS:
+        return list(range(n))
+    every = -(-n // MAX_POINTS)
+    return list(range(0, n, every)) + ([n - 1] if (n - 1) % every else [])
+
+
 def _thin(rows: list[dict]) -> list[dict]:
-    if len(rows) <= MAX_POINTS:
-        return rows
-    every = -(-len(rows) // MAX_POINTS)
-    return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
+    return [rows[i] for i in thin(len(rows))]
 
 
 def _figure(rows: list[dict], series: list[tuple[str, str]], title: str, yaxis: str, guide: float | None = None) -> go.Figure:
@@ -129,3 +135,16 @@ def through_app() -> None:
 
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"))
     st.stop()
+
+
+def settings_or_stop():
+    """The deployment's settings (gan_core.settings); a bad environment variable
+    ends the page with its one-sentence error."""
+    from gan_core.errors import GanError
+    from gan_core.settings import load_settings
+
+    try:
+        return load_settings()
+    except GanError as e:
+        st.error(str(e))
+        st.stop()

@@ -15,8 +15,7 @@ import streamlit as st
 
 from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
-from gan_core.settings import load_settings
-from pages._shared import through_app
+from pages._shared import settings_or_stop, through_app
 
 through_app()
 
@@ -274,11 +273,7 @@ def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
 # ----------------------------------------------------------------------------- page
 
 st.title("Generated faces")
-try:
-    settings = load_settings()
-except GanError as e:
-    st.error(str(e))
-    st.stop()
+settings = settings_or_stop()
 if settings.demo:
     steps = f"runs stop after {settings.max_steps:,} steps" if settings.max_steps else "runs are not capped in length"
     st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")

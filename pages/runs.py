@@ -23,8 +23,7 @@ from plotly.subplots import make_subplots
 from gan_core import experiments, export, jobs, runs
 from gan_core.config import Config
 from gan_core.errors import GanError
-from gan_core.settings import load_settings
-from pages._shared import through_app
+from pages._shared import settings_or_stop, thin, through_app
 
 through_app()
 
@@ -106,10 +105,20 @@ RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 PALETTE = plotly.colors.qualitative.Plotly
 COMPARISON_DATA = ("mnist-5k", "faces-lfw")
 SELECTED = "runs_selected"  # session key of the runs multiselect
-MAX_POINTS = 2000  # points per curve sent to the browser
 
 
 # --- small helpers ---------------------------------------------------------------
+
+
+def run_action(action, done: str) -> None:
+    """Run a job action from a button: its error as one sentence, else a toast and a rerun."""
+    try:
+        action()
+    except GanError as e:
+        st.error(str(e))
+    else:
+        st.toast(done)
+        st.rerun()
 
 
 def when(t: float, now: datetime | None = None) -> str:
@@ -170,14 +179,6 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
         n += 1
         out[i] = last / (1 - weight**n)
     return out
-
-
-def thin(n: int) -> np.ndarray:
-    """Indices of at most MAX_POINTS evenly spread points out of n, keeping the last:
-    a long run's curve stays light for the browser and looks the same."""
-    if n <= MAX_POINTS:
-        return np.arange(n)
-    return np.unique(np.r_[np.arange(0, n, -(-n // MAX_POINTS)), n - 1])
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -388,22 +389,10 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     row.markdown(text, width="stretch")
     if row.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
                   help="Stop at the next step; a checkpoint is saved so it can resume."):
-        try:
-            jobs.stop(info.path)
-        except GanError as e:
-            st.error(str(e))
-        else:
-            st.toast(f"Stopping {short_name(info)} after its current step.")
-            st.rerun()
+        run_action(lambda: jobs.stop(info.path), f"Stopping {short_name(info)} after its current step.")
     if row.button("Resume", key=f"resume_{info.id}", icon=":material/play_arrow:",
                   disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
-        try:
-            jobs.resume(info.path, settings.max_active_runs)
-        except GanError as e:
-            st.error(str(e))
-        else:
-            st.toast(f"Resumed {short_name(info)}.")
-            st.rerun()
+        run_action(lambda: jobs.resume(info.path, settings.max_active_runs), f"Resumed {short_name(info)}.")
     row.download_button(
         "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",
         mime="application/zip", key=f"zip_{info.id}", icon=":material/download:", on_click="ignore",
@@ -512,11 +501,7 @@ def select_experiment(options: dict[str, list[str]]) -> None:
 # --- the page ----------------------------------------------------------------------
 
 st.title("Runs and loss curves")
-try:
-    settings = load_settings()
-except GanError as e:
-    st.error(str(e))
-    st.stop()
+settings = settings_or_stop()
 
 comparison_section(settings)
 

@@ -17,11 +17,11 @@ from gan_core.config import Config, DataConfig
 from gan_core.data import list_sources
 from gan_core.errors import GanError
 from gan_core.recipes import describe, resolve
-from gan_core.settings import check_server_path, load_settings
+from gan_core.settings import check_server_path
 from gan_core.training import available_devices
 from gan_core.uploads import save_upload
 from pages._shared import (
-    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, through_app,
+    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
 
 through_app()
@@ -393,11 +393,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
 # ----------------------------------------------------------------------------- page
 
 st.title("Train a GAN")
-try:
-    settings = load_settings()
-except GanError as e:
-    st.error(str(e))
-    st.stop()
+settings = settings_or_stop()
 
 form, watch = st.columns([2, 3], gap="large")
 with form:
