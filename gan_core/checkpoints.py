@@ -72,49 +72,142 @@ class Checkpoint:
         return {k[len(prefix) + 1:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
 
+# A checkpoint's metadata is untrusted text (it may come from a visitor): nothing is
+# built from it until every number in it is checked against these bounds, and the
+# models it describes are then built on PyTorch's "meta" device (shapes, no memory)
+# and compared with the tensors actually in the file. The bounds are far above any
+# model this workbench trains (DCGAN width 64 at 256 px; MLP width 256) and far below
+# what would exhaust a 1 GB server.
+MAX_HEADER = 16 * 1024 * 1024  # bytes of safetensors JSON header; ours are a few KB
+MAX_IMAGE_SIDE = 1024  # the largest --image-size the engine accepts
+MAX_VECTOR_DIM = 1024  # toy points are 1-D or 2-D
+MAX_Z_DIM = 4096
+MAX_WIDTH = 4096
+MAX_NAMES = 1000  # class names (ImageNet has 1000) or attribute names (CelebA has 40)
+MAX_NAME_CHARS = 200
+
+
+def _damaged(name: str, what: str) -> CheckpointError:
+    return CheckpointError(f"The metadata of {name} is damaged ({what}); use another checkpoint or export it again.")
+
+
+def _names(value, name: str, what: str) -> list[str] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or not 0 < len(value) <= MAX_NAMES
+            or not all(isinstance(v, str) and 0 < len(v) <= MAX_NAME_CHARS for v in value)):
+        raise _damaged(name, f"{what} must be a list of at most {MAX_NAMES} short names")
+    return value
+
+
+def parse_metadata(meta: dict, name: str) -> tuple[Config, DataInfo, int]:
+    """The (config, data info, step) of a checkpoint's metadata, every field checked
+    for type and bounds; ``CheckpointError`` (one sentence) for anything else.
+    Nothing here reads a path or a setting from the file for use: the data section
+    only describes the shape a generator produces."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{name} was not made by GAN Workbench (its metadata has no config); use a checkpoint from a run's checkpoints/ folder.")
+    try:
+        cfg = Config.from_dict(json.loads(meta["config"]))
+        data = json.loads(meta["data"])
+        step = int(meta["step"])
+    except ConfigError as e:
+        raise _damaged(name, str(e).rstrip(".")) from None
+    except (KeyError, TypeError, ValueError, RecursionError):
+        raise _damaged(name, "its config, data or step cannot be read") from None
+    if not isinstance(data, dict):
+        raise _damaged(name, "the data section is not an object")
+    kind, shape = data.get("kind"), data.get("shape")
+    if not isinstance(data.get("name"), str) or kind not in ("image", "vector"):
+        raise _damaged(name, "the data section has no valid name and kind")
+    if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
+        raise _damaged(name, "the data shape is not a list of whole numbers")
+    if kind == "image":
+        if len(shape) != 3 or shape[0] not in (1, 3) or not 8 <= shape[1] <= MAX_IMAGE_SIDE or shape[2] != shape[1]:
+            raise _damaged(name, f"an image shape must be [1 or 3, S, S] with S from 8 to {MAX_IMAGE_SIDE}, not {shape}")
+        if shape[1] != cfg.data.image_size:
+            raise _damaged(name, f"the data shape {shape} disagrees with its image size {cfg.data.image_size}")
+    elif len(shape) != 1 or not 1 <= shape[0] <= MAX_VECTOR_DIM:
+        raise _damaged(name, f"a point shape must be [D] with D from 1 to {MAX_VECTOR_DIM}, not {shape}")
+    if not 1 <= cfg.model.z_dim <= MAX_Z_DIM or not 1 <= (cfg.model.width or 1) <= MAX_WIDTH:
+        raise _damaged(name, f"z_dim and width must lie between 1 and {MAX_Z_DIM}")
+    if step < 0:
+        raise _damaged(name, "its step is negative")
+    info = DataInfo(data["name"], kind, tuple(shape), _names(data.get("class_names"), name, "class_names"),
+                    _names(data.get("attr_names"), name, "attr_names"))
+    return cfg, info, step
+
+
+def _header(raw: bytes, name: str) -> dict:
+    """The JSON header of safetensors bytes (``raw`` may be just the start of a file)."""
+    if len(raw) < 8:
+        raise ValueError("too short")
+    n = int.from_bytes(raw[:8], "little")
+    if not 2 <= n <= MAX_HEADER:
+        raise ValueError("bad header length")
+    header = json.loads(raw[8 : 8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("bad header")
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("bad metadata")
+    return meta
+
+
+def _not_valid(name: str) -> CheckpointError:
+    return CheckpointError(f"{name} is not a valid .safetensors file; it may be truncated or of another format.")
+
+
+def parse(raw: bytes, name: str, path: Path | None = None) -> Checkpoint:
+    """A checkpoint from its bytes: metadata checked (``parse_metadata``) before the
+    tensors are decoded; every floating tensor must be finite."""
+    try:
+        meta = _header(raw, name)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise _not_valid(name) from None
+    cfg, info, step = parse_metadata(meta, name)
+    try:
+        tensors = st_load(raw)
+    except Exception:  # SafetensorError and friends: all mean "not a valid file"
+        raise _not_valid(name) from None
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{name} holds non-finite weights (in {key}); it cannot generate anything, so use an earlier checkpoint.")
+    return Checkpoint(path or Path(name), cfg, info, step, tensors)
+
+
 def read(path: str | Path) -> Checkpoint:
     """Read a .safetensors checkpoint with its config; one-sentence errors for
-    anything that is not a GAN Workbench checkpoint."""
+    anything that is not a sound GAN Workbench checkpoint."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise CheckpointError(f"{path.name} is not a .safetensors file; checkpoints are accepted in that format only.")
     try:
+        if not path.is_file():
+            raise OSError
         raw = path.read_bytes()
     except OSError:
         raise CheckpointError(f"Checkpoint {path} does not exist or cannot be read; check the path.") from None
+    return parse(raw, path.name, path)
+
+
+def read_header(path: str | Path) -> tuple[Config, DataInfo, int]:
+    """(config, data info, step) of a checkpoint file, reading only its header."""
+    path = Path(path)
     try:
-        tensors = st_load(raw)
-        header_len = int.from_bytes(raw[:8], "little")
-        meta = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
-    except Exception:  # SafetensorError, a bad header length, bad JSON: all mean "not a valid file"
-        raise CheckpointError(f"{path.name} is not a valid .safetensors file; it may be truncated or of another format.") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name} was not made by GAN Workbench (its metadata has no config); use a checkpoint from a run's checkpoints/ folder.")
+        if not path.is_file():  # never open a FIFO or a device, which could block
+            raise OSError
+        with open(path, "rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            raw = head + f.read(n if 2 <= n <= MAX_HEADER else 0)
+    except OSError:
+        raise CheckpointError(f"Checkpoint {path} does not exist or cannot be read; check the path.") from None
     try:
-        cfg = Config.from_dict(json.loads(meta["config"]))
-        info = DataInfo.from_dict(json.loads(meta["data"]))
-        step = int(meta["step"])
-    except (KeyError, ValueError, ConfigError):
-        raise CheckpointError(f"The metadata of {path.name} is damaged; use another checkpoint.") from None
-    return Checkpoint(path, cfg, info, step, tensors)
-
-
-MAX_HEADER = 100 * 1024 * 1024  # a header larger than this is not a checkpoint of ours
-
-
-def read_metadata(path: Path) -> dict:
-    """The __metadata__ of a .safetensors file, reading only its header."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise ValueError("too short")
-        n = int.from_bytes(head, "little")
-        if not 2 <= n <= MAX_HEADER:
-            raise ValueError("bad header length")
-        header = json.loads(f.read(n))
-    if not isinstance(header, dict):
-        raise ValueError("bad header")
-    return header.get("__metadata__") or {}
+        meta = _header(raw, path.name)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise _not_valid(path.name) from None
+    return parse_metadata(meta, path.name)
 
 
 def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str, ckpt: Checkpoint) -> None:

@@ -80,20 +80,10 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
     uploaded = path.parent.parent.name == UPLOADS
     run_id = None if shipped or uploaded else path.parent.parent.name
     try:
-        meta = checkpoints.read_metadata(path)
-        if meta.get("format") != checkpoints.FORMAT:
-            raise ValueError("not ours")
-        cfg = Config.from_dict(json.loads(meta["config"]))
-        info = DataInfo.from_dict(json.loads(meta["data"]))
-        step = int(meta["step"])
-    except (OSError, ValueError, KeyError, TypeError, ConfigError):
-        # Let the real reader say exactly what is wrong, in its one sentence.
-        try:
-            ckpt = checkpoints.read(path)
-            cfg, info, step = ckpt.config, ckpt.data, ckpt.step
-        except CheckpointError as e:
-            name = f"{run_id}/{path.name}" if run_id else path.name
-            return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
+        cfg, info, step = checkpoints.read_header(path)
+    except CheckpointError as e:  # a bad file is one unusable entry, never a broken page
+        name = f"{run_id}/{path.name}" if run_id else path.name
+        return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
     what = f"{cfg.recipe} on {cfg.data.name}, step {step:,}"
     label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
     return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
@@ -183,6 +173,47 @@ def _as_uint8(real) -> np.ndarray:
     from .samples import to_uint8
 
     return to_uint8(real)
+
+
+def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig:
+    """The training data the gallery may compare ``entry``'s samples with, rebuilt
+    from what the server itself vouches for; never a path, download or loader
+    setting taken as given from a checkpoint's metadata, which for an uploaded file
+    is a visitor's text.
+
+    Built-in sets (by name, at the checkpoint's size and colour) are always fine.
+    Data read from disk is used only for a checkpoint this server trained (a shipped
+    one or a run's own) and only where it lies under the data root or is that run's
+    own upload; never with downloads. ``settings`` is ``gan_core.settings.Settings``.
+    Raises DataError (one sentence) otherwise."""
+    from .data.base import SOURCES
+    from .settings import check_server_path
+
+    d = cfg.data
+    try:
+        source = SOURCES.get(d.name)
+    except ConfigError:
+        raise DataError(f"This checkpoint was trained on data this server does not know ({d.name[:40]!r}), so there are no training images to compare.") from None
+    channels = d.channels if d.channels in (1, 3) else None
+    if source.builtin:
+        return DataConfig(name=d.name, image_size=d.image_size, channels=channels, n_points=min(d.n_points, 100_000))
+    if not entry.shipped and entry.run_id is None:
+        raise DataError(f"This checkpoint was uploaded and trained on a {d.name} data set elsewhere, so its training images are not on this server; "
+                        "nearest training images are shown for built-in data and for runs trained here.")
+    raw = d.path or ""
+    uploads_dir = (Path(settings.runs_dir) / UPLOADS).resolve()
+    try:
+        where = Path(raw).resolve()
+        if raw and where.is_file() and uploads_dir in where.parents:
+            path = where  # the run's own uploaded zip
+        else:
+            path = check_server_path(raw, settings) if raw else None
+    except (ConfigError, OSError, ValueError):
+        path = None
+    if path is None:
+        raise DataError(f"This run's training data is not under the server's data folder {settings.data_root}, so it is not compared; "
+                        "put the data there to see nearest training images.")
+    return DataConfig(name=d.name, path=str(path), image_size=d.image_size, channels=channels, download=False)
 
 
 @functools.lru_cache(maxsize=2)

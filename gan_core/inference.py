@@ -17,7 +17,7 @@ import torch
 from . import checkpoints
 from .config import Config
 from .data.base import DataInfo
-from .errors import CheckpointError
+from .errors import CheckpointError, ConfigError
 from .recipes import RECIPES, Objective
 from .samples import grid_array, to_uint8
 
@@ -56,18 +56,56 @@ class Generator:
         return self.model(z)
 
 
+def _fitting_generator(ckpt: checkpoints.Checkpoint):
+    """The recipe and an empty generator for ``ckpt``, built only after its shapes
+    are proven to match the tensors in the file: the model is first laid out on
+    PyTorch's "meta" device, which computes every parameter's shape without
+    allocating it, so metadata claiming a huge model costs nothing to refuse."""
+    name = ckpt.path.name
+    try:
+        r = RECIPES.get(ckpt.config.recipe)
+    except ConfigError:
+        raise CheckpointError(f"{name} names recipe {ckpt.config.recipe!r}, which this workbench does not have; use a checkpoint of {', '.join(RECIPES.names())}.") from None
+    if ckpt.data.kind not in r.kinds or (ckpt.config.model.arch == "conv" and ckpt.data.kind != "image"):
+        raise CheckpointError(f"The metadata of {name} is damaged (recipe {ckpt.config.recipe!r} cannot produce {ckpt.data.kind} data); use another checkpoint.")
+    weights = ckpt.part("generator")
+    try:
+        with torch.device("meta"):
+            layout, _ = r.build(ckpt.config, ckpt.data)
+        expected = layout.state_dict()
+    except (AssertionError, ValueError, RuntimeError, TypeError, ZeroDivisionError):
+        raise CheckpointError(f"The metadata of {name} describes a model that cannot be built; use another checkpoint.") from None
+    if set(expected) != set(weights) or any(
+        tuple(weights[k].shape) != tuple(v.shape) or weights[k].dtype != v.dtype for k, v in expected.items()
+    ):
+        raise CheckpointError(
+            f"{name} does not fit the generator of recipe {ckpt.config.recipe!r} described in its own metadata; "
+            "use the checkpoint as the workbench wrote it (python -m gan_core export)."
+        )
+    torch.manual_seed(0)
+    G, _ = r.build(ckpt.config, ckpt.data)
+    return r, G
+
+
+def generator_from(ckpt: checkpoints.Checkpoint) -> Generator:
+    """A ready generator from a parsed checkpoint (see ``_fitting_generator``)."""
+    r, G = _fitting_generator(ckpt)
+    checkpoints.load_into(G, ckpt.part("generator"), "generator", ckpt)
+    G.eval()
+    try:
+        objective = r.objective(ckpt.config, ckpt.data)
+    except ConfigError as e:
+        raise CheckpointError(f"The metadata of {ckpt.path.name} is damaged ({str(e).rstrip('.')}); use another checkpoint.") from None
+    return Generator(ckpt.path, ckpt.config, ckpt.data, ckpt.step, G, objective)
+
+
 def load_generator(path: str | Path, recipe: str | None = None) -> Generator:
     """Rebuild the generator a checkpoint was trained with; ``recipe`` (if given)
     must match, so a checkpoint never silently loads into the wrong model."""
     ckpt = checkpoints.read(path)
     if recipe is not None and ckpt.config.recipe != recipe:
         raise CheckpointError(f"{ckpt.path.name} was trained with recipe {ckpt.config.recipe!r}, not {recipe!r}; choose that recipe or another checkpoint.")
-    r = RECIPES.get(ckpt.config.recipe)
-    torch.manual_seed(0)
-    G, _ = r.build(ckpt.config, ckpt.data)
-    checkpoints.load_into(G, ckpt.part("generator"), "generator", ckpt)
-    G.eval()
-    return Generator(ckpt.path, ckpt.config, ckpt.data, ckpt.step, G, r.objective(ckpt.config, ckpt.data))
+    return generator_from(ckpt)
 
 
 @functools.lru_cache(maxsize=8)

@@ -89,30 +89,34 @@ def check_upload(path: str | Path) -> Upload:
 
 
 UPLOADED_CHECKPOINTS = "checkpoints"  # under uploads/
+# The largest checkpoint a visitor may upload. A DCGAN generator at 256 x 256 with
+# width 64 is about 190 MB; the gallery's own demo is 1.5 MB. The same cap as
+# Streamlit's upload limit in .streamlit/config.toml, so a larger file never arrives.
+MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
 
 
 def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path) -> Path:
     """Save an uploaded generator (e.g. trained on a GPU server and exported with
-    ``python -m gan_core export``) where the gallery lists it, after checking that it
-    loads. Only .safetensors is accepted: a pickle could run code on the server."""
-    from .inference import load_generator  # imports torch; only needed once a file has arrived
+    ``python -m gan_core export``) where the gallery lists it, after checking it in
+    memory exactly as it will be loaded: metadata bounds, shapes against the
+    tensors, finite weights, a real load. Only then is it written, so a refused file
+    never reaches the disk. Only .safetensors is accepted: a pickle could run code."""
+    from . import checkpoints
+    from .inference import generator_from  # imports torch; only needed once a file has arrived
 
-    if not filename.lower().endswith(".safetensors"):
-        raise CheckpointError(f"{filename} is not a .safetensors file; only those are accepted (make one with python -m gan_core export).")
+    shown = Path(str(filename)).name[:100] or "The uploaded file"
+    if not shown.lower().endswith(".safetensors"):
+        raise CheckpointError(f"{shown} is not a .safetensors file; only those are accepted (make one with python -m gan_core export).")
     if not data:
         raise CheckpointError("The uploaded checkpoint is empty; upload the .safetensors file again.")
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"{shown} is {len(data) / 2**20:,.0f} MB, more than the {MAX_CHECKPOINT_BYTES // 2**20} MB limit for uploaded checkpoints; export the generator alone (python -m gan_core export).")
     digest = hashlib.sha256(data).hexdigest()[:20]
     path = Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS / f"ckpt-{digest}.safetensors"
-    new = not path.exists()
-    if new:
+    generator_from(checkpoints.parse(data, shown))  # errors name the file as the visitor knows it
+    if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
-    try:
-        load_generator(path)
-    except CheckpointError as e:
-        if new:
-            path.unlink(missing_ok=True)
-        raise CheckpointError(str(e).replace(path.name, filename)) from None
     return path
 
 

@@ -183,7 +183,7 @@ def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
     try:
         with st.spinner("Loading the training images…"):
             cfg = load_generator(str(entry.path), entry.mtime).config
-            pool = gallery.training_pool(cfg.data)
+            pool = gallery.training_pool(gallery.comparison_data(entry, cfg, settings))
         neighbours = gallery.nearest_training_images(face, pool.images, k=3)
     except GanError as e:
         st.warning(str(e))
@@ -244,7 +244,7 @@ def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
     points = draw_samples(str(entry.path), entry.mtime, n, seed, truncation)
     cfg = load_generator(str(entry.path), entry.mtime).config
     try:
-        real = gallery.training_points(cfg.data, 2000)
+        real = gallery.training_points(gallery.comparison_data(entry, cfg, settings), 2000)
     except GanError as e:
         st.warning(str(e))
         real = None
