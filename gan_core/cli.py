@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from datetime import datetime
@@ -53,14 +54,15 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         prog="python -m gan_core",
         description="GAN Workbench engine: train GANs, sample from checkpoints, list runs.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,export,runs,info}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,evaluate,export,runs,info}", required=True)
 
     train = sub.add_parser("train", help="train a GAN (or continue a run with --resume)", epilog=EPILOG_TRAIN,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--config", metavar="FILE", help="JSON config (e.g. a run's config.json); flags override it")
-    train.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run directories are created (default: ./runs)")
+    train.add_argument("--runs-dir", metavar="DIR", help=RUNS_DIR_HELP)
     train.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint, with its own config")
     train.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    train.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by jobs: keep a pending STOP
     dests = _add_config_flags(train)
 
     sample = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
@@ -68,17 +70,37 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     sample.add_argument("--n", type=int, default=64, help="how many samples (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same samples (default: 0)")
     sample.add_argument("--truncation", type=float, default=1.0, help="below 1 trades variety for quality (default: 1.0)")
-    sample.add_argument("--out", default="samples.png", help="output PNG (default: samples.png)")
+    sample.add_argument("--out", default="samples.png",
+                        help="output PNG grid, or a .npy file: the raw samples as an (N, C, H, W) float array in [-1, 1] "
+                             "(points: (N, D)) for analysis elsewhere (default: samples.png)")
+    sample.add_argument("--label", metavar="K", help="conditional models: the class to generate, by index or name")
+    sample.add_argument("--attributes", metavar="A=1,B=0",
+                        help="conditional models on attributes: which are on (1) or off (0), e.g. Smiling=1,Male=0; unnamed ones are off")
 
     export = sub.add_parser("export", help="write a run's generator alone to a small .safetensors file (for sharing or checkpoints/)")
     export.add_argument("source", help="a run directory or a .safetensors checkpoint")
     export.add_argument("--out", required=True, help="output .safetensors path")
 
     runs = sub.add_parser("runs", help="list runs with their state")
-    runs.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look (default: ./runs)")
+    runs.add_argument("--runs-dir", metavar="DIR", help=RUNS_DIR_HELP)
+
+    evaluate = sub.add_parser("evaluate", help="score a conditional generator with an independent classifier (accuracy, Fréchet distance)")
+    evaluate.add_argument("checkpoint", help="a cgan .safetensors checkpoint")
+    evaluate.add_argument("--n", type=int, default=1000, help="generated samples to score (default: 1000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
+    evaluate.add_argument("--data-path", help="where the training data is, if not where the checkpoint says (folders, zips, CelebA)")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     sub.add_parser("info", help="list recipes, data sources and devices")
     return parser, dests
+
+
+RUNS_DIR_HELP = "where run directories are (default: $GAN_WORKBENCH_RUNS_DIR, else ./runs)"
+
+
+def _runs_dir(args) -> str:
+    """--runs-dir, else GAN_WORKBENCH_RUNS_DIR (as the dashboard reads it), else ./runs."""
+    return args.runs_dir or os.environ.get("GAN_WORKBENCH_RUNS_DIR") or "runs"
 
 
 def _config_from_args(args, dests):
@@ -109,8 +131,8 @@ class _StopFlag:
 
 def _cmd_train(args, dests) -> int:
     from .recipes import resolve
-    from .runs import create_run, read_config
-    from .training import resume, train
+    from .runs import create_run, discard_unstarted, read_config
+    from .training import choose_device, resume, train
 
     progress_bar = None
 
@@ -133,14 +155,21 @@ def _cmd_train(args, dests) -> int:
         run_dir = Path(args.resume)
         cfg = read_config(run_dir)
         row_every = cfg.train.log_every
+        if not args.worker:
+            (run_dir / "STOP").unlink(missing_ok=True)  # a person resuming on purpose overrides an old Stop
         print(f"Resuming {run_dir}", flush=True)
         status = resume(run_dir, stop, on_progress)
     else:
         cfg = resolve(_config_from_args(args, dests))
+        choose_device(cfg.train.device)  # refused before a run directory exists
         row_every = cfg.train.log_every
-        run_dir = create_run(cfg, args.runs_dir)
+        run_dir = create_run(cfg, _runs_dir(args))
         print(f"Run directory: {run_dir}", flush=True)
-        status = train(cfg, run_dir, stop, on_progress)
+        try:
+            status = train(cfg, run_dir, stop, on_progress)
+        except GanError:
+            discard_unstarted(run_dir)  # refused before its first step (e.g. its data): leave nothing behind
+            raise
     if progress_bar is not None:
         progress_bar.close()
     state = status.get("state")
@@ -157,22 +186,63 @@ def _cmd_train(args, dests) -> int:
 
 
 def _cmd_sample(args) -> int:
-    from .inference import load_generator, sample, sample_grid
+    import io
+
+    import numpy as np
+
+    from .inference import condition_vector, load_generator, sample_grid, sample_tensor
     from .samples import png_bytes, points_png
 
     if args.n < 1:
         raise GanError("--n must be at least 1.")
+    if not 0 < args.truncation <= 1:
+        raise GanError(f"--truncation must be above 0 and at most 1, not {args.truncation}.")
     gen = load_generator(args.checkpoint)
+    cond = None
+    if args.label is not None or args.attributes is not None:
+        cond = condition_vector(gen, label=args.label, attributes=args.attributes)
     out = Path(args.out)
-    if gen.kind == "image":
-        data = png_bytes(sample_grid(gen, args.n, args.seed, args.truncation))
+    if out.suffix.lower() == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, sample_tensor(gen, args.n, args.seed, args.truncation, cond).float().numpy())
+        data = buf.getvalue()
+    elif gen.kind == "image":
+        data = png_bytes(sample_grid(gen, args.n, args.seed, args.truncation, cond=cond))
     else:
-        data = points_png(sample(gen, args.n, args.seed, args.truncation), title=f"{gen.config.recipe}, step {gen.step}")
+        points = sample_tensor(gen, args.n, args.seed, args.truncation).float().numpy()
+        data = points_png(points, title=f"{gen.config.recipe}, step {gen.step}")
     try:
         out.write_bytes(data)
     except OSError as e:
         raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None
-    print(f"Wrote {args.n} samples from {gen.config.recipe} at step {gen.step} to {out}")
+    what = f" of class {args.label}" if args.label is not None else f" with {args.attributes}" if args.attributes else ""
+    print(f"Wrote {args.n} samples{what} from {gen.config.recipe} at step {gen.step} to {out}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    import dataclasses
+    import json
+
+    from .inference import load_generator
+    from .judge import evaluate
+    from .settings import load_settings
+
+    if not 10 <= args.n <= 20_000:
+        raise GanError(f"--n must be between 10 and 20000, not {args.n}.")
+    gen = load_generator(args.checkpoint)
+    data_cfg = dataclasses.replace(gen.config.data, download=False, limit=None, workers=0)
+    if args.data_path:
+        data_cfg = dataclasses.replace(data_cfg, path=args.data_path)
+    result = evaluate(gen, data_cfg, n=args.n, seed=args.seed, cache_dir=load_settings().runs_dir / "judges")
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint), "step": gen.step, **result.to_dict()}))
+    else:
+        print(f"{gen.config.recipe} on {gen.config.data.name}, step {gen.step}:")
+        for line in result.lines():
+            print("  " + line)
+        for name, acc in result.per_condition.items():
+            print(f"    {name:24} {acc:.1%}")
     return 0
 
 
@@ -190,14 +260,17 @@ def _cmd_export(args) -> int:
 def _cmd_runs(args) -> int:
     from .runs import list_runs
 
-    runs = list_runs(args.runs_dir)
+    runs_dir = _runs_dir(args)
+    runs = list_runs(runs_dir)
     if not runs:
-        print(f"No runs under {args.runs_dir}. Start one with: python -m gan_core train")
+        print(f"No runs under {runs_dir}. Start one with: python -m gan_core train")
         return 0
     print(f"{'RUN':52} {'STATE':11} {'STEP':>13} {'RECIPE':8} {'DATA':12} STARTED")
     for r in runs:
         when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
         print(f"{r.id:52} {r.state:11} {f'{r.step}/{r.total}':>13} {r.recipe:8} {r.data:12} {when}")
+        if r.state == "unreadable" or (r.active and r.error):
+            print(f"    {r.error}")
     return 0
 
 
@@ -227,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args, dests)
         if args.command == "sample":
             return _cmd_sample(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
         if args.command == "export":
             return _cmd_export(args)
         if args.command == "runs":

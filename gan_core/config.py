@@ -33,6 +33,7 @@ class DataConfig:
     channels: int | None = _f(None, "1 = grey, 3 = colour; unset keeps the source's own", choices=(1, 3))
     limit: int | None = _f(None, "use at most this many items (quick experiments)")
     download: bool = _f(False, "let torchvision download MNIST / Fashion-MNIST / CIFAR-10 (needs a network)")
+    attributes: str | None = _f(None, "attribute sources (CelebA): comma-separated attributes to keep and condition on, e.g. Smiling,Young,Male,Eyeglasses; unset keeps all")
     n_points: int = _f(20000, "toy sources: how many points are drawn once, then shuffled like a data set")
     workers: int = _f(0, "data loader worker processes, for sources read lazily from disk")
 
@@ -105,9 +106,11 @@ class Config:
     def from_json_file(cls, path: str | Path) -> "Config":
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError:
             raise ConfigError(f"Config file {path} cannot be read; check the path.") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"Config file {path} is not UTF-8 text; give a JSON config file (e.g. a run's config.json).") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:

@@ -38,7 +38,6 @@ import contextlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -51,7 +50,7 @@ from . import jobs
 from .config import Config
 from .errors import RunError
 from .recipes import resolve
-from .runs import atomic_write_json, create_run, list_runs, read_status, write_status
+from .runs import atomic_write_json, create_run, list_runs, read_status, worker_identity, write_status
 
 EXPERIMENT_FILE = "experiment.json"
 KIND_OPTIMIZERS = "optimizer-comparison"
@@ -170,7 +169,7 @@ def _spawn_queue(run_dirs: list[Path]) -> None:
     threading.Thread(target=proc.wait, daemon=True).start()
     for run_dir in run_dirs:
         # The worker's pid on every queued run: if the worker dies, they read as "interrupted".
-        write_status(run_dir, pid=proc.pid, host=socket.gethostname())
+        write_status(run_dir, **worker_identity(proc.pid))  # pid, host and start time: pid reuse is not mistaken for it
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import json
 import math
 import re
 import zipfile
@@ -23,11 +22,10 @@ from PIL import Image
 
 from . import checkpoints
 from .config import Config, DataConfig
-from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError, DataError
 from .runs import ACTIVE, read_status
 from .samples import png_bytes
-from .uploads import UPLOADED_CHECKPOINTS, UPLOADS
+from .uploads import UPLOADS
 
 # Training images compared with a sample: enough for every built-in set, bounded
 # for large folders so the check stays quick and small on a 1 GB server.
@@ -105,9 +103,15 @@ def describe_checkpoint(path: str | Path, shipped: bool = False) -> CheckpointEn
     return _describe(str(path), st.st_mtime, st.st_size, shipped)
 
 
-def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[CheckpointEntry]:
+def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: str | None = None,
+                     isolated: bool = False) -> list[CheckpointEntry]:
     """Shipped demo checkpoints first (faces first), then uploaded ones, then every
-    run's ``checkpoints/last.safetensors``, most recently written first."""
+    run's ``checkpoints/last.safetensors``, most recently written first.
+
+    ``isolated`` (demo mode): besides the shipped ones, only the uploads and runs of
+    the visitor ``owner`` (gan_core.visitors); nobody else's file is even opened."""
+    from . import visitors
+
     shipped = []
     cdir = Path(checkpoints_dir)
     if cdir.is_dir():
@@ -118,15 +122,23 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path) -> list[
                 continue  # deleted while listing
         shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != "image", e.path.name))
     uploaded = []
-    for p in sorted((Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS).glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True):
+    # uploads/checkpoints/ (outside demo mode) and uploads/<owner>/ (a demo visitor's)
+    if not isolated:
+        found = (Path(runs_dir) / UPLOADS).glob("*/*.safetensors")
+    else:
+        found = visitors.uploads_dir(runs_dir, owner).glob("*.safetensors") if owner else []
+    for p in found:
         try:
             uploaded.append(describe_checkpoint(p))
         except CheckpointError:
-            continue
+            continue  # deleted while listing
+    uploaded.sort(key=lambda e: e.mtime, reverse=True)
     runs = []
     rdir = Path(runs_dir)
     if rdir.is_dir():
         for p in rdir.glob(f"*/checkpoints/{checkpoints.WEIGHTS}"):
+            if isolated and not (owner and visitors.run_owner(p.parent.parent) == owner):
+                continue
             try:
                 entry = describe_checkpoint(p)
             except CheckpointError:
@@ -204,7 +216,7 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
     uploads_dir = (Path(settings.runs_dir) / UPLOADS).resolve()
     try:
         where = Path(raw).resolve()
-        if raw and where.is_file() and uploads_dir in where.parents:
+        if raw and where.is_file() and uploads_dir in where.parents and _own_upload(entry, where, settings):
             path = where  # the run's own uploaded zip
         else:
             path = check_server_path(raw, settings) if raw else None
@@ -214,6 +226,16 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
         raise DataError(f"This run's training data is not under the server's data folder {settings.data_root}, so it is not compared; "
                         "put the data there to see nearest training images.")
     return DataConfig(name=d.name, path=str(path), image_size=d.image_size, channels=channels, download=False)
+
+
+def _own_upload(entry: CheckpointEntry, upload: Path, settings) -> bool:
+    """In demo mode an upload is only compared for a run of the visitor who sent it."""
+    if not settings.demo:
+        return True
+    from . import visitors
+
+    owner = visitors.run_owner(entry.path.parent.parent) if entry.run_id else None
+    return owner is not None and upload.parent == visitors.uploads_dir(settings.runs_dir, owner).resolve()
 
 
 @functools.lru_cache(maxsize=2)

@@ -4,16 +4,17 @@ outlives the dashboard script run, browser tab or even server that started it.""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from . import visitors
 from .config import Config
 from .errors import RunError
 from .recipes import resolve
-from .runs import RunInfo, create_run, list_runs, read_status, request_stop, write_status
+from .runs import RunInfo, create_run, list_runs, read_status, request_stop, worker_identity, write_status
 
 _children: list[subprocess.Popen] = []  # kept so finished workers are reaped, not left as zombies
 
@@ -46,24 +47,33 @@ def worker_env(active: int = 0) -> dict[str, str]:
 
 
 def _spawn(run_dir: Path, active: int = 0) -> None:
-    log = open(run_dir / "train.log", "ab")
     env = worker_env(active)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gan_core", "train", "--resume", str(run_dir), "--no-progress"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        start_new_session=True,  # a Ctrl-C to the server does not kill its runs
-    )
-    log.close()
-    _children.append(proc)
-    write_status(run_dir, pid=proc.pid, host=socket.gethostname())
+    try:
+        with open(run_dir / "train.log", "ab") as log:
+            # --worker: this process only starts what was queued; a STOP pressed meanwhile is honoured.
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gan_core", "train", "--resume", str(run_dir), "--no-progress", "--worker"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=True,  # a Ctrl-C to the server does not kill its runs
+            )
+        _children.append(proc)
+        write_status(run_dir, **worker_identity(proc.pid))
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            write_status(run_dir, state="failed", error=f"The worker process could not start ({e.strerror or e}).")
+        raise RunError(f"Cannot start the training process for {run_dir.name} ({e.strerror or e}); check the runs folder "
+                       "has free space and can be written.") from None
 
 
-def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None) -> Path:
-    """Validate ``cfg``, create its run directory and start training it in the background."""
+def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None, owner: str | None = None) -> Path:
+    """Validate ``cfg``, create its run directory and start training it in the background.
+    ``owner``: the demo visitor it belongs to (gan_core.visitors), recorded before it starts."""
     runs_dir = Path(runs_dir)
     cfg = resolve(cfg)  # a bad config fails here, before a run directory exists
     active = _check_capacity(runs_dir, max_active)
     run_dir = create_run(cfg, runs_dir)
+    if owner is not None:
+        visitors.write_owner(run_dir, owner)
     _spawn(run_dir, active)
     return run_dir
 
@@ -75,7 +85,10 @@ def stop(run_dir: str | Path) -> None:
 
 def resume(run_dir: str | Path, max_active: int | None = None) -> None:
     run_dir = Path(run_dir)
-    state = read_status(run_dir).get("state")
+    status = read_status(run_dir)
+    state = status.get("state")
+    if state == "unreadable":
+        raise RunError(status["error"])
     if state in ("queued", "running"):
         raise RunError(f"Run {run_dir.name} is still {state}; stop it before resuming.")
     if state == "finished":

@@ -10,6 +10,7 @@ the trainer stays the same for every recipe.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,7 @@ from .config import Config
 from .data.base import SOURCES, GanData
 from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
+from .models.conditional import CondDCGANGenerator, CondMLPDiscriminator, CondMLPGenerator, ProjectionDiscriminator
 from .registry import Registry
 
 Stats = dict[str, torch.Tensor]
@@ -118,6 +120,78 @@ class GradientPenaltyObjective(WassersteinObjective):
         pass
 
 
+class ConditionalObjective(Objective):
+    """cGAN (Mirza & Osindero 2014): G and D both see the condition y of each real
+    batch (a one-hot class or 0/1 attributes, see models/conditional.py), so D judges
+    "a real x of this y" and G learns to make what y asks for. With
+    ``--g-loss wasserstein`` the same models train as a WGAN-GP critic instead."""
+
+    def __init__(self, cfg: Config, data: GanData):
+        super().__init__(cfg, data)
+        self.class_names, self.attr_names = data.class_names, data.attr_names
+        self.cond_dim = condition_dim(data)
+        self.wasserstein = cfg.loss.g_loss == "wasserstein"
+
+    def condition(self, batch: dict) -> torch.Tensor:
+        if self.attr_names:
+            return batch["attrs"].float()
+        return nn.functional.one_hot(batch["label"].long(), self.cond_dim).float()
+
+    def d_loss(self, G, D, batch):
+        # (1) Update D: real pairs (x, y) are real, (G(z, y), y) are fake.
+        real, cond = batch["real"], self.condition(batch)
+        with torch.no_grad():
+            fake = G(self.noise(len(real), real.device), cond)
+        real_out, fake_out = D(real, cond), D(fake, cond)
+        if self.wasserstein:
+            loss = losses.critic_loss(real_out, fake_out)
+            stats = {"critic_real": real_out.detach().float().mean(), "critic_fake": fake_out.detach().float().mean(),
+                     "wasserstein": -loss.detach().float()}
+            with torch.autocast(real.device.type, enabled=False):
+                penalty = losses.gradient_penalty(D, real.float(), fake.float(), cond.float())
+            stats["gradient_penalty"] = penalty.detach()
+            return loss + self.cfg.loss.gp_weight * penalty, stats
+        loss_real, loss_fake = losses.d_loss_real(real_out), losses.d_loss_fake(fake_out)
+        return loss_real + loss_fake, {
+            "loss_d_real": loss_real.detach(), "loss_d_fake": loss_fake.detach(),
+            "d_real": torch.sigmoid(real_out.detach().float()).mean(), "d_fake": torch.sigmoid(fake_out.detach().float()).mean(),
+        }
+
+    def g_loss(self, G, D, batch):
+        # (2) Update G: make D take (G(z, y), y) for real.
+        real, cond = batch["real"], self.condition(batch)
+        fake_out = D(G(self.noise(len(real), real.device), cond), cond)
+        if self.wasserstein:
+            return losses.g_loss_wasserstein(fake_out), {}
+        return self.g_loss_fn(fake_out), {"d_fake_g": torch.sigmoid(fake_out.detach().float()).mean()}
+
+    def grid_conditions(self, n: int) -> tuple[torch.Tensor, int]:
+        """Conditions of the fixed sample grid and its number of columns: one row per
+        class (or, for attributes, a row with all off and one row per attribute
+        switched on alone, up to 7), the same noise down every column."""
+        rows = torch.eye(self.cond_dim) if not self.attr_names else torch.cat([torch.zeros(1, self.cond_dim), torch.eye(self.cond_dim)[:7]])
+        cols = max(1, n // len(rows))
+        return rows.repeat_interleave(cols, dim=0), cols
+
+    def fixed_inputs(self, n, device, seed):
+        cond, cols = self.grid_conditions(n)
+        gen = torch.Generator(device="cpu").manual_seed(seed + 12345)
+        z = self.noise(cols, torch.device("cpu"), gen).repeat(len(cond) // cols, 1)
+        return {"z": z.to(device), "cond": cond.to(device), "nrow": cols}
+
+    @torch.no_grad()
+    def generate(self, G, inputs):
+        return G(inputs["z"], inputs["cond"])
+
+    def after_d_step(self, D):
+        pass
+
+
+def condition_dim(data: GanData) -> int:
+    """Length of the condition vector: attributes if the data has them, else classes."""
+    return len(data.attr_names) if data.attr_names else data.num_classes
+
+
 @dataclass(frozen=True)
 class Recipe:
     name: str
@@ -126,6 +200,8 @@ class Recipe:
     defaults: Callable[[str, Config], dict]  # (data kind, config) -> {dotted field: value} for unset fields
     build: Callable[[Config, GanData], tuple[nn.Module, nn.Module]]
     objective: type[Objective]
+    any_loss: bool = False  # trains with the BCE losses or as a WGAN-GP critic, by --g-loss
+    conditional: bool = False  # needs class labels or attributes in the data
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -196,6 +272,46 @@ RECIPES.register("wgan-gp")(Recipe(
 ))
 
 
+
+def _cgan_defaults(kind: str, cfg: Config) -> dict:
+    size = cfg.data.image_size
+    conv = cfg.model.arch != "mlp" and 16 <= size <= 256 and not size & (size - 1)
+    width = (32 if cfg.data.image_size <= 32 else 64) if conv else 256
+    if cfg.loss.g_loss == "wasserstein":  # WGAN-GP's settings (Gulrajani et al.)
+        return {"model.arch": "conv" if conv else "mlp", "model.width": width, **_adam(1e-4, 0.0, 0.9),
+                "loss.d_steps": 5, "loss.gp_weight": 10.0}
+    return {"model.arch": "conv" if conv else "mlp", "model.width": width, **_adam(2e-4, 0.5, 0.999),
+            "loss.g_loss": "non-saturating", "loss.d_steps": 1}
+
+
+def _build_conditional(cfg: Config, data: GanData):
+    cond_dim = condition_dim(data)
+    if cond_dim == 0:
+        raise ConfigError(f"Data set {data.name!r} has no class labels or attributes, so cgan has nothing to condition on; "
+                          "use mnist-5k, a folder or zip with one sub-folder per class, or CelebA.")
+    m = cfg.model
+    if m.arch == "mlp":
+        return CondMLPGenerator(m.z_dim, cond_dim, data.shape, m.width), CondMLPDiscriminator(data.shape, cond_dim, m.width)
+    channels, size = data.shape[0], data.shape[-1]
+    G = CondDCGANGenerator(m.z_dim, cond_dim, channels, size, m.width)
+    D = ProjectionDiscriminator(channels, cond_dim, size, m.width, norm="layer" if cfg.loss.g_loss == "wasserstein" else "batch")
+    G.apply(init_dcgan_weights)
+    D.apply(init_dcgan_weights)
+    return G, D
+
+
+RECIPES.register("cgan")(Recipe(
+    "cgan",
+    "Conditional GAN (Mirza & Osindero 2014): G and D see a class or attributes; MLP as in the paper or conv with a projection D.",
+    ("image",),
+    _cgan_defaults,
+    _build_conditional,
+    ConditionalObjective,
+    any_loss=True,
+    conditional=True,
+))
+
+
 def resolve(cfg: Config) -> Config:
     """Fill every unset field from the recipe's defaults and check that the
     combination makes sense, with one-sentence errors for what does not."""
@@ -205,14 +321,20 @@ def resolve(cfg: Config) -> Config:
         fits = ", ".join(name for name, r in RECIPES.items() if source.kind in r.kinds)
         what = "images" if source.kind == "image" else "points (vectors)"
         raise ConfigError(f"Recipe {cfg.recipe!r} cannot train on {cfg.data.name!r}, which is {what}; use one of: {fits}.")
+    if recipe.conditional and source.builtin and not {"labels", "attrs"} & set(source.tags):
+        labelled = ", ".join(n for n, s in SOURCES.items() if {"labels", "attrs"} & set(s.tags))
+        raise ConfigError(f"Recipe {cfg.recipe!r} needs class labels or attributes, which {cfg.data.name!r} does not have; "
+                          f"use one of: {labelled}, or a folder / zip with one sub-folder per class.")
     d = cfg.to_dict()
-    for key, value in recipe.defaults(source.kind, cfg).items():
+    defaults = recipe.defaults(source.kind, cfg)
+    for key, value in defaults.items():
         section, name = key.split(".")
         if d[section][name] is None:
             d[section][name] = value
+    _drop_unused_options(cfg, d, defaults, source.kind)
     out = Config.from_dict(d)
 
-    wasserstein = issubclass(recipe.objective, WassersteinObjective)
+    wasserstein = out.loss.g_loss == "wasserstein" if recipe.any_loss else issubclass(recipe.objective, WassersteinObjective)
     if wasserstein and out.loss.g_loss != "wasserstein":
         raise ConfigError(f"Recipe {cfg.recipe!r} trains with the Wasserstein loss; leave --g-loss unset or use gan / dcgan for {out.loss.g_loss!r}.")
     if not wasserstein and out.loss.g_loss == "wasserstein":
@@ -235,7 +357,63 @@ def resolve(cfg: Config) -> Config:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {getattr(out.optim, name)}.")
     if out.model.width < 1 or out.model.z_dim < 1:
         raise ConfigError("--width and --z-dim must be at least 1.")
+    _check_numbers(out)
     return out
+
+
+# Options only some recipes use: what each is, for the refusal.
+_RECIPE_OPTIONS = {"loss.clip": "the WGAN weight-clipping bound", "loss.gp_weight": "the WGAN-GP gradient-penalty weight",
+                   "loss.l1_weight": "the pix2pix L1 weight"}
+_UNSET = {"optim.momentum": 0.0}  # fields whose "not set" value is not None
+
+
+def _drop_unused_options(cfg: Config, d: dict, defaults: dict, kind: str) -> None:
+    """Options the run would ignore are refused when the user set them, so config.json
+    never records a setting that did nothing. A value equal to the recipe's own
+    default is cleared instead: that is the recipe's filling-in (e.g. Adam's betas in a
+    config resolved before --optimizer sgd was chosen), not a choice."""
+
+    def clear(key: str, refusal: str) -> None:
+        section, name = key.split(".")
+        given = getattr(getattr(cfg, section), name)
+        unset = _UNSET.get(key)
+        if given is not None and given != unset and given != defaults.get(key):
+            raise ConfigError(refusal)
+        d[section][name] = unset
+
+    for key, what in _RECIPE_OPTIONS.items():
+        if key in defaults:
+            continue
+        flag = "--" + key.split(".")[1].replace("_", "-")
+        users = [name for name, r in RECIPES.items() if kind in r.kinds and key in r.defaults(kind, cfg)]
+        hint = f" or use --recipe {' or '.join(users)}" if users else ""
+        clear(key, f"{flag} is {what}, which recipe {cfg.recipe!r} does not use; leave it unset{hint}.")
+    optimizer = d["optim"]["optimizer"]
+    if optimizer != "adam":
+        for name in ("beta1", "beta2"):
+            clear(f"optim.{name}", f"--{name} is an Adam setting and the optimizer is {optimizer}; leave it unset or use --optimizer adam.")
+    if optimizer != "sgd":
+        clear("optim.momentum", f"--momentum is an SGD setting and the optimizer is {optimizer}; leave it unset or use --optimizer sgd.")
+
+
+def _check_numbers(cfg: Config) -> None:
+    """Values PyTorch would reject mid-run with a traceback, or accept and do nonsense with."""
+    o, lo = cfg.optim, cfg.loss
+    for name in ("lr_g", "lr_d"):
+        if not math.isfinite(getattr(o, name)):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {getattr(o, name)}.")
+    for name in ("beta1", "beta2"):
+        value = getattr(o, name)
+        if value is not None and not 0 <= value < 1:
+            raise ConfigError(f"--{name} must be at least 0 and below 1 (e.g. 0.5 or 0.999), not {value}.")
+    if not 0 <= o.momentum < 1:
+        raise ConfigError(f"--momentum must be at least 0 and below 1 (e.g. 0.9), not {o.momentum}.")
+    if lo.clip is not None and not (math.isfinite(lo.clip) and lo.clip > 0):
+        raise ConfigError(f"--clip must be a positive bound on the critic's weights (e.g. 0.01), not {lo.clip}.")
+    for name in ("gp_weight", "l1_weight"):
+        value = getattr(lo, name)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be zero or a positive weight, not {value}.")
 
 
 def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:

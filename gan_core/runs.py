@@ -17,9 +17,11 @@ tab or a restarted server all see the same truth.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
+import shutil
 import socket
 import tempfile
 import time
@@ -59,14 +61,53 @@ def new_run_id(cfg: Config) -> str:
 
 def create_run(cfg: Config, runs_dir: str | Path) -> Path:
     runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
     run_dir = runs_dir / new_run_id(cfg)
-    run_dir.mkdir()
-    (run_dir / "samples").mkdir()
-    (run_dir / "checkpoints").mkdir()
-    atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-    write_status(run_dir, state="queued", step=0, total=cfg.train.steps, created=time.time())
+    try:
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise RunError(f"The runs folder {runs_dir} is a file, not a folder; set --runs-dir or GAN_WORKBENCH_RUNS_DIR to a folder.")
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir()
+        (run_dir / "samples").mkdir()
+        (run_dir / "checkpoints").mkdir()
+        atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
+        write_status(run_dir, state="queued", step=0, total=cfg.train.steps, created=time.time())
+    except OSError as e:
+        shutil.rmtree(run_dir, ignore_errors=True)  # half a run directory would list as a broken run
+        raise RunError(f"Cannot create a run in {runs_dir} ({e.strerror or e}); set --runs-dir or GAN_WORKBENCH_RUNS_DIR "
+                       "to a folder you can write to, with free space.") from None
     return run_dir
+
+
+def discard_unstarted(run_dir: str | Path) -> bool:
+    """Remove a run directory that was refused before its first step (bad device or
+    data), so a refused command leaves nothing behind. A run with any metrics, sample
+    or checkpoint is kept: it holds work. Returns whether it was removed."""
+    run_dir = Path(run_dir)
+    try:
+        if (run_dir / "metrics.jsonl").exists() or any((run_dir / "checkpoints").iterdir()) or any((run_dir / "samples").iterdir()):
+            return False
+    except OSError:
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
+
+
+def remove_orphaned_temp_files(run_dir: str | Path, older_than: float = 5.0) -> int:
+    """Delete the ``.<name>*.tmp`` files of atomic writes killed half-way. Called when a
+    worker starts, when no one else writes the run; the age margin spares a write
+    another process (the launcher recording the worker's pid) may be finishing."""
+    run_dir = Path(run_dir)
+    cutoff = time.time() - older_than
+    removed = 0
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+        for p in folder.glob(".*.tmp"):
+            try:
+                if p.is_file() and p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def read_config(run_dir: str | Path) -> Config:
@@ -76,17 +117,38 @@ def read_config(run_dir: str | Path) -> Config:
     return Config.from_json_file(path)
 
 
+class Unreadable(RunError):
+    """A run file that exists but cannot be used; the message is a phrase naming the
+    file and what is wrong with it, for "This run cannot be read: ..."."""
+
+
 def _read_json(path: Path) -> dict:
+    """A JSON object file: {} when it does not exist, ``Unreadable`` when it is not
+    readable UTF-8 JSON holding an object."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        raw = path.read_bytes()
+    except FileNotFoundError:
         return {}
+    except OSError as e:
+        raise Unreadable(f"{path.name} cannot be read ({e.strerror or e})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise Unreadable(f"{path.name} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise Unreadable(f"{path.name} is not valid JSON (line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise Unreadable(f"{path.name} holds a JSON {type(data).__name__}, not an object")
+    return data
 
 
 def write_status(run_dir: str | Path, **fields) -> dict:
     """Merge ``fields`` into status.json and replace it atomically."""
     path = Path(run_dir) / "status.json"
-    status = _read_json(path)
+    try:
+        status = _read_json(path)
+    except Unreadable:
+        status = {}  # the writer owns the status: a mangled one is replaced, not merged
     status.update(fields, updated=time.time())
     atomic_write_json(path, status)
     return status
@@ -107,15 +169,89 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _proc_start(pid: int) -> int | None:
+    """When process ``pid`` started (field 22 of /proc/<pid>/stat, clock ticks since
+    boot); None where /proc is absent or the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # comm (field 2) may hold spaces and parentheses: count from its closing one.
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def worker_identity(pid: int) -> dict:
+    """Status fields that tell a run's worker from a later process given the same pid
+    (pids are reused, and after a reboot they start over)."""
+    return {"pid": pid, "host": socket.gethostname(), "pid_start": _proc_start(pid), "boot_id": _boot_id()}
+
+
+def _worker_alive(status: dict) -> bool:
+    pid = status["pid"]
+    if pid < 1:
+        return False  # kill(0) and kill(-1) would ask about whole process groups
+    boot = status.get("boot_id")
+    if boot is not None and _boot_id() not in (None, boot):
+        return False  # the machine rebooted since: whatever has this pid now is not the worker
+    if not _alive(pid):
+        return False
+    start = status.get("pid_start")
+    now = _proc_start(pid) if start is not None else None
+    return now is None or now == start  # without /proc the pid is all there is to go on
+
+
+# Known status fields: what each must be (JSON null is allowed for the optional ones).
+_WHOLE, _NUMBER, _TEXT = "a whole number", "a number", "text"
+_STATUS_FIELDS = {
+    "state": (_TEXT, False), "step": (_WHOLE, False), "total": (_WHOLE, False), "created": (_NUMBER, False),
+    "updated": (_NUMBER, False), "started": (_NUMBER, True), "elapsed": (_NUMBER, True), "eta": (_NUMBER, True),
+    "images_per_s": (_NUMBER, True), "pid": (_WHOLE, True), "pid_start": (_WHOLE, True), "host": (_TEXT, True),
+    "boot_id": (_TEXT, True), "device": (_TEXT, True), "error": (_TEXT, True), "message": (_TEXT, True),
+}
+
+
+def _check_status(status: dict) -> None:
+    for key, (kind, nullable) in _STATUS_FIELDS.items():
+        if key not in status or (nullable and status[key] is None):
+            continue
+        value = status[key]
+        if kind == _TEXT:
+            ok = isinstance(value, str)
+        elif kind == _WHOLE:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if not ok:
+            shown = repr(value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise Unreadable(f"status.json field '{key}' is {shown}, not {kind}")
+
+
 def read_status(run_dir: str | Path) -> dict:
     """status.json, with a run whose worker died (SIGKILL, crash, reboot) reported
-    as "interrupted": it says "running" but its process on this host is gone."""
-    status = _read_json(Path(run_dir) / "status.json")
+    as "interrupted": it says "running" but its process on this host is gone. A
+    status.json that cannot be used gives {"state": "unreadable", "error": reason}:
+    one broken run must never break a page that lists every run."""
+    try:
+        status = _read_json(Path(run_dir) / "status.json")
+        _check_status(status)
+    except Unreadable as e:
+        return {"state": "unreadable", "error": unreadable_message(str(e))}
     if status.get("state") in ACTIVE and status.get("host") == socket.gethostname():
-        pid = status.get("pid")
-        if isinstance(pid, int) and not _alive(pid):
+        if isinstance(status.get("pid"), int) and not _worker_alive(status):
             status["state"] = "interrupted"
     return status
+
+
+def unreadable_message(reason: str) -> str:
+    return f"This run cannot be read: {reason}; delete it, or repair the file by hand."
 
 
 def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]:
@@ -133,10 +269,19 @@ def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]
     rows = []
     for line in data[:end].splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            row = json.loads(line)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
             continue  # a line mangled by a crash mid-write; skip it, keep the rest
+        if _is_metrics_row(row):
+            rows.append(row)
     return rows, offset + end
+
+
+def _is_metrics_row(row) -> bool:
+    """What the trainer writes: an object of numbers with a whole step. Anything else
+    (edited by hand, another tool's line) is skipped rather than break every chart."""
+    return (isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row["step"], bool)
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values()))
 
 
 def truncate_metrics(run_dir: str | Path, last_step: int) -> None:
@@ -185,20 +330,41 @@ class RunInfo:
         return self.state in ACTIVE
 
 
+def _config_of(run_dir: Path) -> Config:
+    """The run's config, or ``Unreadable`` with what is wrong with config.json."""
+    from .errors import ConfigError
+
+    data = _read_json(run_dir / "config.json")
+    try:
+        return Config.from_dict(data)
+    except ConfigError as e:
+        raise Unreadable(f"config.json is invalid ({str(e).rstrip('.')})") from None
+
+
 def run_info(run_dir: str | Path) -> RunInfo:
+    """What a run is, from its files. A run whose config.json or status.json cannot be
+    used has state "unreadable" and the reason as its error, never an exception."""
     run_dir = Path(run_dir)
+    mtime = run_dir.stat().st_mtime
     status = read_status(run_dir)
-    cfg = _read_json(run_dir / "config.json")
+    try:
+        cfg = _config_of(run_dir)
+    except Unreadable as e:
+        cfg = None
+        # A live worker keeps its run active (not deletable under it); the error says what is wrong.
+        live = status.get("state") in ACTIVE and isinstance(status.get("pid"), int)
+        state = status["state"] if live else "unreadable"
+        status = {**status, "state": state, "error": unreadable_message(str(e)), "eta": None}
     return RunInfo(
         id=run_dir.name,
         path=run_dir,
         state=status.get("state", "unknown"),
         step=int(status.get("step", 0)),
-        total=int(status.get("total", cfg.get("train", {}).get("steps", 0))),
-        recipe=cfg.get("recipe", "?"),
-        data=cfg.get("data", {}).get("name", "?"),
-        created=float(status.get("created", run_dir.stat().st_mtime)),
-        updated=float(status.get("updated", run_dir.stat().st_mtime)),
+        total=int(status.get("total", cfg.train.steps if cfg else 0)),
+        recipe=cfg.recipe if cfg else "?",
+        data=cfg.data.name if cfg else "?",
+        created=float(status.get("created", mtime)),
+        updated=float(status.get("updated", mtime)),
         eta=status.get("eta"),
         images_per_s=status.get("images_per_s"),
         error=status.get("error"),
@@ -206,9 +372,15 @@ def run_info(run_dir: str | Path) -> RunInfo:
 
 
 def list_runs(runs_dir: str | Path) -> list[RunInfo]:
-    """Every run under ``runs_dir``, newest first."""
+    """Every run under ``runs_dir``, newest first; broken ones included as "unreadable"."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
-    runs = [run_info(p) for p in runs_dir.iterdir() if (p / "config.json").is_file()]
+    runs = []
+    for p in runs_dir.iterdir():
+        try:
+            if (p / "config.json").is_file():
+                runs.append(run_info(p))
+        except OSError:
+            continue  # deleted while listing
     return sorted(runs, key=lambda r: r.created, reverse=True)

@@ -62,10 +62,12 @@ def points_png(points: np.ndarray, real: np.ndarray | None = None, title: str = 
     return buf.getvalue()
 
 
-def save_samples(fake: torch.Tensor, path: Path, real_points: np.ndarray | None = None, title: str = "") -> None:
-    """Images -> a PNG grid; points -> a PNG plot plus the raw points as .npy for dashboards."""
+def save_samples(fake: torch.Tensor, path: Path, real_points: np.ndarray | None = None, title: str = "",
+                 nrow: int | None = None) -> None:
+    """Images -> a PNG grid (``nrow`` per row: a conditional grid has one row per
+    class); points -> a PNG plot plus the raw points as .npy for dashboards."""
     if fake.dim() == 4:
-        atomic_write_bytes(path, png_bytes(grid_array(fake)))
+        atomic_write_bytes(path, png_bytes(grid_array(fake, nrow)))
     else:
         points = fake.detach().float().cpu().numpy()
         buf = io.BytesIO()

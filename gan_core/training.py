@@ -13,7 +13,6 @@ import contextlib
 import json
 import math
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Callable
@@ -23,9 +22,9 @@ import torch
 from . import checkpoints
 from .config import Config
 from .data import BatchStream, load_data
-from .errors import ConfigError
+from .errors import ConfigError, GanError, RunError
 from .recipes import RECIPES, make_optimizer, resolve
-from .runs import read_config, truncate_metrics, write_status
+from .runs import read_config, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
 from .samples import save_samples
 
 
@@ -76,26 +75,49 @@ def train(
 
     ``should_stop()`` is polled once per step, as is the run's STOP file;
     ``on_progress(step, total, metrics_row_or_None)`` is called after every step.
+    A STOP already there (pressed while the run was queued) stops it before it starts.
     """
     run_dir = Path(run_dir)
-    write_status(run_dir, state="running", pid=os.getpid(), host=socket.gethostname(), error=None, message=None)
+    stop_file = run_dir / "STOP"
+    if stop_file.exists():
+        return _stopped_before_start(run_dir)
     try:
+        remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
+        write_status(run_dir, state="running", **worker_identity(os.getpid()), error=None, message=None)
         return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # recorded for the dashboard, then re-raised for the log
-        from .errors import GanError
-
-        msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
-        write_status(run_dir, state="failed", error=msg)
+        if isinstance(e, OSError):
+            # Disk full, permissions, a vanished folder: the user's to fix, so one sentence, no traceback.
+            where = f" {e.filename}" if e.filename else ""
+            msg = f"Training stopped on a file error ({e.strerror or e}{where}); free disk space or fix the permissions, then resume."
+        else:
+            msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
+        try:
+            write_status(run_dir, state="failed", error=msg, eta=None)
+        except OSError:
+            pass  # the disk is still full: the dead worker's pid makes the run read as interrupted
+        if isinstance(e, OSError):
+            raise RunError(msg) from e
         raise
 
 
+def _stopped_before_start(run_dir: Path) -> dict:
+    """Honour a Stop pressed while the run waited for its worker: nothing trained."""
+    resumable = (run_dir / "checkpoints" / checkpoints.STATE).exists()
+    where = "resume continues from its last checkpoint" if resumable else "resume trains it from the start"
+    status = write_status(run_dir, state="stopped", eta=None, error=None, message=f"Stopped before it started; {where}.")
+    (run_dir / "STOP").unlink(missing_ok=True)  # acted on
+    return status
+
+
 def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
-    """Continue a run from its last checkpoint (or from the start if it has none)."""
+    """Continue a run from its last checkpoint (or from the start if it has none).
+    A pending STOP is honoured, never cleared here: whoever resumes on purpose (the
+    Resume button, a person typing --resume) clears it first."""
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    (run_dir / "STOP").unlink(missing_ok=True)
     return train(cfg, run_dir, should_stop, on_progress)
 
 
@@ -185,9 +207,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         G.eval()
         fake = objective.generate(G, fixed)
         G.train()
-        save_samples(fake, run_dir / "samples" / f"step_{step:07d}.png", real_points, f"step {step}")
+        save_samples(fake, run_dir / "samples" / f"step_{step:07d}.png", real_points, f"step {step}", nrow=fixed.get("nrow"))
 
     stop_file = run_dir / "STOP"
+    stopped_by_file = False
     step = start
     final = "finished"
     message = data_note
@@ -198,6 +221,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 if should_stop() or stop_file.exists():
                     step -= 1
                     final = "stopped"
+                    stopped_by_file = stop_file.exists()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
 
@@ -273,4 +297,6 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 return {"state": "diverged", "step": step, "error": str(e)}
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
     status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message)
+    if stopped_by_file:
+        stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed
     return status

@@ -4,13 +4,14 @@ live training charts. Not a page itself (app.py lists pages explicitly)."""
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import datetime
 from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core import runs
+from gan_core import runs, visitors
 
 STATE_COLOURS = {
     "queued": "blue", "running": "blue", "finished": "green", "stopped": "orange",
@@ -148,3 +149,61 @@ def settings_or_stop():
     except GanError as e:
         st.error(str(e))
         st.stop()
+
+
+# ----------------------------------------------------------------------- demo visitors
+
+XSRF_COOKIE = "_streamlit_xsrf"  # set by Streamlit's server on every browser, for its XSRF protection
+IN_USE = "_visitor_in_use"  # session key: {"zip": path, "checkpoint": path} this session uses now
+
+
+def xsrf_secret(cookie: str) -> str | None:
+    """The random token inside Streamlit's XSRF cookie, or None. The cookie is
+    "2|mask|masked token|timestamp" and the server masks the same token afresh on
+    every response, so the cookie text changes but the token does not: it stays the
+    same for a browser until its session cookies are cleared."""
+    parts = cookie.split("|") if isinstance(cookie, str) else []
+    if len(parts) != 4 or parts[0] != "2":
+        return None
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return None
+    if len(mask) != 4 or len(masked) < 16:
+        return None
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
+
+
+def visitor(settings) -> str | None:
+    """In demo mode, who this browser is: the owner id (gan_core.visitors) of the
+    token in its XSRF cookie, so a refresh or a second tab keeps the visitor's runs;
+    where there is no such cookie (XSRF protection off, tests), a random token kept
+    for this session. Outside demo mode None: everything is everyone's."""
+    if not settings.demo:
+        return None
+    if "_visitor" not in st.session_state:
+        secret = xsrf_secret(st.context.cookies.get(XSRF_COOKIE, ""))
+        st.session_state["_visitor"] = visitors.owner_id(secret or secrets.token_hex(16))
+    return st.session_state["_visitor"]
+
+
+def visible_runs(settings) -> list[runs.RunInfo]:
+    """Every run this visitor may see (all of them outside demo mode), newest first."""
+    return visitors.visible_runs(runs.list_runs(settings.runs_dir), visitor(settings), settings)
+
+
+def may_act(run, settings) -> bool:
+    """Whether this visitor may stop, resume, download or delete ``run``."""
+    return visitors.may_act(run, visitor(settings), settings)
+
+
+def use_upload(kind: str, path) -> None:
+    """Say which upload of ``kind`` ("zip" or "checkpoint") this session uses now
+    (None: none), so tidying never removes it from under the visitor."""
+    st.session_state.setdefault(IN_USE, {})[kind] = str(path) if path else None
+
+
+def tidy_uploads(settings) -> None:
+    """Demo mode: remove uploads no longer used (gan_core.visitors.sweep_uploads), on every page load."""
+    if settings.demo:
+        visitors.sweep_uploads(settings.runs_dir, visitor(settings), keep=st.session_state.get(IN_USE, {}).values())

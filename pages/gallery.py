@@ -15,7 +15,7 @@ import streamlit as st
 
 from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
-from pages._shared import settings_or_stop, through_app
+from pages._shared import settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 
 through_app()
 
@@ -110,7 +110,7 @@ def on_grid_click(key: str) -> None:
             return
 
 
-def on_checkpoint_upload(runs_dir) -> None:
+def on_checkpoint_upload(runs_dir, owner) -> None:
     """Keep an uploaded checkpoint and select it; runs before the widgets are drawn,
     which is when the checkpoint menu's choice may still be changed."""
     upload = st.session_state.get("gallery_upload")
@@ -118,11 +118,12 @@ def on_checkpoint_upload(runs_dir) -> None:
     if upload is None:
         return
     try:
-        saved = uploads.save_checkpoint_upload(upload.getvalue(), upload.name, runs_dir)
+        saved = uploads.save_checkpoint_upload(upload.getvalue(), upload.name, runs_dir, owner)
     except GanError as e:
         st.session_state["gallery_upload_error"] = str(e)
     else:
         st.session_state["gallery_ckpt"] = str(saved)
+        use_upload("checkpoint", saved)
 
 
 def new_samples() -> None:
@@ -278,7 +279,10 @@ if settings.demo:
     steps = f"runs stop after {settings.max_steps:,} steps" if settings.max_steps else "runs are not capped in length"
     st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")
 
-entries = gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir)
+# Demo mode: the shipped checkpoints and this visitor's own uploads and runs only.
+use_upload("checkpoint", st.session_state.get("gallery_ckpt"))
+tidy_uploads(settings)
+entries = gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
 if not entries:
     st.info(f"There is no checkpoint to sample yet: train one with `{TRAIN_COMMAND}` (or on the Train page) and it appears here.")
     st.stop()
@@ -298,7 +302,7 @@ with st.expander("Use a checkpoint of your own", icon=":material/upload:"):
                "`python -m gan_core export RUN_DIR --out my.safetensors`. Only .safetensors files are "
                "accepted: they hold weights and the config, never code.")
     st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="gallery_upload",
-                     on_change=on_checkpoint_upload, args=(settings.runs_dir,))
+                     on_change=on_checkpoint_upload, args=(settings.runs_dir, visitor(settings)))
     if st.session_state.get("gallery_upload_error"):
         st.error(st.session_state["gallery_upload_error"])
 

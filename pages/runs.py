@@ -20,10 +20,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from gan_core import experiments, export, jobs, runs
+from gan_core import experiments, export, jobs, runs, visitors
 from gan_core.config import Config
 from gan_core.errors import GanError
-from pages._shared import settings_or_stop, thin, through_app
+from gan_core.health import exploded
+from pages._shared import may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs, visitor
 
 through_app()
 
@@ -97,7 +98,7 @@ is collapse.
 
 STATE_COLOURS = {
     "queued": "blue", "running": "blue", "stopping": "orange", "finished": "green", "stopped": "orange",
-    "interrupted": "orange", "diverged": "red", "failed": "red",
+    "interrupted": "orange", "diverged": "red", "failed": "red", "exploded": "red",
 }
 # The same colours as text in the runs table (Streamlit's badge palette).
 STATE_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
@@ -153,8 +154,30 @@ def stop_requested(info: runs.RunInfo) -> bool:
     return info.active and (info.path / "STOP").exists()
 
 
+@st.cache_data(max_entries=500, show_spinner=False)
+def _exploded(run_dir: str, size: int, mtime_ns: int) -> str | None:
+    # Only the file's end is read: the judgement is on the last rows, and the table
+    # redraws every few seconds for runs of any length.
+    rows, _ = runs.read_metrics(run_dir, max(0, size - 16384))
+    return exploded(rows)
+
+
+def blown_up(info: runs.RunInfo) -> str | None:
+    """gan_core.health's sentence if the run's losses blew up, else None."""
+    try:
+        stat = (info.path / "metrics.jsonl").stat()
+    except OSError:
+        return None
+    return _exploded(str(info.path), stat.st_size, stat.st_mtime_ns)
+
+
 def state_text(info: runs.RunInfo) -> str:
-    return "stopping" if stop_requested(info) else info.state
+    if stop_requested(info):
+        return "stopping"
+    # An ended run whose losses blew up is never shown as a green "finished".
+    if info.state in ("finished", "stopped", "interrupted") and blown_up(info):
+        return "exploded"
+    return info.state
 
 
 def short_name(info: runs.RunInfo) -> str:
@@ -318,6 +341,9 @@ def comparison_section(settings) -> None:
             except GanError as e:
                 st.error(str(e))
             else:
+                if visitor(settings):  # demo mode: the three runs are this visitor's (unowned, nobody sees them)
+                    for run_dir in run_dirs:
+                        visitors.write_owner(run_dir, visitor(settings))
                 st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
                 st.session_state["runs_group_pref"] = "Losses"
                 st.toast(f"Launched the optimiser comparison ({len(run_dirs)} runs); they are selected below.",
@@ -343,14 +369,14 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
             "Images/s": f"{r.images_per_s:.0f}" if r.images_per_s is not None else "",
             "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
-            "Note": r.error or "",
+            "Note": r.error or blown_up(r) or "",
         })
     table = pd.DataFrame(rows)
     return table if table["Note"].any() else table.drop(columns="Note")
 
 
 def runs_table(settings) -> None:
-    all_runs = runs.list_runs(settings.runs_dir)
+    all_runs = visible_runs(settings)
     signature = tuple((r.id, r.state) for r in all_runs)
     if st.session_state.get("runs_signature") != signature:
         # A run started, stopped or finished since the page was drawn: redraw all of it,
@@ -379,13 +405,15 @@ def runs_table(settings) -> None:
 
 def run_actions(info: runs.RunInfo, settings) -> None:
     """One row per selected run: its state and what can be done with it."""
+    if not may_act(info, settings):
+        return  # demo mode: another visitor's run is never listed, stopped, resumed, zipped or deleted
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     state = state_text(info)
     # Live progress is in the table (which refreshes); this row changes only with the state.
     detail = "" if info.active else f"step {info.step} / {info.total}"
     text = f"**{short_name(info)}** :{STATE_COLOURS.get(state, 'gray')}-badge[{state}] {detail}  \n`{info.id}`"
-    if info.error:
-        text += f"  \n:red[{info.error}]"
+    if info.error or blown_up(info):
+        text += f"  \n:red[{info.error or blown_up(info)}]"
     row.markdown(text, width="stretch")
     if row.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
                   help="Stop at the next step; a checkpoint is saved so it can resume."):
@@ -502,12 +530,14 @@ def select_experiment(options: dict[str, list[str]]) -> None:
 
 st.title("Runs and loss curves")
 settings = settings_or_stop()
+tidy_uploads(settings)
 
 comparison_section(settings)
 
-all_runs = runs.list_runs(settings.runs_dir)
+all_runs = visible_runs(settings)  # demo mode: this visitor's own runs only
 if not all_runs:
-    st.info(f"No runs in {settings.runs_dir} yet. Start one on the Train page, or run the optimiser comparison above.")
+    where = "of yours" if settings.demo else f"in {settings.runs_dir}"
+    st.info(f"No runs {where} yet. Start one on the Train page, or run the optimiser comparison above.")
     st.stop()
 
 any_active = any(r.active for r in all_runs)
@@ -523,8 +553,9 @@ if SELECTED not in st.session_state:
 st.session_state[SELECTED] = [i for i in st.session_state[SELECTED] if i in by_id]
 
 experiment_runs = {
-    f"{e['label']} · {datetime.fromtimestamp(e.get('created', 0)):%d %b %H:%M} · {e['id'][-4:]}": [p.name for p in e["runs"]]
+    f"{e['label']} · {datetime.fromtimestamp(e.get('created', 0)):%d %b %H:%M} · {e['id'][-4:]}": [p.name for p in e["runs"] if p.name in by_id]
     for e in experiments.list_experiments(settings.runs_dir)
+    if any(p.name in by_id for p in e["runs"])  # demo mode: only experiments with runs of this visitor's
 }
 pick_col, exp_col = st.columns([3, 1.3], vertical_alignment="bottom")
 chosen = pick_col.multiselect(

@@ -16,6 +16,7 @@ from gan_core.cli import command_line
 from gan_core.config import Config, DataConfig
 from gan_core.data import list_sources
 from gan_core.errors import GanError
+from gan_core.health import exploded
 from gan_core.recipes import describe, resolve
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
@@ -23,6 +24,7 @@ from gan_core.uploads import save_upload
 from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
+from pages._shared import may_act, tidy_uploads, use_upload, visible_runs, visitor
 
 through_app()
 
@@ -34,6 +36,10 @@ G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
                "minimax: G minimises log(1 − D(G(z))), the paper's objective, whose gradient vanishes early on.")
 REFRESH_S = 1.0  # live view refresh while a run is active
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
+# What one dashboard run may ask of a shared server, where the engine accepts any
+# positive number: a batch of millions is gigabytes, a k of millions a run that
+# never ends, and a million points is already 50x the default.
+MAX_BATCH, MAX_D_STEPS, MAX_POINTS, MAX_SEED = 4096, 50, 1_000_000, 2**31 - 1
 
 
 def sample_every_for(steps: int) -> int:
@@ -54,11 +60,21 @@ FORM_KEYS = ("train_recipe", "train_data_mode", "train_data", "train_server_sour
 
 
 def restore_form() -> None:
-    """Streamlit forgets a page's widget values when another page is shown; bring
-    back what the user had chosen before they left."""
-    for key, value in st.session_state.get("_train_form", {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
+    """Bring back what the user had chosen, and make the browser show it.
+
+    Streamlit forgets a page's widget values when another page is shown. And a
+    widget hidden for a while (the image size while training on points, the
+    built-in set while uploading) is drawn anew by the browser at its first
+    option or its minimum, while the server still holds the value kept here:
+    Streamlit sends a widget's value only when it was written in this script run.
+    So every value is written again on every run, and the select, its caption,
+    the command line and the run all show the same one."""
+    remembered = st.session_state.get("_train_form", {})
+    for key in FORM_KEYS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+        elif key in remembered:
+            st.session_state[key] = remembered[key]
 
 
 def remember_form() -> None:
@@ -90,7 +106,11 @@ def recipe_section() -> dict:
 def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
     """Returns (data config fields, error sentence or None, kind of data)."""
     sources = list_sources()
-    mode = st.radio("Data", [BUILTIN, SERVER, UPLOAD], horizontal=True, key="train_data_mode")
+    # A public demo never reads the server's folders: no typed path is offered, or used.
+    modes = [BUILTIN, UPLOAD] if settings.demo else [BUILTIN, SERVER, UPLOAD]
+    if st.session_state.get("train_data_mode") not in modes:
+        st.session_state["train_data_mode"] = BUILTIN
+    mode = st.radio("Data", modes, horizontal=True, key="train_data_mode")
     error = None
     if mode == BUILTIN:
         builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
@@ -100,7 +120,7 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
                             format_func=lambda n: f"{n} ({builtin[n].kind})")
         st.caption(builtin[name].description)
         data, kind = {"name": name}, builtin[name].kind
-    elif mode == SERVER:
+    elif mode == SERVER and not settings.demo:
         on_disk = {s.name: s for s in sources if s.needs_path and s.kind in recipe["kinds"]}
         name = st.selectbox("Kind of data", list(on_disk), key="train_server_source")
         st.caption(on_disk[name].description)
@@ -123,10 +143,11 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
             error = "Upload a .zip of images first."
         else:
             checked = st.session_state.setdefault("_train_uploads", {})
-            if file.file_id not in checked:
+            saved = checked.get(file.file_id)
+            if saved is None or (not isinstance(saved, str) and not saved.path.is_file()):  # (swept while unused: save again)
                 with st.spinner("Checking the images in the zip..."):
                     try:
-                        checked[file.file_id] = save_upload(file.getvalue(), settings.runs_dir)
+                        checked[file.file_id] = save_upload(file.getvalue(), settings.runs_dir, visitor(settings))
                     except GanError as e:
                         checked[file.file_id] = str(e)
             result = checked[file.file_id]
@@ -136,6 +157,9 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
             else:
                 st.success(result.summary())
                 data["path"] = str(result.path)
+                use_upload("zip", result.path)
+    if data.get("path") is None or mode != UPLOAD:
+        use_upload("zip", None)
 
     if kind == "image":
         left, right = st.columns(2)
@@ -145,8 +169,7 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         data["channels"] = CHANNELS[channels]
     else:
         st.session_state.setdefault("train_n_points", DataConfig().n_points)
-        data["n_points"] = st.number_input("Points drawn from the distribution (n_points)", 100, 1_000_000,
-                                           step=1000, key="train_n_points")
+        data["n_points"] = int(st.number_input("Points drawn from the distribution (n_points)", step=1000, key="train_n_points"))
     return data, error, kind
 
 
@@ -169,18 +192,19 @@ def training_section(recipe_name: str, data: dict, settings) -> dict:
         put_default("train_g_loss", lo.g_loss, sig)
 
     c1, c2 = st.columns(2)
-    steps = c1.number_input("Steps", 1, settings.max_steps or 10_000_000, step=100, key="train_steps",
-                            help="Generator updates to train for.")
-    batch_size = c2.number_input("Batch size", 1, 4096, step=16, key="train_batch_size")
+    # No min or max on these boxes: a browser refuses a number outside them without
+    # telling the server, which then runs the previous value. form_problem judges them.
+    steps = c1.number_input("Steps", step=100, key="train_steps", help="Generator updates to train for.")
+    batch_size = c2.number_input("Batch size", step=16, key="train_batch_size")
     if settings.demo:
         st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and {settings.max_active_runs} at a time.")
     c1, c2 = st.columns(2)
     optimizer = c1.selectbox("Optimiser", OPTIMIZERS, key="train_optimizer")
-    d_steps = c2.number_input("k (D steps per G step)", 1, 50, key="train_d_steps",
+    d_steps = c2.number_input("k (D steps per G step)", step=1, key="train_d_steps",
                               help="Goodfellow et al.'s k; WGANs train the critic 5 times per generator step.")
     c1, c2 = st.columns(2)
-    lr_g = c1.number_input("Learning rate G", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_g")
-    lr_d = c2.number_input("Learning rate D", 1e-7, 1.0, step=1e-5, format="%.1e", key="train_lr_d")
+    lr_g = c1.number_input("Learning rate G", step=1e-5, format="%.1e", key="train_lr_g")
+    lr_d = c2.number_input("Learning rate D", step=1e-5, format="%.1e", key="train_lr_d")
     if wasserstein:
         st.radio("Generator loss", ["wasserstein"], disabled=True, horizontal=True, key="train_g_loss_fixed",
                  help="WGAN recipes train with the Wasserstein loss; the critic estimates the distance between real and fake.")
@@ -190,9 +214,9 @@ def training_section(recipe_name: str, data: dict, settings) -> dict:
     c1, c2 = st.columns([3, 2])
     labels = {"auto": f"auto: {devices()[0][1]}", **dict(devices())}
     device = c1.selectbox("Device", list(labels), format_func=labels.get, key="train_device")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, key="train_seed")
+    seed = c2.number_input("Seed", step=1, key="train_seed")
 
-    steps = min(int(steps), settings.max_steps or int(steps))  # the demo's cap holds whatever the browser sends
+    steps = int(steps)
     changes = {"train.steps": steps, "train.batch_size": int(batch_size), "train.seed": int(seed),
                "train.device": device, "train.sample_every": sample_every_for(steps)}
     # Fields left at the recipe's default stay unset, so the config (and its command line) says "recipe default".
@@ -209,12 +233,33 @@ def build_config(recipe_name: str, data: dict, changes: dict) -> Config:
     return cfg.replace(**changes)
 
 
+def form_problem(cfg: Config, kind: str, settings) -> str | None:
+    """Why Start cannot run ``cfg``, in one sentence, or None. The engine judges
+    the config as it judges the command line (recipes.resolve); the page adds what
+    this server allows one run, whatever number the browser sends."""
+    try:
+        resolved = resolve(cfg)
+    except GanError as e:
+        return str(e)
+    t = resolved.train
+    if settings.max_steps is not None and t.steps > settings.max_steps:
+        return f"This server trains at most {settings.max_steps:,} steps per run, not {t.steps:,}; lower Steps."
+    limits = [("Batch size", t.batch_size, 1, MAX_BATCH), ("k (D steps per G step)", resolved.loss.d_steps, 1, MAX_D_STEPS),
+              ("Seed", t.seed, 0, MAX_SEED)]
+    if kind == "vector":
+        limits.append(("Points drawn from the distribution", resolved.data.n_points, 1, MAX_POINTS))
+    for label, value, low, high in limits:
+        if not low <= value <= high:
+            return f"{label} must be between {low:,} and {high:,}, not {value:,}."
+    return None
+
+
 def start(cfg: Config, settings) -> None:
     last = st.session_state.get("_train_last_launch")
     if last and last[0] == cfg.to_json() and time.monotonic() - last[1] < 3:
         return  # a double click: this exact run was started a moment ago
     try:
-        run_dir = jobs.launch(cfg, settings.runs_dir, max_active=settings.max_active_runs)
+        run_dir = jobs.launch(cfg, settings.runs_dir, max_active=settings.max_active_runs, owner=visitor(settings))
     except GanError as e:
         st.error(str(e))
         return
@@ -229,18 +274,21 @@ def settings_form(settings) -> None:
     with st.container(border=True):
         recipe = recipe_section()
     with st.container(border=True):
-        data, data_error, _ = data_section(recipe, settings)
+        data, data_error, kind = data_section(recipe, settings)
     with st.container(border=True):
         changes = training_section(recipe["name"], data, settings)
     remember_form()
-    cfg = build_config(recipe["name"], data, changes)
+    cfg = build_config(recipe["name"], data, changes)  # the one config shown, checked and launched
+    problem = data_error or form_problem(cfg, kind, settings)
     clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
-                        disabled=data_error is not None, key="train_start")
+                        disabled=problem is not None, key="train_start")
     if data_error is not None and not st.session_state.get("train_server_path") and not st.session_state.get("train_upload"):
         st.caption(data_error)
-    if clicked:
+    elif data_error is None and problem is not None:
+        st.error(problem, icon=":material/block:")  # why Start is greyed out (a data error is shown at its field)
+    if clicked and problem is None:  # a click can be sent by hand, past a disabled button
         start(cfg, settings)
-    st.caption("The same run from a terminal (e.g. on a GPU server):")
+    st.caption("These settings as a command line:" if problem else "The same run from a terminal (e.g. on a GPU server):")
     st.code(command_line(cfg), language="bash", wrap_lines=True)
 
 
@@ -273,9 +321,24 @@ def choose_run(all_runs: list[runs.RunInfo]) -> runs.RunInfo | None:
     return by_id.get(wanted)
 
 
-def show_state(info: runs.RunInfo, status: dict) -> None:
+BLOWN_UP_STATES = ("finished", "stopped", "interrupted")  # ended without an error of their own
+
+
+def state_label(info: runs.RunInfo, blown: str | None) -> str:
+    """The run's badge: an ended run whose losses blew up is never a green "finished"."""
+    return ":red-badge[exploded]" if blown and info.state in BLOWN_UP_STATES else state_badge(info.state)
+
+
+def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> None:
+    """What happened to the run; ``blown`` is gan_core.health's sentence when its losses blew up."""
     message = status.get("message")
-    if info.state == "queued":
+    if blown and info.state in BLOWN_UP_STATES:
+        what = {"finished": f"Ran all {info.total:,} steps in {fmt_duration(status.get('elapsed'))}.",
+                "stopped": f"Stopped at step {info.step:,}.", "interrupted": "The worker process ended without finishing."}
+        st.error(f"{what[info.state]} {blown}", icon=":material/warning:")
+    elif blown and info.active:
+        st.warning(blown, icon=":material/warning:")  # still training: Stop saves the time
+    elif info.state == "queued":
         st.info("Starting the worker process; loading PyTorch takes a few seconds.", icon=":material/hourglass_top:")
     elif info.state == "finished":
         st.success(" ".join(filter(None, [f"Finished all {info.total} steps in {fmt_duration(status.get('elapsed'))}.", message])))
@@ -283,7 +346,7 @@ def show_state(info: runs.RunInfo, status: dict) -> None:
         st.warning(message or f"Stopped at step {info.step}; Resume continues from there.")
     elif info.state == "interrupted":
         st.warning("The worker process ended without finishing (killed or crashed); Resume continues from the last checkpoint.")
-    elif info.state in ("failed", "diverged"):
+    elif info.state in ("failed", "diverged", "unreadable"):
         st.error(info.error or "The run failed; see its log below.")
     elif message:
         st.caption(message)
@@ -302,6 +365,8 @@ def progress(info: runs.RunInfo, status: dict) -> None:
 
 
 def controls(info: runs.RunInfo, settings) -> None:
+    if not may_act(info, settings):
+        return  # demo mode: another visitor's run is never shown, let alone stopped
     if info.active:
         stopping = (info.path / "STOP").exists()
         st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key="train_stop", disabled=stopping,
@@ -340,7 +405,8 @@ def latest_numbers(rows: list[dict], wasserstein: bool) -> None:
              if wasserstein else [("D loss", "loss_d"), ("G loss", "loss_g"), ("D(x) on real", "d_real"), ("D(G(z)) on fake", "d_fake")])
     for label, key in shown:
         if last.get(key) is not None:
-            st.metric(label, f"{last[key]:.3f}")
+            value = last[key]  # a blown-up loss is millions: keep it short enough for the column
+            st.metric(label, f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}")
     st.caption(f"at step {last['step']:,}")
 
 
@@ -360,16 +426,17 @@ def live_view(info: runs.RunInfo, settings) -> None:
         data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
         wasserstein = cfg.loss.g_loss == "wasserstein"
 
+        rows = read_all_metrics(info.path)
+        blown = exploded(rows)
         head, buttons = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_badge(now.state)}")
+        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_label(now, blown)}")
         head.caption(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
                      f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss")
         with buttons:
             controls(now, settings)
         progress(now, status)
-        show_state(now, status)
+        show_state(now, status, blown)
 
-        rows = read_all_metrics(info.path)
         left, right = st.columns([5, 2], gap="medium")
         with left:
             samples(now, data_kind, cfg.train.sample_every)
@@ -394,13 +461,14 @@ def live_view(info: runs.RunInfo, settings) -> None:
 
 st.title("Train a GAN")
 settings = settings_or_stop()
+tidy_uploads(settings)
 
 form, watch = st.columns([2, 3], gap="large")
 with form:
     settings_form(settings)
 with watch:
     st.subheader("Live view")
-    all_runs = runs.list_runs(settings.runs_dir)
+    all_runs = visible_runs(settings)  # demo mode: this visitor's own runs only, whatever ?run= says
     if not all_runs:
         st.info("No runs yet: choose your settings and press Start training.", icon=":material/info:")
     else:

@@ -6,10 +6,8 @@ downloads). Every refusal is one sentence and keeps nothing on disk."""
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

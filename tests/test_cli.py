@@ -1,6 +1,7 @@
 """The command line as a user meets it: real subprocesses for the happy path,
 ``main()`` in-process for every error a user can cause."""
 
+import errno
 import json
 import os
 import subprocess
@@ -168,3 +169,108 @@ def torch_cat(t):
     import torch
 
     return torch.cat([t, t]) if t.dim() else t
+
+
+# ------------------------------------------------------------------ refusals: one sentence, nothing left behind
+
+TINY = ["--recipe", "gan", "--data", "ring-8", "--steps", "2", "--no-progress", *SMALL]
+
+
+def no_run_left(runs_dir):
+    return not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--beta1", "5"], "--beta1 must be at least 0 and below 1"),
+    (["--beta2", "-0.1"], "--beta2 must be at least 0 and below 1"),
+    (["--optimizer", "sgd", "--momentum", "-1"], "--momentum must be at least 0 and below 1"),
+    (["--lr-g", "inf"], "--lr-g must be a positive learning rate"),
+    (["--recipe", "wgan", "--clip", "-0.01"], "--clip must be a positive bound"),
+    (["--recipe", "wgan", "--clip", "nan"], "--clip must be a positive bound"),
+    (["--recipe", "wgan-gp", "--gp-weight", "-10"], "--gp-weight must be zero or a positive weight"),
+    # Options the chosen recipe or optimiser would ignore, instead of recording them in config.json:
+    (["--recipe", "wgan-gp", "--clip", "0.01"], "--clip is the WGAN weight-clipping bound, which recipe 'wgan-gp' does not use; leave it unset or use --recipe wgan."),
+    (["--recipe", "wgan", "--gp-weight", "10"], "--gp-weight is the WGAN-GP gradient-penalty weight, which recipe 'wgan' does not use"),
+    (["--recipe", "gan", "--clip", "0.01"], "which recipe 'gan' does not use"),
+    (["--momentum", "0.9"], "--momentum is an SGD setting and the optimizer is adam"),
+    (["--optimizer", "rmsprop", "--momentum", "0.9"], "--momentum is an SGD setting and the optimizer is rmsprop"),
+    (["--l1-weight", "100"], "--l1-weight is the pix2pix L1 weight, which recipe 'gan' does not use"),
+    (["--optimizer", "sgd", "--beta1", "0.9"], "--beta1 is an Adam setting and the optimizer is sgd"),
+    (["--recipe", "wgan", "--beta2", "0.99"], "--beta2 is an Adam setting and the optimizer is rmsprop"),
+    # Refused by the device or the data: checked before, or the run directory removed again.
+    (["--device", "cuda:7"], "no such CUDA GPU"),
+    (["--device", "tpu"], "Unknown device"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--recipe", "dcgan", "--data", "folder", "--data-path", "/nonexistent/photos"], "photos"),
+])
+def test_refused_in_one_sentence_and_nothing_left_behind(capsys, tmp_path, args, match):
+    runs_dir = tmp_path / "runs"
+    err = _error_of(capsys, "train", *TINY, *args, "--runs-dir", str(runs_dir))
+    assert match in err
+    assert no_run_left(runs_dir)
+
+
+def test_zip_without_images_leaves_no_failed_run(capsys, tmp_path):
+    z = tmp_path / "notes.zip"
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("readme.txt", "no pictures here")
+    _error_of(capsys, "train", "--recipe", "dcgan", "--data", "folder", "--data-path", str(z),
+              "--runs-dir", str(tmp_path / "runs"), "--no-progress")
+    assert no_run_left(tmp_path / "runs")
+
+
+def test_a_config_file_that_is_not_utf8(capsys, tmp_path):
+    conf = tmp_path / "c.json"
+    conf.write_bytes(b'{"recipe": "gan\xff\xfe"}')
+    err = _error_of(capsys, "train", "--config", str(conf), "--runs-dir", str(tmp_path / "runs"))
+    assert "is not UTF-8 text" in err and no_run_left(tmp_path / "runs")
+
+
+def test_a_runs_dir_that_is_a_file_or_unwritable(capsys, tmp_path, monkeypatch):
+    a_file = tmp_path / "runs"
+    a_file.write_text("not a folder")
+    assert "is a file, not a folder" in _error_of(capsys, "train", *TINY, "--runs-dir", str(a_file))
+    assert "(Not a directory)" in _error_of(capsys, "train", *TINY, "--runs-dir", str(a_file / "below"))
+
+    locked = tmp_path / "locked"  # root ignores chmod, so the refusal is simulated where it happens
+    real_mkdir = os.mkdir
+
+    def mkdir(path, *args, **kwargs):
+        if str(path).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    err = _error_of(capsys, "train", *TINY, "--runs-dir", str(locked))
+    assert "Cannot create a run in" in err and "Permission denied" in err
+
+
+@pytest.mark.parametrize("module, code", [("gan_core.checkpoints", errno.ENOSPC), ("gan_core.samples", errno.EACCES)],
+                         ids=["disk-full-at-checkpoint", "permission-denied-at-samples"])
+def test_a_file_error_while_training_fails_the_run_in_one_sentence(capsys, tmp_path, monkeypatch, module, code):
+    import importlib
+
+    def fail(path, data):
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(importlib.import_module(module), "atomic_write_bytes", fail)
+    err = _error_of(capsys, "train", *TINY, "--runs-dir", str(tmp_path / "runs"))
+    assert os.strerror(code) in err and "then resume" in err
+    (run_dir,) = (tmp_path / "runs").iterdir()  # it trained steps: kept, marked failed
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and status["error"] == err.removeprefix("error: ")
+    assert (run_dir / "metrics.jsonl").exists()
+
+
+def test_the_runs_dir_setting_is_the_default(capsys, tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(shared))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", *TINY]) == 0
+    (run_dir,) = shared.iterdir()
+    assert not (tmp_path / "runs").exists()
+    capsys.readouterr()
+    assert main(["runs"]) == 0
+    assert run_dir.name in capsys.readouterr().out
+    assert main(["runs", "--runs-dir", str(tmp_path / "elsewhere")]) == 0  # the flag still wins
+    assert "No runs under" in capsys.readouterr().out

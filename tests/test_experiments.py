@@ -13,7 +13,7 @@ from gan_core.config import Config
 from gan_core.errors import ConfigError, RunError
 from gan_core.recipes import resolve
 
-OPTIM_FIELDS = {"optimizer", "lr_g", "lr_d"}
+OPTIM_FIELDS = {"optimizer", "lr_g", "lr_d", "beta1", "beta2"}  # SGD and RMSProp carry no Adam betas
 
 
 def record_launches(monkeypatch):

@@ -64,3 +64,17 @@ def test_launch_stop_resume_and_the_concurrency_limit(tmp_path):
     jobs.stop(run_dir)
     wait_for(lambda: runs.read_status(run_dir)["state"] == "stopped", 60, "the second stop")
     assert "Resuming" in (run_dir / "train.log").read_text()
+
+
+def test_stop_pressed_while_the_worker_is_still_starting_stops_it(tmp_path):
+    cfg = tiny("gan", "toy-1d", steps=100000, **{"train.log_every": 10, "train.checkpoint_every": 100000})
+    run_dir = jobs.launch(cfg, tmp_path)
+    assert runs.read_status(run_dir)["state"] == "queued"  # the worker is still importing PyTorch
+    status = runs.read_status(run_dir)
+    if os.path.exists("/proc/self/stat"):
+        assert status["pid_start"] == runs._proc_start(status["pid"])  # more than the pid identifies it
+    jobs.stop(run_dir)
+    wait_for(lambda: runs.read_status(run_dir)["state"] == "stopped", 60, "the queued run to stop")
+    assert "before it started" in runs.read_status(run_dir)["message"]
+    assert not (run_dir / "metrics.jsonl").exists() and not (run_dir / "STOP").exists()
+    assert jobs.active_runs(tmp_path) == []

@@ -11,7 +11,8 @@ from gan_core.recipes import RECIPES, Objective, resolve
 from gan_core.training import choose_device, resume, train
 
 BUILTIN = [name for name, s in SOURCES.items() if s.builtin]
-COMBOS = [(r, s) for r, recipe in RECIPES.items() for s in BUILTIN if SOURCES.get(s).kind in recipe.kinds]
+COMBOS = [(r, s) for r, recipe in RECIPES.items() for s in BUILTIN if SOURCES.get(s).kind in recipe.kinds
+          and (not recipe.conditional or {"labels", "attrs"} & set(SOURCES.get(s).tags))]
 
 
 def test_registry_covers_the_classic_family():

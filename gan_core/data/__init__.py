@@ -54,6 +54,36 @@ def _first(data: GanData, n: int) -> GanData:
     return dataclasses.replace(data, dataset=torch.utils.data.Subset(data.dataset, range(n)))
 
 
+def _select_attributes(data: GanData, wanted: str) -> GanData:
+    """Keep only the named attribute columns (in the order given), so a conditional
+    model is conditioned on, and its checkpoint lists, exactly those."""
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    if not data.attr_names:
+        raise ConfigError(f"Data source '{data.name}' has no attributes, so --attributes does not apply; leave it unset.")
+    unknown = [n for n in names if n not in data.attr_names]
+    if unknown or not names or len(set(names)) != len(names):
+        shown = ", ".join(data.attr_names)
+        raise ConfigError(f"--attributes must name distinct attributes of '{data.name}' ({shown}), not {wanted!r}.")
+    columns = torch.tensor([data.attr_names.index(n) for n in names])
+    if data.tensors is not None:
+        tensors = {**data.tensors, "attrs": data.tensors["attrs"].index_select(1, columns)}
+        return dataclasses.replace(data, tensors=tensors, attr_names=names)
+    return dataclasses.replace(data, dataset=_AttributeColumns(data.dataset, columns), attr_names=names)
+
+
+class _AttributeColumns(torch.utils.data.Dataset):
+    def __init__(self, dataset, columns: torch.Tensor):
+        self.dataset, self.columns = dataset, columns
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict:
+        item = dict(self.dataset[index])
+        item["attrs"] = item["attrs"].index_select(0, self.columns)
+        return item
+
+
 def load_data(cfg: DataConfig) -> GanData:
     """Load the source ``cfg.name`` names, keeping its first ``cfg.limit`` items if set.
 
@@ -63,6 +93,8 @@ def load_data(cfg: DataConfig) -> GanData:
     source = SOURCES.get(cfg.name)
     _check(cfg, source)
     data = source.load(cfg)
+    if cfg.attributes is not None:
+        data = _select_attributes(data, cfg.attributes)
     if cfg.limit is not None and cfg.limit < len(data):
         data = _first(data, cfg.limit)
     if len(data) == 0:

@@ -12,6 +12,8 @@ import torch
 import torchvision.transforms.v2.functional as F
 from PIL import Image, ImageOps
 
+from ..uploads import check_image_size
+
 # PIL modes that hold one grey channel; every other mode (RGB, RGBA, CMYK, YCbCr,
 # palette "P", ...) counts as colour. Palette images are treated as colour because
 # the header alone cannot say whether the palette is grey.
@@ -24,28 +26,37 @@ def native_channels(mode: str) -> int:
     return 1 if mode in GREY_MODES else 3
 
 
-def _flatten(img: Image.Image, channels: int) -> Image.Image:
-    """Any PIL image -> mode "L" (channels 1) or "RGB" (channels 3)."""
+def flatten(img: Image.Image, channels: int) -> Image.Image:
+    """Any PIL image -> mode "L" (channels 1) or "RGB" (channels 3); ``img`` itself if it
+    already is. Works in place where it can: a 50-megapixel image is 200 MB in Pillow."""
     if img.mode in _HIGH_DEPTH_MODES:
         # 16-bit and float images: PIL's own convert("L") clips instead of scaling.
-        a = np.asarray(img, dtype=np.float32)
-        a = a if img.mode == "F" else a / 65535.0
-        img = Image.fromarray((np.clip(a, 0.0, 1.0) * 255.0).round().astype(np.uint8))  # 2-D uint8 -> mode "L"
+        a = np.array(img, dtype=np.float32)
+        a *= 255.0 if img.mode == "F" else 255.0 / 65535.0
+        np.clip(a, 0.0, 255.0, out=a)
+        img = Image.fromarray(np.rint(a, out=a).astype(np.uint8))  # 2-D uint8 -> mode "L"
     elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
         # Transparent pixels often hold arbitrary colours; show them on white like a viewer would.
-        rgba = img.convert("RGBA")
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return img.convert("L" if channels == 1 else "RGB")
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba)  # blends by alpha, like alpha_composite onto opaque white
+        img = white
+    target = "L" if channels == 1 else "RGB"
+    return img if img.mode == target else img.convert(target)
 
 
 def pil_to_uint8(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
     """Orient, resize (short side), centre-crop one PIL image -> uint8 (C, S, S).
 
     uint8 is four times smaller than the final floats, which matters when thousands
-    of decoded images wait to be stacked.
+    of decoded images wait to be stacked. Sources open files with
+    ``uploads.open_image``, which applies the size limits before decoding; they are
+    checked again here for any image that arrived another way, because the resize
+    below costs (aspect ratio x image_size^2) pixels.
     """
-    img = ImageOps.exif_transpose(img)  # phone photos store their rotation in EXIF
-    img = _flatten(img, channels)
+    check_image_size(*img.size)
+    ImageOps.exif_transpose(img, in_place=True)  # phone photos store their rotation in EXIF; in place saves a copy
+    img = flatten(img, channels)
     img = F.resize(img, [image_size])  # PIL resizing always antialiases
     img = F.center_crop(img, [image_size, image_size])
     return F.pil_to_tensor(img)

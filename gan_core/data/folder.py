@@ -23,6 +23,13 @@ Eager or lazy
     readable one, so a batch never comes back short. Zips follow the same rule and
     are read member by member, never extracted to disk.
 
+Limits (gan_core.uploads, the same as for uploads)
+    Only regular files are read, and symlinks only when they lead inside the folder;
+    other entries with an image name (FIFOs, devices, links out) are skipped and counted.
+    An image whose header declares too many pixels or too long a shape is skipped and
+    counted like an unreadable one, before it is decoded. A zip over the entry, size or
+    compression-ratio limits is refused as a whole, from its directory alone.
+
 CelebA
     ``<root>/celeba/img_align_celeba/*.jpg`` plus ``<root>/celeba/list_attr_celeba.txt``
     (``root`` may also be the ``celeba`` folder itself). The attribute file is parsed
@@ -32,8 +39,8 @@ CelebA
 
 from __future__ import annotations
 
-import io
 import os
+import stat
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,10 +48,10 @@ from typing import BinaryIO, Callable, Sequence, TypeVar
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..config import DataConfig
 from ..errors import DataError
+from ..uploads import open_image, open_zip, shown_name
 from ._images import convert_channels, native_channels, pil_to_uint8, uint8_to_real
 from .base import GanData, register_source
 
@@ -68,17 +75,29 @@ class DirStore:
         self.where = str(root)
 
     def open(self, name: str) -> BinaryIO:
-        return open(self.root / name, "rb")
+        # Listing keeps only regular files; should one be swapped for a FIFO since, O_NONBLOCK
+        # keeps open() from waiting for a writer that never comes, and fstat refuses it.
+        fd = os.open(self.root / name, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{name} is not a regular file")
+            return os.fdopen(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def read(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
+        with self.open(name) as f:
+            return f.read()
 
     def close(self) -> None:
         pass
 
 
 class ZipStore:
-    """Members of a zip archive. Picklable for DataLoader workers: each process opens its own handle."""
+    """Members of a zip archive, addressed by their ``ZipInfo`` (two members may share a
+    name, and each must be read on its own). Picklable for DataLoader workers: each
+    process opens its own handle."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -89,15 +108,17 @@ class ZipStore:
     def archive(self) -> zipfile.ZipFile:
         # A handle inherited through fork shares its file offset with the parent, so reopen per process.
         if self._zip is None or self._pid != os.getpid():
-            self._zip = zipfile.ZipFile(self.path)
+            self._zip = open_zip(self.path, f"Zip file {self.path}")  # the upload limits, for every zip
             self._pid = os.getpid()
         return self._zip
 
-    def open(self, name: str) -> BinaryIO:
-        return self.archive().open(name)
+    def open(self, member: zipfile.ZipInfo) -> BinaryIO:
+        # A stream: never more than the member's declared size, which open_zip has checked.
+        return self.archive().open(member)
 
-    def read(self, name: str) -> bytes:
-        return self.archive().read(name)
+    def read(self, member: zipfile.ZipInfo) -> bytes:
+        with self.open(member) as f:
+            return f.read()
 
     def close(self) -> None:
         if self._zip is not None:
@@ -113,11 +134,11 @@ class ZipStore:
 Store = DirStore | ZipStore
 
 
-def _decode(store: Store, name: str, image_size: int, channels: int | None) -> torch.Tensor | None:
-    """One file -> uint8 (C, S, S), in its native channels if ``channels`` is None; None if unreadable."""
+def _decode(store: Store, name, image_size: int, channels: int | None) -> torch.Tensor | None:
+    """One file -> uint8 (C, S, S), in its native channels if ``channels`` is None; None if
+    unreadable or over the size limits (checked from the header, before decoding)."""
     try:
-        data = store.read(name)
-        with Image.open(io.BytesIO(data)) as img:
+        with store.open(name) as f, open_image(f) as img:
             # JPEG only: let the decoder downscale by 1/2, 1/4 or 1/8 while keeping both sides
             # >= image_size. Much faster for large photos; the proper resize follows.
             img.draft(None, (image_size, image_size))
@@ -127,13 +148,27 @@ def _decode(store: Store, name: str, image_size: int, channels: int | None) -> t
         return None
 
 
-def _header_mode(store: Store, name: str) -> str | None:
-    """The PIL mode from the file's header, without decoding the pixels; None if unreadable."""
+def _header_mode(store: Store, name) -> str | None:
+    """The PIL mode from the file's header, without decoding the pixels; None if unreadable or over the size limits."""
     try:
-        with store.open(name) as f, Image.open(f) as img:
+        with store.open(name) as f, open_image(f) as img:
             return img.mode
     except Exception:  # noqa: BLE001 - as in _decode
         return None
+
+
+def _over_limit(store: Store, names: Sequence) -> str | None:
+    """Why the first of ``names`` that breaks the size limits does, as the end of a sentence; None if none does."""
+    for name in names:
+        shown = shown_name(getattr(name, "filename", name))
+        try:
+            with store.open(name) as f, open_image(f, shown):
+                pass
+        except DataError as e:
+            return str(e)
+        except Exception:  # noqa: BLE001, S112 - unreadable for another reason: look at the next
+            continue
+    return None
 
 
 def _parallel(fn: Callable[[str], T], names: Sequence[str]) -> list[T]:
@@ -206,6 +241,9 @@ def build_image_data(
         modes = _parallel(lambda f: _header_mode(store, f), files)
         keep = [i for i, m in enumerate(modes) if m is not None]
     if not keep:
+        reason = _over_limit(store, files[:20])  # name the limit if that is what refused them
+        if reason:
+            raise DataError(f"None of the {len(files)} image files in {store.where} can be used: {reason}")
         raise DataError(f"None of the {len(files)} image files in {store.where} could be read; check that they are valid, complete images.")
     skipped += len(files) - len(keep)
     index = torch.tensor(keep, dtype=torch.int64)
@@ -234,36 +272,72 @@ def _wanted(parts: Sequence[str]) -> bool:
     return parts[-1].lower().endswith(IMAGE_EXTENSIONS)
 
 
-def _list_dir(root: Path) -> list[str]:
-    found = []
+def _entry_kind(entry: os.DirEntry, top: str) -> str | None:
+    """"dir", "file" (a regular file) or None (skip) for one directory entry.
+
+    Only regular files are read: opening a FIFO blocks until someone writes to it, and a
+    device may never end. A symlink is followed only if it leads to somewhere inside
+    ``top`` (a real path): a data folder must not become a window onto the rest of the disk.
+    """
+    try:
+        if entry.is_symlink():
+            target = os.path.realpath(entry.path)
+            if os.path.commonpath([top, target]) != top:
+                return None
+            mode = os.stat(target).st_mode
+            return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
+        # d_type from scandir: no extra system call per file
+        return "dir" if entry.is_dir(follow_symlinks=False) else "file" if entry.is_file(follow_symlinks=False) else None
+    except (OSError, ValueError):  # vanished, a dangling or looping link
+        return None
+
+
+def _list_dir(root: Path) -> tuple[list[str], int]:
+    """Image files under ``root`` (relative POSIX paths, sorted), and how many entries
+    with an image name were skipped for not being a regular file inside the folder."""
+    top = os.path.realpath(root)
+    found, skipped = [], 0
     seen = set()  # real paths of visited folders: symlinked folders are followed, but never in a cycle
-
-    def on_error(e: OSError):
-        raise DataError(f"Folder {e.filename} cannot be read ({e.strerror}); check its permissions.")
-
-    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+    pending: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
+    while pending:
+        folder, rel = pending.pop()
         real = os.path.realpath(folder)
         if real in seen:
-            dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__MACOSX"]
-        rel = Path(folder).relative_to(root).parts
-        found.extend("/".join(rel + (f,)) for f in files if _wanted(rel + (f,)))
-    return sorted(found)
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as e:
+            raise DataError(f"Folder {folder} cannot be read ({e.strerror}); check its permissions.") from None
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == "__MACOSX":
+                continue
+            parts = rel + (entry.name,)
+            kind = _entry_kind(entry, top)
+            if kind == "dir":
+                pending.append((entry.path, parts))
+            elif _wanted(parts):
+                if kind == "file":
+                    found.append("/".join(parts))
+                else:
+                    skipped += 1
+    return sorted(found), skipped
 
 
-def _list_zip(store: ZipStore) -> list[str]:
+def _list_zip(store: ZipStore) -> list[zipfile.ZipInfo]:
+    """The image members, in name order; members that share a name are all kept."""
     try:
         members = store.archive().infolist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, EOFError):  # ValueError: e.g. a name flagged UTF-8 that is not
         raise DataError(
             f"{store.path} is not a valid zip archive (damaged or incomplete); re-create it or point --data-path at the unpacked folder."
         ) from None
     except OSError as e:
         raise DataError(f"Zip file {store.path} cannot be read ({e.strerror}); check its permissions.") from None
     # Zips made on Windows may use backslashes.
-    return sorted(m.filename for m in members if not m.is_dir() and _wanted(m.filename.replace("\\", "/").split("/")))
+    wanted = [m for m in members if not m.is_dir() and _wanted(m.filename.replace("\\", "/").split("/"))]
+    return sorted(wanted, key=lambda m: (m.filename, m.header_offset))
 
 
 def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] | None]:
@@ -300,15 +374,17 @@ def load_folder(cfg: DataConfig) -> GanData:
     path = _user_path(cfg)
     if path.is_dir():
         store: Store = DirStore(path)
-        files = _list_dir(path)
+        files, skipped = _list_dir(path)
+        names = files
     elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         store = ZipStore(path)
-        files = _list_zip(store)
+        files, skipped = _list_zip(store), 0
+        names = [m.filename for m in files]
     else:
         raise DataError(f"{path} is neither a folder nor a .zip file; point --data-path at a folder of images or a .zip of them.")
     if not files:
         raise DataError(f"{path} contains no images ({_EXTENSION_LIST}); point --data-path at a folder or .zip that holds your images.")
-    labels, class_names = split_classes(files)
+    labels, class_names = split_classes(names)
     extras = {} if labels is None else {"label": labels}
     what = f"{len(class_names)} classes" if class_names else "no labels"
     return build_image_data(
@@ -318,6 +394,7 @@ def load_folder(cfg: DataConfig) -> GanData:
         cfg,
         extras=extras,
         class_names=class_names,
+        skipped=skipped,
         description=f"images from {path} ({what})",
     )
 
@@ -377,7 +454,9 @@ def load_celeba(cfg: DataConfig) -> GanData:
         raise DataError(f"CelebA image folder {image_dir} does not exist; unpack img_align_celeba.zip into {base}.")
     files, attr_names, attrs = _celeba_attributes(attr_file)
     try:
-        on_disk = set(os.listdir(image_dir))
+        top = os.path.realpath(image_dir)
+        with os.scandir(image_dir) as it:  # only regular files inside the folder, as for "folder"
+            on_disk = {e.name for e in it if _entry_kind(e, top) == "file"}
     except OSError as e:
         raise DataError(f"Folder {image_dir} cannot be read ({e.strerror}); check its permissions.") from None
     present = [i for i, f in enumerate(files) if f in on_disk]

@@ -105,6 +105,16 @@ def browser():
 @pytest.fixture
 def server(browser, tmp_path):
     """`streamlit run app.py` on a free port; killed (its whole process group) at teardown."""
+    yield from _serve(tmp_path)
+
+
+@pytest.fixture
+def demo_server(browser, tmp_path):
+    """The same in demo mode (GAN_WORKBENCH_DEMO=1), as on Streamlit Community Cloud."""
+    yield from _serve(tmp_path, GAN_WORKBENCH_DEMO="1")
+
+
+def _serve(tmp_path: Path, **settings: str):
     port = _free_port()
     runs_dir, data_root = tmp_path / "runs", tmp_path / "data"
     data_root.mkdir()
@@ -112,6 +122,7 @@ def server(browser, tmp_path):
     env = {**os.environ, "GAN_WORKBENCH_RUNS_DIR": str(runs_dir), "GAN_WORKBENCH_DATA_ROOT": str(data_root)}
     for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
         env.pop(name, None)
+    env.update(settings)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),

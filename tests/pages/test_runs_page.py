@@ -307,3 +307,34 @@ def test_an_experiments_runs_are_selected_together(own_root):
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert {t["name"] for t in figure["data"] if t.get("showlegend") is not False} == {
         f"SGD · {own_root['stopped'].name[-4:]}", f"ADAM · {own_root['gan'].name[-4:]}"}
+
+
+def fabricated_run(root: Path, last_loss_g: float) -> Path:
+    """A finished run directory written by hand: three logged rows, the last with ``last_loss_g``."""
+    run_dir = runs.create_run(tiny_cfg("gan", steps=30), root)
+    rows = [{"step": s, "time": 0.0, "elapsed": s / 10, "loss_d": 1.3, "loss_g": 0.7, "d_real": 0.5, "d_fake": 0.5}
+            for s in (10, 20, 30)]
+    rows[-1].update(loss_d=0.0, loss_g=last_loss_g)
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs.write_status(run_dir, state="finished", step=30, elapsed=3.0)
+    return run_dir
+
+
+def test_a_run_whose_losses_exploded_is_never_a_green_finished(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    for name in ("GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    healthy, blown = fabricated_run(tmp_path, 0.7), fabricated_run(tmp_path, 8.9e6)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert dict(zip(table["Run"], table["State"])) == {healthy.name: "finished", blown.name: "exploded"}
+    notes = dict(zip(table["Run"], table["Note"]))
+    assert notes[healthy.name] == "" and "generator loss was 8,900,000 at step 30" in notes[blown.name]
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    assert styles.count("#e0353a") == 1 and styles.count("#21c354") == 1  # one red state, one green
+    select(at, blown, healthy)
+    rows = {r: next(m.value for m in at.markdown if f"`{r.name}`" in m.value) for r in (blown, healthy)}
+    assert ":red-badge[exploded]" in rows[blown] and "8,900,000" in rows[blown] and "green" not in rows[blown]
+    assert ":green-badge[finished]" in rows[healthy]

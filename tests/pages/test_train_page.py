@@ -19,8 +19,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gan_core import jobs, runs
+from gan_core.cli import command_line
 from gan_core.config import Config, DataConfig
 from gan_core.errors import DataError
+from gan_core.data.base import SOURCES
 from gan_core.recipes import resolve
 from gan_core.uploads import UPLOADS, save_upload
 
@@ -72,8 +74,8 @@ def launches(env, monkeypatch):
     """Record every jobs.launch call; each returns a fake run directory that is 'running'."""
     calls = []
 
-    def fake_launch(cfg, runs_dir, max_active=None):
-        calls.append(SimpleNamespace(cfg=cfg, runs_dir=Path(runs_dir), max_active=max_active))
+    def fake_launch(cfg, runs_dir, max_active=None, owner=None):
+        calls.append(SimpleNamespace(cfg=cfg, runs_dir=Path(runs_dir), max_active=max_active, owner=owner))
         return fake_run(Path(runs_dir), cfg)
 
     monkeypatch.setattr(jobs, "launch", fake_launch)
@@ -185,6 +187,105 @@ def test_unchanged_fields_give_the_recipe_defaults(env, launches):
     assert any(m.label == "Wasserstein estimate" for m in at.metric)
 
 
+@pytest.mark.parametrize("key, value, reason", [
+    ("train_steps", -5, "--steps must be at least 1, not -5."),
+    ("train_batch_size", 0, "--batch-size must be at least 1, not 0."),
+    ("train_lr_g", 0.0, "--lr-g must be a positive learning rate, not 0.0."),
+    ("train_batch_size", 5000, "Batch size must be between 1 and 4,096, not 5,000."),
+])
+def test_an_invalid_field_disables_start_with_the_reason(env, launches, key, value, reason):
+    at = page().run()
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception
+    assert at.number_input(key=key).value == value  # what was typed reaches the page: not clamped, not the old value
+    assert errors(at) == [reason]
+    assert at.button(key="train_start").disabled
+    forged = at.button(key="train_start")
+    forged.proto.disabled = False  # a click sent by hand, as the browser would not: the server still refuses
+    forged.click().run()
+    assert not launches
+
+
+def test_the_command_shown_is_the_config_launched(env, launches):
+    at = page().run()
+    at.session_state["train_steps"] = -7  # a value set directly, as a browser with no bounds sends it
+    at.run()
+    assert at.button(key="train_start").disabled and "--steps -7" in codes(at)[0]
+    at.number_input(key="train_steps").set_value(450)
+    at.number_input(key="train_batch_size").set_value(24)
+    at.number_input(key="train_lr_d").set_value(3e-4)
+    at.selectbox(key="train_recipe").select("gan").run()
+    assert not errors(at) and not at.button(key="train_start").disabled
+    shown = codes(at)[0]
+    at.button(key="train_start").click().run()
+    assert not at.exception and len(launches) == 1
+    assert command_line(launches[0].cfg) == shown
+    assert "--steps 450" in shown and "--batch-size 24" in shown and "--recipe gan" in shown
+
+
+def form_widgets(at: AppTest) -> dict:
+    return {w.key: w for w in [*at.selectbox, *at.radio, *at.number_input]
+            if (w.key or "").startswith("train_") and w.key != "train_watch_select"}
+
+
+def drawn(widget):
+    """What the browser draws for a widget it draws anew (on opening the page, or when
+    it comes back after being hidden): the value the server sends with it, else its
+    default, which is its first option or its minimum (seen in Chromium). A widget
+    that stays on screen keeps what the browser showed."""
+    p = widget.proto
+    if hasattr(p, "options"):  # selectbox, radio
+        return p.raw_value if p.set_value else p.options[p.default]
+    return p.value if p.set_value else p.default
+
+
+def check(at: AppTest, before: set = frozenset()) -> None:
+    """Every widget drawn anew shows the value the server uses, and the data caption
+    and the command line say the same as the widgets."""
+    assert not at.exception
+    widgets = form_widgets(at)
+    for key in set(widgets) - set(before):
+        w = widgets[key]
+        assert drawn(w) == (w.options[w.index] if hasattr(w, "options") else w.value), key
+    values = {k: w.value for k, w in widgets.items()}
+    if "train_data" not in values:
+        return  # no built-in set chosen (an upload)
+    name, command = values["train_data"], codes(at)[0]
+    assert any(c.value == SOURCES.get(name).description for c in at.caption)  # the caption is the selected set's
+    defaults = resolve(Config(recipe=values["train_recipe"]).replace(**{"data.name": name}))
+    assert (f"--data {name}" in command) == (name != Config().data.name)
+    for key, flag, default in (("train_image_size", "--image-size", defaults.data.image_size),
+                               ("train_n_points", "--n-points", defaults.data.n_points)):
+        if key in values:
+            assert (f"{flag} {values[key]}" in command) == (values[key] != default), command
+
+
+def step(at: AppTest, changed) -> None:
+    """Run the page after a widget change (``changed``, not yet run), then check it."""
+    before = set(form_widgets(at))
+    changed.run()
+    check(at, before)
+
+
+def test_hidden_fields_come_back_as_they_were_and_the_browser_shows_them(env, launches):
+    at = page().run()
+    check(at)
+    step(at, at.selectbox(key="train_recipe").select("gan"))
+    step(at, at.selectbox(key="train_data").select("ring-8"))
+    step(at, at.number_input(key="train_n_points").set_value(5000))
+    step(at, at.selectbox(key="train_recipe").select("dcgan"))  # points are hidden, the image size is back
+    assert at.selectbox(key="train_image_size").value == DataConfig().image_size  # its default, not the smallest
+    step(at, at.radio(key="train_data_mode").set_value(UPLOAD))
+    step(at, at.radio(key="train_data_mode").set_value("Built-in data"))  # the built-in select is back
+    assert at.selectbox(key="train_data").value == "faces-lfw"
+    step(at, at.selectbox(key="train_recipe").select("gan"))
+    step(at, at.selectbox(key="train_data").select("ring-8"))
+    assert at.number_input(key="train_n_points").value == 5000  # as the user left it, not the minimum
+    at.button(key="train_start").click().run()
+    cfg = launches[0].cfg
+    assert (cfg.recipe, cfg.data.name, cfg.data.n_points) == ("gan", "ring-8", 5000)
+
+
 def test_concurrency_limit_is_one_sentence(env, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "2")
     for _ in range(2):
@@ -277,8 +378,11 @@ def test_demo_mode_caps_steps_and_says_so(env, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     at = page().run()
     steps = at.number_input(key="train_steps")
-    assert steps.value == 300 and steps.max == 300
+    assert steps.value == 300
     assert any("limited to 300 steps" in c.value for c in at.caption)
+    steps.set_value(301).run()  # what a browser sends: the box has no max, the page judges it
+    assert at.button(key="train_start").disabled
+    assert errors(at) == ["This server trains at most 300 steps per run, not 301; lower Steps."]
 
 
 # ----------------------------------------------------------------------------- watching runs
@@ -324,6 +428,36 @@ def test_finished_run_shows_its_final_state_without_controls(env):
     assert "train_stop" not in keys and "train_resume" not in keys
     history = at.select_slider(key=f"train_grid_{run_dir.name}")
     assert list(history.options) == ["20", "300"] and history.value == 300
+
+
+def explode(run_dir: Path, loss_g: float = 8.9e6) -> None:
+    """Make the last logged row of a run's metrics.jsonl one whose G loss blew up."""
+    path = run_dir / "metrics.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[-1].update(loss_d=0.0, loss_g=loss_g)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_a_run_whose_losses_exploded_is_never_a_green_finished(env):
+    run_dir = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
+    explode(run_dir)
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception
+    assert not at.success
+    (error,) = errors(at)
+    assert error.startswith("Ran all 300 steps in 5 s.") and "generator loss was 8,900,000 at step 300" in error
+    badges = " ".join(m.value for m in at.markdown if "-badge[" in m.value)
+    assert ":red-badge[exploded]" in badges and "green" not in badges
+
+    running = fake_run(env.runs, Config(), state="running", step=30)
+    explode(running, float("nan"))
+    at.query_params["run"] = running.name
+    at.run()
+    assert not at.exception
+    assert any("generator loss became NaN at step 30" in w.value for w in at.warning)  # still training: Stop saves time
+    assert "blue-badge[running]" in " ".join(m.value for m in at.markdown)
 
 
 def test_stop_asks_the_run_to_stop(env):

@@ -1,0 +1,177 @@
+"""Visitors of a public demo: who owns which run and upload, and what each may see and do.
+
+With ``GAN_WORKBENCH_DEMO=1`` strangers share one server. Each browser session is a
+visitor, known only by an owner id: a hash of a secret the browser holds (the page
+layer derives it), so a path or file on disk never carries text a visitor typed,
+and knowing an owner id does not let anyone act as that visitor.
+
+    runs/<run_id>/owner.json        {"owner": "<owner id>"}, written before the worker starts
+    runs/uploads/<owner id>/        that visitor's uploads: upload-<hash>.zip, ckpt-<hash>.safetensors
+
+In demo mode a visitor sees, stops, resumes, downloads and deletes only their own
+runs (plus the shipped demo checkpoints); a run without an owner (started from the
+command line, or before demo mode was on) belongs to no visitor. Outside demo mode
+(someone's own machine) everything is everyone's, as it always was.
+
+Uploads are removed once no longer used (``sweep_uploads``), because a public demo
+has little disk and strangers' files must not pile up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Iterable
+
+from .runs import RunInfo, atomic_write_json
+
+OWNER_FILE = "owner.json"
+# An upload nobody has used for this long is removed, whoever it belongs to: a visitor
+# who closed the tab never comes back to tidy up.
+UPLOAD_IDLE_S = 3 * 3600
+UPLOAD_KINDS = (".zip", ".safetensors")  # one "newest" per kind: a training zip, a gallery checkpoint
+_OWNER = re.compile(r"[0-9a-f]{32}")
+# Upload file names (uploads.py: a hash of the bytes). Found in a run's config.json as
+# text, so a config that no longer parses still protects the upload it names.
+_UPLOAD_NAME = re.compile(rb"(?:upload|ckpt)-[0-9a-f]{20}\.(?:zip|safetensors)")
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def owner_id(secret: str | bytes) -> str:
+    """The owner id of a visitor holding ``secret`` (a browser's random token)."""
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return hashlib.sha256(b"gan-workbench-visitor\0" + secret).hexdigest()[:32]
+
+
+def check_owner(owner: str) -> str:
+    """``owner`` if it is an owner id; anything else is a programming error, never
+    turned into a path."""
+    if not isinstance(owner, str) or not _OWNER.fullmatch(owner):
+        raise ValueError(f"not an owner id: {owner!r}")
+    return owner
+
+
+def write_owner(run_dir: str | Path, owner: str) -> None:
+    atomic_write_json(Path(run_dir) / OWNER_FILE, {"owner": check_owner(owner)})
+
+
+def run_owner(run_dir: str | Path) -> str | None:
+    """The owner id recorded in the run directory, or None (no owner, or unreadable)."""
+    try:
+        with open(Path(run_dir) / OWNER_FILE, "rb") as f:
+            data = json.loads(f.read(4096))
+    except (OSError, ValueError):
+        return None
+    owner = data.get("owner") if isinstance(data, dict) else None
+    return owner if isinstance(owner, str) and _OWNER.fullmatch(owner) else None
+
+
+def _path(run: RunInfo | str | Path) -> Path:
+    return run.path if isinstance(run, RunInfo) else Path(run)
+
+
+def may_act(run: RunInfo | str | Path, owner: str | None, settings) -> bool:
+    """Whether the visitor ``owner`` may see, stop, resume, download or delete ``run``.
+    ``settings`` is ``gan_core.settings.Settings``; outside demo mode, always."""
+    if not settings.demo:
+        return True
+    return owner is not None and run_owner(_path(run)) == owner
+
+
+def visible_runs(all_runs: Iterable[RunInfo], owner: str | None, settings) -> list[RunInfo]:
+    """The runs of ``all_runs`` that ``owner`` may see, in the same order."""
+    return [r for r in all_runs if may_act(r, owner, settings)]
+
+
+def uploads_dir(runs_dir: str | Path, owner: str) -> Path:
+    """The folder of ``owner``'s uploads (not created here)."""
+    from .uploads import UPLOADS  # not at the top: uploads.py imports this module
+
+    return Path(runs_dir) / UPLOADS / check_owner(owner)
+
+
+def referenced_uploads(runs_dir: str | Path) -> set[str]:
+    """File names of the uploads that some run's config.json points at, whatever
+    the run's state: such an upload is that run's training data."""
+    names: set[str] = set()
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return names
+    for config in root.glob("*/config.json"):
+        try:
+            with open(config, "rb") as f:
+                names.update(m.decode() for m in _UPLOAD_NAME.findall(f.read(MAX_CONFIG_BYTES)))
+        except OSError:
+            continue
+    return names
+
+
+def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | Path | None] = (),
+                  now: float | None = None, idle_s: float = UPLOAD_IDLE_S) -> list[Path]:
+    """Remove uploads no longer used and return what was removed.
+
+    Never removed: an upload a run's config points at, or one in ``keep`` (what
+    ``owner``'s session uses now: the zip in the Train form, the checkpoint shown in
+    the gallery), whose time is refreshed so "idle" counts from its last use.
+    ``owner``'s own uploads go as soon as a newer one of the same kind replaces them;
+    anyone's go after ``idle_s`` seconds unused. Only owner folders are swept: the
+    shared uploads of a server outside demo mode are left alone.
+    """
+    from .uploads import UPLOADS
+
+    root = Path(runs_dir) / UPLOADS
+    if not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    keep_paths = {Path(p).resolve() for p in keep if p}
+    used = referenced_uploads(runs_dir)
+    removed = []
+    for folder in root.iterdir():
+        if not _OWNER.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
+            continue
+        mine = folder.name == owner
+        try:
+            entries = list(folder.iterdir())
+        except OSError:  # removed by another page load's sweep meanwhile
+            continue
+        files = {}
+        for f in entries:
+            if f.suffix in UPLOAD_KINDS and not f.name.startswith(".") and f.is_file() and not f.is_symlink():
+                try:  # (another page load may be sweeping the same file right now)
+                    if mine and f.resolve() in keep_paths:
+                        os.utime(f, (now, now))
+                    files[f] = f.stat().st_mtime
+                except OSError:
+                    continue
+        newest = {}
+        for f, mtime in files.items():
+            if f.suffix not in newest or (mtime, f.name) > (files[newest[f.suffix]], newest[f.suffix].name):
+                newest[f.suffix] = f
+        for f, mtime in files.items():
+            if f.name in used or (mine and f.resolve() in keep_paths):
+                continue
+            if (mine and newest[f.suffix] != f) or now - mtime > idle_s:
+                try:
+                    f.unlink(missing_ok=True)
+                except OSError:
+                    continue
+                removed.append(f)
+        try:
+            # An empty folder goes once it has been still for as long (only if empty:
+            # rmdir refuses otherwise), so a folder is never pulled from under an upload being saved.
+            if now - folder.stat().st_mtime > idle_s:
+                folder.rmdir()
+        except OSError:
+            pass
+    return removed
+
+
+__all__ = [
+    "OWNER_FILE", "UPLOAD_IDLE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
+    "visible_runs", "uploads_dir", "referenced_uploads", "sweep_uploads",
+]

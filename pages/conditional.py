@@ -1,0 +1,230 @@
+"""Conditional generation: choose what a cgan generator makes. Pick a class (or set
+attributes on and off), see one row per class with the noise held fixed, morph
+from one condition to another, and ask an independent judge whether the model
+obeys its conditions.
+
+The page reads widgets, calls gan_core (numpy arrays and bytes back) and renders;
+it never trains and never touches torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from gan_core import gallery, inference, judge, uploads
+from gan_core.errors import GanError
+from pages._shared import settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+
+through_app()
+
+TRAIN_COMMAND = "python -m gan_core train --recipe cgan --data mnist-5k --arch mlp --image-size 28"
+VIEW_PX = 640  # grids are enlarged by a whole factor to about this width
+
+
+# ------------------------------------------------------------------ cached engine calls
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the generator…")
+def load_generator(path: str, mtime: float):
+    return inference.cached_generator(path)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def draw(path: str, mtime: float, cond: tuple[float, ...], n: int, seed: int, truncation: float) -> np.ndarray:
+    return inference.sample(load_generator(path, mtime), n, seed, truncation, cond=np.array(cond, dtype=np.float32))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def draw_rows(path: str, mtime: float, conds: tuple[tuple[float, ...], ...], cols: int, seed: int, truncation: float) -> np.ndarray:
+    return inference.condition_rows(load_generator(path, mtime), np.array(conds, dtype=np.float32), cols, seed, truncation)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def draw_morph(path: str, mtime: float, a: tuple[float, ...], b: tuple[float, ...], steps: int, seed: int, index: int,
+               truncation: float) -> np.ndarray:
+    return inference.morph(load_generator(path, mtime), np.array(a), np.array(b), steps, seed, index, truncation)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def judge_figures(path: str, mtime: float, _data_cfg, data_key: str) -> dict:
+    settings = settings_or_stop()
+    return judge.evaluate(load_generator(path, mtime), _data_cfg, n=1000, cache_dir=settings.runs_dir / "judges").to_dict()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def scale_for(width: int, target: int = VIEW_PX, most: int = 8) -> int:
+    return int(min(most, max(1, target // max(1, width))))
+
+
+def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: str) -> None:
+    grid = gallery.make_grid(images, nrow=cols)
+    big = gallery.upscale(grid, scale_for(grid.shape[1]))
+    st.image(big, caption=caption)
+    st.download_button("Download this grid (PNG)", lambda: gallery.image_png(big), file_name=f"{file_stem}.png",
+                       mime="image/png", icon=":material/download:", on_click="ignore", key=key)
+
+
+def on_upload(runs_dir, owner) -> None:
+    upload = st.session_state.get("cond_upload")
+    st.session_state["cond_upload_error"] = None
+    if upload is None:
+        return
+    try:
+        saved = uploads.save_conditional_upload(upload.getvalue(), upload.name, runs_dir, owner)
+    except GanError as e:
+        st.session_state["cond_upload_error"] = str(e)
+        return
+    use_upload("cgan_checkpoint", saved)
+    st.session_state["cond_ckpt"] = str(saved)
+
+
+# ------------------------------------------------------------------------- sections
+
+
+def class_section(entry, gen, seed: int, truncation: float) -> None:
+    names = gen.data.class_names
+    key = (str(entry.path), entry.mtime)
+    st.subheader("One class")
+    c1, c2 = st.columns([2, 1])
+    label = c1.selectbox("Class", names, key="cond_class", help="What the generator is asked to make.")
+    n = c2.slider("Samples", 4, 64, 32, key="cond_n")
+    cond = tuple(float(v) for v in inference.condition_vector(gen, label=label))
+    images = draw(*key, cond, n, seed, truncation)
+    show_grid(images, min(8, n), f"{n} samples of class {label} (seed {seed})", f"cgan-{label}-seed{seed}", "cond_dl_class")
+
+    st.subheader("One row per class")
+    cols = st.slider("Columns", 2, 12, 8, key="cond_cols",
+                     help="Each column keeps its noise from row to row, so only the class changes down a column.")
+    eye = tuple(tuple(float(v) for v in row) for row in np.eye(len(names), dtype=np.float32))
+    rows = draw_rows(*key, eye, cols, seed, truncation)
+    show_grid(rows, cols, f"Rows: {', '.join(names)}. Same noise down every column.", f"cgan-rows-seed{seed}", "cond_dl_rows")
+
+    st.subheader("Morph between two classes")
+    m1, m2, m3, m4 = st.columns(4)
+    a = m1.selectbox("From", names, index=0, key="cond_from")
+    b = m2.selectbox("To", names, index=min(1, len(names) - 1), key="cond_to")
+    steps = m3.slider("Frames", 3, 16, 8, key="cond_frames")
+    index = m4.number_input("Column (noise)", 1, cols, 1, key="cond_index",
+                            help="Which column of the grid above lends its noise to the morph.")
+    ca = inference.condition_vector(gen, label=a)
+    cb = inference.condition_vector(gen, label=b)
+    morph_strip(entry, ca, cb, steps, seed, int(index) - 1, truncation, f"{a} \u2192 {b}")
+
+
+def attribute_section(entry, gen, seed: int, truncation: float) -> None:
+    names = gen.data.attr_names
+    key = (str(entry.path), entry.mtime)
+    st.subheader("Set attributes")
+    chosen = {}
+    toggles = st.columns(min(4, len(names)))
+    for i, name in enumerate(names):
+        chosen[name] = 1.0 if toggles[i % len(toggles)].toggle(name.replace("_", " "), key=f"cond_attr_{name}") else 0.0
+    n = st.slider("Samples", 4, 64, 16, key="cond_attr_n")
+    cond = tuple(float(v) for v in inference.condition_vector(gen, attributes=chosen))
+    on = [k for k, v in chosen.items() if v] or ["none"]
+    show_grid(draw(*key, cond, n, seed, truncation), min(8, n), f"Attributes on: {', '.join(on)} (seed {seed})",
+              f"cgan-attributes-seed{seed}", "cond_dl_attrs")
+
+    st.subheader("The same faces with one attribute flipped")
+    default = "Young" if "Young" in names else names[0]
+    flip = st.selectbox("Attribute", names, index=names.index(default), key="cond_flip",
+                        help="The seeds' face-ageing example: identical noise and other attributes, this one off then on.")
+    cols = st.slider("Faces", 2, 12, 8, key="cond_flip_cols")
+    off, on_ = dict(chosen, **{flip: 0.0}), dict(chosen, **{flip: 1.0})
+    conds = tuple(tuple(float(v) for v in inference.condition_vector(gen, attributes=c)) for c in (off, on_))
+    show_grid(draw_rows(*key, conds, cols, seed, truncation), cols,
+              f"Top row: {flip} off; bottom row: {flip} on; the same noise in each column.", f"cgan-{flip}-seed{seed}", "cond_dl_flip")
+    morph_strip(entry, np.array(conds[0]), np.array(conds[1]), 8, seed, 0, truncation, f"{flip} off \u2192 on")
+
+
+def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str) -> None:
+    frames = draw_morph(str(entry.path), entry.mtime, tuple(map(float, ca)), tuple(map(float, cb)), steps, seed, index, truncation)
+    strip = gallery.strip(frames)
+    left, right = st.columns([4, 1])
+    left.image(gallery.upscale(strip, scale_for(strip.shape[1], 900, 6)),
+               caption=f"{what}: the noise stays fixed while the condition moves in a straight line.")
+    gif = gallery.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
+    right.image(gif, caption="Animated")
+    right.download_button("Download the GIF", gif, file_name="cgan-morph.gif", mime="image/gif",
+                          icon=":material/download:", on_click="ignore", key=f"cond_gif_{what}")
+
+
+def judge_section(entry, gen, settings) -> None:
+    st.subheader("Does it obey? An independent judge")
+    st.caption("A small classifier trained by the workbench on the real training images (not the GAN's discriminator) "
+               "reads 1,000 generated samples. Its own accuracy on held-out real images, and the distance between two "
+               "halves of the real images, are the best a generator could score.")
+    try:
+        data_cfg = gallery.comparison_data(entry, gen.config, settings)
+    except GanError as e:
+        st.info(str(e))
+        return
+    if not st.toggle("Score this checkpoint", key="cond_judge",
+                     help="Trains the judge the first time (a few seconds), then it is cached."):
+        return
+    try:
+        with st.spinner("Training the judge and scoring 1,000 samples…"):
+            fig = judge_figures(str(entry.path), entry.mtime, data_cfg, repr(data_cfg))
+    except GanError as e:
+        st.warning(str(e))
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Judged as requested", f"{fig['accuracy']:.1%}", help="Share of samples the judge reads as the class or attributes asked for.")
+    c2.metric("Judge on real images", f"{fig['real_accuracy']:.1%}", help="The ceiling: the judge's accuracy on held-out real images.")
+    c3.metric("Fréchet distance", f"{fig['frechet']:.2f}", delta=f"floor {fig['frechet_floor']:.2f}", delta_color="off",
+              help="Between generated and real images in the judge's features; real vs real gives the floor.")
+    st.dataframe({"condition": list(fig["per_condition"]), "judged as requested": [f"{v:.1%}" for v in fig["per_condition"].values()]},
+                 hide_index=True)
+
+
+# ----------------------------------------------------------------------------- page
+
+st.title("Conditional generation")
+st.caption("A conditional GAN (Mirza & Osindero 2014) is given a condition, a class or a set of attributes, beside its noise, "
+           "so you choose what it makes.")
+settings = settings_or_stop()
+owner = visitor(settings)
+use_upload("cgan_checkpoint", st.session_state.get("cond_ckpt"))
+tidy_uploads(settings)
+entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
+           if e.recipe == "cgan"]
+
+with st.expander("Use a conditional checkpoint of your own", icon=":material/upload:"):
+    st.caption("A cgan generator trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors`. "
+               "Only .safetensors files are accepted.")
+    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="cond_upload", on_change=on_upload,
+                     args=(settings.runs_dir, owner))
+    if st.session_state.get("cond_upload_error"):
+        st.error(st.session_state["cond_upload_error"])
+
+if not entries:
+    st.info(f"There is no conditional checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe cgan on the Train "
+            "page) and it appears here. Unconditional generators are in Generated faces.")
+    st.stop()
+
+by_key = {e.key: e for e in entries}
+if st.session_state.get("cond_ckpt") not in by_key:
+    st.session_state["cond_ckpt"] = entries[0].key
+c_ckpt, c_seed, c_trunc = st.columns([3, 1, 1], vertical_alignment="bottom")
+chosen = c_ckpt.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="cond_ckpt")
+seed = int(c_seed.number_input("Seed", 0, 2**31 - 1, 0, key="cond_seed"))
+truncation = c_trunc.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="cond_truncation")
+entry = by_key[chosen]
+if entry.error:
+    st.error(entry.error)
+    st.stop()
+st.caption(entry.summary())
+try:
+    gen = load_generator(str(entry.path), entry.mtime)
+except GanError as e:
+    st.error(str(e))
+    st.stop()
+
+if gen.data.class_names:
+    class_section(entry, gen, seed, truncation)
+else:
+    attribute_section(entry, gen, seed, truncation)
+judge_section(entry, gen, settings)

@@ -1,0 +1,111 @@
+"""Pages over a runs folder holding broken runs (status.json a JSON list, config.json
+not UTF-8, a step that is not a number) next to a good one: every page renders, the
+good run is shown and usable, the broken ones are listed as unreadable with why.
+And Start with a runs folder that is a file is one sentence, not a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import gan_core.settings
+from conftest import tiny
+from gan_core.recipes import resolve
+from gan_core.runs import create_run
+from gan_core.training import train
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ROOT / "pages"
+MANGLED = {"list": ("status.json", b"[1, 2]"), "bytes": ("config.json", b"\xff\xfe\x00garbage"),
+           "step": ("status.json", b'{"state": "finished", "step": "abc", "total": 2}')}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    cfg = resolve(tiny("gan", "ring-8"))
+    run_dir = create_run(cfg, tmp_path_factory.mktemp("trained"))
+    assert train(cfg, run_dir)["state"] == "finished"
+    return run_dir
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, trained):
+    repo, runs_dir = tmp_path / "repo", tmp_path / "runs"
+    (repo / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(gan_core.settings, "ROOT", repo)  # no shipped checkpoints: only the runs'
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(tmp_path))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    good = Path(shutil.copytree(trained, runs_dir / trained.name))
+    with open(good / "metrics.jsonl", "ab") as f:  # lines that are not metrics rows: skipped, not plotted
+        f.write(b'[1]\n{"step": "abc", "loss_d": 1}\n\xff\xfe\n{"step": 3, "loss_d": "high"}\n')
+    broken = {}
+    for n, (kind, (name, content)) in enumerate(MANGLED.items()):
+        broken[kind] = Path(shutil.copytree(trained, runs_dir / f"{trained.name[:-4]}bad{n}"))
+        (broken[kind] / name).write_bytes(content)
+    return good, broken
+
+
+def render(page: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / page), default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_runs_page_lists_the_good_run_and_the_broken_ones_as_unreadable(env):
+    good, broken = env
+    at = render("runs.py")
+    table = at.dataframe[0].value
+    states = dict(zip(table["Run"], table["State"]))
+    assert states == {good.name: "finished", **{d.name: "unreadable" for d in broken.values()}}
+    notes = dict(zip(table["Run"], table["Note"]))
+    assert "status.json holds a JSON list" in notes[broken["list"].name]
+    assert "config.json is not UTF-8" in notes[broken["bytes"].name]
+    assert "field 'step' is 'abc'" in notes[broken["step"].name]
+    at.multiselect(key="runs_selected").set_value([good.name, broken["list"].name, broken["bytes"].name]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("plotly_chart")  # the good run's curves
+    assert at.button(key=f"resume_{broken['list'].name}").disabled
+
+
+def test_train_page_watches_any_run_and_says_why_a_broken_one_cannot_be_shown(env):
+    good, broken = env
+    at = render("train.py")
+    picker = at.selectbox(key="train_watch_select")
+    assert len(picker.options) == 4  # run labels end with the run id's last 4 characters
+    assert {label[-4:] for label in picker.options} == {good.name[-4:], *(d.name[-4:] for d in broken.values())}
+    assert sum("unreadable" in label for label in picker.options) == 3
+    picker.set_value(good.name).run()
+    assert not at.exception and not at.error
+    for run_dir in broken.values():
+        picker.set_value(run_dir.name).run()
+        assert not at.exception, [e.value for e in at.exception]
+    picker.set_value(broken["bytes"].name).run()
+    assert any("not UTF-8" in e.value for e in at.error)
+
+
+def test_gallery_page_offers_the_good_runs_checkpoint(env):
+    good, broken = env
+    at = render("gallery.py")
+    picker = at.selectbox(key="gallery_ckpt")
+    assert any(label.endswith(f"{good.name[-4:]})") for label in picker.options), picker.options
+
+
+def test_start_with_a_runs_folder_that_is_a_file_is_one_sentence(tmp_path, monkeypatch):
+    a_file = tmp_path / "runs"
+    a_file.write_text("not a folder")
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(a_file))
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(tmp_path))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    at = render("train.py")
+    at.button(key="train_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [
+        f"The runs folder {a_file} is a file, not a folder; set --runs-dir or GAN_WORKBENCH_RUNS_DIR to a folder."]
+    assert a_file.read_text() == "not a folder"

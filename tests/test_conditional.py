@@ -1,0 +1,213 @@
+"""The cgan recipe: conditions from labelled sources, class folders and CelebA
+attributes; every loss; grids with one row per class; sampling a chosen class or
+attributes from Python and the command line; one-sentence errors."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import tiny
+from gan_core import inference, runs
+from gan_core.cli import main
+from gan_core.errors import ConfigError
+from gan_core.recipes import resolve
+from gan_core.training import train
+
+CELEBA_ATTRS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Smiling", "Young", "Male", "Eyeglasses"]
+
+
+def trained(tmp_path, data="mnist-5k", steps=2, **changes):
+    cfg = resolve(tiny("cgan", data, steps=steps, **changes))
+    run_dir = runs.create_run(cfg, tmp_path)
+    status = train(cfg, run_dir)
+    assert status["state"] == "finished", status
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def mnist_ckpt(tmp_path_factory):
+    return trained(tmp_path_factory.mktemp("cgan")) / "checkpoints" / "last.safetensors"
+
+
+@pytest.mark.parametrize("loss", ["non-saturating", "minimax", "wasserstein"])
+@pytest.mark.parametrize("arch", ["conv", "mlp"])
+def test_cgan_trains_with_every_loss_and_both_architectures(loss, arch, tmp_path):
+    run_dir = trained(tmp_path, **{"loss.g_loss": loss, "model.arch": arch})
+    cfg = runs.read_config(run_dir)
+    assert cfg.loss.g_loss == loss and cfg.model.arch == arch
+    if loss == "wasserstein":  # trained as a WGAN-GP critic
+        assert cfg.loss.gp_weight == 10.0 and cfg.loss.d_steps == 5
+        assert "gradient_penalty" in runs.read_metrics(run_dir)[0][-1]
+
+
+def test_the_live_grid_has_one_row_per_class(tmp_path):
+    run_dir = trained(tmp_path, **{"train.n_samples": 20})  # 10 classes x 2 columns
+    (_, grid), = runs.sample_images(run_dir)
+    w, h = Image.open(grid).size
+    assert (w, h) == (2 + 2 * 18, 2 + 10 * 18)  # 16 px images, 2 px padding
+
+
+def test_a_data_set_without_labels_is_refused_in_one_sentence(tmp_path):
+    with pytest.raises(ConfigError, match="needs class labels or attributes.*mnist-5k") as e:
+        resolve(tiny("cgan", "faces-lfw"))
+    assert "\n" not in str(e.value)
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("L", (20, 20), 40 * i).save(folder / f"{i}.png")
+    cfg = resolve(tiny("cgan", "folder", **{"data.path": str(folder)}))
+    with pytest.raises(ConfigError, match="has no class labels or attributes, so cgan has nothing to condition on"):
+        train(cfg, runs.create_run(cfg, tmp_path / "runs"))
+
+
+def test_a_zip_of_class_folders_trains_and_samples_by_class_name(tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for cls, shade in (("cats", 30), ("dogs", 220)):
+            for i in range(4):
+                img = io.BytesIO()
+                Image.new("L", (20, 20), shade + i).save(img, format="PNG")
+                z.writestr(f"pets/{cls}/{i}.png", img.getvalue())
+    path = tmp_path / "pets.zip"
+    path.write_bytes(buf.getvalue())
+    run_dir = trained(tmp_path, data="folder", **{"data.path": str(path)})
+    gen = inference.load_generator(run_dir / "checkpoints" / "last.safetensors")
+    assert gen.conditional and gen.data.class_names == ["cats", "dogs"]
+    assert list(inference.condition_vector(gen, label="dogs")) == [0.0, 1.0]
+    assert inference.sample(gen, 3, cond=inference.condition_vector(gen, label=0)).shape == (3, 16, 16, 1)
+
+
+def test_celeba_attributes_chosen_by_name(tmp_path):
+    base = tmp_path / "celeba"
+    (base / "img_align_celeba").mkdir(parents=True)
+    lines = ["6", " ".join(CELEBA_ATTRS)]
+    for i in range(1, 7):
+        Image.new("RGB", (178, 218), (40 * i, 100, 50)).save(base / "img_align_celeba" / f"{i:06d}.jpg")
+        lines.append(f"{i:06d}.jpg " + " ".join("1" if (i + j) % 2 else "-1" for j in range(len(CELEBA_ATTRS))))
+    (base / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    run_dir = trained(tmp_path, data="celeba", **{"data.path": str(tmp_path), "data.attributes": "Young,Smiling"})
+    gen = inference.load_generator(run_dir / "checkpoints" / "last.safetensors")
+    assert gen.data.attr_names == ["Young", "Smiling"] and gen.objective.cond_dim == 2
+    assert list(inference.condition_vector(gen, attributes="Smiling=1")) == [0.0, 1.0]
+    young_on_off = inference.condition_rows(gen, [[1, 0], [0, 0]], cols=3, seed=1)
+    assert young_on_off.shape == (6, 16, 16, 3)
+    with pytest.raises(ConfigError, match="'Male' is not one of .* Young, Smiling"):
+        inference.condition_vector(gen, attributes={"Male": 1})
+    cfg = resolve(tiny("cgan", "celeba", **{"data.path": str(tmp_path), "data.attributes": "Youth"}))
+    with pytest.raises(ConfigError, match="--attributes must name distinct attributes of 'celeba'"):
+        train(cfg, runs.create_run(cfg, tmp_path / "bad"))
+
+
+def test_rows_share_noise_so_only_the_condition_changes(mnist_ckpt):
+    gen = inference.load_generator(mnist_ckpt)
+    eye = np.eye(10, dtype=np.float32)
+    same = inference.condition_rows(gen, [eye[3], eye[3]], cols=4, seed=2)
+    assert np.array_equal(same[:4], same[4:])  # same condition, same column noise -> identical rows
+    rows = inference.condition_rows(gen, [eye[3], eye[7]], cols=4, seed=2)
+    assert not np.array_equal(rows[:4], rows[4:])
+    strip = inference.morph(gen, eye[3], eye[7], steps=5, seed=2, index=1)
+    assert strip.shape == (5, 16, 16, 1)
+    assert np.array_equal(strip[0], rows[1]) and np.array_equal(strip[-1], rows[5])
+
+
+def test_unknown_class_and_wrong_kind_of_condition_are_one_sentence(mnist_ckpt):
+    gen = inference.load_generator(mnist_ckpt)
+    for bad in ("10", "-1", "cat"):
+        with pytest.raises(ConfigError, match="is not one of last.safetensors's classes") as e:
+            inference.condition_vector(gen, label=bad)
+        assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="classes .* not attributes"):
+        inference.condition_vector(gen, attributes="Smiling=1")
+    assert list(inference.condition_vector(gen, label="7")).index(1.0) == 7
+
+
+def test_cli_samples_a_class_as_npy_and_refuses_a_label_for_an_unconditional_model(mnist_ckpt, tmp_path, capsys):
+    out = tmp_path / "k.npy"
+    assert main(["sample", str(mnist_ckpt), "--label", "3", "--n", "5", "--out", str(out)]) == 0
+    arr = np.load(out)
+    assert arr.shape == (5, 1, 16, 16) and arr.dtype == np.float32 and -1 <= arr.min() and arr.max() <= 1
+    gen = inference.load_generator(mnist_ckpt)
+    expected = inference.sample_tensor(gen, 5, 0, 1.0, inference.condition_vector(gen, label=3)).numpy()
+    assert np.array_equal(arr, expected)
+    assert main(["sample", str(mnist_ckpt), "--label", "12", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Class '12' is not one of") and err.count("\n") == 1
+
+    plain = tiny("dcgan", "faces-lfw")
+    run_dir = runs.create_run(resolve(plain), tmp_path / "plain")
+    train(resolve(plain), run_dir)
+    ckpt = run_dir / "checkpoints" / "last.safetensors"
+    assert main(["sample", str(ckpt), "--n", "3", "--out", str(tmp_path / "plain.npy")]) == 0  # .npy for every recipe
+    assert np.load(tmp_path / "plain.npy").shape == (3, 1, 16, 16)
+    assert main(["sample", str(ckpt), "--label", "1", "--out", str(tmp_path / "y.png")]) == 2
+    assert "unconditional dcgan generator" in capsys.readouterr().err
+
+
+def test_gallery_sampling_of_a_conditional_model_is_seeded(mnist_ckpt):
+    gen = inference.load_generator(mnist_ckpt)
+    a, b = inference.sample(gen, 6, seed=4), inference.sample(gen, 6, seed=4)
+    assert np.array_equal(a, b)
+    frames = inference.interpolate(gen, 4, 0, 4, 1, steps=3, n=6)
+    assert np.array_equal(frames[0], a[0]) and np.array_equal(frames[-1], a[1])
+    assert torch.is_tensor(gen.random_conditions(3, 0))
+
+
+# ---------------------------------------------------------------------- the judge
+
+
+class RealDigits:
+    """A stand-in "generator" that returns real digits of the class asked for: the
+    judge must score it like real data (accuracy near its ceiling, distance near the floor)."""
+
+    conditional, kind = True, "image"
+
+    def __init__(self, gen):
+        from gan_core.config import DataConfig
+        from gan_core.data import load_data
+
+        self.path, self.config, self.data = gen.path, gen.config, gen.data
+        real = load_data(DataConfig(name="mnist-5k", image_size=16))
+        self.images, self.labels = real.tensors["real"], real.tensors["label"]
+
+    def noise(self, n, seed, truncation=1.0):
+        return torch.randn(n, 1, generator=torch.Generator().manual_seed(seed))
+
+    def from_noise(self, z, cond, seed=0):
+        wanted = cond.argmax(1)
+        picks = [torch.nonzero(self.labels == k)[int(abs(v) * 1000) % 400 + 50][0] for k, v in zip(wanted.tolist(), z[:, 0].tolist())]
+        return self.images[torch.stack(picks)]
+
+
+def test_the_judge_scores_real_digits_like_real_data_and_an_untrained_model_as_chance(mnist_ckpt, tmp_path):
+    from gan_core import judge
+
+    gen = inference.load_generator(mnist_ckpt)
+    data = gen.config.data
+    untrained = judge.evaluate(gen, data, n=500, cache_dir=tmp_path)
+    assert list((tmp_path).glob("judge-*.safetensors"))  # cached for the next call
+    real = judge.evaluate(RealDigits(gen), data, n=500, cache_dir=tmp_path)
+    assert real.real_accuracy > 0.9 and real.accuracy > 0.9
+    assert real.frechet < 3 * real.frechet_floor < untrained.frechet / 10
+    assert untrained.accuracy < 0.4
+    assert set(real.per_condition) == set(gen.data.class_names)
+
+
+def test_evaluate_command_prints_json_and_refuses_an_unconditional_model(mnist_ckpt, tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    assert main(["evaluate", str(mnist_ckpt), "--n", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "classes" and 0 <= out["accuracy"] <= 1 and out["frechet_floor"] > 0 and out["n"] == 200
+    plain = resolve(tiny("dcgan", "faces-lfw"))
+    run_dir = runs.create_run(plain, tmp_path / "plain")
+    train(plain, run_dir)
+    assert main(["evaluate", str(run_dir / "checkpoints" / "last.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "unconditional dcgan generator" in err and err.count("\n") == 1
