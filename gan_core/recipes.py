@@ -22,7 +22,7 @@ from .config import Config
 from .data.base import SOURCES, GanData
 from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
-from .models.conditional import CondDCGANGenerator, CondMLPDiscriminator, CondMLPGenerator, ProjectionDiscriminator
+from .models.conditional import ProjectionDiscriminator
 from .registry import Registry
 
 Stats = dict[str, torch.Tensor]
@@ -291,9 +291,9 @@ def _build_conditional(cfg: Config, data: GanData):
                           "use mnist-5k, a folder or zip with one sub-folder per class, or CelebA.")
     m = cfg.model
     if m.arch == "mlp":
-        return CondMLPGenerator(m.z_dim, cond_dim, data.shape, m.width), CondMLPDiscriminator(data.shape, cond_dim, m.width)
+        return MLPGenerator(m.z_dim, data.shape, m.width, cond_dim=cond_dim), MLPDiscriminator(data.shape, m.width, cond_dim=cond_dim)
     channels, size = data.shape[0], data.shape[-1]
-    G = CondDCGANGenerator(m.z_dim, cond_dim, channels, size, m.width)
+    G = DCGANGenerator(m.z_dim, channels, size, m.width, cond_dim=cond_dim)
     D = ProjectionDiscriminator(channels, cond_dim, size, m.width, norm="layer" if cfg.loss.g_loss == "wasserstein" else "batch")
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)

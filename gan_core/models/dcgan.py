@@ -21,13 +21,13 @@ def _doublings(image_size: int) -> int:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, channels: int, image_size: int, width: int = 64):
+    def __init__(self, z_dim: int, channels: int, image_size: int, width: int = 64, cond_dim: int = 0):
         super().__init__()
-        self.z_dim = z_dim
+        self.z_dim, self.cond_dim = z_dim, cond_dim
         n = _doublings(image_size)
         ch = width * 2 ** (n - 1)
-        # z: (z_dim) x 1 x 1 -> (width * 2^(n-1)) x 4 x 4
-        layers = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        # z (joined by a cGAN's condition y): (z_dim + cond_dim) x 1 x 1 -> (width * 2^(n-1)) x 4 x 4
+        layers = [nn.ConvTranspose2d(z_dim + cond_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
         for _ in range(n - 1):
             # ch x s x s -> (ch/2) x 2s x 2s
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
@@ -36,8 +36,10 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(len(z), self.z_dim, 1, 1))
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_dim:
+            z = torch.cat([z, cond.to(z.dtype)], dim=1)
+        return self.net(z.view(len(z), self.z_dim + self.cond_dim, 1, 1))
 
 
 def _norm(kind: str, ch: int, size: int) -> nn.Module:

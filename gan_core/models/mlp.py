@@ -15,12 +15,11 @@ from torch import nn
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int = 256, image: bool = True, n_classes: int = 0):
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int = 256, image: bool = True, cond_dim: int = 0):
         super().__init__()
-        self.z_dim, self.out_shape, self.n_classes = z_dim, tuple(out_shape), n_classes
-        # cGAN: the label enters as a learned embedding concatenated to z (Mirza & Osindero).
-        self.embed = nn.Embedding(n_classes, n_classes) if n_classes else None
-        layers, width_in = [], z_dim + n_classes
+        self.z_dim, self.out_shape, self.cond_dim = z_dim, tuple(out_shape), cond_dim
+        # cGAN (Mirza & Osindero): the condition vector y is joined to z at the input.
+        layers, width_in = [], z_dim + cond_dim
         for i in range(3):
             width_out = width * 2**i
             # Keras BatchNormalization(momentum=0.8) keeps 80% of the old statistic: torch's momentum 0.2.
@@ -31,27 +30,26 @@ class MLPGenerator(nn.Module):
             layers.append(nn.Tanh())  # images live in [-1, 1]; toy points are unbounded
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(labels)], dim=1)
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_dim:
+            z = torch.cat([z, cond.to(z.dtype)], dim=1)
         return self.net(z).view(len(z), *self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):
-    def __init__(self, in_shape: tuple[int, ...], width: int = 256, n_classes: int = 0):
+    def __init__(self, in_shape: tuple[int, ...], width: int = 256, cond_dim: int = 0):
         super().__init__()
-        self.n_classes = n_classes
-        self.embed = nn.Embedding(n_classes, n_classes) if n_classes else None
+        self.cond_dim = cond_dim  # cGAN: y is joined to the flattened x
         self.net = nn.Sequential(
-            nn.Linear(math.prod(in_shape) + n_classes, 2 * width),
+            nn.Linear(math.prod(in_shape) + cond_dim, 2 * width),
             nn.LeakyReLU(0.2),
             nn.Linear(2 * width, width),
             nn.LeakyReLU(0.2),
             nn.Linear(width, 1),
         )
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         x = x.flatten(1)
-        if self.embed is not None:
-            x = torch.cat([x, self.embed(labels)], dim=1)
+        if self.cond_dim:
+            x = torch.cat([x, cond.to(x.dtype)], dim=1)
         return self.net(x).squeeze(1)  # (N,) logits
