@@ -26,6 +26,7 @@ from .config import Config
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .runs import atomic_write_bytes
+from .uploads import shown_name, unprintable
 
 FORMAT = "gan-workbench/1"
 WEIGHTS = "last.safetensors"
@@ -97,6 +98,16 @@ def _names(value, name: str, what: str) -> list[str] | None:
     if (not isinstance(value, list) or not 0 < len(value) <= MAX_NAMES
             or not all(isinstance(v, str) and 0 < len(v) <= MAX_NAME_CHARS for v in value)):
         raise _damaged(name, f"{what} must be a list of at most {MAX_NAMES} short names")
+    # Pages ask for a class by its name and show names in menus and captions.
+    if len(set(value)) != len(value) or any(unprintable(v) for v in value):
+        raise _damaged(name, f"{what} must be distinct names without control characters")
+    return value
+
+
+def _data_name(value, name: str) -> str:
+    """A data set's name, shown in the gallery's menu: short and on one line."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_CHARS or unprintable(value):
+        raise _damaged(name, "the data set's name is missing, too long or holds control characters")
     return value
 
 
@@ -120,6 +131,8 @@ def parse_metadata(meta: dict, name: str) -> tuple[Config, DataInfo, int]:
     kind, shape = data.get("kind"), data.get("shape")
     if not isinstance(data.get("name"), str) or kind not in ("image", "vector"):
         raise _damaged(name, "the data section has no valid name and kind")
+    _data_name(data["name"], name)
+    _data_name(cfg.data.name, name)
     if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape):
         raise _damaged(name, "the data shape is not a list of whole numbers")
     if kind == "image":
@@ -172,7 +185,7 @@ def parse(raw: bytes, name: str, path: Path | None = None) -> Checkpoint:
         raise _not_valid(name) from None
     for key, t in tensors.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise CheckpointError(f"{name} holds non-finite weights (in {key}); it cannot generate anything, so use an earlier checkpoint.")
+            raise CheckpointError(f"{name} holds non-finite weights (in {shown_name(key)}); it cannot generate anything, so use an earlier checkpoint.")
     return Checkpoint(path or Path(name), cfg, info, step, tensors)
 
 

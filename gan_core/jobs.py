@@ -30,7 +30,7 @@ def _check_capacity(runs_dir: Path, max_active: int | None) -> int:
     """Refuse when the limit is reached; return how many runs are active."""
     n = len(active_runs(runs_dir))
     if max_active is not None and n >= max_active:
-        raise RunError(f"{n} run(s) are already training or queued and the limit is {max_active}; stop one or wait for it to finish.")
+        raise RunError(f"{n} run(s) are already training or queued and the limit is {max_active}; wait for one to finish, or stop one of your own.")
     return n
 
 

@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -122,11 +123,39 @@ class Unreadable(RunError):
     file and what is wrong with it, for "This run cannot be read: ..."."""
 
 
+# config.json and status.json are a few KB; anything far larger is not ours, and is
+# not read whole on every refresh of every page.
+MAX_RUN_FILE_BYTES = 1 << 20
+
+
+def open_regular(path: str | Path):
+    """``open(path, "rb")`` for a regular file only. A FIFO put in a run folder would
+    block a plain open forever (and every page that lists runs with it): O_NONBLOCK
+    keeps open() from waiting for a writer, and fstat refuses it (``Unreadable``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable(f"{Path(path).name} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_regular(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes."""
+    with open_regular(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise Unreadable(f"{path.name} is {size:,} bytes, larger than the {limit:,} a run file may be")
+        return f.read(limit + 1)
+
+
 def _read_json(path: Path) -> dict:
     """A JSON object file: {} when it does not exist, ``Unreadable`` when it is not
     readable UTF-8 JSON holding an object."""
     try:
-        raw = path.read_bytes()
+        raw = _read_regular(path)
     except FileNotFoundError:
         return {}
     except OSError as e:
@@ -260,10 +289,10 @@ def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]
     is left for the next call rather than parsed half-way."""
     path = Path(run_dir) / "metrics.jsonl"
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(offset)
             data = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, Unreadable):
         return [], offset
     end = data.rfind(b"\n") + 1
     rows = []

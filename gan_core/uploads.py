@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,10 @@ MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_BYTES = 2**20  # smaller members cost nothing however well they compress (a flat-colour icon)
 
 _KINDS = "jpg, png, gif, webp, bmp or tiff"
+# The Pillow decoders a visitor's bytes may reach: those of the kinds named above.
+# Image.open picks a decoder from the content, not the name, out of some 40 (EPS runs
+# Ghostscript, and PSD, FITS, DDS... were never meant to face the public).
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 
 
 def _size(n: int) -> str:
@@ -77,9 +82,16 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+def unprintable(text: str) -> bool:
+    """Whether ``text`` holds a character that is not shown as itself on one line:
+    controls, format characters (bidi overrides such as U+202E reorder what follows),
+    line and paragraph separators, unassigned or surrogate code points."""
+    return any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in text)
+
+
 def shown_name(name: str, limit: int = 60) -> str:
     """A visitor's file or member name, made safe to quote in a one-line message."""
-    name = re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", str(name))
+    name = "".join("?" if unprintable(c) else c for c in str(name)[: limit * 4])
     return name if len(name) <= limit else name[: limit - 3] + "..."
 
 
@@ -101,7 +113,7 @@ def open_image(fp: BinaryIO, what: str = "The image") -> Image.Image:
     """``Image.open``, which reads only the header, then the size limits above: every
     image, uploaded or in a data folder, opens through here, so that an over-limit one
     is refused before a pixel is decoded."""
-    img = Image.open(fp)
+    img = Image.open(fp, formats=IMAGE_FORMATS)
     try:
         check_image_size(*img.size, what)
     except BaseException:
@@ -238,6 +250,16 @@ def upload_path(data: bytes, runs_dir: str | Path, owner: str | None = None) -> 
     return (uploads_dir(runs_dir, owner) if owner else Path(runs_dir) / UPLOADS) / f"upload-{digest}.zip"
 
 
+def _write(path: Path, data: bytes, error: type[GanError]) -> None:
+    """Keep an upload; a runs folder that is a file, unwritable or full is one sentence."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+    except OSError as e:
+        raise error(f"The upload cannot be saved in the runs folder ({e.strerror or type(e).__name__}); "
+                    "ask whoever runs this server to free space or fix GAN_WORKBENCH_RUNS_DIR.") from None
+
+
 def save_upload(data: bytes, runs_dir: str | Path, owner: str | None = None) -> Upload:
     """Save an uploaded zip under the runs area and check that it holds usable images.
 
@@ -258,8 +280,7 @@ def save_upload(data: bytes, runs_dir: str | Path, owner: str | None = None) -> 
     path = upload_path(data, runs_dir, owner)
     new = not path.exists()
     if new:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
+        _write(path, data, DataError)
     try:
         if not zipfile.is_zipfile(path):
             raise DataError("The uploaded file is not a zip archive; upload a .zip of jpg or png images.")
@@ -310,7 +331,7 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
     from . import checkpoints
     from .inference import generator_from  # imports torch; only needed once a file has arrived
 
-    shown = Path(str(filename)).name[:100] or "The uploaded file"
+    shown = shown_name(Path(str(filename)).name, 100) or "The uploaded file"
     if not shown.lower().endswith(".safetensors"):
         raise CheckpointError(f"{shown} is not a .safetensors file; only those are accepted (make one with python -m gan_core export).")
     if not data:
@@ -324,8 +345,7 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
         raise CheckpointError(f"{shown} is an unconditional {gen.config.recipe} generator, so it cannot be told what to make; "
                               "open it in Generated faces instead.")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, data)
+        _write(path, data, CheckpointError)
     return path
 
 

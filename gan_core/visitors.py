@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .runs import RunInfo, atomic_write_json
+from .runs import RunInfo, Unreadable, atomic_write_json, open_regular
 
 OWNER_FILE = "owner.json"
 # An upload nobody has used for this long is removed, whoever it belongs to: a visitor
@@ -63,9 +63,9 @@ def write_owner(run_dir: str | Path, owner: str) -> None:
 def run_owner(run_dir: str | Path) -> str | None:
     """The owner id recorded in the run directory, or None (no owner, or unreadable)."""
     try:
-        with open(Path(run_dir) / OWNER_FILE, "rb") as f:
+        with open_regular(Path(run_dir) / OWNER_FILE) as f:  # a FIFO must not hang every page
             data = json.loads(f.read(4096))
-    except (OSError, ValueError):
+    except (OSError, ValueError, Unreadable):
         return None
     owner = data.get("owner") if isinstance(data, dict) else None
     return owner if isinstance(owner, str) and _OWNER.fullmatch(owner) else None
@@ -104,9 +104,9 @@ def referenced_uploads(runs_dir: str | Path) -> set[str]:
         return names
     for config in root.glob("*/config.json"):
         try:
-            with open(config, "rb") as f:
+            with open_regular(config) as f:
                 names.update(m.decode() for m in _UPLOAD_NAME.findall(f.read(MAX_CONFIG_BYTES)))
-        except OSError:
+        except (OSError, Unreadable):
             continue
     return names
 

@@ -51,7 +51,7 @@ import torch
 
 from ..config import DataConfig
 from ..errors import DataError
-from ..uploads import open_image, open_zip, shown_name
+from ..uploads import open_image, open_zip, shown_name, unprintable
 from ._images import convert_channels, native_channels, pil_to_uint8, uint8_to_real
 from .base import GanData, register_source
 
@@ -340,6 +340,27 @@ def _list_zip(store: ZipStore) -> list[zipfile.ZipInfo]:
     return sorted(wanted, key=lambda m: (m.filename, m.header_offset))
 
 
+def _check_class_names(classes: list[str]) -> None:
+    """Refuse class folders whose names a checkpoint cannot hold, so that a run never
+    trains for minutes and then writes weights no page can open (checkpoints.py
+    checks the same bounds on every checkpoint it reads)."""
+    from ..checkpoints import MAX_NAME_CHARS, MAX_NAMES  # not at the top: checkpoints imports this package
+
+    if len(classes) > MAX_NAMES:
+        raise DataError(f"The images are in {len(classes):,} class folders, more than the {MAX_NAMES:,}-class limit; "
+                        "group them into fewer sub-folders, or put them all in one folder to train without labels.")
+    for name in classes:
+        if not name:
+            raise DataError("Some images are in a class folder with an empty name (a path starting with / or //); "
+                            "zip the folder of images itself and upload it again.")
+        if len(name) > MAX_NAME_CHARS:
+            raise DataError(f"The class folder {shown_name(name)} has a name of {len(name):,} characters, more than "
+                            f"the {MAX_NAME_CHARS}-character limit for class names; rename it shorter.")
+        if unprintable(name):
+            raise DataError(f"The class folder {shown_name(name)} has a line break or control character in its name; "
+                            "rename it and try again.")
+
+
 def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] | None]:
     """Labels and class names from relative paths (see the module docstring for the rules)."""
     parts = [f.replace("\\", "/").split("/") for f in files]
@@ -350,7 +371,11 @@ def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] 
     if not classes:
         return None, None
     if None in tops:
+        if ROOT_CLASS in classes:
+            raise DataError(f"A class folder is named {ROOT_CLASS}, the name given to images outside any class folder; "
+                            "rename that folder, or move the loose images into a class folder.")
         classes.append(ROOT_CLASS)
+    _check_class_names(classes)
     index = {c: i for i, c in enumerate(classes)}
     labels = torch.tensor([index[ROOT_CLASS if t is None else t] for t in tops], dtype=torch.int64)
     return labels, classes
