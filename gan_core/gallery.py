@@ -211,7 +211,7 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
         return DataConfig(name=d.name, image_size=d.image_size, channels=channels, n_points=min(d.n_points, 100_000))
     if not entry.shipped and entry.run_id is None:
         raise DataError(f"This checkpoint was uploaded and trained on a {d.name} data set elsewhere, so its training images are not on this server; "
-                        "nearest training images are shown for built-in data and for runs trained here.")
+                        "training images are compared only for built-in data and for runs trained here.")
     raw = d.path or ""
     uploads_dir = (Path(settings.runs_dir) / UPLOADS).resolve()
     try:
@@ -224,8 +224,11 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
         path = None
     if path is None:
         raise DataError(f"This run's training data is not under the server's data folder {settings.data_root}, so it is not compared; "
-                        "put the data there to see nearest training images.")
-    return DataConfig(name=d.name, path=str(path), image_size=d.image_size, channels=channels, download=False)
+                        "put the data there to compare with it.")
+    # The attributes it was conditioned on (names only, checked against the data by the loader): without
+    # them a CelebA run is judged against all 40 columns and never matches.
+    return DataConfig(name=d.name, path=str(path), image_size=d.image_size, channels=channels, download=False,
+                      attributes=d.attributes)
 
 
 def _own_upload(entry: CheckpointEntry, upload: Path, settings) -> bool:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from gan_core import gallery, inference, judge, uploads
+from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
-from pages._shared import settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._shared import judge_section, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 
 through_app()
 
 TRAIN_COMMAND = "python -m gan_core train --recipe cgan --data mnist-5k --arch mlp --image-size 28"
-VIEW_PX = 640  # grids are enlarged by a whole factor to about this width
+HALF_PX = 480  # grids are enlarged by a whole factor to about this width: half the page
 
 
 # ------------------------------------------------------------------ cached engine calls
@@ -46,17 +46,13 @@ def draw_morph(path: str, mtime: float, a: tuple[float, ...], b: tuple[float, ..
     return inference.morph(load_generator(path, mtime), np.array(a), np.array(b), steps, seed, index, truncation)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def judge_figures(path: str, mtime: float, _data_cfg, data_key: str) -> dict:
-    settings = settings_or_stop()
-    return judge.evaluate(load_generator(path, mtime), _data_cfg, n=1000, cache_dir=settings.runs_dir / "judges").to_dict()
-
-
 # --------------------------------------------------------------------------- helpers
 
 
-def scale_for(width: int, target: int = VIEW_PX, most: int = 8) -> int:
-    return int(min(most, max(1, target // max(1, width))))
+def scale_for(width: int, target: int = HALF_PX, most: int = 8) -> int:
+    """A whole enlargement factor (pixels stay square and sharp) that brings ``width`` near ``target``;
+    a slightly larger image is fitted to its column by the browser."""
+    return int(min(most, max(1, round(target / max(1, width)))))
 
 
 def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: str) -> None:
@@ -81,103 +77,103 @@ def on_upload(runs_dir, owner) -> None:
     st.session_state["cond_ckpt"] = str(saved)
 
 
+def condition_summary(gen) -> str:
+    if gen.data.class_names:
+        names = gen.data.class_names
+        return f"Conditioned on {len(names)} classes: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}."
+    names = gen.data.attr_names
+    return f"Conditioned on {len(names)} attribute{'s' if len(names) != 1 else ''}: {', '.join(n.replace('_', ' ') for n in names)}."
+
+
 # ------------------------------------------------------------------------- sections
 
 
 def class_section(entry, gen, seed: int, truncation: float) -> None:
     names = gen.data.class_names
     key = (str(entry.path), entry.mtime)
-    st.subheader("One class")
-    c1, c2 = st.columns([2, 1])
-    label = c1.selectbox("Class", names, key="cond_class", help="What the generator is asked to make.")
-    n = c2.slider("Samples", 4, 64, 32, key="cond_n")
-    cond = tuple(float(v) for v in inference.condition_vector(gen, label=label))
-    images = draw(*key, cond, n, seed, truncation)
-    show_grid(images, min(8, n), f"{n} samples of class {label} (seed {seed})", f"cgan-{label}-seed{seed}", "cond_dl_class")
-
-    st.subheader("One row per class")
-    cols = st.slider("Columns", 2, 12, 8, key="cond_cols",
-                     help="Each column keeps its noise from row to row, so only the class changes down a column.")
-    eye = tuple(tuple(float(v) for v in row) for row in np.eye(len(names), dtype=np.float32))
-    rows = draw_rows(*key, eye, cols, seed, truncation)
-    show_grid(rows, cols, f"Rows: {', '.join(names)}. Same noise down every column.", f"cgan-rows-seed{seed}", "cond_dl_rows")
+    one, every = st.columns(2, gap="large")
+    with one:
+        st.subheader("One class")
+        c1, c2 = st.columns(2)
+        label = c1.selectbox("Class", names, key="cond_class", help="What the generator is asked to make.")
+        n = c2.slider("Samples", 4, 64, 32, 4, key="cond_n")
+        cond = tuple(float(v) for v in inference.condition_vector(gen, label=label))
+        images = draw(*key, cond, n, seed, truncation)
+        show_grid(images, min(8, n), f"{n} samples of class {label} (seed {seed})", f"cgan-{label}-seed{seed}", "cond_dl_class")
+    with every:
+        st.subheader("One row per class")
+        cols = st.slider("Columns", 2, 12, 8, key="cond_cols",
+                         help="Each column keeps its noise from row to row, so only the class changes down a column.")
+        eye = tuple(tuple(float(v) for v in row) for row in np.eye(len(names), dtype=np.float32))
+        rows = draw_rows(*key, eye, cols, seed, truncation)
+        show_grid(rows, cols, f"Top to bottom: class {', '.join(names)}; the same noise down each column.",
+                  f"cgan-rows-seed{seed}", "cond_dl_rows")
 
     st.subheader("Morph between two classes")
     m1, m2, m3, m4 = st.columns(4)
     a = m1.selectbox("From", names, index=0, key="cond_from")
     b = m2.selectbox("To", names, index=min(1, len(names) - 1), key="cond_to")
     steps = m3.slider("Frames", 3, 16, 8, key="cond_frames")
-    index = m4.number_input("Column (noise)", 1, cols, 1, key="cond_index",
-                            help="Which column of the grid above lends its noise to the morph.")
+    if st.session_state.get("cond_index", 1) > cols:  # fewer columns than before: a kept value above the new maximum is an error
+        st.session_state["cond_index"] = cols
+    index = m4.number_input("Noise of column", 1, cols, 1, key="cond_index",
+                            help="Which column of the rows above lends its noise to the morph.")
     ca = inference.condition_vector(gen, label=a)
     cb = inference.condition_vector(gen, label=b)
-    morph_strip(entry, ca, cb, steps, seed, int(index) - 1, truncation, f"{a} \u2192 {b}")
+    morph_strip(entry, ca, cb, steps, seed, int(index) - 1, truncation, f"Class {a} \u2192 {b}")
+
+
+MANY_ATTRIBUTES = 8  # more than this: one multiselect instead of a wall of toggles (CelebA has 40)
+
+
+def chosen_attributes(names: list[str]) -> dict[str, float]:
+    if len(names) > MANY_ATTRIBUTES:
+        on = st.multiselect("Attributes on", names, key="cond_attrs_on", placeholder="None: every attribute off",
+                            format_func=lambda n: n.replace("_", " "))
+        return {name: 1.0 if name in on else 0.0 for name in names}
+    toggles = st.columns(min(3, len(names)))
+    return {name: 1.0 if toggles[i % len(toggles)].toggle(name.replace("_", " "), key=f"cond_attr_{name}") else 0.0
+            for i, name in enumerate(names)}
 
 
 def attribute_section(entry, gen, seed: int, truncation: float) -> None:
     names = gen.data.attr_names
     key = (str(entry.path), entry.mtime)
-    st.subheader("Set attributes")
-    chosen = {}
-    toggles = st.columns(min(4, len(names)))
-    for i, name in enumerate(names):
-        chosen[name] = 1.0 if toggles[i % len(toggles)].toggle(name.replace("_", " "), key=f"cond_attr_{name}") else 0.0
-    n = st.slider("Samples", 4, 64, 16, key="cond_attr_n")
-    cond = tuple(float(v) for v in inference.condition_vector(gen, attributes=chosen))
-    on = [k for k, v in chosen.items() if v] or ["none"]
-    show_grid(draw(*key, cond, n, seed, truncation), min(8, n), f"Attributes on: {', '.join(on)} (seed {seed})",
-              f"cgan-attributes-seed{seed}", "cond_dl_attrs")
-
-    st.subheader("The same faces with one attribute flipped")
-    default = "Young" if "Young" in names else names[0]
-    flip = st.selectbox("Attribute", names, index=names.index(default), key="cond_flip",
-                        help="The seeds' face-ageing example: identical noise and other attributes, this one off then on.")
-    cols = st.slider("Faces", 2, 12, 8, key="cond_flip_cols")
-    off, on_ = dict(chosen, **{flip: 0.0}), dict(chosen, **{flip: 1.0})
-    conds = tuple(tuple(float(v) for v in inference.condition_vector(gen, attributes=c)) for c in (off, on_))
-    show_grid(draw_rows(*key, conds, cols, seed, truncation), cols,
-              f"Top row: {flip} off; bottom row: {flip} on; the same noise in each column.", f"cgan-{flip}-seed{seed}", "cond_dl_flip")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("Set attributes")
+        chosen = chosen_attributes(names)
+        n = st.slider("Samples", 4, 64, 16, 4, key="cond_attr_n")
+        cond = tuple(float(v) for v in inference.condition_vector(gen, attributes=chosen))
+        on = [k.replace("_", " ") for k, v in chosen.items() if v] or ["none"]
+        show_grid(draw(*key, cond, n, seed, truncation), min(8, n), f"Attributes on: {', '.join(on)} (seed {seed})",
+                  f"cgan-attributes-seed{seed}", "cond_dl_attrs")
+    with right:
+        st.subheader("Flip one attribute")
+        default = "Young" if "Young" in names else names[0]
+        c1, c2 = st.columns(2)
+        flip = c1.selectbox("Attribute", names, index=names.index(default), key="cond_flip",
+                            help="The seeds' face-ageing example: the same noise and other attributes, this one off, then on.")
+        cols = c2.slider("Faces", 2, 12, 8, key="cond_flip_cols")
+        off, on_ = dict(chosen, **{flip: 0.0}), dict(chosen, **{flip: 1.0})
+        conds = tuple(tuple(float(v) for v in inference.condition_vector(gen, attributes=c)) for c in (off, on_))
+        show_grid(draw_rows(*key, conds, cols, seed, truncation), cols,
+                  f"Top row: {flip} off; bottom row: {flip} on; other attributes as set on the left, the same noise in each column.",
+                  f"cgan-{flip}-seed{seed}", "cond_dl_flip")
+    st.subheader(f"Morph: {flip} from off to on")
     morph_strip(entry, np.array(conds[0]), np.array(conds[1]), 8, seed, 0, truncation, f"{flip} off \u2192 on")
 
 
 def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str) -> None:
     frames = draw_morph(str(entry.path), entry.mtime, tuple(map(float, ca)), tuple(map(float, cb)), steps, seed, index, truncation)
     strip = gallery.strip(frames)
-    left, right = st.columns([4, 1])
-    left.image(gallery.upscale(strip, scale_for(strip.shape[1], 900, 6)),
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.image(gallery.upscale(strip, scale_for(strip.shape[1], 800, 6)),
                caption=f"{what}: the noise stays fixed while the condition moves in a straight line.")
     gif = gallery.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
-    right.image(gif, caption="Animated")
+    right.image(gif, caption="The same, animated")
     right.download_button("Download the GIF", gif, file_name="cgan-morph.gif", mime="image/gif",
                           icon=":material/download:", on_click="ignore", key=f"cond_gif_{what}")
-
-
-def judge_section(entry, gen, settings) -> None:
-    st.subheader("Does it obey? An independent judge")
-    st.caption("A small classifier trained by the workbench on the real training images (not the GAN's discriminator) "
-               "reads 1,000 generated samples. Its own accuracy on held-out real images, and the distance between two "
-               "halves of the real images, are the best a generator could score.")
-    try:
-        data_cfg = gallery.comparison_data(entry, gen.config, settings)
-    except GanError as e:
-        st.info(str(e))
-        return
-    if not st.toggle("Score this checkpoint", key="cond_judge",
-                     help="Trains the judge the first time (a few seconds), then it is cached."):
-        return
-    try:
-        with st.spinner("Training the judge and scoring 1,000 samples…"):
-            fig = judge_figures(str(entry.path), entry.mtime, data_cfg, repr(data_cfg))
-    except GanError as e:
-        st.warning(str(e))
-        return
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Judged as requested", f"{fig['accuracy']:.1%}", help="Share of samples the judge reads as the class or attributes asked for.")
-    c2.metric("Judge on real images", f"{fig['real_accuracy']:.1%}", help="The ceiling: the judge's accuracy on held-out real images.")
-    c3.metric("Fréchet distance", f"{fig['frechet']:.2f}", delta=f"floor {fig['frechet_floor']:.2f}", delta_color="off",
-              help="Between generated and real images in the judge's features; real vs real gives the floor.")
-    st.dataframe({"condition": list(fig["per_condition"]), "judged as requested": [f"{v:.1%}" for v in fig["per_condition"].values()]},
-                 hide_index=True)
 
 
 # ----------------------------------------------------------------------------- page
@@ -216,15 +212,16 @@ entry = by_key[chosen]
 if entry.error:
     st.error(entry.error)
     st.stop()
-st.caption(entry.summary())
 try:
     gen = load_generator(str(entry.path), entry.mtime)
 except GanError as e:
     st.error(str(e))
     st.stop()
+st.caption(f"{entry.summary()} {condition_summary(gen)}")
 
 if gen.data.class_names:
     class_section(entry, gen, seed, truncation)
 else:
     attribute_section(entry, gen, seed, truncation)
-judge_section(entry, gen, settings)
+st.subheader("Does it obey? An independent judge")
+judge_section(entry, gen.config, settings, key="cond_judge")

@@ -20,11 +20,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from gan_core import experiments, export, jobs, runs, visitors
+from gan_core import checkpoints, experiments, export, gallery, jobs, runs, visitors
 from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.health import exploded
-from pages._shared import may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs, visitor
+from pages._shared import (
+    condition_rows_note, is_conditional, judge_section, may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs,
+    visitor,
+)
 
 through_app()
 
@@ -484,6 +487,7 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
     ids = tuple(r.id for r in selected)
     paths = {r.id: r.path for r in selected}
     names = {r.id: short_name(r) for r in selected}
+    configs = {r.id: run_config(r) for r in selected}
 
     def grids() -> None:
         per_run = {i: runs.sample_images(paths[i]) for i in ids if paths[i].is_dir()}
@@ -509,10 +513,36 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
                     st.caption(f"{names[run_id]}: no grid yet")
                     continue
                 step, png = min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0]))
-                st.image(str(png), caption=f"{names[run_id]} · step {step}", width="stretch")
+                note = condition_rows_note(configs[run_id], paths[run_id]) if configs[run_id] else None
+                st.image(str(png), caption=f"{names[run_id]} · step {step}" + (f": {note}" if note else ""), width="stretch")
 
     live = any(r.active for r in selected)
     st.fragment(grids, run_every=5 if live else None)()
+
+
+def judge_runs_section(selected: list[runs.RunInfo], settings) -> None:
+    """The independent judge for each selected conditional run, on its saved weights."""
+    chosen = [(r, cfg) for r in selected if (cfg := run_config(r)) is not None and is_conditional(cfg)]
+    if not chosen:
+        return
+    st.subheader("Does it obey? The independent judge")
+    for info, cfg in chosen:
+        with st.container(border=True):
+            st.markdown(f"**{short_name(info)}**")
+            path = info.path / "checkpoints" / checkpoints.WEIGHTS
+            try:
+                entry = gallery.describe_checkpoint(path)
+            except GanError:
+                st.caption(f"No weights saved yet: the judge scores the run's checkpoint, written every "
+                           f"{cfg.train.checkpoint_every:,} steps and at the end.")
+                continue
+            if entry.error:
+                st.warning(entry.error)
+                continue
+            live = " (the run is still training, so later weights may score differently)" if info.active else ""
+            st.caption(f"Scores the weights saved at step {entry.step:,}{live}. "
+                       "The Conditional generation page makes what you choose with them.")
+            judge_section(entry, cfg, settings, key=f"runs_judge_{info.id}")
 
 
 def _slider_moved() -> None:
@@ -582,3 +612,4 @@ st.subheader("Curves")
 curves_section(selected)
 st.subheader("Samples")
 samples_section(selected)
+judge_runs_section(selected, settings)

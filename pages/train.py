@@ -17,14 +17,14 @@ from gan_core.config import Config, DataConfig
 from gan_core.data import list_sources
 from gan_core.errors import GanError
 from gan_core.health import exploded
-from gan_core.recipes import describe, resolve
+from gan_core.recipes import RECIPES, describe, resolve
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
 from gan_core.uploads import save_upload
 from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
-from pages._shared import may_act, tidy_uploads, use_upload, visible_runs, visitor
+from pages._shared import condition_rows_note, may_act, tidy_uploads, use_upload, visible_runs, visitor
 
 through_app()
 
@@ -56,7 +56,7 @@ def devices() -> list[tuple[str, str]]:
 
 FORM_KEYS = ("train_recipe", "train_data_mode", "train_data", "train_server_source", "train_server_path", "train_image_size",
              "train_channels", "train_n_points", "train_steps", "train_batch_size", "train_d_steps", "train_optimizer",
-             "train_lr_g", "train_lr_d", "train_g_loss", "train_device", "train_seed")
+             "train_lr_g", "train_lr_d", "train_g_loss", "train_device", "train_seed", "train_attributes")
 
 
 def restore_form() -> None:
@@ -97,10 +97,26 @@ def recipe_section() -> dict:
     recipes = {r["name"]: r for r in describe()}
     names = list(recipes)
     st.session_state.setdefault("train_recipe", "dcgan" if "dcgan" in recipes else names[0])
-    name = st.selectbox("Recipe", names, key="train_recipe")
-    recipe = recipes[name]
+    name = st.selectbox("Recipe", names, key="train_recipe", on_change=labelled_data_for_conditional)
+    recipe = {**recipes[name], "conditional": RECIPES.get(name).conditional}
     st.caption(f"{recipe['description']} Trains on: {', '.join(recipe['kinds'])} data.")
     return recipe
+
+
+def labelled(source) -> bool:
+    return bool({"labels", "attrs"} & set(source.tags))
+
+
+def labelled_data_for_conditional() -> None:
+    """Choosing a conditional recipe while an unlabelled built-in set is selected picks a
+    labelled one instead (it could not train on the other); choosing the unlabelled set
+    again afterwards is still allowed, and Start then says why it cannot run."""
+    if not RECIPES.get(st.session_state["train_recipe"]).conditional:
+        return
+    sources = {s.name: s for s in list_sources() if s.builtin}
+    current = sources.get(st.session_state.get("train_data"))
+    if current is not None and not labelled(current):
+        st.session_state["train_data"] = next((n for n, s in sources.items() if labelled(s) and s.kind == "image"), current.name)
 
 
 def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
@@ -116,8 +132,9 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
         if st.session_state.get("train_data") not in builtin:
             st.session_state["train_data"] = "faces-lfw" if "faces-lfw" in builtin else next(iter(builtin))
+        tag = (lambda n: ", labelled" if labelled(builtin[n]) else ", no labels") if recipe["conditional"] else (lambda n: "")
         name = st.selectbox("Built-in data set", list(builtin), key="train_data",
-                            format_func=lambda n: f"{n} ({builtin[n].kind})")
+                            format_func=lambda n: f"{n} ({builtin[n].kind}{tag(n)})")
         st.caption(builtin[name].description)
         data, kind = {"name": name}, builtin[name].kind
     elif mode == SERVER and not settings.demo:
@@ -128,6 +145,13 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
                             help="A folder or .zip under the data folder; relative paths start there.")
         st.caption(f"Data folder: `{settings.data_root}`")
         data, kind = {"name": name}, on_disk[name].kind
+        if recipe["conditional"] and "attrs" in on_disk[name].tags:
+            wanted = st.text_input("Attributes to condition on", key="train_attributes", max_chars=500,
+                                   placeholder="e.g. Smiling,Young,Male,Eyeglasses",
+                                   help="Comma-separated names from list_attr_celeba.txt (--attributes); empty: all of them.")
+            names = [a.strip() for a in wanted.split(",") if a.strip()]
+            if names:
+                data["attributes"] = ",".join(names)
         if not raw.strip():
             error = "Enter the path of a folder or .zip under the data folder."
         else:
@@ -154,6 +178,11 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
             if isinstance(result, str):
                 st.error(result)
                 error = result
+            elif recipe["conditional"] and not result.class_names:
+                st.success(result.summary())
+                error = (f"Recipe {recipe['name']} needs class labels and this zip has no class sub-folders; "
+                         "put each class's images in a sub-folder of its own, or use mnist-5k.")
+                st.error(error)
             else:
                 st.success(result.summary())
                 data["path"] = str(result.path)
@@ -173,10 +202,24 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
     return data, error, kind
 
 
+def recipe_defaults(recipe_name: str, data: dict) -> Config:
+    """The recipe's settings for these data. For data it cannot train on (cgan on a set
+    without labels), its settings on the first source it accepts, so the form still
+    draws and Start says why the chosen data does not fit (form_problem)."""
+    size = data.get("image_size", 32)
+    problem = None
+    for name in [data["name"]] + [s.name for s in list_sources() if s.name != data["name"]]:
+        try:
+            return resolve(Config(recipe=recipe_name, data=DataConfig(name=name, image_size=size)))
+        except GanError as e:
+            problem = problem or str(e)
+    st.error(problem)
+    st.stop()
+
+
 def training_section(recipe_name: str, data: dict, settings) -> dict:
     """Widgets for the training settings; returns {dotted field: value} that differ from the recipe's defaults."""
-    base = Config(recipe=recipe_name, data=DataConfig(name=data["name"], image_size=data.get("image_size", 32)))
-    defaults = resolve(base)
+    defaults = recipe_defaults(recipe_name, data)
     sig = recipe_name
     o, lo, t = defaults.optim, defaults.loss, defaults.train
     wasserstein = lo.g_loss == "wasserstein"
@@ -381,7 +424,7 @@ def controls(info: runs.RunInfo, settings) -> None:
             st.rerun()  # the whole page, so the live view polls again
 
 
-def samples(info: runs.RunInfo, kind: str, sample_every: int) -> None:
+def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None = None) -> None:
     grids = runs.sample_images(info.path)
     if not grids:
         if info.active:
@@ -394,7 +437,7 @@ def samples(info: runs.RunInfo, kind: str, sample_every: int) -> None:
         step = st.select_slider("Samples at step", [s for s, _ in grids], value=step, key=f"train_grid_{info.id}")
         path = dict(grids)[step]
     what = "Fixed-noise samples" if kind == "image" else "Generated points over the real ones"
-    st.image(path.read_bytes(), caption=f"{what}, step {step:,}", width="stretch")
+    st.image(path.read_bytes(), caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
 
 
 def latest_numbers(rows: list[dict], wasserstein: bool) -> None:
@@ -439,7 +482,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
 
         left, right = st.columns([5, 2], gap="medium")
         with left:
-            samples(now, data_kind, cfg.train.sample_every)
+            samples(now, data_kind, cfg.train.sample_every, condition_rows_note(cfg, info.path))
         with right:
             latest_numbers(rows, wasserstein)
         if rows:

@@ -26,13 +26,16 @@ def trained(tmp_path_factory):
     out = {}
     celeba = root / "celeba"
     (celeba / "img_align_celeba").mkdir(parents=True)
-    names = ["Smiling", "Young", "Male"]
-    lines = ["6", " ".join(names)]
-    for i in range(1, 7):
-        Image.new("RGB", (40, 48), (40 * i, 90, 30)).save(celeba / "img_align_celeba" / f"{i:06d}.jpg")
-        lines.append(f"{i:06d}.jpg " + " ".join("1" if (i + j) % 2 else "-1" for j in range(3)))
+    # Five columns, of which the model is conditioned on three (--attributes), as a CelebA user picks them.
+    names = ["Eyeglasses", "Smiling", "Young", "Male", "Bald"]
+    lines = ["12", " ".join(names)]
+    for i in range(1, 13):
+        Image.new("RGB", (40, 48), (20 * i, 90, 30)).save(celeba / "img_align_celeba" / f"{i:06d}.jpg")
+        lines.append(f"{i:06d}.jpg " + " ".join("1" if (i + j) % 2 else "-1" for j in range(5)))
     (celeba / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
-    for name, cfg in (("digits", tiny("cgan", "mnist-5k")), ("faces", tiny("cgan", "celeba", **{"data.path": str(root)})),
+    out["root"] = root
+    faces = tiny("cgan", "celeba", **{"data.path": str(root), "data.attributes": "Smiling,Young,Male"})
+    for name, cfg in (("digits", tiny("cgan", "mnist-5k")), ("faces", faces),
                       ("plain", tiny("dcgan", "faces-lfw"))):
         cfg = resolve(cfg)
         run_dir = create_run(cfg, root / "runs")
@@ -76,14 +79,20 @@ def test_a_class_model_shows_a_class_rows_per_class_and_a_morph(env, trained):
     assert not at.error
     assert at.selectbox(key="cond_class").options == [str(k) for k in range(10)]
     before = images(at)
-    assert [c for c, _ in before][:2] == ["32 samples of class 0 (seed 0)", "Rows: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9. Same noise down every column."]
+    assert [c for c, _ in before][:2] == ["32 samples of class 0 (seed 0)",
+                                          "Top to bottom: class 0, 1, 2, 3, 4, 5, 6, 7, 8, 9; the same noise down each column."]
+    assert any("Conditioned on 10 classes: 0, 1, 2" in c.value for c in at.caption)  # under the checkpoint menu
     at.selectbox(key="cond_class").set_value("7").run()
     assert not at.exception
     after = images(at)
     assert after[0][0] == "32 samples of class 7 (seed 0)"
     assert after[0][1] != before[0][1] and after[1][1] == before[1][1]  # only the class grid changed
     at.selectbox(key="cond_to").set_value("9").run()
-    assert not at.exception and images(at)[2][0].startswith("0 → 9:")
+    assert not at.exception and images(at)[2][0].startswith("Class 0 → 9:")
+    # The morph borrows the noise of a column of the rows grid; fewer columns than that column is no error.
+    at.number_input(key="cond_index").set_value(8).run()
+    at.slider(key="cond_cols").set_value(3).run()
+    assert not at.exception and at.number_input(key="cond_index").value == 3
     downloads = [d.proto.label for d in at.get("download_button")]
     assert downloads.count("Download this grid (PNG)") == 2 and "Download the GIF" in downloads
 
@@ -93,9 +102,14 @@ def test_the_judge_scores_the_chosen_checkpoint(env, trained):
     at = page()
     at.toggle(key="cond_judge").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
-    labels = [m.label for m in at.metric]
-    assert labels == ["Judged as requested", "Judge on real images", "Fréchet distance"]
-    assert at.metric[1].value.endswith("%") and float(at.metric[1].value[:-1]) > 50
+    accuracy, frechet = at.metric
+    assert (accuracy.label, frechet.label) == ("Judged as requested", "Fréchet distance to real images")
+    # Each figure beside what real images score: the judge on held-out digits, two halves of the real set.
+    assert accuracy.value.endswith("%") and accuracy.proto.delta.startswith("real images: ")
+    assert float(accuracy.proto.delta.removeprefix("real images: ").rstrip("%")) > 50
+    assert frechet.proto.delta.startswith("real vs real: ") and float(frechet.value) > 0
+    bars = at.get("plotly_chart")[0].proto.spec
+    assert '"type":"bar"' in bars.replace(" ", "") and "per class" in bars
 
 
 def test_an_attribute_model_has_toggles_and_flips_one_attribute(env, trained):
@@ -109,7 +123,22 @@ def test_an_attribute_model_has_toggles_and_flips_one_attribute(env, trained):
     assert images(at)[0][0] == "Attributes on: Smiling (seed 0)"
     assert images(at)[1][0].startswith("Top row: Young off; bottom row: Young on")
     # The judge needs the training data on this server, which a run on a folder outside the data root is not.
-    assert any("data folder" in i.value or "not compared" in i.value for i in at.info)
+    assert any("not under the server's data folder" in i.value for i in at.info)
+    assert "cond_judge" not in [t.key for t in at.toggle]  # nothing to switch on
+
+
+def test_an_attribute_model_is_judged_on_the_attributes_it_was_conditioned_on(env, trained, monkeypatch):
+    """A run conditioned on 3 of CelebA's columns is judged on those 3: not on every column of
+    list_attr_celeba.txt, which never matched the model (the judge refused to score it)."""
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(trained["root"]))
+    shutil.copy(trained["faces"], env / "cgan-faces.safetensors")
+    at = page()
+    at.toggle(key="cond_judge").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.warning, [w.value for w in at.warning]
+    assert [m.label for m in at.metric] == ["Judged as requested", "Fréchet distance to real images"]
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert all(f'"{name}"' in spec for name in ("Smiling", "Young", "Male")) and "Eyeglasses" not in spec
 
 
 def test_an_unconditional_upload_here_is_refused_and_points_to_the_gallery(trained, tmp_path):

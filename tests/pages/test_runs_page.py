@@ -338,3 +338,56 @@ def test_a_run_whose_losses_exploded_is_never_a_green_finished(tmp_path, monkeyp
     rows = {r: next(m.value for m in at.markdown if f"`{r.name}`" in m.value) for r in (blown, healthy)}
     assert ":red-badge[exploded]" in rows[blown] and "8,900,000" in rows[blown] and "green" not in rows[blown]
     assert ":green-badge[finished]" in rows[healthy]
+
+
+@pytest.fixture
+def cgan_root(tmp_path, monkeypatch):
+    """A tiny conditional run on mnist-5k (a checkpoint, grids of one row per class) beside a plain GAN run."""
+    made = {}
+    for name, cfg in (("cgan", tiny("cgan", "mnist-5k", steps=2, **{"train.n_samples": 20})), ("gan", tiny_cfg("gan"))):
+        cfg = resolve(cfg)
+        made[name] = runs.create_run(cfg, tmp_path)
+        assert train(cfg, made[name])["state"] == "finished"
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    return made
+
+
+def test_a_conditional_run_shows_its_grid_rows_and_the_judges_figures(cgan_root):
+    cgan, gan = cgan_root["cgan"], cgan_root["gan"]
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    select(at, cgan, gan)
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert any("one row per class, top to bottom: 0, 1, 2" in c for c in captions)
+    assert sum("row per" in c for c in captions) == 1  # the plain GAN's grid is just a grid
+    # Only the conditional run gets a judge, and it is computed only when asked for.
+    assert [t.key for t in at.toggle if t.key.startswith("runs_judge_")] == [f"runs_judge_{cgan.name}"]
+    assert not at.metric
+    at.toggle(key=f"runs_judge_{cgan.name}").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    accuracy, frechet = at.metric
+    assert accuracy.label == "Judged as requested" and accuracy.proto.delta.startswith("real images: ")
+    assert frechet.label == "Fréchet distance to real images" and frechet.proto.delta.startswith("real vs real: ")
+    assert (cgan.parent / "judges").is_dir()  # the judge is cached with the runs, for the next look
+
+
+def test_the_judge_reads_only_training_data_the_server_vouches_for(cgan_root, tmp_path, monkeypatch):
+    """A conditional run trained on a folder outside the data root (the data root moved since)
+    is not judged: the page says why instead of reading that folder."""
+    from PIL import Image
+
+    outside = tmp_path / "outside"
+    for k, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+        (outside / f"class{k}").mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (20, 20), colour).save(outside / f"class{k}" / f"{i}.png")
+    cfg = resolve(tiny("cgan", "folder", steps=2, **{"data.path": str(outside)}))
+    run_dir = runs.create_run(cfg, tmp_path)
+    assert train(cfg, run_dir)["state"] == "finished"
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(tmp_path / "data-root"))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    select(at, run_dir)
+    assert not at.exception
+    assert f"runs_judge_{run_dir.name}" not in [t.key for t in at.toggle]
+    assert any("cannot score this one" in i.value and "not under the server's data folder" in i.value for i in at.info)

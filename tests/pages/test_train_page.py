@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from gan_core import jobs, runs
 from gan_core.cli import command_line
 from gan_core.config import Config, DataConfig
-from gan_core.errors import DataError
+from gan_core.errors import DataError, GanError
 from gan_core.data.base import SOURCES
 from gan_core.recipes import resolve
 from gan_core.uploads import UPLOADS, save_upload
@@ -531,3 +531,74 @@ def test_run_stopped_before_its_first_grid_says_so(env):
     assert not at.exception
     assert any("before the first one at step 50" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 2  # its one metrics row is still drawn
+
+
+# ----------------------------------------------------------------------------- conditional recipes
+
+
+def test_cgan_is_offered_and_data_without_labels_disables_start_with_the_engines_reason(env, launches):
+    at = page().run()
+    assert "cgan" in at.selectbox(key="train_recipe").options
+    at.selectbox(key="train_recipe").select("cgan").run()
+    assert not at.exception
+    # faces-lfw (the default) has no labels: choosing cgan moves to a labelled built-in set.
+    assert at.selectbox(key="train_data").value == "mnist-5k"
+    assert "mnist-5k (image, labelled)" in at.selectbox(key="train_data").options
+    assert "faces-lfw (image, no labels)" in at.selectbox(key="train_data").options
+    assert not at.button(key="train_start").disabled and not errors(at)
+
+    at.selectbox(key="train_data").select("faces-lfw").run()  # chosen anyway
+    assert not at.exception  # the form still draws (the recipe's settings came from data it can train on)
+    with pytest.raises(GanError) as reason:
+        resolve(Config(recipe="cgan", data=DataConfig(name="faces-lfw")))
+    assert at.button(key="train_start").disabled
+    assert errors(at) == [str(reason.value)] and "class labels" in errors(at)[0]
+    assert not launches
+
+    at.selectbox(key="train_data").select("mnist-5k").run()
+    at.button(key="train_start").click().run()
+    assert [(c.cfg.recipe, c.cfg.data.name) for c in launches] == [("cgan", "mnist-5k")]
+
+
+def test_a_zip_without_class_folders_cannot_train_cgan_and_one_with_them_can(env, launches):
+    at = page().run()
+    at.selectbox(key="train_recipe").select("cgan").run()
+    at.radio(key="train_data_mode").set_value(UPLOAD).run()
+    flat = zip_of({f"{i}.png": png(12, 20 * i) for i in range(4)})
+    at.file_uploader(key="train_upload").upload("flat.zip", flat, "application/zip").run()
+    assert not at.exception
+    assert errors(at) == ["Recipe cgan needs class labels and this zip has no class sub-folders; "
+                          "put each class's images in a sub-folder of its own, or use mnist-5k."]
+    assert at.button(key="train_start").disabled
+
+    classes = zip_of({f"{name}/{i}.png": png(12, 60 * k + i) for k, name in enumerate(("cats", "dogs")) for i in range(3)})
+    at.file_uploader(key="train_upload").upload("classes.zip", classes, "application/zip").run()
+    assert not at.exception and not errors(at)
+    assert "in 2 classes" in at.success[0].value
+    at.button(key="train_start").click().run()
+    assert [(c.cfg.recipe, c.cfg.data.name) for c in launches] == [("cgan", "folder")]
+
+
+def test_celeba_on_the_server_takes_the_attributes_to_condition_on(env, launches):
+    (env.data / "celeba").mkdir()
+    at = page().run()
+    at.radio(key="train_data_mode").set_value(SERVER).run()
+    at.selectbox(key="train_server_source").select("celeba").run()
+    at.text_input(key="train_server_path").input("celeba").run()
+    assert "train_attributes" not in [t.key for t in at.text_input]  # dcgan: not conditioned on anything
+    at.selectbox(key="train_recipe").select("cgan").run()
+    at.text_input(key="train_attributes").input(" Smiling, Young ,,Male ").run()
+    assert not at.exception and not errors(at)
+    assert any("--attributes Smiling,Young,Male" in c for c in codes(at))
+    at.button(key="train_start").click().run()
+    cfg = launches[0].cfg
+    assert (cfg.recipe, cfg.data.name, cfg.data.attributes) == ("cgan", "celeba", "Smiling,Young,Male")
+    assert cfg.data.path == str((env.data / "celeba").resolve())
+
+
+def test_the_live_view_says_a_cgan_grid_has_one_row_per_class(env):
+    fake_run(env.runs, Config(recipe="cgan", data=DataConfig(name="mnist-5k")))
+    at = page().run()
+    assert not at.exception
+    caption = at.get("image")[0].captions[0]
+    assert caption.startswith("Fixed-noise samples, step 20: one row per class") and "same noise down each column" in caption
