@@ -4,6 +4,7 @@ live training charts. Not a page itself (app.py lists pages explicitly)."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -147,7 +148,7 @@ def settings_or_stop():
     try:
         return load_settings()
     except GanError as e:
-        st.error(str(e))
+        st.error(plain(str(e)))
         st.stop()
 
 
@@ -201,6 +202,16 @@ def use_upload(kind: str, path) -> None:
     """Say which upload of ``kind`` ("zip" or "checkpoint") this session uses now
     (None: none), so tidying never removes it from under the visitor."""
     st.session_state.setdefault(IN_USE, {})[kind] = str(path) if path else None
+
+
+def restore_upload(selected, widget) -> bool:
+    """Whether the uploaded file this session shows is gone from disk (in demo mode a
+    newer upload from the visitor's other tab makes the sweep remove it) while the
+    upload widget still holds its bytes, so the page should save it again."""
+    if widget is None or not selected:
+        return False
+    path = Path(selected)
+    return "uploads" in path.parts and not path.exists()
 
 
 def tidy_uploads(settings) -> None:
@@ -321,6 +332,19 @@ def judge_section(entry, cfg, settings, key: str) -> None:
         with st.spinner(f"Judging {JUDGE_SAMPLES:,} samples…"):
             fig = _judge(str(entry.path), entry.mtime, data_cfg, repr(data_cfg), str(Path(settings.runs_dir) / "judges"))
     except GanError as e:
-        st.warning(str(e))
+        st.warning(plain(str(e)))
         return
     show_judge(fig)
+
+
+# Enough to neutralise every construct that could carry a link, an image, bold, a
+# colour directive (:red[...]) or LaTeX; the rest of the punctuation reads as is.
+_MARKDOWN = re.compile(r"([\\`*\[\]$~])")
+
+
+def plain(text) -> str:
+    """Text for st.error / st.caption / st.markdown shown as typed: the markdown,
+    colour-directive and LaTeX characters escaped. Engine messages quote file names,
+    class names and data names a visitor chose; rendered as markdown they could carry
+    links, images (a tracking pixel) or styling into the page."""
+    return _MARKDOWN.sub(r"\\\1", str(text))

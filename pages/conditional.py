@@ -14,7 +14,7 @@ import streamlit as st
 
 from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
-from pages._shared import judge_section, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._shared import restore_upload, judge_section, plain, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 
 through_app()
 
@@ -183,6 +183,8 @@ st.caption("A conditional GAN (Mirza & Osindero 2014) is given a condition, a cl
            "so you choose what it makes.")
 settings = settings_or_stop()
 owner = visitor(settings)
+if restore_upload(st.session_state.get("cond_ckpt"), st.session_state.get("cond_upload")):
+    on_upload(settings.runs_dir, owner)  # the visitor's other tab replaced it and the sweep removed it: keep it again
 use_upload("cgan_checkpoint", st.session_state.get("cond_ckpt"))
 tidy_uploads(settings)
 entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
@@ -194,7 +196,7 @@ with st.expander("Use a conditional checkpoint of your own", icon=":material/upl
     st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="cond_upload", on_change=on_upload,
                      args=(settings.runs_dir, owner))
     if st.session_state.get("cond_upload_error"):
-        st.error(st.session_state["cond_upload_error"])
+        st.error(plain(st.session_state["cond_upload_error"]))
 
 if not entries:
     st.info(f"There is no conditional checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe cgan on the Train "
@@ -210,14 +212,14 @@ seed = int(c_seed.number_input("Seed", 0, 2**31 - 1, 0, key="cond_seed"))
 truncation = c_trunc.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="cond_truncation")
 entry = by_key[chosen]
 if entry.error:
-    st.error(entry.error)
+    st.error(plain(entry.error))
     st.stop()
 try:
     gen = load_generator(str(entry.path), entry.mtime)
 except GanError as e:
-    st.error(str(e))
+    st.error(plain(str(e)))
     st.stop()
-st.caption(f"{entry.summary()} {condition_summary(gen)}")
+st.caption(plain(f"{entry.summary()} {condition_summary(gen)}"))
 
 if gen.data.class_names:
     class_section(entry, gen, seed, truncation)

@@ -15,7 +15,7 @@ import streamlit as st
 
 from gan_core import gallery, inference, uploads
 from gan_core.errors import GanError
-from pages._shared import settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._shared import restore_upload, plain, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 
 through_app()
 
@@ -187,7 +187,7 @@ def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
             pool = gallery.training_pool(gallery.comparison_data(entry, cfg, settings))
         neighbours = gallery.nearest_training_images(face, pool.images, k=3)
     except GanError as e:
-        st.warning(str(e))
+        st.warning(plain(str(e)))
         return
     cols = st.columns(len(neighbours))
     scale = fit_scale(face.shape[1], NEIGHBOUR_PX)
@@ -247,7 +247,7 @@ def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
     try:
         real = gallery.training_points(gallery.comparison_data(entry, cfg, settings), 2000)
     except GanError as e:
-        st.warning(str(e))
+        st.warning(plain(str(e)))
         real = None
     fig = go.Figure()
     if points.shape[1] == 1:
@@ -280,6 +280,8 @@ if settings.demo:
     st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")
 
 # Demo mode: the shipped checkpoints and this visitor's own uploads and runs only.
+if restore_upload(st.session_state.get("gallery_ckpt"), st.session_state.get("gallery_upload")):
+    on_checkpoint_upload(settings.runs_dir, visitor(settings))  # the visitor's other tab replaced it and the sweep removed it: keep it again
 use_upload("checkpoint", st.session_state.get("gallery_ckpt"))
 tidy_uploads(settings)
 entries = gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
@@ -304,13 +306,13 @@ with st.expander("Use a checkpoint of your own", icon=":material/upload:"):
     st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="gallery_upload",
                      on_change=on_checkpoint_upload, args=(settings.runs_dir, visitor(settings)))
     if st.session_state.get("gallery_upload_error"):
-        st.error(st.session_state["gallery_upload_error"])
+        st.error(plain(st.session_state["gallery_upload_error"]))
 
 entry = by_key[chosen]
 if entry.error:
-    st.error(entry.error)
+    st.error(plain(entry.error))
     st.stop()
-c_info.caption(entry.summary())
+c_info.caption(plain(entry.summary()))
 
 points = entry.kind == "vector"
 c_n, c_trunc, c_seed, c_new = st.columns([2.6, 2.6, 1.8, 2.2], vertical_alignment="bottom")
@@ -328,7 +330,7 @@ c_new.button("New samples", on_click=new_samples, icon=":material/casino:", widt
 try:
     load_generator(str(entry.path), entry.mtime)
 except GanError as e:
-    st.error(str(e))
+    st.error(plain(str(e)))
     st.stop()
 
 if points:

@@ -26,7 +26,7 @@ from gan_core.errors import GanError
 from gan_core.health import exploded
 from pages._shared import (
     condition_rows_note, is_conditional, judge_section, may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs,
-    visitor,
+    plain, visitor,
 )
 
 through_app()
@@ -119,7 +119,7 @@ def run_action(action, done: str) -> None:
     try:
         action()
     except GanError as e:
-        st.error(str(e))
+        st.error(plain(str(e)))
     else:
         st.toast(done)
         st.rerun()
@@ -342,7 +342,7 @@ def comparison_section(settings) -> None:
             try:
                 run_dirs = experiments.optimizer_comparison(base, settings.runs_dir, settings.max_active_runs)
             except GanError as e:
-                st.error(str(e))
+                st.error(plain(str(e)))
             else:
                 if visitor(settings):  # demo mode: the three runs are this visitor's (unowned, nobody sees them)
                     for run_dir in run_dirs:
@@ -437,7 +437,7 @@ def run_actions(info: runs.RunInfo, settings) -> None:
             try:
                 export.delete_run(info.path)
             except GanError as e:
-                st.error(str(e))
+                st.error(plain(str(e)))
             else:
                 st.toast(f"Deleted {info.id}.")
                 st.rerun()
@@ -537,7 +537,7 @@ def judge_runs_section(selected: list[runs.RunInfo], settings) -> None:
                            f"{cfg.train.checkpoint_every:,} steps and at the end.")
                 continue
             if entry.error:
-                st.warning(entry.error)
+                st.warning(plain(entry.error))
                 continue
             live = " (the run is still training, so later weights may score differently)" if info.active else ""
             st.caption(f"Scores the weights saved at step {entry.step:,}{live}. "

@@ -24,7 +24,7 @@ from gan_core.uploads import save_upload
 from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
-from pages._shared import condition_rows_note, may_act, tidy_uploads, use_upload, visible_runs, visitor
+from pages._shared import condition_rows_note, plain, may_act, tidy_uploads, use_upload, visible_runs, visitor
 
 through_app()
 
@@ -158,7 +158,7 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
             try:
                 data["path"] = str(check_server_path(raw.strip(), settings))
             except GanError as e:
-                st.error(str(e))
+                st.error(plain(str(e)))
                 error = str(e)
     else:
         file = st.file_uploader("Zip of images (jpg, png, ...); sub-folders become class labels", type=["zip"], key="train_upload")
@@ -176,15 +176,15 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
                         checked[file.file_id] = str(e)
             result = checked[file.file_id]
             if isinstance(result, str):
-                st.error(result)
+                st.error(plain(result))
                 error = result
             elif recipe["conditional"] and not result.class_names:
-                st.success(result.summary())
+                st.success(plain(result.summary()))
                 error = (f"Recipe {recipe['name']} needs class labels and this zip has no class sub-folders; "
                          "put each class's images in a sub-folder of its own, or use mnist-5k.")
-                st.error(error)
+                st.error(plain(error))
             else:
-                st.success(result.summary())
+                st.success(plain(result.summary()))
                 data["path"] = str(result.path)
                 use_upload("zip", result.path)
     if data.get("path") is None or mode != UPLOAD:
@@ -213,7 +213,7 @@ def recipe_defaults(recipe_name: str, data: dict) -> Config:
             return resolve(Config(recipe=recipe_name, data=DataConfig(name=name, image_size=size)))
         except GanError as e:
             problem = problem or str(e)
-    st.error(problem)
+    st.error(plain(problem))
     st.stop()
 
 
@@ -304,7 +304,7 @@ def start(cfg: Config, settings) -> None:
     try:
         run_dir = jobs.launch(cfg, settings.runs_dir, max_active=settings.max_active_runs, owner=visitor(settings))
     except GanError as e:
-        st.error(str(e))
+        st.error(plain(str(e)))
         return
     st.session_state["_train_last_launch"] = (cfg.to_json(), time.monotonic())
     st.query_params["run"] = run_dir.name
@@ -326,9 +326,9 @@ def settings_form(settings) -> None:
     clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
                         disabled=problem is not None, key="train_start")
     if data_error is not None and not st.session_state.get("train_server_path") and not st.session_state.get("train_upload"):
-        st.caption(data_error)
+        st.caption(plain(data_error))
     elif data_error is None and problem is not None:
-        st.error(problem, icon=":material/block:")  # why Start is greyed out (a data error is shown at its field)
+        st.error(plain(problem), icon=":material/block:")  # why Start is greyed out (a data error is shown at its field)
     if clicked and problem is None:  # a click can be sent by hand, past a disabled button
         start(cfg, settings)
     st.caption("These settings as a command line:" if problem else "The same run from a terminal (e.g. on a GPU server):")
@@ -378,21 +378,21 @@ def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> No
     if blown and info.state in BLOWN_UP_STATES:
         what = {"finished": f"Ran all {info.total:,} steps in {fmt_duration(status.get('elapsed'))}.",
                 "stopped": f"Stopped at step {info.step:,}.", "interrupted": "The worker process ended without finishing."}
-        st.error(f"{what[info.state]} {blown}", icon=":material/warning:")
+        st.error(plain(f"{what[info.state]} {blown}"), icon=":material/warning:")
     elif blown and info.active:
-        st.warning(blown, icon=":material/warning:")  # still training: Stop saves the time
+        st.warning(plain(blown), icon=":material/warning:")  # still training: Stop saves the time
     elif info.state == "queued":
         st.info("Starting the worker process; loading PyTorch takes a few seconds.", icon=":material/hourglass_top:")
     elif info.state == "finished":
         st.success(" ".join(filter(None, [f"Finished all {info.total} steps in {fmt_duration(status.get('elapsed'))}.", message])))
     elif info.state == "stopped":
-        st.warning(message or f"Stopped at step {info.step}; Resume continues from there.")
+        st.warning(plain(message) if message else f"Stopped at step {info.step}; Resume continues from there.")
     elif info.state == "interrupted":
         st.warning("The worker process ended without finishing (killed or crashed); Resume continues from the last checkpoint.")
     elif info.state in ("failed", "diverged", "unreadable"):
-        st.error(info.error or "The run failed; see its log below.")
+        st.error(plain(info.error) if info.error else "The run failed; see its log below.")
     elif message:
-        st.caption(message)
+        st.caption(plain(message))
 
 
 def progress(info: runs.RunInfo, status: dict) -> None:
@@ -419,7 +419,7 @@ def controls(info: runs.RunInfo, settings) -> None:
             try:
                 jobs.resume(info.path, max_active=settings.max_active_runs)
             except GanError as e:
-                st.error(str(e))
+                st.error(plain(str(e)))
                 return
             st.rerun()  # the whole page, so the live view polls again
 
@@ -464,7 +464,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
         try:
             cfg = runs.read_config(info.path)
         except GanError as e:
-            st.error(str(e))
+            st.error(plain(str(e)))
             return
         data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
         wasserstein = cfg.loss.g_loss == "wasserstein"
