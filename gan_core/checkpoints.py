@@ -235,13 +235,16 @@ def load_into(module: nn.Module, tensors: dict[str, torch.Tensor], what: str, ck
 
 def export_generator(src: str | Path, out: str | Path) -> int:
     """Copy a checkpoint's generator (and its metadata) without the discriminator:
-    what sampling needs, at about half the size. Returns the bytes written."""
+    what sampling needs, at about half the size. Returns the bytes written.
+    pix2pix keeps its PatchGAN (a tenth or so of the file): the
+    translation page's realism map is that discriminator's verdict."""
     ckpt = read(src)
     out = Path(out)
     if out.suffix != ".safetensors":
         raise CheckpointError(f"{out.name} must end in .safetensors; choose another --out name.")
     meta = {"format": FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()), "step": str(ckpt.step)}
-    data = st_save({f"generator.{k}": v.contiguous() for k, v in ckpt.part("generator").items()}, metadata=meta)
+    keep = ("generator", "discriminator") if ckpt.config.recipe == "pix2pix" else ("generator",)
+    data = st_save({f"{part}.{k}": v.contiguous() for part in keep for k, v in ckpt.part(part).items()}, metadata=meta)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, data)
     return len(data)

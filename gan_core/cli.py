@@ -1,4 +1,4 @@
-"""The command line: ``python -m gan_core {train,sample,runs,info}``."""
+"""The command line: ``python -m gan_core {train,sample,translate,evaluate,export,runs,info}``."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
         prog="python -m gan_core",
         description="GAN Workbench engine: train GANs, sample from checkpoints, list runs.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="{train,sample,evaluate,export,runs,info}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{train,sample,translate,evaluate,export,runs,info}", required=True)
 
     train = sub.add_parser("train", help="train a GAN (or continue a run with --resume)", epilog=EPILOG_TRAIN,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -76,6 +76,17 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     sample.add_argument("--label", metavar="K", help="conditional models: the class to generate, by index or name")
     sample.add_argument("--attributes", metavar="A=1,B=0",
                         help="conditional models on attributes: which are on (1) or off (0), e.g. Smiling=1,Male=0; unnamed ones are off")
+
+    translate = sub.add_parser("translate", help="translate images with a pix2pix checkpoint; each output keeps its input's name and size")
+    translate.add_argument("checkpoint", help="a pix2pix .safetensors checkpoint")
+    translate.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (jpg, png, gif, webp, bmp, tiff)")
+    translate.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (made if missing); never one of the inputs' own files")
+    translate.add_argument("--scale", type=float, default=1.0,
+                           help="work on a copy scaled by this (e.g. 0.25 brings a photo nearer the training crops' scale); "
+                                "outputs keep the input's size (default: 1)")
+    translate.add_argument("--no-derive", action="store_true",
+                           help="models trained on derived pairs (--pairs edges, ...): the inputs already are sources, "
+                                "e.g. edge maps drawn by hand, instead of photos to derive them from")
 
     export = sub.add_parser("export", help="write a run's generator alone to a small .safetensors file (for sharing or checkpoints/)")
     export.add_argument("source", help="a run directory or a .safetensors checkpoint")
@@ -198,6 +209,9 @@ def _cmd_sample(args) -> int:
     if not 0 < args.truncation <= 1:
         raise GanError(f"--truncation must be above 0 and at most 1, not {args.truncation}.")
     gen = load_generator(args.checkpoint)
+    if gen.config.recipe == "pix2pix":
+        raise GanError(f"{gen.path.name} is a pix2pix model, which translates images rather than sampling noise; "
+                       f"use python -m gan_core translate {args.checkpoint} IMAGE... --out DIR.")
     cond = None
     if args.label is not None or args.attributes is not None:
         cond = condition_vector(gen, label=args.label, attributes=args.attributes)
@@ -243,6 +257,83 @@ def _cmd_evaluate(args) -> int:
             print("  " + line)
         for name, acc in result.per_condition.items():
             print(f"    {name:24} {acc:.1%}")
+    return 0
+
+
+def _encoded(image, name: str) -> bytes:
+    """``image`` (uint8 H x W x C) in the format its file name implies; PNG if the name implies none."""
+    import io
+
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(Path(name).suffix.lower(), "PNG")
+    if fmt not in Image.SAVE:
+        fmt = "PNG"
+    buf = io.BytesIO()
+    pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+    pil.save(buf, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+    return buf.getvalue()
+
+
+def _cmd_translate(args) -> int:
+    """Each input independently: a refused or unreadable file gets one ``error:`` line
+    and nothing written; the others are translated. Exit 1 if any failed."""
+    import warnings
+
+    from PIL import Image
+
+    from .errors import DataError
+    from .runs import atomic_write_bytes
+    from .translate import load_translator, translate_image
+    from .uploads import MAX_IMAGE_BYTES, read_image, shown_name
+
+    # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    tr = load_translator(args.checkpoint)
+    if not (0 < args.scale <= 4):
+        raise GanError(f"--scale must be above 0 and at most 4, not {args.scale}.")
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GanError(f"--out {out_dir} is a file; give a folder for the outputs.")
+    print(f"Translating with {tr.describe()}", flush=True)
+    written: dict[str, str] = {}
+    failed = 0
+    for given in args.inputs:
+        src = Path(given)
+        shown = shown_name(given if len(given) <= 80 else "..." + given[-77:], 80)  # the end of a long path names the file
+        dest = out_dir / src.name
+        try:
+            if src.name in written:
+                raise DataError(f"{shown} and {shown_name(written[src.name])} have the same file name, so both would be written "
+                                f"to {shown_name(dest)}; translate them into different --out folders.")
+            try:
+                if not src.is_file():  # never open a folder, FIFO or device
+                    raise DataError(f"{shown} does not exist or is not a file; check the path.")
+                if dest.exists() and dest.resolve() == src.resolve():
+                    raise DataError(f"{shown} would be overwritten by its own translation; choose another --out folder.")
+                with open(src, "rb") as f:
+                    data = f.read(MAX_IMAGE_BYTES + 1)  # enough for read_image to refuse an oversized file
+            except OSError as e:
+                raise DataError(f"{shown} cannot be read ({e.strerror}); check its permissions.") from None
+            image = read_image(data, src.name)
+            del data
+            result = translate_image(tr, image, scale=args.scale, derive_source=not args.no_derive)
+            encoded = _encoded(result.output, src.name)
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(dest, encoded)  # whole or not at all
+            except OSError as e:
+                raise DataError(f"Cannot write {shown_name(dest)} ({e.strerror}); choose another --out folder.") from None
+        except GanError as e:
+            print(f"error: {e}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
+        written[src.name] = given
+        h, w = result.output.shape[:2]
+        print(f"{shown} -> {shown_name(dest)} ({w} x {h})", flush=True)
+    if failed:
+        print(f"{failed} of {len(args.inputs)} image(s) failed; {len(written)} written to {out_dir}.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -300,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_train(args, dests)
         if args.command == "sample":
             return _cmd_sample(args)
+        if args.command == "translate":
+            return _cmd_translate(args)
         if args.command == "evaluate":
             return _cmd_evaluate(args)
         if args.command == "export":

@@ -36,11 +36,18 @@ class DataConfig:
     attributes: str | None = _f(None, "attribute sources (CelebA): comma-separated attributes to keep and condition on, e.g. Smiling,Young,Male,Eyeglasses; unset keeps all")
     n_points: int = _f(20000, "toy sources: how many points are drawn once, then shuffled like a data set")
     workers: int = _f(0, "data loader worker processes, for sources read lazily from disk")
+    pairs: str | None = _f(None, "pix2pix: derive (source, target) pairs from any image source: its images are the targets and the "
+                           "sources are their edge maps, grey versions, blurred or masked copies", choices=("edges", "grey", "blur", "mask"))
+    direction: str = _f("AtoB", "pix2pix on --data paired: translate the A images (left halves, or folder A/) into the B images, or the reverse",
+                        choices=("AtoB", "BtoA"))
+    split: str = _f("train", "pix2pix pairs: train, or the held-out val / test pairs (a sub-folder of --data paired; "
+                    "one item in ten of derived pairs) for evaluation", choices=("train", "val", "test"))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str | None = _f(None, "mlp or conv; unset = the recipe's choice for this data", choices=("mlp", "conv"))
+    arch: str | None = _f(None, "mlp or conv; for pix2pix unet or encoder-decoder (no skips, the paper's ablation); unset = the recipe's choice",
+                          choices=("mlp", "conv", "unet", "encoder-decoder"))
     z_dim: int = _f(100, "noise vector size (100 as in the Keras article and DCGAN)")
     width: int | None = _f(None, "base channels of conv models (DCGAN's ngf/ndf) or first hidden width of MLPs")
 
@@ -65,7 +72,8 @@ class LossConfig:
     d_steps: int | None = _f(None, "k: discriminator steps per generator step (Goodfellow et al.'s algorithm)")
     clip: float | None = _f(None, "WGAN critic weight clipping bound")
     gp_weight: float | None = _f(None, "WGAN-GP gradient penalty weight lambda")
-    l1_weight: float | None = _f(None, "pix2pix L1 weight")
+    l1_weight: float | None = _f(None, "pix2pix: weight lambda of the L1 loss (100 as in the paper; 0 = cGAN only)")
+    gan_weight: float | None = _f(None, "pix2pix: weight of the cGAN loss (1; 0 = L1 only, the paper's ablation: D still trains but G ignores it)")
 
 
 @dataclass(frozen=True)

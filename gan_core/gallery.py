@@ -150,11 +150,14 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: s
     return shipped + uploaded + runs
 
 
+TRANSLATORS = ("pix2pix",)  # recipes whose generator maps an image to an image, not noise to an image
+
+
 def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None:
     """The shipped faces checkpoint when there is one, else the first usable entry."""
     usable = [e for e in entries if e.error is None]
     for e in usable:
-        if e.shipped and e.data == "faces-lfw" and e.kind == "image":
+        if e.shipped and e.data == "faces-lfw" and e.kind == "image" and e.recipe not in TRANSLATORS:
             return e
     images = [e for e in usable if e.kind == "image"]
     return (images or usable or entries or [None])[0]

@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoints
 from .config import Config
-from .data import BatchStream, load_data
+from .data import batch_stream, load_data
 from .errors import ConfigError, GanError, RunError
 from .recipes import RECIPES, make_optimizer, resolve
 from .runs import read_config, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
@@ -165,8 +165,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         start, position, elapsed0 = state["step"], state["position"], state["elapsed"]
     truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
 
-    stream = BatchStream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers)
-    fixed = objective.fixed_inputs(t.n_samples, device, t.seed)
+    stream = batch_stream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers)
+    # Grids of real items (pix2pix's source | output | target) take them from the data.
+    fixed = objective.fixed_inputs(t.n_samples, device, t.seed, **({"data": data} if objective.fixed_from_data else {}))
     real_points = None
     if data.kind == "vector":
         real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
@@ -224,6 +225,11 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                     stopped_by_file = stop_file.exists()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
+                if recipe.lr_schedule is not None:  # a function of the step alone: a resumed run gets the same rates
+                    factor = recipe.lr_schedule(step, t.steps)
+                    for opt, lr in ((opt_g, cfg.optim.lr_g), (opt_d, cfg.optim.lr_d)):
+                        for group in opt.param_groups:
+                            group["lr"] = lr * factor
 
                 # (1) Update D k times: maximise log D(x) + log(1 - D(G(z))) (or the critic's objective).
                 D.requires_grad_(True)
@@ -261,6 +267,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                            "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
                     row.update({name: float(v) for name, v in {**d_stats, **g_stats}.items()})
                     row.update(grad_norm_d=float(grad_norm_d), grad_norm_g=float(grad_norm_g), images_per_s=round(ips, 1))
+                    if recipe.lr_schedule is not None:
+                        row["lr_g"] = opt_g.param_groups[0]["lr"]
                     metrics.write(json.dumps(row) + "\n")
                     metrics.flush()
                     done = step - start

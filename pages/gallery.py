@@ -284,7 +284,8 @@ if restore_upload(st.session_state.get("gallery_ckpt"), st.session_state.get("ga
     on_checkpoint_upload(settings.runs_dir, visitor(settings))  # the visitor's other tab replaced it and the sweep removed it: keep it again
 use_upload("checkpoint", st.session_state.get("gallery_ckpt"))
 tidy_uploads(settings)
-entries = gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
+entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
+           if e.recipe not in gallery.TRANSLATORS]  # image-to-image models translate uploads (Pix2Pix page); they draw nothing from noise
 if not entries:
     st.info(f"There is no checkpoint to sample yet: train one with `{TRAIN_COMMAND}` (or on the Train page) and it appears here.")
     st.stop()

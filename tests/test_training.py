@@ -11,8 +11,11 @@ from gan_core.recipes import RECIPES, Objective, resolve
 from gan_core.training import choose_device, resume, train
 
 BUILTIN = [name for name, s in SOURCES.items() if s.builtin]
-COMBOS = [(r, s) for r, recipe in RECIPES.items() for s in BUILTIN if SOURCES.get(s).kind in recipe.kinds
-          and (not recipe.conditional or {"labels", "attrs"} & set(SOURCES.get(s).tags))]
+COMBOS = [(r, s, None) for r, recipe in RECIPES.items() for s in BUILTIN if SOURCES.get(s).kind in recipe.kinds
+          and (not recipe.conditional or {"labels", "attrs"} & set(SOURCES.get(s).tags)) and not recipe.paired]
+# Paired recipes train on pairs derived from every built-in image source.
+COMBOS += [(r, s, kind) for r, recipe in RECIPES.items() if recipe.paired for s, kind in
+           (("faces-lfw", "edges"), ("photos", "grey"), ("mnist-5k", "mask"), ("photos", "blur"))]
 
 
 def test_registry_covers_the_classic_family():
@@ -20,9 +23,9 @@ def test_registry_covers_the_classic_family():
     assert {"toy-1d", "ring-8", "grid-25", "mnist-5k", "faces-lfw"} <= set(BUILTIN)
 
 
-@pytest.mark.parametrize("recipe, data", COMBOS)
-def test_every_recipe_trains_on_every_builtin_source(recipe, data, tmp_path):
-    cfg = resolve(tiny(recipe, data, steps=2))
+@pytest.mark.parametrize("recipe, data, pairs", COMBOS)
+def test_every_recipe_trains_on_every_builtin_source(recipe, data, pairs, tmp_path):
+    cfg = resolve(tiny(recipe, data, steps=2, **({"data.pairs": pairs, "data.limit": 64} if pairs else {})))
     run_dir = runs.create_run(cfg, tmp_path)
     status = train(cfg, run_dir)
     assert status["state"] == "finished", status
@@ -45,9 +48,11 @@ def _strip_times(rows):
     return [{k: v for k, v in r.items() if k not in ("time", "elapsed", "images_per_s")} for r in rows]
 
 
-@pytest.mark.parametrize("recipe, data", [("dcgan", "faces-lfw"), ("wgan-gp", "ring-8"), ("wgan", "mnist-5k")])
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(recipe, data, tmp_path):
-    cfg = resolve(tiny(recipe, data, steps=12, **{"train.checkpoint_every": 4, "train.sample_every": 4}))
+@pytest.mark.parametrize("recipe, data, extra", [("dcgan", "faces-lfw", {}), ("wgan-gp", "ring-8", {}), ("wgan", "mnist-5k", {}),
+                                                 ("pix2pix", "photos", {"data.pairs": "grey", "model.arch": "unet"})])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(recipe, data, extra, tmp_path):
+    # pix2pix: random crops and flips, dropout and a learning rate that decays over the second half, all resumed exactly.
+    cfg = resolve(tiny(recipe, data, steps=12, **{"train.checkpoint_every": 4, "train.sample_every": 4, **extra}))
     straight = runs.create_run(cfg, tmp_path / "a")
     assert train(cfg, straight)["state"] == "finished"
 

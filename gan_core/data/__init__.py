@@ -1,5 +1,7 @@
 """Data sources: toy point sets, built-in offline images, the user's folders and zips,
-CelebA and torchvision's MNIST / Fashion-MNIST / CIFAR-10.
+CelebA and torchvision's MNIST / Fashion-MNIST / CIFAR-10; and image pairs for pix2pix
+(``paired.py``: A|B files or A/ B/ folders on disk, or pairs derived from any image
+source with ``--pairs``), streamed by ``batch_stream`` with a seeded random crop.
 
 Importing this package registers every source in ``SOURCES``; ``load_data`` is the
 one entry point the trainer and the dashboard use.
@@ -13,14 +15,17 @@ import torch
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from . import builtin, folder, torchvision_sets, toy  # noqa: F401 - importing registers the sources
+from . import builtin, folder, paired, torchvision_sets, toy  # noqa: F401 - importing registers the sources
 from .base import SOURCES, BatchStream, GanData, Source, register_source
+from .paired import PairedData, batch_stream
 from .toy import mode_centres, mode_sigma
 
 __all__ = [
     "SOURCES",
     "BatchStream",
     "GanData",
+    "PairedData",
+    "batch_stream",
     "Source",
     "list_sources",
     "load_data",
@@ -92,7 +97,8 @@ def load_data(cfg: DataConfig) -> GanData:
     """
     source = SOURCES.get(cfg.name)
     _check(cfg, source)
-    data = source.load(cfg)
+    # Pairs for pix2pix (paired.py): from disk, or derived from this source's images.
+    data = paired.load_pairs(cfg) if paired.is_paired(cfg) else source.load(cfg)
     if cfg.attributes is not None:
         data = _select_attributes(data, cfg.attributes)
     if cfg.limit is not None and cfg.limit < len(data):

@@ -2,5 +2,7 @@
 
 from .dcgan import DCGANDiscriminator, DCGANGenerator, init_dcgan_weights
 from .mlp import MLPDiscriminator, MLPGenerator
+from .pix2pix import PatchDiscriminator, UNetGenerator
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "init_dcgan_weights"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "MLPDiscriminator", "MLPGenerator", "PatchDiscriminator", "UNetGenerator",
+           "init_dcgan_weights"]

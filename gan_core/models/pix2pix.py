@@ -1,0 +1,134 @@
+"""Pix2Pix (Isola et al. 2017) as in junyanz/pytorch-CycleGAN-and-pix2pix.
+
+U-Net generator
+    ``depth`` = log2(crop size) stride-2 4x4 convolutions take a crop down to 1 x 1
+    (the reference's unet_256 is depth 8 for 256 px, unet_128 depth 7); channels
+    double from ``width`` up to 8 x width and stay there. The decoder mirrors the
+    encoder with transposed convolutions; with skips (``skips=True``), each decoder
+    block also sees the encoder features of its level, concatenated on the channel
+    axis. The encoder-decoder of the paper's ablation is the same network without
+    them. LeakyReLU(0.2) down, ReLU up, no norm on the outermost down conv and the
+    innermost down conv, tanh out. Dropout(0.5) in up to three decoder blocks just
+    above the innermost one, never in the two outermost levels: the reference's
+    three for depth 8, two for depth 5 (32 px).
+
+    Fully convolutional: a generator of depth d runs on any H x W that are
+    multiples of 2^d (the bottleneck is then (H / 2^d) x (W / 2^d) instead of 1 x 1).
+
+PatchGAN discriminator (the reference's NLayerDiscriminator)
+    Sees the channel-concatenation of (source, target or output) and returns one
+    logit per overlapping patch: with n_layers = 3 each output sees 70 x 70 input
+    pixels and a 256 px pair gives a 30 x 30 map. A 16 px crop is too small for
+    three stride-2 layers, so crops under 32 px use n_layers = 2 (34 x 34 patches).
+
+Norm: BatchNorm (the reference's default for pix2pix, convs then have no bias) or
+InstanceNorm without affine parameters (``--norm instance`` in the reference, convs
+with bias). Inference runs in eval mode: BatchNorm uses its running statistics,
+which are the same for every tile of a large image, so tiled translation has no
+seams (see translate.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def unet_depth(image_size: int) -> int:
+    """Stride-2 levels that take a crop of ``image_size`` down to 1 x 1."""
+    depth = int(round(math.log2(image_size)))
+    if 2**depth != image_size or depth < 4:
+        raise ValueError(f"pix2pix crops must be a power of two of at least 16 pixels, not {image_size}")
+    return depth
+
+
+def patch_layers(image_size: int) -> int:
+    """The PatchGAN's stride-2 layers: 3 (70 x 70 patches) from 32 px up, 2 below."""
+    return 3 if image_size >= 32 else 2
+
+
+def _norm(kind: str, ch: int) -> nn.Module:
+    if kind == "batch":
+        return nn.BatchNorm2d(ch)
+    if kind == "instance":
+        return nn.InstanceNorm2d(ch, affine=False, track_running_stats=False)
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+class UNetGenerator(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, image_size: int, width: int = 64,
+                 skips: bool = True, norm: str = "batch", dropout: float = 0.5):
+        super().__init__()
+        self.depth = unet_depth(image_size)
+        self.skips = skips
+        d = self.depth
+        bias = norm != "batch"
+        ch = [width * 2 ** min(i, 3) for i in range(d)]  # output channels of encoder level i
+        down = []
+        for i in range(d):
+            if i == 0:
+                # in_channels x H x W -> ch0 x H/2 x W/2: no norm on the outermost conv
+                down.append(nn.Sequential(nn.Conv2d(in_channels, ch[0], 4, 2, 1, bias=bias)))
+            elif i == d - 1:
+                # ch[d-2] x 2 x 2 -> ch[d-1] x 1 x 1 (at the crop size): the innermost has no norm
+                down.append(nn.Sequential(nn.LeakyReLU(0.2, True), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias)))
+            else:
+                # ch[i-1] x s x s -> ch[i] x s/2 x s/2
+                down.append(nn.Sequential(nn.LeakyReLU(0.2, True), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias),
+                                          _norm(norm, ch[i])))
+        dropped = set(range(max(2, d - 4), d - 1))  # up to three blocks above the innermost, not in levels 0 and 1
+        up = []
+        for i in range(d):
+            # Decoder block i takes level i's resolution back to level i-1's, doubling H and W.
+            into = ch[i] if (i == d - 1 or not skips) else 2 * ch[i]  # the innermost has nothing to concatenate
+            if i == 0:
+                # (2 x) ch0 x H/2 x W/2 -> out_channels x H x W in [-1, 1]
+                up.append(nn.Sequential(nn.ReLU(True), nn.ConvTranspose2d(into, out_channels, 4, 2, 1), nn.Tanh()))
+            else:
+                # (2 x) ch[i] x s x s -> ch[i-1] x 2s x 2s
+                block = [nn.ReLU(True), nn.ConvTranspose2d(into, ch[i - 1], 4, 2, 1, bias=bias), _norm(norm, ch[i - 1])]
+                if i in dropped and dropout > 0:
+                    block.append(nn.Dropout(dropout))
+                up.append(nn.Sequential(*block))
+        self.down = nn.ModuleList(down)
+        self.up = nn.ModuleList(up)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, in_channels, H, W) with H, W multiples of 2^depth -> (N, out_channels, H, W)
+        features = []
+        h = x
+        for block in self.down:
+            h = block(h)
+            features.append(h)  # level i: (N, ch[i], H / 2^(i+1), W / 2^(i+1))
+        for i in reversed(range(self.depth)):
+            if self.skips and i < self.depth - 1:
+                h = torch.cat([features[i], h], dim=1)  # the skip connection: (N, 2 ch[i], ...)
+            h = self.up[i](h)
+        return h
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, source_channels: int, target_channels: int, image_size: int, width: int = 64,
+                 norm: str = "batch", n_layers: int | None = None):
+        super().__init__()
+        n_layers = n_layers or patch_layers(image_size)
+        bias = norm != "batch"
+        # (source + target) x H x W -> width x H/2 x W/2, no norm on the first layer
+        layers = [nn.Conv2d(source_channels + target_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for n in range(1, n_layers):
+            # width*mult x s x s -> width*min(2^n, 8) x s/2 x s/2
+            prev, mult = mult, min(2**n, 8)
+            layers += [nn.Conv2d(width * prev, width * mult, 4, 2, 1, bias=bias), _norm(norm, width * mult), nn.LeakyReLU(0.2, True)]
+        prev, mult = mult, min(2**n_layers, 8)
+        # stride 1: s x s -> (s-1) x (s-1)
+        layers += [nn.Conv2d(width * prev, width * mult, 4, 1, 1, bias=bias), _norm(norm, width * mult), nn.LeakyReLU(0.2, True)]
+        # stride 1: (s-1) -> (s-2), one logit per patch (30 x 30 for 256 px and n_layers 3)
+        layers.append(nn.Conv2d(width * mult, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, source: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        # (N, Cs, H, W) + (N, Ct, H, W) -> (N, 1, H / 2^n_layers - 2, W / 2^n_layers - 2) patch logits
+        return self.net(torch.cat([source, image.to(source.dtype)], dim=1))

@@ -1,0 +1,367 @@
+"""Translating images with a pix2pix checkpoint: any size and aspect, returned at its own size.
+
+Everything here takes and returns numpy (uint8 (H, W, C) images, float32 (H, W) maps),
+so pages never touch torch. Images a visitor sends come through
+``uploads.read_image`` first (limits before decoding, EXIF rotation, alpha on white).
+
+Any size: the U-Net of depth d needs sides that are multiples of 2^d. An image up to
+``TILE`` (512) pixels a side is reflect-padded to the next multiple and translated in
+one pass, then cropped back: never squashed. A larger one is cut into TILE x TILE
+tiles that overlap by at least ``OVERLAP`` pixels; each tile's output is weighted by a
+ramp that falls to zero towards a neighbour's side, and the weighted outputs are
+averaged, so no seam shows. BatchNorm runs on its training statistics (eval mode),
+the same for every tile, so tiles agree wherever the network sees the same pixels.
+Tiles are done one row of tiles at a time and only one row's sums are held, so
+memory stays bounded (a few tens of MB beyond the image itself) whatever the size.
+
+Dropout is off at inference (eval mode): a given image always gives the same output.
+The paper keeps it on as a noise source; here a reproducible answer matters more.
+
+The realism map is the PatchGAN's verdict on (source, image), one sigmoid per 70 x 70
+patch, upsampled to the image. It needs the discriminator, so pix2pix exports keep it
+(``checkpoints.export_generator``); a file without it simply has no realism map
+(``Translator.has_discriminator``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoints
+from .data.paired import derive, source_channels, to_grey
+from .errors import CheckpointError, ConfigError, DataError
+from .inference import Generator, generator_from
+from .recipes import RECIPES
+from .uploads import MAX_IMAGE_PIXELS
+
+TILE = 512  # tile side, and the largest side translated in one pass
+OVERLAP = 64  # least overlap between neighbouring tiles
+
+
+@dataclass
+class Translator:
+    """A pix2pix generator (and its discriminator, if the file has it) ready to translate."""
+
+    gen: Generator
+    discriminator: torch.nn.Module | None
+
+    @property
+    def path(self) -> Path:
+        return self.gen.path
+
+    @property
+    def pairs(self) -> str | None:
+        """How the training sources were derived (edges, grey, blur, mask), or None for pairs from disk."""
+        return self.gen.config.data.pairs
+
+    @property
+    def direction(self) -> str:
+        """AtoB or BtoA: which half of an uploaded A|B pair is the source (``split_pair``)."""
+        return self.gen.config.data.direction
+
+    @property
+    def target_channels(self) -> int:
+        return self.gen.data.shape[0]
+
+    @property
+    def source_channels(self) -> int:
+        return source_channels(self.pairs, self.target_channels)
+
+    @property
+    def multiple(self) -> int:
+        """Sides are padded to a multiple of this: 2^depth of the U-Net."""
+        return 2**self.gen.model.depth
+
+    @property
+    def has_discriminator(self) -> bool:
+        return self.discriminator is not None
+
+    def describe(self) -> str:
+        c = self.gen.config
+        what = f"{c.data.pairs} -> image pairs of {c.data.name}" if c.data.pairs else f"pairs from {c.data.name} ({c.data.direction})"
+        return f"pix2pix ({c.model.arch}, {c.data.image_size} px crops) on {what}, step {self.gen.step}"
+
+
+def translator_from(ckpt: checkpoints.Checkpoint) -> Translator:
+    """A translator from a parsed checkpoint. The generator goes through
+    ``inference.generator_from`` (shapes proven on the meta device before anything is
+    allocated); the discriminator, when the file has one, gets the same check here."""
+    name = ckpt.path.name
+    try:
+        recipe = RECIPES.get(ckpt.config.recipe)
+    except ConfigError:
+        recipe = None
+    if recipe is not None and not recipe.paired:
+        raise CheckpointError(f"{name} is a {ckpt.config.recipe} generator, which makes images from noise rather than "
+                              "translating them; choose a pix2pix checkpoint.")
+    gen = generator_from(ckpt)
+    tensors = ckpt.part("discriminator")
+    D = None
+    if tensors:
+        with torch.device("meta"):
+            _, layout = recipe.build(ckpt.config, ckpt.data)
+        expected = layout.state_dict()
+        if set(expected) != set(tensors) or any(tuple(tensors[k].shape) != tuple(v.shape) or tensors[k].dtype != v.dtype
+                                                for k, v in expected.items()):
+            raise CheckpointError(f"{name} holds a discriminator that does not fit recipe {ckpt.config.recipe!r} as its metadata "
+                                  "describes it; use the checkpoint as the workbench wrote it (python -m gan_core export).")
+        D = layout.to_empty(device="cpu")  # every parameter and buffer is then overwritten by the file's
+        checkpoints.load_into(D, tensors, "discriminator", ckpt)
+        D.eval()
+    return Translator(gen, D)
+
+
+def load_translator(path: str | Path) -> Translator:
+    return translator_from(checkpoints.read(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: str, mtime: float) -> Translator:
+    return load_translator(path)
+
+
+def cached_translator(path: str | Path) -> Translator:
+    """load_translator, reused while the file is unchanged (keyed by path and mtime)."""
+    path = Path(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
+    return _cached(str(path), mtime)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
+        raise DataError("An image must be a uint8 array of height x width x 1, 3 or 4 channels; read it with uploads.read_image.")
+    return image[..., :3] if image.shape[2] == 4 else image
+
+
+def as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 (H, W, 1 or 3) -> (H, W, channels): grey repeated, or colour to luminance."""
+    image = _hwc(image)
+    if image.shape[2] == channels:
+        return image
+    return np.repeat(image, 3, axis=2) if channels == 3 else to_grey(image)
+
+
+def source_for(tr: Translator, image: np.ndarray) -> np.ndarray:
+    """What the generator takes for ``image``: for a model trained on derived pairs, the
+    same derivation as in training (its edge map, grey version, blurred or masked copy);
+    otherwise the image itself in the model's source channels."""
+    image = _hwc(image)
+    if tr.pairs is not None:
+        image = derive(tr.pairs, as_channels(image, tr.target_channels))
+    return as_channels(image, tr.source_channels)
+
+
+def split_pair(image: np.ndarray, direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
+    """An A|B side-by-side image -> (source, target) for ``direction`` (the reference's
+    aligned format: A is the left half; an odd last column belongs to neither)."""
+    image = _hwc(image)
+    h, w = image.shape[:2]
+    if w < 16 or h < 8:
+        raise DataError(f"An A|B pair must be two images side by side, and this one is only {w} x {h} pixels; upload a wider image.")
+    half = w // 2
+    a, b = image[:, :half], image[:, half : 2 * half]
+    return (b, a) if direction == "BtoA" else (a, b)
+
+
+def _spans(length: int, tile: int, multiple: int, overlap: int) -> tuple[list[int], int]:
+    """Start of each tile along one side, and the tile's length there (a multiple of ``multiple``)."""
+    if length <= tile:
+        return [0], math.ceil(length / multiple) * multiple
+    n = math.ceil((length - overlap) / (tile - overlap))
+    return [round(i * (length - tile) / (n - 1)) for i in range(n)], tile
+
+
+def _ramp(starts: list[int], size: int, length: int, index: int) -> np.ndarray:
+    """Weights along one side of tile ``index``: rising across the overlap with the tile
+    before, falling across the overlap with the tile after, 1 elsewhere (and at image borders)."""
+    lo, hi = starts[index], min(starts[index] + size, length)
+    x = np.arange(lo, hi, dtype=np.float32) + 0.5
+    w = np.ones(hi - lo, dtype=np.float32)
+    if index > 0:
+        prev_end = starts[index - 1] + size
+        w = np.minimum(w, np.clip((x - lo) / max(prev_end - lo, 1), 0, 1))
+    if index + 1 < len(starts):
+        nxt = starts[index + 1]
+        w = np.minimum(w, np.clip((hi - x) / max(hi - nxt, 1), 0, 1))
+    return w
+
+
+def _tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, out_channels: int, multiple: int,
+           write: Callable[[int, np.ndarray], None], tile: int = TILE, overlap: int = OVERLAP,
+           progress: Callable[[float], None] | None = None) -> None:
+    """Apply ``fn`` ((1, C, h, w) in [-1, 1] -> (1, out_channels, h, w)) to ``image``
+    (uint8 (H, W, C)) tile by tile, blending overlaps; ``write(top, rows)`` receives the
+    finished rows of float32 output, top to bottom, each row of tiles as soon as it is done."""
+    h, w = image.shape[:2]
+    tile = max(tile, multiple)
+    overlap = min(overlap, tile // 2)
+    ys, th = _spans(h, tile, multiple, overlap)
+    xs, tw = _spans(w, tile, multiple, overlap)
+    wx = [_ramp(xs, tw, w, j) for j in range(len(xs))]
+    band_h = min(th, h)
+    acc = np.zeros((band_h, w, out_channels), dtype=np.float32)
+    weight = np.zeros((band_h, w, 1), dtype=np.float32)
+    done, total = 0, len(ys) * len(xs)
+    for i, top in enumerate(ys):
+        wy = _ramp(ys, th, h, i)
+        for j, left in enumerate(xs):
+            crop = image[top : top + th, left : left + tw]
+            ch, cw = crop.shape[:2]
+            pt, pl = (th - ch) // 2, (tw - cw) // 2
+            if (ch, cw) != (th, tw):  # reflect-pad up to the tile's multiple, centred
+                crop = np.pad(crop, ((pt, th - ch - pt), (pl, tw - cw - pl), (0, 0)), mode="reflect")
+            x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].float().div_(127.5).sub_(1.0)
+            with torch.inference_mode():
+                y = fn(x)[0, :, pt : pt + ch, pl : pl + cw].float().permute(1, 2, 0).numpy()
+            wt = wy[:, None, None] * wx[j][None, :, None]
+            acc[:ch, left : left + cw] += y * wt
+            weight[:ch, left : left + cw] += wt
+            done += 1
+            if progress is not None:
+                progress(done / total)
+        last = i + 1 == len(ys)
+        finished = (h - top) if last else ys[i + 1] - top
+        write(top, acc[:finished] / np.maximum(weight[:finished], 1e-8))
+        if not last:  # carry the rows the next row of tiles also covers
+            carry = band_h - finished
+            acc[:carry], weight[:carry] = acc[finished:].copy(), weight[finished:].copy()
+            acc[carry:], weight[carry:] = 0, 0
+
+
+def translate(tr: Translator, source: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
+              progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """The generator's output for ``source`` (uint8 (H, W, C), as from ``source_for``):
+    uint8 (H, W, target channels), the same height and width, any size and aspect."""
+    source = as_channels(source, tr.source_channels)
+    h, w = source.shape[:2]
+    out = np.empty((h, w, tr.target_channels), dtype=np.uint8)
+
+    def write(top, rows):
+        out[top : top + len(rows)] = np.clip(np.rint((rows + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+    _tiled(tr.gen.model, source, tr.target_channels, tr.multiple, write, tile, overlap, progress)
+    return out
+
+
+@dataclass
+class Translation:
+    source: np.ndarray  # what the generator took (the derived input for derived-pair models), at the image's size
+    output: np.ndarray  # its translation, at the image's size
+
+
+def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, derive_source: bool = True,
+                    progress: Callable[[float], None] | None = None) -> Translation:
+    """Translate a picture as a user means it: for derived-pair models the source is
+    derived from it first (unless ``derive_source`` is False: the image already is a
+    source, e.g. a hand-drawn edge map). ``scale`` < 1 works on a smaller copy, closer
+    to the scale of the training crops, and returns both images at the original size."""
+    image = _hwc(image)
+    h, w = image.shape[:2]
+    if not (math.isfinite(scale) and 0 < scale <= 4):
+        raise ConfigError(f"The scale must be above 0 and at most 4, not {scale}.")
+    work = image
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    if (sw, sh) != (w, h):
+        if sw * sh > MAX_IMAGE_PIXELS:
+            raise ConfigError(f"Scaling {w} x {h} pixels by {scale} exceeds the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; use a smaller scale.")
+        work = _resize(image, sw, sh)
+    source = source_for(tr, work) if derive_source else as_channels(work, tr.source_channels)
+    output = translate(tr, source, progress=progress)
+    if (sw, sh) != (w, h):
+        source, output = _resize(source, w, h), _resize(output, w, h)
+    return Translation(source, output)
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+    out = np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC if width * height > image.shape[0] * image.shape[1] else Image.Resampling.LANCZOS))
+    return out[..., None] if out.ndim == 2 else out
+
+
+# ----------------------------------------------------------------------------- maps
+
+
+def l1_error_map(output: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-pixel mean absolute difference over channels, float32 (H, W) in [0, 1]."""
+    output, target = _hwc(output), _hwc(target)
+    if output.shape[:2] != target.shape[:2]:
+        raise DataError(f"The output ({output.shape[1]} x {output.shape[0]}) and the target ({target.shape[1]} x {target.shape[0]}) "
+                        "differ in size; compare images of the same size.")
+    c = max(output.shape[2], target.shape[2])
+    diff = np.abs(as_channels(output, c).astype(np.int16) - as_channels(target, c).astype(np.int16))
+    return diff.mean(axis=2, dtype=np.float32) / 255.0
+
+
+def realism_map(tr: Translator, source: np.ndarray, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> np.ndarray:
+    """The discriminator's belief that each patch of ``image`` is a real target for
+    ``source``: float32 (H, W) in [0, 1] (1 = looks real), its patch logits upsampled."""
+    if tr.discriminator is None:
+        raise CheckpointError(f"{tr.path.name} has no discriminator (it was exported without it), so it has no realism map; "
+                              "use the run's own checkpoint or a pix2pix export.")
+    source = as_channels(source, tr.source_channels)
+    image = as_channels(image, tr.target_channels)
+    if source.shape[:2] != image.shape[:2]:
+        raise DataError("The source and the image differ in size; give the pair at one size.")
+    pair = np.concatenate([source, image], axis=2)
+    cs = tr.source_channels
+    D = tr.discriminator
+
+    def judge(x):
+        logits = D(x[:, :cs], x[:, cs:])
+        return torch.sigmoid(torch.nn.functional.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False))
+
+    out = np.empty(pair.shape[:2], dtype=np.float32)
+
+    def write(top, rows):
+        out[top : top + len(rows)] = rows[..., 0]
+
+    _tiled(judge, pair, 1, tr.multiple, write, tile, overlap)
+    return out
+
+
+def heatmap(values: np.ndarray, image: np.ndarray | None = None, alpha: float = 0.5, cmap: str = "magma") -> np.ndarray:
+    """A float map in [0, 1] as a uint8 RGB picture, laid over ``image`` with ``alpha`` if given."""
+    from matplotlib import colormaps
+
+    colours = colormaps[cmap](np.clip(values, 0, 1))[..., :3]
+    if image is not None:
+        base = as_channels(image, 3).astype(np.float32) / 255.0
+        colours = (1 - alpha) * base + alpha * colours
+    return np.clip(np.rint(colours * 255), 0, 255).astype(np.uint8)
+
+
+__all__ = [
+    "OVERLAP",
+    "TILE",
+    "Translation",
+    "Translator",
+    "as_channels",
+    "cached_translator",
+    "heatmap",
+    "l1_error_map",
+    "load_translator",
+    "realism_map",
+    "source_for",
+    "split_pair",
+    "translate",
+    "translate_image",
+    "translator_from",
+]
