@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -113,7 +112,11 @@ def open_image(fp: BinaryIO, what: str = "The image") -> Image.Image:
     """``Image.open``, which reads only the header, then the size limits above: every
     image, uploaded or in a data folder, opens through here, so that an over-limit one
     is refused before a pixel is decoded."""
-    img = Image.open(fp, formats=IMAGE_FORMATS)
+    try:
+        img = Image.open(fp, formats=IMAGE_FORMATS)
+    except Image.DecompressionBombError:  # Pillow's own guard fires first above ~179 megapixels
+        raise DataError(f"{what} declares far more than the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; "
+                        "scale it down and try again.") from None
     try:
         check_image_size(*img.size, what)
     except BaseException:

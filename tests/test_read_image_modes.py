@@ -41,3 +41,20 @@ def test_animated_gif_gives_its_first_frame():
     data = encoded(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
     out = uploads.read_image(data, "anim.gif")
     assert out.shape[:2] == (8, 8) and out[..., 0].mean() > 200 and out[..., 1].mean() < 50
+
+
+def test_an_image_past_pillows_own_bomb_guard_names_our_limit():
+    """Pillow refuses images over about 179 megapixels itself; the sentence must still name the limit."""
+    import struct
+    import zlib
+
+    import pytest
+
+    from gan_core.errors import DataError
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+    with pytest.raises(DataError, match="megapixel limit"):
+        uploads.read_image(png, "huge.png")
