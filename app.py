@@ -8,6 +8,7 @@ st.set_page_config(page_title="GAN Workbench", page_icon=":material/auto_awesome
 pages = [
     st.Page("pages/gallery.py", title="Generated faces", icon=":material/face:", default=True),
     st.Page("pages/conditional.py", title="Conditional generation", icon=":material/tune:"),
+    st.Page("pages/pix2pix.py", title="Pix2Pix: translate images", icon=":material/compare:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/runs.py", title="Runs and loss curves", icon=":material/monitoring:"),
 ]

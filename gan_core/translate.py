@@ -167,6 +167,36 @@ def source_for(tr: Translator, image: np.ndarray) -> np.ndarray:
     return as_channels(image, tr.source_channels)
 
 
+# scikit-image's bundled colour photographs (no download): inputs to try a translator on at once.
+# "astronaut-face" is the astronaut's face cropped about as tightly as the LFW faces (forehead to chin).
+SAMPLE_PHOTOS = ("astronaut", "astronaut-face", "coffee", "chelsea")
+_SAMPLE_CROPS = {"astronaut-face": ("astronaut", (slice(55, 175), slice(175, 295)))}
+
+
+def sample_photo(name: str) -> np.ndarray:
+    """One of ``SAMPLE_PHOTOS`` as uint8 (H, W, 3)."""
+    if name not in SAMPLE_PHOTOS:
+        raise ConfigError(f"There is no sample photo {name!r}; use one of: {', '.join(SAMPLE_PHOTOS)}.")
+    import skimage.data
+
+    source, crop = _SAMPLE_CROPS.get(name, (name, (slice(None), slice(None))))
+    return np.ascontiguousarray(getattr(skimage.data, source)()[crop], dtype=np.uint8)
+
+
+def training_scale(tr: Translator, width: int, height: int) -> float:
+    """The scale (at most 1) at which a whole picture of ``width`` x ``height`` is about
+    as large as the training pictures were when their crops were cut: a short side of
+    ``load_size(crop)`` (1.12 crops), or for the ``photos`` source 3 crops (its tiles
+    cut each photo at 2, 3 and 4 a short side). A model trained on 32 px faces then
+    sees a face photo at the size of the faces it learned from."""
+    from .data.builtin import _TILE_SCALES
+    from .data.paired import load_size
+
+    data = tr.gen.config.data
+    short = data.image_size * sorted(_TILE_SCALES)[len(_TILE_SCALES) // 2] if data.name == "photos" else load_size(data.image_size)
+    return min(1.0, short / max(1, min(width, height)))
+
+
 def split_pair(image: np.ndarray, direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
     """An A|B side-by-side image -> (source, target) for ``direction`` (the reference's
     aligned format: A is the left half; an odd last column belongs to neither)."""
@@ -350,6 +380,7 @@ def heatmap(values: np.ndarray, image: np.ndarray | None = None, alpha: float = 
 
 __all__ = [
     "OVERLAP",
+    "SAMPLE_PHOTOS",
     "TILE",
     "Translation",
     "Translator",
@@ -359,8 +390,10 @@ __all__ = [
     "l1_error_map",
     "load_translator",
     "realism_map",
+    "sample_photo",
     "source_for",
     "split_pair",
+    "training_scale",
     "translate",
     "translate_image",
     "translator_from",

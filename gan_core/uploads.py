@@ -317,6 +317,22 @@ def check_upload(path: str | Path) -> Upload:
     return Upload(path, len(data), data.shape[0], data.class_names, data.skipped)
 
 
+def check_paired_upload(path: str | Path) -> str:
+    """Open a saved zip the way a pix2pix run on ``--data paired`` will (A|B images, or
+    A/ and B/ folders with matching names) and describe its pairs in one sentence."""
+    from .data import load_data
+
+    path = Path(path)
+    try:
+        data = load_data(DataConfig(name="paired", path=str(path), image_size=CHECK_SIZE))
+    except DataError as e:  # named by its server path; the user knows it as "the uploaded zip"
+        raise DataError(str(e).replace(str(path), "the uploaded zip")) from None
+    layout = "A|B side-by-side images" if "A|B" in data.description else "A/ and B/ files with matching names"
+    colour = "colour" if data.shape[0] == 3 else "grey"
+    skipped = f"; {data.skipped} file(s) without a partner or unreadable will be skipped" if data.skipped else ""
+    return f"Found {len(data)} {colour} image pairs as {layout}{skipped}."
+
+
 UPLOADED_CHECKPOINTS = "checkpoints"  # under uploads/
 # The largest checkpoint a visitor may upload. A DCGAN generator at 256 x 256 with
 # width 64 is about 190 MB; the gallery's own demo is 1.5 MB. The same cap as
@@ -325,7 +341,7 @@ MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
 
 
 def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, owner: str | None = None,
-                           conditional: bool = False) -> Path:
+                           conditional: bool = False, translator: bool = False) -> Path:
     """Save an uploaded generator (e.g. trained on a GPU server and exported with
     ``python -m gan_core export``) where the gallery lists it, after checking it in
     memory exactly as it will be loaded: metadata bounds, shapes against the
@@ -343,10 +359,17 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
         raise CheckpointError(f"{shown} is {len(data) / 2**20:,.0f} MB, more than the {MAX_CHECKPOINT_BYTES // 2**20} MB limit for uploaded checkpoints; export the generator alone (python -m gan_core export).")
     digest = hashlib.sha256(data).hexdigest()[:20]
     path = (uploads_dir(runs_dir, owner) if owner else Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS) / f"ckpt-{digest}.safetensors"
-    gen = generator_from(checkpoints.parse(data, shown))  # errors name the file as the visitor knows it
-    if conditional and not gen.conditional:
-        raise CheckpointError(f"{shown} is an unconditional {gen.config.recipe} generator, so it cannot be told what to make; "
-                              "open it in Generated faces instead.")
+    ckpt = checkpoints.parse(data, shown)  # errors name the file as the visitor knows it
+    _right_page(ckpt, shown, translator, conditional)
+    if translator:
+        from .translate import translator_from
+
+        translator_from(ckpt)  # the generator and, if the file has one, the discriminator, checked alike
+    else:
+        gen = generator_from(ckpt)
+        if conditional and not gen.conditional:
+            raise CheckpointError(f"{shown} is an unconditional {gen.config.recipe} generator, so it cannot be told what to make; "
+                                  "open it in Generated faces instead.")
     if not path.exists():
         _write(path, data, CheckpointError)
     return path
@@ -357,5 +380,32 @@ def save_conditional_upload(data: bytes, filename: str, runs_dir: str | Path, ow
     return save_checkpoint_upload(data, filename, runs_dir, owner, conditional=True)
 
 
+def save_translator_upload(data: bytes, filename: str, runs_dir: str | Path, owner: str | None = None) -> Path:
+    """``save_checkpoint_upload`` for the Pix2Pix page: only a pix2pix translator is kept."""
+    return save_checkpoint_upload(data, filename, runs_dir, owner, translator=True)
+
+
+def _right_page(ckpt, shown: str, translator: bool, conditional: bool) -> None:
+    """The Pix2Pix page takes translators only and the Conditional page no translator:
+    a file meant for another page is pointed there before anything is built. (The
+    gallery's door still keeps a translator, as it keeps every checkpoint the engine
+    can load.) A recipe this server does not know is left to the loader, which refuses
+    it in its own words."""
+    from .recipes import RECIPES
+
+    try:
+        recipe = RECIPES.get(ckpt.config.recipe)
+    except GanError:
+        return
+    if translator and not recipe.paired:
+        page = "Conditional generation" if recipe.conditional else "Generated faces"
+        raise CheckpointError(f"{shown} is a {recipe.name} generator, which makes images from noise rather than translating "
+                              f"them; open it in {page} instead, or upload a pix2pix checkpoint here.")
+    if conditional and recipe.paired:
+        raise CheckpointError(f"{shown} is a {recipe.name} model, which translates images rather than making them from noise; "
+                              "open it in Pix2Pix instead.")
+
+
 __all__ = ["Upload", "UPLOADS", "save_upload", "check_upload", "upload_path", "save_checkpoint_upload", "save_conditional_upload",
+           "save_translator_upload", "check_paired_upload",
            "read_image", "open_zip", "check_image_size", "check_zip_members"]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -348,3 +350,155 @@ def plain(text) -> str:
     class names and data names a visitor chose; rendered as markdown they could carry
     links, images (a tracking pixel) or styling into the page."""
     return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+# ------------------------------------------------------------------ pix2pix translation
+
+# What the model takes, for a model trained on derived pairs (gan_core.data.paired.derive).
+DERIVED_INPUT = {"edges": "Edge map", "grey": "Grey version", "blur": "Blurred copy", "mask": "Masked copy"}
+PREVIEW_SIDE = 640  # pictures are shown at most this large; downloads keep the full size
+
+
+@dataclass
+class Translated:
+    """One picture through a translator: uint8 (H, W, C) images at the picture's own size."""
+
+    name: str  # the file's name, safe to show in one line
+    stem: str  # download name without extension: the file's, in safe characters
+    image: np.ndarray  # the picture (for an A|B pair, its source half)
+    source: np.ndarray  # what the generator took: the derived input (edge map...) or the picture in its channels
+    output: np.ndarray
+    derived: bool  # source was derived from the picture (shown beside it)
+    target: np.ndarray | None = None  # an A|B pair's other half; for derived pairs, the picture itself
+    error: np.ndarray | None = None  # float32 (H, W) L1 between output and target, in [0, 1]
+    realism: np.ndarray | None = None  # float32 (H, W): the PatchGAN's belief that the output is real, in [0, 1]
+    work_size: tuple[int, int] | None = None  # (width, height) it was translated at, when scaled
+
+
+def download_stem(name: str) -> str:
+    """A visitor's file name without folder and extension, in characters safe in a
+    download's name ("../my photo.JPG" -> "my_photo")."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(str(name).replace("\\", "/")).stem).strip("._")
+    return stem[:80] or "image"
+
+
+def translate_picture(tr, image: np.ndarray, name: str, pair: bool = False, scale: float | None = 1.0,
+                      derive: bool = True, realism: bool = False) -> Translated:
+    """Translate one picture (uint8 (H, W, C), as from uploads.read_image) with ``tr``
+    (gan_core.translate.Translator). ``pair``: it is an A|B pair, split by the model's
+    direction; its source half is taken as it is. ``scale`` None: translate_image at
+    translate.training_scale. ``derive`` False: the picture already is a source (an edge
+    map drawn by hand). Raises GanError (one sentence) for what cannot be translated."""
+    from gan_core import translate
+    from gan_core.uploads import shown_name
+
+    target = None
+    if pair:
+        image, target = translate.split_pair(image, tr.direction)
+    derived = tr.pairs is not None and derive and not pair
+    h, w = image.shape[:2]
+    factor = translate.training_scale(tr, w, h) if scale is None else scale
+    result = translate.translate_image(tr, image, scale=factor, derive_source=derived)
+    if target is None and derived and image.shape[2] >= tr.target_channels:
+        target = translate.as_channels(image, tr.target_channels)  # the picture is what the model should give back
+    work = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return Translated(
+        name=shown_name(Path(str(name)).name) or "image", stem=download_stem(name), image=image, source=result.source,
+        output=result.output, derived=derived, target=target,
+        error=None if target is None else translate.l1_error_map(result.output, target),
+        realism=translate.realism_map(tr, result.source, result.output) if realism else None,
+        work_size=None if work == (w, h) else work,
+    )
+
+
+def translate_upload(tr, data: bytes, name: str, pair: bool = False, scale: float | None = 1.0, derive: bool = True,
+                     realism: bool = False) -> Translated:
+    """One uploaded file through the one checked door (uploads.read_image: limits before
+    decoding, EXIF rotation, first GIF frame), then translate_picture."""
+    from gan_core.uploads import read_image
+
+    return translate_picture(tr, read_image(data, name), name, pair, scale, derive, realism)
+
+
+def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """A picture for the page: large ones shrunk to ``side`` (the browser gets a light
+    image; downloads keep the full size), tiny ones enlarged by a whole factor with
+    crisp pixels. Grey comes back 2-D."""
+    from PIL import Image
+
+    from gan_core import gallery
+
+    image = np.asarray(image)
+    h, w = image.shape[:2]
+    if max(h, w) > side:
+        img = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+        img.thumbnail((side, side), Image.Resampling.LANCZOS)
+        return np.asarray(img)
+    return gallery.upscale(image, max(1, (side // 2) // max(h, w)))
+
+
+def results_zip(results: list[Shown]) -> bytes:
+    """Every output as a full-size PNG named after its input; a repeated name gets -2, -3..."""
+    import io
+    import zipfile
+
+    buf, used = io.BytesIO(), set()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for r in results:
+            name, k = f"{r.stem}.png", 1
+            while name in used:
+                k += 1
+                name = f"{r.stem}-{k}.png"
+            used.add(name)
+            z.writestr(name, r.png)
+    return buf.getvalue()
+
+
+@dataclass
+class Shown:
+    """What the page keeps of a Translated (cached per picture): previews and the
+    full-size output as PNG bytes, never the full-size arrays and maps."""
+
+    name: str
+    stem: str
+    size: tuple[int, int]  # (width, height) of the picture and of the output
+    work_size: tuple[int, int] | None
+    image: np.ndarray
+    source: np.ndarray | None  # the derived input, when there is one to show
+    output: np.ndarray
+    target: np.ndarray | None
+    error: np.ndarray | None  # heatmap, RGB
+    realism: np.ndarray | None  # heatmap over the output, RGB
+    mean_error: float | None
+    mean_realism: float | None
+    png: bytes  # the output at full size
+
+
+def _shrink_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A float map brought to a preview's height and width."""
+    from PIL import Image
+
+    if values.shape[:2] == tuple(shape[:2]):
+        return values
+    return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
+
+
+def for_page(r: Translated) -> Shown:
+    from gan_core.gallery import image_png
+    from gan_core.translate import heatmap
+
+    output = preview(r.output)
+    error = realism = None
+    if r.error is not None:
+        error = heatmap(_shrink_map(r.error, output.shape), cmap="magma")
+    if r.realism is not None:
+        realism = heatmap(_shrink_map(r.realism, output.shape), output if output.ndim == 3 else output[..., None], alpha=0.55,
+                          cmap="RdYlGn")
+    h, w = r.output.shape[:2]
+    return Shown(
+        name=r.name, stem=r.stem, size=(w, h), work_size=r.work_size, image=preview(r.image),
+        source=preview(r.source) if r.derived else None, output=output,
+        target=None if r.target is None or r.derived else preview(r.target), error=error, realism=realism,
+        mean_error=None if r.error is None else float(r.error.mean()),
+        mean_realism=None if r.realism is None else float(r.realism.mean()), png=image_png(r.output),
+    )

@@ -8,19 +8,21 @@ second tab never disturbs it. The watched run is kept in the URL (?run=<id>).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
 from gan_core import jobs, runs
 from gan_core.cli import command_line
 from gan_core.config import Config, DataConfig
-from gan_core.data import list_sources
+from gan_core.data import list_sources, load_data
+from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from gan_core.health import exploded
 from gan_core.recipes import RECIPES, describe, resolve
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
-from gan_core.uploads import save_upload
+from gan_core.uploads import UPLOADS, check_paired_upload, save_upload
 from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
@@ -40,6 +42,23 @@ RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 # positive number: a batch of millions is gigabytes, a k of millions a run that
 # never ends, and a million points is already 50x the default.
 MAX_BATCH, MAX_D_STEPS, MAX_POINTS, MAX_SEED = 4096, 50, 1_000_000, 2**31 - 1
+BUILTIN_NAMES = {s.name for s in list_sources() if s.builtin}
+# pix2pix: where its (source, target) pairs come from: derived from single images
+# (--pairs KIND), or read from the files (--data paired).
+FROM_FILES = "files"
+PAIRS = {"edges": "edges → picture", "grey": "grey → colour", "blur": "blurred → sharp", "mask": "masked → filled",
+         FROM_FILES: "pairs in the files"}
+PAIRS_NOTE = {
+    "edges": "The images are the targets; each source is the image's edge map (Canny, black lines on white).",
+    "grey": "The images are the targets; each source is the image's grey version, so the images must be in colour.",
+    "blur": "The images are the targets; each source is a blurred copy (Gaussian, σ 1.5 pixels).",
+    "mask": "The images are the targets; each source is a copy with a grey square hole, somewhere different in each.",
+    FROM_FILES: "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders A/ and B/ whose files "
+                "have matching names; either may sit in train/ val/ test/ sub-folders.",
+}
+DIRECTIONS = {"AtoB": "A → B (left half, or A/, into the other)", "BtoA": "B → A (right half, or B/, into the other)"}
+# pix2pix: the paper's objective and its two ablations (Isola et al. 2017, Table 1).
+OBJECTIVES = {"cGAN + L1 (the paper's)": {}, "L1 only": {"loss.gan_weight": 0.0}, "cGAN only": {"loss.l1_weight": 0.0}}
 
 
 def sample_every_for(steps: int) -> int:
@@ -56,7 +75,8 @@ def devices() -> list[tuple[str, str]]:
 
 FORM_KEYS = ("train_recipe", "train_data_mode", "train_data", "train_server_source", "train_server_path", "train_image_size",
              "train_channels", "train_n_points", "train_steps", "train_batch_size", "train_d_steps", "train_optimizer",
-             "train_lr_g", "train_lr_d", "train_g_loss", "train_device", "train_seed", "train_attributes")
+             "train_lr_g", "train_lr_d", "train_g_loss", "train_device", "train_seed", "train_attributes", "train_pairs",
+             "train_direction", "train_arch", "train_objective")
 
 
 def restore_form() -> None:
@@ -98,7 +118,7 @@ def recipe_section() -> dict:
     names = list(recipes)
     st.session_state.setdefault("train_recipe", "dcgan" if "dcgan" in recipes else names[0])
     name = st.selectbox("Recipe", names, key="train_recipe", on_change=labelled_data_for_conditional)
-    recipe = {**recipes[name], "conditional": RECIPES.get(name).conditional}
+    recipe = {**recipes[name], "conditional": RECIPES.get(name).conditional, "paired": RECIPES.get(name).paired}
     st.caption(f"{recipe['description']} Trains on: {', '.join(recipe['kinds'])} data.")
     return recipe
 
@@ -128,6 +148,7 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         st.session_state["train_data_mode"] = BUILTIN
     mode = st.radio("Data", modes, horizontal=True, key="train_data_mode")
     error = None
+    pairs = pairs_choice(mode) if recipe["paired"] else None
     if mode == BUILTIN:
         builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
         if st.session_state.get("train_data") not in builtin:
@@ -138,8 +159,15 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         st.caption(builtin[name].description)
         data, kind = {"name": name}, builtin[name].kind
     elif mode == SERVER and not settings.demo:
-        on_disk = {s.name: s for s in sources if s.needs_path and s.kind in recipe["kinds"]}
-        name = st.selectbox("Kind of data", list(on_disk), key="train_server_source")
+        # Pairs on disk are chosen with the Pairs menu (pix2pix) and trained on by nothing else.
+        on_disk = {s.name: s for s in sources if s.needs_path and s.kind in recipe["kinds"] and "paired" not in s.tags}
+        if pairs == FROM_FILES:
+            name = "paired"
+            on_disk = {name: next(s for s in sources if s.name == name)}
+        else:
+            if st.session_state.get("train_server_source") not in on_disk:
+                st.session_state["train_server_source"] = next(iter(on_disk))
+            name = st.selectbox("Kind of data", list(on_disk), key="train_server_source")
         st.caption(on_disk[name].description)
         raw = st.text_input("Path on the server", key="train_server_path", placeholder="e.g. faces/ or photos.zip",
                             help="A folder or .zip under the data folder; relative paths start there.")
@@ -161,8 +189,10 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
                 st.error(plain(str(e)))
                 error = str(e)
     else:
-        file = st.file_uploader("Zip of images (jpg, png, ...); sub-folders become class labels", type=["zip"], key="train_upload")
-        data, kind = {"name": "folder"}, "image"
+        label = ("Zip of images (jpg, png, ...); sub-folders become class labels" if pairs is None
+                 else "Zip of image pairs" if pairs == FROM_FILES else "Zip of images (jpg, png, ...): the targets")
+        file = st.file_uploader(label, type=["zip"], key="train_upload")
+        data, kind = {"name": "paired" if pairs == FROM_FILES else "folder"}, "image"
         if file is None:
             error = "Upload a .zip of images first."
         else:
@@ -175,9 +205,14 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
                     except GanError as e:
                         checked[file.file_id] = str(e)
             result = checked[file.file_id]
-            if isinstance(result, str):
-                st.error(plain(result))
-                error = result
+            as_pairs = paired_upload(checked, file.file_id, result) if pairs == FROM_FILES and not isinstance(result, str) else None
+            if isinstance(result, str) or (as_pairs and not as_pairs[0]):
+                error = result if isinstance(result, str) else as_pairs[1]
+                st.error(plain(error))
+            elif as_pairs:
+                st.success(plain(as_pairs[1]))
+                data["path"] = str(result.path)
+                use_upload("zip", result.path)
             elif recipe["conditional"] and not result.class_names:
                 st.success(plain(result.summary()))
                 error = (f"Recipe {recipe['name']} needs class labels and this zip has no class sub-folders; "
@@ -196,10 +231,54 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         data["image_size"] = left.selectbox("Image size (pixels)", IMAGE_SIZES, key="train_image_size")
         channels = right.radio("Colour", list(CHANNELS), key="train_channels", horizontal=True)
         data["channels"] = CHANNELS[channels]
+        if pairs == FROM_FILES:
+            data["direction"] = st.radio("Direction", list(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True,
+                                         key="train_direction", help="Which half is the source the model learns to translate.")
+        elif pairs is not None:
+            data["pairs"] = pairs
     else:
         st.session_state.setdefault("train_n_points", DataConfig().n_points)
         data["n_points"] = int(st.number_input("Points drawn from the distribution (n_points)", step=1000, key="train_n_points"))
     return data, error, kind
+
+
+def pairs_choice(mode: str) -> str:
+    """pix2pix's pairs: derived from single images by one of PAIR_KINDS, or (for data
+    from a folder or an upload) read from the files."""
+    options = list(PAIR_KINDS) + ([FROM_FILES] if mode != BUILTIN else [])
+    if st.session_state.get("train_pairs") not in options:
+        st.session_state["train_pairs"] = options[0]
+    pairs = st.selectbox("Pairs", options, format_func=PAIRS.get, key="train_pairs",
+                         help="pix2pix learns from pairs to turn a source picture into its target. Derived: the images are "
+                              "the targets and the sources are made from them (--pairs). In the files: pairs you made "
+                              "(--data paired).")
+    st.caption(PAIRS_NOTE[pairs])
+    return pairs
+
+
+def paired_upload(checked: dict, file_id: str, upload) -> tuple[bool, str]:
+    """The uploaded zip checked as pairs (uploads.check_paired_upload), once per file:
+    (True, what it holds) or (False, why its pairs cannot be used)."""
+    key = f"{file_id}:pairs"
+    if key not in checked:
+        with st.spinner("Checking the image pairs in the zip..."):
+            try:
+                checked[key] = (True, check_paired_upload(upload.path))
+            except GanError as e:
+                checked[key] = (False, str(e))
+    return checked[key]
+
+
+@st.cache_data(max_entries=32, show_spinner="Checking the pairs...")
+def pairs_problem(name: str, path: str | None, channels: int | None, pairs: str) -> str | None:
+    """Why pairs cannot be derived from these data (a grey set cannot give grey -> colour
+    pairs), as the run would say it when it loads them, or None. Loading one item at the
+    smallest size makes the engine judge the data itself."""
+    try:
+        load_data(DataConfig(name=name, path=path, image_size=16, channels=channels, pairs=pairs, limit=1))
+    except GanError as e:
+        return str(e)
+    return None
 
 
 def recipe_defaults(recipe_name: str, data: dict) -> Config:
@@ -210,7 +289,8 @@ def recipe_defaults(recipe_name: str, data: dict) -> Config:
     problem = None
     for name in [data["name"]] + [s.name for s in list_sources() if s.name != data["name"]]:
         try:
-            return resolve(Config(recipe=recipe_name, data=DataConfig(name=name, image_size=size)))
+            return resolve(Config(recipe=recipe_name, data=DataConfig(name=name, image_size=size,
+                                                                      pairs=data.get("pairs") if name == data["name"] else None)))
         except GanError as e:
             problem = problem or str(e)
     st.error(plain(problem))
@@ -254,6 +334,7 @@ def training_section(recipe_name: str, data: dict, settings) -> dict:
         g_loss = lo.g_loss
     else:
         g_loss = st.radio("Generator loss", ["non-saturating", "minimax"], horizontal=True, key="train_g_loss", help=G_LOSS_HELP)
+    paired_changes = pix2pix_fields(recipe_name, defaults, sig) if RECIPES.get(recipe_name).paired else {}
     c1, c2 = st.columns([3, 2])
     labels = {"auto": f"auto: {devices()[0][1]}", **dict(devices())}
     device = c1.selectbox("Device", list(labels), format_func=labels.get, key="train_device")
@@ -268,7 +349,25 @@ def training_section(recipe_name: str, data: dict, settings) -> dict:
                                   ("loss.g_loss", g_loss, lo.g_loss)):
         if value != default:
             changes[field] = value
-    return changes
+    return {**changes, **paired_changes}
+
+
+def pix2pix_fields(recipe_name: str, defaults: Config, sig: str) -> dict:
+    """The generator (U-Net, or the encoder-decoder without skips) and the objective
+    (the paper's, or one of its ablations); only what differs from the recipe's defaults."""
+    put_default("train_arch", defaults.model.arch, sig)
+    st.session_state.setdefault("train_objective", next(iter(OBJECTIVES)))
+    c1, c2 = st.columns(2)
+    arch = c1.radio("Generator", list(RECIPES.get(recipe_name).archs), horizontal=True, key="train_arch",
+                    help="unet: the encoder's features skip across to the decoder at every level (the paper's choice); "
+                         "encoder-decoder: the same network without the skips, the paper's ablation.")
+    objective = c2.selectbox("Objective", list(OBJECTIVES), key="train_objective",
+                             help=f"cGAN + L1: fool the discriminator and stay close to the target (λ = {defaults.loss.l1_weight:g}); "
+                                  "L1 only: blurry but safe; cGAN only: sharp but free to drift from the target.")
+    out = dict(OBJECTIVES[objective])
+    if arch != defaults.model.arch:
+        out["model.arch"] = arch
+    return out
 
 
 def build_config(recipe_name: str, data: dict, changes: dict) -> Config:
@@ -284,6 +383,12 @@ def form_problem(cfg: Config, kind: str, settings) -> str | None:
         resolved = resolve(cfg)
     except GanError as e:
         return str(e)
+    d = resolved.data
+    uploaded = d.path is not None and Path(d.path).is_relative_to(Path(settings.runs_dir) / UPLOADS)
+    if d.pairs is not None and (d.name in BUILTIN_NAMES or uploaded):  # a server folder may be huge: its run says it
+        problem = pairs_problem(d.name, d.path, d.channels, d.pairs)
+        if problem:
+            return problem
     t = resolved.train
     if settings.max_steps is not None and t.steps > settings.max_steps:
         return f"This server trains at most {settings.max_steps:,} steps per run, not {t.steps:,}; lower Steps."
@@ -424,7 +529,19 @@ def controls(info: runs.RunInfo, settings) -> None:
             st.rerun()  # the whole page, so the live view polls again
 
 
-def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None = None) -> None:
+def triplets_note(cfg: Config) -> str | None:
+    """What a pix2pix run's saved grid shows (recipes.Pix2PixObjective.generate), or None for other recipes."""
+    try:
+        if not RECIPES.get(cfg.recipe).paired:
+            return None
+    except GanError:  # a run of a recipe this version does not know
+        return None
+    source = {"edges": "the edge map", "grey": "the grey version", "blur": "the blurred copy", "mask": "the masked copy"}
+    return (f"read each row in threes: {source.get(cfg.data.pairs, 'the source')}, the generator's output from it, "
+            "and the real target, on fixed pairs from the data")
+
+
+def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None = None, paired: bool = False) -> None:
     grids = runs.sample_images(info.path)
     if not grids:
         if info.active:
@@ -436,7 +553,8 @@ def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None =
     if not info.active and len(grids) > 1:
         step = st.select_slider("Samples at step", [s for s, _ in grids], value=step, key=f"train_grid_{info.id}")
         path = dict(grids)[step]
-    what = "Fixed-noise samples" if kind == "image" else "Generated points over the real ones"
+    what = ("Source | output | target triplets" if paired else "Fixed-noise samples" if kind == "image"
+            else "Generated points over the real ones")
     st.image(path.read_bytes(), caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
 
 
@@ -445,7 +563,8 @@ def latest_numbers(rows: list[dict], wasserstein: bool) -> None:
         return
     last = rows[-1]
     shown = ([("Critic loss", "loss_d"), ("G loss", "loss_g"), ("Wasserstein estimate", "wasserstein")]
-             if wasserstein else [("D loss", "loss_d"), ("G loss", "loss_g"), ("D(x) on real", "d_real"), ("D(G(z)) on fake", "d_fake")])
+             if wasserstein else [("D loss", "loss_d"), ("G loss", "loss_g"), ("D(x) on real", "d_real"), ("D(G(z)) on fake", "d_fake"),
+                                  ("L1 to the target", "l1")])
     for label, key in shown:
         if last.get(key) is not None:
             value = last[key]  # a blown-up loss is millions: keep it short enough for the column
@@ -482,7 +601,8 @@ def live_view(info: runs.RunInfo, settings) -> None:
 
         left, right = st.columns([5, 2], gap="medium")
         with left:
-            samples(now, data_kind, cfg.train.sample_every, condition_rows_note(cfg, info.path))
+            note = triplets_note(cfg)
+            samples(now, data_kind, cfg.train.sample_every, note or condition_rows_note(cfg, info.path), paired=note is not None)
         with right:
             latest_numbers(rows, wasserstein)
         if rows:

@@ -602,3 +602,103 @@ def test_the_live_view_says_a_cgan_grid_has_one_row_per_class(env):
     assert not at.exception
     caption = at.get("image")[0].captions[0]
     assert caption.startswith("Fixed-noise samples, step 20: one row per class") and "same noise down each column" in caption
+
+
+# ----------------------------------------------------------------------------- pix2pix
+
+
+def ab_png(value: int, size: int = 16) -> bytes:
+    """An A|B pair side by side: A grey ``value`` on the left, B its inverse on the right."""
+    buf = io.BytesIO()
+    img = Image.new("RGB", (2 * size, size), (value, value, value))
+    img.paste((255 - value, 40, 200), (size, 0, 2 * size, size))
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_pix2pix_derives_pairs_from_built_in_data_and_start_says_why_grey_needs_colour(env, launches):
+    from gan_core.data import load_data
+
+    at = page().run()
+    at.selectbox(key="train_recipe").select("pix2pix").run()
+    assert not at.exception and not errors(at)  # before: refused for want of pairs
+    assert at.selectbox(key="train_pairs").options == ["edges → picture", "grey → colour", "blurred → sharp",
+                                                       "masked → filled"]  # no pairs from files among the built-in sets
+    assert any(c.value.startswith("The images are the targets; each source is the image's edge map") for c in at.caption)
+    assert not at.button(key="train_start").disabled
+    assert codes(at)[0].startswith("python -m gan_core train --recipe pix2pix --pairs edges ")
+
+    at.selectbox(key="train_pairs").select("grey").run()  # the faces are grey: no colours to learn
+    with pytest.raises(GanError) as reason:
+        load_data(DataConfig(name="faces-lfw", pairs="grey", image_size=16))
+    assert errors(at) == [str(reason.value)] and at.button(key="train_start").disabled
+
+    at.selectbox(key="train_data").select("photos").run()
+    assert not errors(at) and not at.button(key="train_start").disabled
+    at.radio(key="train_arch").set_value("encoder-decoder")
+    at.selectbox(key="train_objective").select("L1 only").run()  # the paper's ablations
+    shown = codes(at)[0]
+    at.button(key="train_start").click().run()
+    assert not at.exception and len(launches) == 1
+    cfg = launches[0].cfg
+    assert (cfg.recipe, cfg.data.name, cfg.data.pairs, cfg.model.arch, cfg.loss.gan_weight) == (
+        "pix2pix", "photos", "grey", "encoder-decoder", 0.0)
+    assert command_line(cfg) == shown and "--pairs grey" in shown and "--gan-weight 0.0" in shown
+    assert resolve(cfg).loss.l1_weight == 100.0
+
+
+def test_pix2pix_trains_on_an_uploaded_zip_of_ab_pairs_in_either_direction(env, launches):
+    at = page().run()
+    at.selectbox(key="train_recipe").select("pix2pix").run()
+    at.radio(key="train_data_mode").set_value(UPLOAD).run()
+    at.selectbox(key="train_pairs").select("files").run()
+    unmatched = zip_of({"A/1.png": png(16), "B/2.png": png(16)})
+    at.file_uploader(key="train_upload").upload("pairs.zip", unmatched, "application/zip").run()
+    assert not at.exception
+    assert len(errors(at)) == 1 and "holds no image pairs" in errors(at)[0] and "the uploaded zip" in errors(at)[0]
+    assert str(env.runs) not in errors(at)[0] and at.button(key="train_start").disabled
+
+    at.file_uploader(key="train_upload").upload("facades.zip", zip_of({f"train/{i}.png": ab_png(30 * i) for i in range(5)}),
+                                                 "application/zip").run()
+    assert not at.exception and not errors(at)
+    assert at.success[0].value == "Found 5 colour image pairs as A|B side-by-side images."
+    at.radio(key="train_direction").set_value("BtoA").run()
+    shown = codes(at)[0]
+    assert "--data paired" in shown and "--direction BtoA" in shown and "--pairs" not in shown
+    at.button(key="train_start").click().run()
+    cfg = launches[0].cfg
+    assert (cfg.recipe, cfg.data.name, cfg.data.direction, cfg.data.pairs) == ("pix2pix", "paired", "BtoA", None)
+    assert Path(cfg.data.path).parent == env.runs.resolve() / UPLOADS and command_line(cfg) == shown
+
+
+def test_pix2pix_on_the_server_reads_pairs_from_a_folder_or_derives_them(env, launches):
+    facades = env.data / "facades"
+    for side in ("A", "B"):
+        (facades / side).mkdir(parents=True)
+        for i in range(3):
+            (facades / side / f"{i}.png").write_bytes(png(16, 40 * i + (0 if side == "A" else 100), "RGB"))
+    at = page().run()
+    at.selectbox(key="train_recipe").select("pix2pix").run()
+    at.radio(key="train_data_mode").set_value(SERVER).run()
+    assert "paired" not in at.selectbox(key="train_server_source").options  # pairs on disk come from the Pairs menu
+    at.selectbox(key="train_pairs").select("files").run()
+    assert "train_server_source" not in [s.key for s in at.selectbox]
+    at.text_input(key="train_server_path").input("facades").run()
+    assert not at.exception and not errors(at)
+    at.button(key="train_start").click().run()
+    cfg = launches[0].cfg
+    assert (cfg.data.name, cfg.data.path, cfg.data.direction) == ("paired", str(facades.resolve()), "AtoB")
+
+    at.selectbox(key="train_pairs").select("blur").run()  # the same folder's images as targets, blurred copies as sources
+    assert at.selectbox(key="train_server_source").value == "folder"
+    at.button(key="train_start").click().run()
+    assert (launches[1].cfg.data.name, launches[1].cfg.data.pairs) == ("folder", "blur")
+
+
+def test_the_live_view_says_a_pix2pix_grid_holds_source_output_target_triplets(env):
+    fake_run(env.runs, Config(recipe="pix2pix", data=DataConfig(name="faces-lfw", pairs="edges")))
+    at = page().run()
+    assert not at.exception
+    caption = at.get("image")[0].captions[0]
+    assert caption == ("Source | output | target triplets, step 20: read each row in threes: the edge map, the generator's "
+                       "output from it, and the real target, on fixed pairs from the data")

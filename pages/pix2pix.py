@@ -1,0 +1,225 @@
+"""Pix2Pix: translate pictures with an image-to-image model. Choose a checkpoint,
+upload pictures (or A|B pairs) of any size, see the derived input, the output and,
+on request, the PatchGAN's verdict on it; download each result at its own size.
+
+Every upload goes through the engine's one checked door (uploads.read_image) in
+pages._shared.translate_upload; the page reads widgets, calls it and renders. It
+never trains and never touches torch.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gan_core import gallery, translate, uploads
+from gan_core.errors import GanError
+from pages._shared import (
+    DERIVED_INPUT, for_page, plain, restore_upload, results_zip, settings_or_stop, through_app, tidy_uploads,
+    translate_picture, translate_upload, use_upload, visitor,
+)
+
+through_app()
+
+TRAIN_COMMAND = "python -m gan_core train --recipe pix2pix --data photos --pairs grey --image-size 64"
+IMAGE_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
+FACE_DATA = ("faces-lfw", "celeba")  # trained on faces: the sample photograph is a face, cropped as those are
+AS_TRAINED = "as trained"  # scale each picture to the size of the training pictures (translate.training_scale)
+SCALES = [AS_TRAINED, 1.0, 0.5, 0.25, 0.125]
+
+
+# ------------------------------------------------------------------ cached engine calls
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the translator…")
+def load_translator(path: str, mtime: float):
+    return translate.cached_translator(path)
+
+
+# Keyed by the picture's bytes (or the sample's name) and the checkpoint's path and mtime;
+# a refusal is kept too, so a bad file is not read again on every rerun.
+@st.cache_data(max_entries=16, show_spinner=False)
+def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: float | None, derive: bool,
+                      realism: bool):
+    try:
+        return for_page(translate_upload(load_translator(path, mtime), data, name, pair, scale, derive, realism))
+    except GanError as e:
+        return str(e)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def translated_sample(path: str, mtime: float, name: str, scale: float | None, derive: bool, realism: bool):
+    try:
+        image = translate.sample_photo(name)
+        return for_page(translate_picture(load_translator(path, mtime), image, f"{name}.png", False, scale, derive, realism))
+    except GanError as e:
+        return str(e)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def on_checkpoint_upload(runs_dir, owner) -> None:
+    upload = st.session_state.get("p2p_ckpt_upload")
+    st.session_state["p2p_ckpt_upload_error"] = None
+    if upload is None:
+        return
+    try:
+        saved = uploads.save_translator_upload(upload.getvalue(), upload.name, runs_dir, owner)
+    except GanError as e:
+        st.session_state["p2p_ckpt_upload_error"] = str(e)
+        return
+    use_upload("pix2pix_checkpoint", saved)
+    st.session_state["p2p_ckpt"] = str(saved)
+
+
+def demos_first(entries: list) -> list:
+    """Shipped demos first, the colour-photo one before the others: the sample photographs
+    are colour, and list_checkpoints puts faces first for the gallery's sake."""
+    return sorted(entries, key=lambda e: (not e.shipped, e.error is not None, e.data != "photos"))
+
+
+PLURALS = {"edges": "edge maps", "grey": "grey already", "blur": "blurred already", "mask": "masked already"}
+KIND_ARROWS = {"edges": "edge maps into pictures", "grey": "grey into colour", "blur": "blurred into sharp",
+               "mask": "masked into filled-in"}
+
+
+def describe(entry, tr) -> str:
+    """What a translator does and where it comes from, in one line."""
+    c = tr.gen.config
+    what = (f"{KIND_ARROWS.get(tr.pairs, tr.pairs)}, on pairs made from {c.data.name}" if tr.pairs
+            else f"the {'B' if tr.direction == 'BtoA' else 'A'} side of {c.data.name} pairs into the other")
+    origin = ("shipped demo checkpoint" if entry.shipped else f"run {entry.run_id}" if entry.run_id else "uploaded checkpoint")
+    live = ", still training" if entry.training else ""
+    return (f"Turns {what}: {c.model.arch} generator trained on {c.data.image_size} px crops for {tr.gen.step:,} steps; "
+            f"{origin}{live}.")
+
+
+def scale_label(scale) -> str:
+    return "As in training" if scale == AS_TRAINED else "Full size" if scale == 1 else f"{scale:.1%}".replace(".0%", "%")
+
+
+def size(wh: tuple[int, int]) -> str:
+    return f"{wh[0]:,} x {wh[1]:,}"
+
+
+def show(i: int, r, tr, pair: bool) -> None:
+    """One translated picture: what went in, what the model saw, what came out, and the maps."""
+    head, button = st.columns([4, 1], vertical_alignment="bottom")
+    scaled = f", translated at {size(r.work_size)}" if r.work_size else ""
+    head.markdown(f"**{plain(r.name)}** · {size(r.size)} pixels{scaled}")
+    button.download_button("Download (PNG)", r.png, file_name=f"{r.stem}.png", mime="image/png", icon=":material/download:",
+                            on_click="ignore", key=f"p2p_dl_{i}", width="stretch")
+    pictures = [(r.image, "Source half of the pair" if pair else "Your picture")]
+    if r.source is not None:
+        pictures.append((r.source, f"{DERIVED_INPUT.get(tr.pairs, 'Derived input')}: what the model is given"))
+    pictures.append((r.output, "Output, at the picture's own size"))
+    if r.target is not None:
+        pictures.append((r.target, "Target: the pair's other half"))
+    if r.error is not None:
+        against = "the target" if r.target is not None else "your picture"
+        pictures.append((r.error, f"L1 error against {against}: mean {r.mean_error:.3f} (dark: close, bright: far)"))
+    if r.realism is not None:
+        pictures.append((r.realism, f"Discriminator's realism map: mean {r.mean_realism:.2f} (green: looks real, red: looks fake)"))
+    for col, (image, caption) in zip(st.columns(max(4, len(pictures))), pictures):
+        col.image(image, caption=caption, width="stretch")
+
+
+def show_outcome(outcome, tr, pair: bool, results: list) -> None:
+    """A translation in its frame as soon as it is done (added to ``results``), or the
+    sentence saying why there is none."""
+    if isinstance(outcome, str):
+        st.error(plain(outcome), icon=":material/block:")
+        return
+    with st.container(border=True):
+        show(len(results), outcome, tr, pair)
+    results.append(outcome)
+
+
+# ----------------------------------------------------------------------------- page
+
+st.title("Pix2Pix: translate images")
+st.caption("Pix2Pix (Isola et al. 2017) learns from pairs of pictures to turn one kind into another: edges into faces, "
+           "grey into colour. Its discriminator judges the output patch by patch, beside the input. Pictures of any size "
+           "and shape are translated and come back at their own size.")
+settings = settings_or_stop()
+owner = visitor(settings)
+if restore_upload(st.session_state.get("p2p_ckpt"), st.session_state.get("p2p_ckpt_upload")):
+    on_checkpoint_upload(settings.runs_dir, owner)  # the visitor's other tab replaced it and the sweep removed it
+use_upload("pix2pix_checkpoint", st.session_state.get("p2p_ckpt"))
+tidy_uploads(settings)
+entries = demos_first([e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner,
+                                                           isolated=settings.demo)
+                       if e.recipe in gallery.TRANSLATORS])
+
+with st.expander("Use a pix2pix checkpoint of your own", icon=":material/upload:"):
+    st.caption("A pix2pix model trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors` "
+               "(which keeps its discriminator, for the realism map). Only .safetensors files are accepted.")
+    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="p2p_ckpt_upload", on_change=on_checkpoint_upload,
+                     args=(settings.runs_dir, owner))
+    if st.session_state.get("p2p_ckpt_upload_error"):
+        st.error(plain(st.session_state["p2p_ckpt_upload_error"]))
+
+if not entries:
+    st.info(f"There is no pix2pix checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe pix2pix on the Train "
+            "page) and it appears here.")
+    st.stop()
+
+by_key = {e.key: e for e in entries}
+if st.session_state.get("p2p_ckpt") not in by_key:
+    st.session_state["p2p_ckpt"] = entries[0].key
+chosen = st.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="p2p_ckpt")
+entry = by_key[chosen]
+if entry.error:
+    st.error(plain(entry.error))
+    st.stop()
+try:
+    tr = load_translator(str(entry.path), entry.mtime)
+except GanError as e:
+    st.error(plain(str(e)))
+    st.stop()
+st.caption(plain(describe(entry, tr)))
+
+o1, o2, o3, o4 = st.columns(4, vertical_alignment="top")
+choice = o1.selectbox("Translate at", SCALES, format_func=scale_label, key="p2p_scale",
+                      help="As in training: each picture is scaled so it is about as large as the pictures the model "
+                           "learned from (a face photo becomes a face of the training size), translated, and brought "
+                           "back to its own size. Full size keeps every detail, at the scale you uploaded.")
+scale = None if choice == AS_TRAINED else float(choice)
+pair = o2.toggle("My pictures are A|B pairs", key="p2p_pair",
+                 help=f"Each upload holds the source and the target side by side, as pix2pix's aligned data sets do. "
+                      f"This model translates the {'right' if tr.direction == 'BtoA' else 'left'} half ({tr.direction}); "
+                      "the other half is shown as the target, with the L1 error between it and the output.")
+derive = True
+if tr.pairs is not None:
+    what = DERIVED_INPUT[tr.pairs].lower()
+    derive = not o3.toggle(f"Uploads are {PLURALS[tr.pairs]}", key="p2p_no_derive",
+                           help=f"This model was trained to turn a {what} into a picture. Off: the {what} is made from "
+                                "each upload, as in training. On: each upload is taken as it is (a sketch you drew, say).")
+realism = o4.toggle("Overlay the realism map", key="p2p_realism", disabled=not tr.has_discriminator,
+                    help="The PatchGAN discriminator's verdict on the output, beside its input, one value per 70 x 70 patch.")
+if not tr.has_discriminator:
+    o4.caption("This checkpoint was saved without its discriminator, so it has no realism map.")
+realism = realism and tr.has_discriminator
+
+files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)", type=IMAGE_TYPES,
+                         accept_multiple_files=True, key="p2p_images")
+key = (str(entry.path), entry.mtime)
+results = []
+if files:
+    for f in files:  # in upload order; a bad file is one sentence among the results, never the end of them
+        with st.spinner(f"Translating {plain(uploads.shown_name(f.name))}…"):
+            outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism)
+        show_outcome(outcome, tr, pair, results)
+else:
+    if st.session_state.get("_p2p_sample_for") != entry.key:  # each checkpoint starts on the sample that suits it
+        st.session_state["_p2p_sample_for"] = entry.key
+        st.session_state["p2p_sample"] = "astronaut-face" if tr.gen.config.data.name in FACE_DATA else "astronaut"
+    sample = st.segmented_control("Or try a sample photograph (from scikit-image)", translate.SAMPLE_PHOTOS, key="p2p_sample",
+                                  format_func=lambda n: n.replace("-", "'s "), required=True)
+    with st.spinner("Translating…"):
+        outcome = translated_sample(*key, sample or translate.SAMPLE_PHOTOS[0], scale, derive, realism)
+    show_outcome(outcome, tr, False, results)  # the samples are single photographs, never pairs
+if len(results) > 1:
+    st.download_button(f"Download all {len(results)} translations (zip of PNGs)", lambda: results_zip(results),
+                       file_name="translations.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
+                       key="p2p_dl_all")

@@ -1,0 +1,292 @@
+"""The Pix2Pix page, with AppTest: a sample photograph translated at once, uploads of
+any size (good ones translated while bad ones get their one sentence), A|B pairs split
+by the model's direction, the derived input and the realism map; and the handler
+behind the uploader (pages._shared.translate_upload) on hostile files."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import gan_core.settings
+from conftest import tiny
+from gan_core import checkpoints, uploads
+from gan_core import translate as T
+from gan_core.errors import CheckpointError, DataError
+from gan_core.recipes import resolve
+from gan_core.runs import create_run
+from gan_core.training import train
+from pages._shared import download_stem, for_page, results_zip, translate_upload
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pix2pix.py")
+# Pillow warns about the forged 10,000 x 10,000 header before read_image refuses it in one sentence.
+pytestmark = pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Tiny checkpoints (16 px crops, 2 steps): grey -> colour on photos, edges -> faces,
+    pairs from disk translated B -> A, a pix2pix without its discriminator, and two
+    noise generators that belong on other pages."""
+    root = tmp_path_factory.mktemp("p2p")
+    pairs = root / "pairs"
+    pairs.mkdir()
+    for i in range(4):  # A|B: A red-ish on the left, B blue-ish on the right
+        ab = np.zeros((24, 48, 3), np.uint8)
+        ab[:, :24] = (200, 20 * i, 0)
+        ab[:, 24:] = (0, 20 * i, 200)
+        Image.fromarray(ab).save(pairs / f"{i}.png")
+    out = {}
+    for name, cfg in (("grey", tiny("pix2pix", "photos", **{"data.pairs": "grey", "data.limit": 16})),
+                      ("edges", tiny("pix2pix", "faces-lfw", **{"data.pairs": "edges", "data.limit": 16})),
+                      ("btoa", tiny("pix2pix", "paired", **{"data.path": str(pairs), "data.direction": "BtoA"})),
+                      ("plain", tiny("dcgan", "faces-lfw")), ("cgan", tiny("cgan", "mnist-5k"))):
+        cfg = resolve(cfg)
+        run_dir = create_run(cfg, root / "runs")
+        train(cfg, run_dir)
+        out[name] = run_dir / "checkpoints" / "last.safetensors"
+    from safetensors.torch import save_file
+
+    ckpt = checkpoints.read(out["grey"])
+    meta = {"format": checkpoints.FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()),
+            "step": str(ckpt.step)}
+    out["no-d"] = root / "g-only.safetensors"
+    save_file({f"generator.{k}": v for k, v in ckpt.part("generator").items()}, out["no-d"], metadata=meta)
+    return out
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    repo = tmp_path / "repo"
+    (repo / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    return repo / "checkpoints"
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def captions(at: AppTest) -> list[str]:
+    """The caption of every st.image on the page, top to bottom."""
+    return [img.caption for el in at.get("image") for img in el.proto.imgs]
+
+
+def headings(at: AppTest) -> list[str]:
+    """The line above each translated picture: its name and size."""
+    return [m.value for m in at.markdown if " pixels" in m.value]
+
+
+def encoded(image: np.ndarray, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth colour picture (noise is all edges; photos are not)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    chans = [np.sin(6 * x * rng.uniform(0.5, 2) + 5 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6)) for _ in range(3)]
+    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
+
+
+def over_limit_png() -> bytes:
+    """A valid 1 x 1 PNG whose header claims 10,000 x 10,000 pixels (past the 50-megapixel limit)."""
+    data = bytearray(encoded(np.zeros((1, 1, 3), np.uint8)))
+    ihdr = data[12:29]  # b"IHDR" + 13 bytes of fields
+    ihdr[4:12] = struct.pack(">II", 10_000, 10_000)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(data)
+
+
+def one_sentence(message: str, *mentions: str) -> None:
+    assert "\n" not in message and message.endswith(".") and "Traceback" not in message, message
+    for m in mentions:
+        assert m in message, f"{m!r} not in {message!r}"
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_without_a_pix2pix_checkpoint_the_page_says_how_to_train_one(env, models):
+    shutil.copy(models["plain"], env / "dcgan-faces.safetensors")  # a noise generator: not offered here
+    at = page()
+    assert "no pix2pix checkpoint yet" in at.info[0].value and "--recipe pix2pix" in at.info[0].value
+    assert "import torch" not in Path(PAGE).read_text()
+
+
+def test_a_sample_photograph_is_translated_at_once(env, models):
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    at = page()
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="p2p_ckpt").value == str(env / "pix2pix-grey.safetensors")
+    assert any(c.value.startswith("Turns grey into colour, on pairs made from photos") and "shipped demo" in c.value
+               for c in at.caption)
+    # As in training by default: the 512 px astronaut shrunk to the scale of the training pictures, and back.
+    assert headings(at) == ["**astronaut.png** · 512 x 512 pixels, translated at 48 x 48"]
+    assert captions(at) == ["Your picture", "Grey version: what the model is given", "Output, at the picture's own size",
+                            captions(at)[3]]
+    assert captions(at)[3].startswith("L1 error against your picture: mean 0.")
+    assert [d.proto.label for d in at.get("download_button")] == ["Download (PNG)"]  # one picture: no zip
+
+    at.segmented_control(key="p2p_sample").set_value("coffee")
+    at.selectbox(key="p2p_scale").select(1.0).run()
+    assert not at.exception
+    assert headings(at) == ["**coffee.png** · 600 x 400 pixels"]  # full size: translated as it is
+    at.toggle(key="p2p_realism").set_value(True).run()
+    assert not at.exception
+    assert captions(at)[-1].startswith("Discriminator's realism map: mean ") and "green: looks real" in captions(at)[-1]
+
+
+def test_uploads_of_any_size_are_translated_and_bad_ones_get_one_sentence_each(env, models):
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    at = page()
+    at.selectbox(key="p2p_scale").select(1.0)
+    rgba = np.dstack([photo(50, 70, 1), np.full((50, 70), 128, np.uint8)])
+    raw = encoded(photo(200, 300), "JPEG", quality=90)
+    at.file_uploader(key="p2p_images").set_value([
+        ("holiday.jpg", raw, "image/jpeg"),
+        ("fake.png", b"this is no picture", "image/png"),
+        ("empty.png", b"", "image/png"),
+        ("cut.jpg", raw[: len(raw) // 3], "image/jpeg"),
+        ("huge.png", over_limit_png(), "image/png"),
+        ("logo.png", encoded(rgba), "image/png"),
+    ]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 4
+    for message, name in zip(errors, ("fake.png", "empty.png", "cut.jpg", "huge.png")):
+        one_sentence(message, name)
+    assert "megapixel limit" in errors[3] and "is empty" in errors[1]
+    # The others are still translated, each at its own size, with a download named after it and a zip of all.
+    assert headings(at) == ["**holiday.jpg** · 300 x 200 pixels", "**logo.png** · 70 x 50 pixels"]
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert labels == ["Download (PNG)", "Download (PNG)", "Download all 2 translations (zip of PNGs)"]
+    runs_dir = env.parent.parent / "runs"
+    assert gan_core.settings.load_settings().runs_dir == runs_dir.resolve()
+    assert not [p for p in runs_dir.rglob("*") if p.is_file()]  # nothing of the uploads is kept on disk
+
+
+def test_an_edge_model_shows_the_edge_map_and_takes_a_drawn_one_as_it_is(env, models):
+    shutil.copy(models["edges"], env / "pix2pix-edges.safetensors")
+    at = page()
+    # A face model starts on the astronaut's face, cropped as tightly as the training faces.
+    assert headings(at) == ["**astronaut-face.png** · 120 x 120 pixels, translated at 18 x 18"]
+    assert captions(at)[1] == "Edge map: what the model is given"
+    at.toggle(key="p2p_no_derive").set_value(True).run()  # the upload already is an edge map
+    assert not at.exception
+    assert captions(at)[:2] == ["Your picture", "Output, at the picture's own size"]
+    assert not any("L1 error" in c for c in captions(at))  # a drawing has no photo to compare with
+
+
+def test_an_ab_pair_is_split_by_the_models_direction_and_compared_with_its_target(env, models):
+    shutil.copy(models["btoa"], env / "pix2pix-pairs.safetensors")
+    at = page()
+    ab = np.zeros((40, 80, 3), np.uint8)
+    ab[:, :40], ab[:, 40:] = (220, 30, 30), (30, 30, 220)
+    at.toggle(key="p2p_pair").set_value(True)
+    at.file_uploader(key="p2p_images").upload("facade.png", encoded(ab), "image/png").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert headings(at) == ["**facade.png** · 40 x 40 pixels, translated at 18 x 18"]  # one half, at the training scale
+    assert captions(at)[0] == "Source half of the pair" and captions(at)[2] == "Target: the pair's other half"
+    assert captions(at)[3].startswith("L1 error against the target")
+
+
+def test_without_a_discriminator_there_is_no_realism_map_and_the_page_says_so(env, models):
+    shutil.copy(models["no-d"], env / "pix2pix-no-d.safetensors")
+    at = page()
+    assert at.toggle(key="p2p_realism").disabled
+    assert any("saved without its discriminator" in c.value for c in at.caption)
+    assert not any("realism" in c for c in captions(at))
+
+
+def test_an_uploaded_pix2pix_checkpoint_is_chosen_and_a_noise_generator_is_refused(env, models):
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    at = page()
+    at.file_uploader(key="p2p_ckpt_upload").upload("dcgan.safetensors", models["plain"].read_bytes()).run()
+    assert not at.exception
+    one_sentence(at.error[0].value, "dcgan.safetensors", "Generated faces")
+    at.file_uploader(key="p2p_ckpt_upload").set_value(("mine.safetensors", models["edges"].read_bytes(), "")).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="p2p_ckpt").value.endswith(".safetensors") and "uploads" in at.selectbox(key="p2p_ckpt").value
+    assert captions(at)[1] == "Edge map: what the model is given"
+
+
+# ----------------------------------------------------------------------------- the handler
+
+
+def test_the_handler_returns_every_picture_at_its_own_size(models):
+    tr = T.load_translator(models["grey"])
+    for h, w in ((200, 300), (37, 91), (600, 31)):
+        for scale in (1.0, None, 0.5):
+            r = translate_upload(tr, encoded(photo(h, w), "JPEG"), "dir/holiday photo.JPG", scale=scale)
+            assert r.output.shape == (h, w, 3) and r.source.shape == (h, w, 1) and r.error.shape == (h, w)
+            assert r.name == "holiday photo.JPG" and r.stem == "holiday_photo"
+    shown = for_page(translate_upload(tr, encoded(photo(900, 1200)), "big.png", realism=True))
+    assert shown.size == (1200, 900) and max(shown.output.shape[:2]) == 640  # the page gets a light preview
+    assert Image.open(io.BytesIO(shown.png)).size == (1200, 900)  # the download is full size
+    assert shown.realism.shape[:2] == shown.output.shape[:2] and 0 <= shown.mean_realism <= 1
+
+
+def test_the_handler_refuses_hostile_files_in_one_sentence_each(models):
+    tr = T.load_translator(models["grey"])
+    raw = encoded(photo(60, 80), "JPEG")
+    cmyk = Image.fromarray(photo(30, 40)).convert("CMYK")
+    buf = io.BytesIO()
+    cmyk.save(buf, format="JPEG")
+    for data, name, mention in ((raw[:200], "cut.jpg", "cannot be read"), (b"", "empty.png", "is empty"),
+                                (b"\x89PNG not really", "fake.png", "cannot be read"),
+                                (over_limit_png(), "huge.png", "megapixel limit")):
+        with pytest.raises(DataError) as e:
+            translate_upload(tr, data, name)
+        one_sentence(str(e.value), name, mention)
+    assert translate_upload(tr, buf.getvalue(), "cmyk.jpg").output.shape == (30, 40, 3)  # CMYK is read, not refused
+    with pytest.raises(DataError) as e:  # a "pair" too narrow to split
+        translate_upload(tr, encoded(photo(8, 10)), "tiny.png", pair=True)
+    one_sentence(str(e.value), "A|B pair")
+
+
+def test_downloads_keep_the_inputs_names(models):
+    tr = T.load_translator(models["grey"])
+    shown = [for_page(translate_upload(tr, encoded(photo(20, 30, s)), n)) for s, n in enumerate(("a.jpg", "b/a.png", "c.webp"))]
+    with zipfile.ZipFile(io.BytesIO(results_zip(shown))) as z:
+        assert z.namelist() == ["a.png", "a-2.png", "c.png"]
+        assert Image.open(z.open("c.png")).size == (30, 20)
+    assert download_stem("../../etc/pass wd.tar.gz") == "pass_wd.tar" and download_stem("...") == "image"
+
+
+def test_only_translators_are_kept_by_the_translator_upload(models, tmp_path):
+    """uploads.save_translator_upload: the one checked door for checkpoints, keeping pix2pix
+    only; noise generators are pointed to their own pages, and nothing refused is kept."""
+    with pytest.raises(CheckpointError) as e:
+        uploads.save_translator_upload(models["plain"].read_bytes(), "faces.safetensors", tmp_path)
+    one_sentence(str(e.value), "faces.safetensors is a dcgan generator", "Generated faces")
+    with pytest.raises(CheckpointError) as e:
+        uploads.save_translator_upload(models["cgan"].read_bytes(), "digits.safetensors", tmp_path)
+    one_sentence(str(e.value), "cgan", "Conditional generation")
+    with pytest.raises(CheckpointError):
+        uploads.save_translator_upload(b"nonsense", "junk.safetensors", tmp_path)
+    assert not list(tmp_path.rglob("*.safetensors"))
+    assert uploads.save_translator_upload(models["no-d"].read_bytes(), "g.safetensors", tmp_path).is_file()
+    # ...and the Conditional page sends a translator here.
+    with pytest.raises(CheckpointError) as e:
+        uploads.save_conditional_upload(models["grey"].read_bytes(), "p2p.safetensors", tmp_path / "other")
+    one_sentence(str(e.value), "p2p.safetensors is a pix2pix model", "Pix2Pix")
