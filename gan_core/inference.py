@@ -126,19 +126,22 @@ def load_generator(path: str | Path, recipe: str | None = None) -> Generator:
     return generator_from(ckpt)
 
 
-@functools.lru_cache(maxsize=8)
-def _cached(path: str, mtime: float) -> Generator:
-    return load_generator(path)
+def cached_loader(load, maxsize: int = 8):
+    """``load(path)``, reused while the file is unchanged (keyed by path and mtime)."""
+    cached = functools.lru_cache(maxsize=maxsize)(lambda path, mtime: load(path))
+
+    def get(path: str | Path):
+        path = Path(path)
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
+        return cached(str(path), mtime)
+
+    return get
 
 
-def cached_generator(path: str | Path) -> Generator:
-    """load_generator, reused while the file is unchanged (keyed by path and mtime)."""
-    path = Path(path)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
-    return _cached(str(path), mtime)
+cached_generator = cached_loader(load_generator)
 
 
 def condition_vector(gen: Generator, label: int | str | None = None, attributes: dict[str, float] | str | None = None) -> np.ndarray:

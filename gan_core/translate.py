@@ -25,7 +25,6 @@ patch, upsampled to the image. It needs the discriminator, so pix2pix exports ke
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import torch
 from . import checkpoints
 from .data.paired import derive, source_channels, to_grey
 from .errors import CheckpointError, ConfigError, DataError
-from .inference import Generator, generator_from
+from .inference import Generator, cached_loader, generator_from
 from .recipes import RECIPES
 from .uploads import MAX_IMAGE_PIXELS
 
@@ -122,19 +121,7 @@ def load_translator(path: str | Path) -> Translator:
     return translator_from(checkpoints.read(path))
 
 
-@functools.lru_cache(maxsize=4)
-def _cached(path: str, mtime: float) -> Translator:
-    return load_translator(path)
-
-
-def cached_translator(path: str | Path) -> Translator:
-    """load_translator, reused while the file is unchanged (keyed by path and mtime)."""
-    path = Path(path)
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
-    return _cached(str(path), mtime)
+cached_translator = cached_loader(load_translator, maxsize=4)
 
 
 # ----------------------------------------------------------------------------- images
