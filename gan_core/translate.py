@@ -172,15 +172,16 @@ def sample_photo(name: str) -> np.ndarray:
 
 def training_scale(tr: Translator, width: int, height: int) -> float:
     """The scale (at most 1) at which a whole picture of ``width`` x ``height`` is about
-    as large as the training pictures were when their crops were cut: a short side of
-    ``load_size(crop)`` (1.12 crops), or for the ``photos`` source 3 crops (its tiles
-    cut each photo at 2, 3 and 4 a short side). A model trained on 32 px faces then
-    sees a face photo at the size of the faces it learned from."""
+    as large as the pictures the model learned from: a short side of one training crop,
+    or for the ``photos`` source 3 crops (its tiles cut each photo at 2, 3 and 4 a
+    short side). A model trained on 64 px faces then sees a face photo at 64 px, as one
+    crop: the U-Net's innermost level is then 1 x 1 as in training. (At the 1.12-crop
+    load size instead, a 32 px model's input was padded up to 64 px, and what it made
+    of a face was noise.)"""
     from .data.builtin import _TILE_SCALES
-    from .data.paired import load_size
 
     data = tr.gen.config.data
-    short = data.image_size * sorted(_TILE_SCALES)[len(_TILE_SCALES) // 2] if data.name == "photos" else load_size(data.image_size)
+    short = data.image_size * (sorted(_TILE_SCALES)[len(_TILE_SCALES) // 2] if data.name == "photos" else 1)
     return min(1.0, short / max(1, min(width, height)))
 
 

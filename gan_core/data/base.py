@@ -60,6 +60,9 @@ class GanData:
     attr_names: list[str] | None = None
     skipped: int = 0  # unreadable files that were skipped
     description: str = ""
+    # The pix2pix split ("val", "test") this data already is, when the source holds its
+    # own held-out items (``photos``); derived pairs then take all of it.
+    split: str | None = None
 
     def __post_init__(self):
         assert (self.tensors is None) != (self.dataset is None), "give tensors or a dataset"

@@ -73,6 +73,27 @@ def _photos() -> tuple[np.ndarray, ...]:
     return tuple(_read_only(np.asarray(extra[n] if n in extra else getattr(sd, n)())) for n in _PHOTOS)
 
 
+# The held-out photographs: the val / test split of ``photos``. Colour photographs that
+# ship with scikit-learn and matplotlib, never among the training tiles, so a held-out
+# score measures translation of pictures the model has not seen (tiles of the training
+# photographs at other scales would overlap them).
+_HELD_OUT_PHOTOS = ("china.jpg", "flower.jpg", "grace_hopper.jpg")
+
+
+@lru_cache(maxsize=1)
+def _held_out_photos() -> tuple[np.ndarray, ...]:
+    import matplotlib.cbook as cbook
+    from sklearn.datasets import load_sample_image
+
+    def read(name: str) -> np.ndarray:
+        if name == "grace_hopper.jpg":
+            with cbook.get_sample_data(name) as f:
+                return np.asarray(Image.open(f).convert("RGB"))
+        return np.asarray(load_sample_image(name))
+
+    return tuple(_read_only(read(n)) for n in _HELD_OUT_PHOTOS)
+
+
 def _labels(y: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(y.copy())
 
@@ -142,14 +163,20 @@ def _tiles(photo: np.ndarray, size: int) -> list[np.ndarray]:
     tags=("colour",),
 )
 def load_photos(cfg: DataConfig) -> GanData:
-    tiles = [t for photo in _photos() for t in _tiles(photo, cfg.image_size)]
+    """Tiles of the scikit-image photographs; for ``--split val`` or ``test`` (pix2pix's
+    held-out pairs), tiles of three other photographs (``_HELD_OUT_PHOTOS``)."""
+    held_out = cfg.split != "train"
+    photos = _held_out_photos() if held_out else _photos()
+    tiles = [t for photo in photos for t in _tiles(photo, cfg.image_size)]
     x = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)
     real = arrays_to_real(x, cfg.image_size, cfg.channels or 3)
+    where = f"the held-out photographs {', '.join(_HELD_OUT_PHOTOS)}" if held_out else f"{len(_PHOTOS)} scikit-image photographs"
     return GanData(
         "photos",
         "image",
         tuple(real.shape[1:]),
         tensors={"real": real},
-        description=f"{len(real)} tiles from {len(_PHOTOS)} scikit-image photographs",
+        description=f"{len(real)} tiles from {where}",
+        split=cfg.split if held_out else None,
     )
 

@@ -20,8 +20,10 @@ Derived: ``--data <any image source> --pairs edges|grey|blur|mask``: the source'
     mask   a square hole (1/4 to 1/2 of the side, mid-grey) at a random place per item
     ``translate.source_for`` applies the same function to an uploaded photo. One item
     in ten (indices 9, 19, ...) is held out: ``--split val`` (or test) selects those,
-    ``train`` the rest. Tiles of the ``photos`` source overlap across scales, so its
-    held-out tiles are unseen crops of photographs that were trained on.
+    ``train`` the rest. The ``photos`` source holds out whole photographs instead
+    (its tiles overlap across scales, so a held-out tile would be an unseen crop of a
+    photograph that was trained on): ``--split val`` there is the tiles of three
+    photographs that ship with scikit-learn and matplotlib (``GanData.split``).
 
 Jitter (the reference's resize to 286 then random 256 crop, and random flip): items
 are stored as uint8 at ``load_size(crop)`` (1.12 x the crop) and ``PairedBatchStream``
@@ -246,7 +248,7 @@ def _derived(cfg: DataConfig, source: Source) -> PairedData:
     if kind == "grey" and channels == 1:
         raise ConfigError(f"--pairs grey pairs grey images with their colours, and {cfg.name!r} is grey; "
                           "use photos or a folder of colour images, or --pairs edges, blur or mask.")
-    keep = _held_out(range(len(base)), cfg.split)
+    keep = list(range(len(base))) if base.split == cfg.split else _held_out(range(len(base)), cfg.split)
     if cfg.limit is not None:
         keep = keep[: cfg.limit]
     if not keep:

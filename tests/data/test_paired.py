@@ -194,6 +194,28 @@ def test_derived_pairs_hold_one_in_ten_out():
     assert len({tuple(r.tolist()) for r in everything}) == 100  # disjoint, and together all of them
 
 
+def test_photos_hold_out_whole_photographs():
+    """Held-out tiles of the training photographs would overlap trained tiles at other
+    scales, so ``photos`` holds out three other photographs instead."""
+    from gan_core.data.builtin import _HELD_OUT_PHOTOS, _held_out_photos, _photos
+
+    train = load_data(DataConfig(name="photos", pairs="grey", image_size=16))
+    val = load_data(DataConfig(name="photos", pairs="grey", image_size=16, split="val"))
+    assert len(train) > 100 and len(val) > 20 and "held-out photographs" in val.description
+    assert all(name in val.description for name in _HELD_OUT_PHOTOS)
+    # None of the held-out photographs is one of the training ones (compared at one small size).
+    def thumb(a):
+        return np.asarray(Image.fromarray(a).resize((8, 8)), dtype=np.int16)
+    for held in _held_out_photos():
+        assert all(np.abs(thumb(held) - thumb(t)).mean() > 10 for t in _photos())
+    # The training pairs are still the nine in ten of the training photographs' tiles.
+    everything = load_data(DataConfig(name="photos", image_size=load_size(16)))
+    assert len(train) == len(everything) - len(everything) // 10
+    # Their sources are derived as for any pair: grey of the target.
+    t, src = val.tensors["target"][0], val.tensors["source"][0]
+    assert torch.equal(src, torch.from_numpy(derive("grey", t.permute(1, 2, 0).numpy())).permute(2, 0, 1))
+
+
 def test_grey_pairs_need_colour_images(user_error):
     with pytest.raises(ConfigError) as e:
         load_data(DataConfig(name="faces-lfw", pairs="grey", image_size=16))

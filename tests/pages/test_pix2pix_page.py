@@ -189,7 +189,7 @@ def test_an_edge_model_shows_the_edge_map_and_takes_a_drawn_one_as_it_is(env, mo
     shutil.copy(models["edges"], env / "pix2pix-edges.safetensors")
     at = page()
     # A face model starts on the astronaut's face, cropped as tightly as the training faces.
-    assert headings(at) == ["**astronaut-face.png** · 120 x 120 pixels, translated at 18 x 18"]
+    assert headings(at) == ["**astronaut-face.png** · 120 x 120 pixels, translated at 16 x 16"]  # one 16 px training crop
     assert captions(at)[1] == "Edge map: what the model is given"
     at.toggle(key="p2p_no_derive").set_value(True).run()  # the upload already is an edge map
     assert not at.exception
@@ -205,7 +205,7 @@ def test_an_ab_pair_is_split_by_the_models_direction_and_compared_with_its_targe
     at.toggle(key="p2p_pair").set_value(True)
     at.file_uploader(key="p2p_images").upload("facade.png", encoded(ab), "image/png").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert headings(at) == ["**facade.png** · 40 x 40 pixels, translated at 18 x 18"]  # one half, at the training scale
+    assert headings(at) == ["**facade.png** · 40 x 40 pixels, translated at 16 x 16"]  # one half, at the training crop size
     assert captions(at)[0] == "Source half of the pair" and captions(at)[2] == "Target: the pair's other half"
     assert captions(at)[3].startswith("L1 error against the target")
 
