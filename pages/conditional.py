@@ -13,8 +13,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import gallery, inference, uploads
-from gan_core.errors import GanError
-from pages._shared import restore_upload, judge_section, plain, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._shared import judge_section, loaded_or_stop, own_checkpoint, plain, settings_or_stop, through_app, visitor
 
 through_app()
 
@@ -61,20 +60,6 @@ def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: 
     st.image(big, caption=caption)
     st.download_button("Download this grid (PNG)", lambda: gallery.image_png(big), file_name=f"{file_stem}.png",
                        mime="image/png", icon=":material/download:", on_click="ignore", key=key)
-
-
-def on_upload(runs_dir, owner) -> None:
-    upload = st.session_state.get("cond_upload")
-    st.session_state["cond_upload_error"] = None
-    if upload is None:
-        return
-    try:
-        saved = uploads.save_conditional_upload(upload.getvalue(), upload.name, runs_dir, owner)
-    except GanError as e:
-        st.session_state["cond_upload_error"] = str(e)
-        return
-    use_upload("cgan_checkpoint", saved)
-    st.session_state["cond_ckpt"] = str(saved)
 
 
 def condition_summary(gen) -> str:
@@ -183,20 +168,12 @@ st.caption("A conditional GAN (Mirza & Osindero 2014) is given a condition, a cl
            "so you choose what it makes.")
 settings = settings_or_stop()
 owner = visitor(settings)
-if restore_upload(st.session_state.get("cond_ckpt"), st.session_state.get("cond_upload")):
-    on_upload(settings.runs_dir, owner)  # the visitor's other tab replaced it and the sweep removed it: keep it again
-use_upload("cgan_checkpoint", st.session_state.get("cond_ckpt"))
-tidy_uploads(settings)
+own_checkpoint("Use a conditional checkpoint of your own",
+               "A cgan generator trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors`. "
+               "Only .safetensors files are accepted.",
+               "cond_upload", "cond_ckpt", "cgan_checkpoint", uploads.save_conditional_upload, settings, owner)
 entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
            if e.recipe == "cgan"]
-
-with st.expander("Use a conditional checkpoint of your own", icon=":material/upload:"):
-    st.caption("A cgan generator trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors`. "
-               "Only .safetensors files are accepted.")
-    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="cond_upload", on_change=on_upload,
-                     args=(settings.runs_dir, owner))
-    if st.session_state.get("cond_upload_error"):
-        st.error(plain(st.session_state["cond_upload_error"]))
 
 if not entries:
     st.info(f"There is no conditional checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe cgan on the Train "
@@ -211,14 +188,7 @@ chosen = c_ckpt.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_k
 seed = int(c_seed.number_input("Seed", 0, 2**31 - 1, 0, key="cond_seed"))
 truncation = c_trunc.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="cond_truncation")
 entry = by_key[chosen]
-if entry.error:
-    st.error(plain(entry.error))
-    st.stop()
-try:
-    gen = load_generator(str(entry.path), entry.mtime)
-except GanError as e:
-    st.error(plain(str(e)))
-    st.stop()
+gen = loaded_or_stop(entry, load_generator)
 st.caption(plain(f"{entry.summary()} {condition_summary(gen)}"))
 
 if gen.data.class_names:

@@ -14,8 +14,8 @@ import streamlit as st
 from gan_core import gallery, translate, uploads
 from gan_core.errors import GanError
 from pages._shared import (
-    DERIVED_INPUT, for_page, plain, restore_upload, results_zip, settings_or_stop, through_app, tidy_uploads,
-    translate_picture, translate_upload, use_upload, visitor,
+    DERIVED_INPUT, for_page, loaded_or_stop, own_checkpoint, plain, results_zip, settings_or_stop, through_app,
+    translate_picture, translate_upload, visitor,
 )
 
 through_app()
@@ -56,20 +56,6 @@ def translated_sample(path: str, mtime: float, name: str, scale: float | None, d
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def on_checkpoint_upload(runs_dir, owner) -> None:
-    upload = st.session_state.get("p2p_ckpt_upload")
-    st.session_state["p2p_ckpt_upload_error"] = None
-    if upload is None:
-        return
-    try:
-        saved = uploads.save_translator_upload(upload.getvalue(), upload.name, runs_dir, owner)
-    except GanError as e:
-        st.session_state["p2p_ckpt_upload_error"] = str(e)
-        return
-    use_upload("pix2pix_checkpoint", saved)
-    st.session_state["p2p_ckpt"] = str(saved)
 
 
 def demos_first(entries: list) -> list:
@@ -143,21 +129,13 @@ st.caption("Pix2Pix (Isola et al. 2017) learns from pairs of pictures to turn on
            "and shape are translated and come back at their own size.")
 settings = settings_or_stop()
 owner = visitor(settings)
-if restore_upload(st.session_state.get("p2p_ckpt"), st.session_state.get("p2p_ckpt_upload")):
-    on_checkpoint_upload(settings.runs_dir, owner)  # the visitor's other tab replaced it and the sweep removed it
-use_upload("pix2pix_checkpoint", st.session_state.get("p2p_ckpt"))
-tidy_uploads(settings)
+own_checkpoint("Use a pix2pix checkpoint of your own",
+               "A pix2pix model trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors` "
+               "(which keeps its discriminator, for the realism map). Only .safetensors files are accepted.",
+               "p2p_ckpt_upload", "p2p_ckpt", "pix2pix_checkpoint", uploads.save_translator_upload, settings, owner)
 entries = demos_first([e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner,
                                                            isolated=settings.demo)
                        if e.recipe in gallery.TRANSLATORS])
-
-with st.expander("Use a pix2pix checkpoint of your own", icon=":material/upload:"):
-    st.caption("A pix2pix model trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors` "
-               "(which keeps its discriminator, for the realism map). Only .safetensors files are accepted.")
-    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="p2p_ckpt_upload", on_change=on_checkpoint_upload,
-                     args=(settings.runs_dir, owner))
-    if st.session_state.get("p2p_ckpt_upload_error"):
-        st.error(plain(st.session_state["p2p_ckpt_upload_error"]))
 
 if not entries:
     st.info(f"There is no pix2pix checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe pix2pix on the Train "
@@ -169,14 +147,7 @@ if st.session_state.get("p2p_ckpt") not in by_key:
     st.session_state["p2p_ckpt"] = entries[0].key
 chosen = st.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="p2p_ckpt")
 entry = by_key[chosen]
-if entry.error:
-    st.error(plain(entry.error))
-    st.stop()
-try:
-    tr = load_translator(str(entry.path), entry.mtime)
-except GanError as e:
-    st.error(plain(str(e)))
-    st.stop()
+tr = loaded_or_stop(entry, load_translator)
 st.caption(plain(describe(entry, tr)))
 
 o1, o2, o3, o4 = st.columns(4, vertical_alignment="top")
