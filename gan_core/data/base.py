@@ -151,6 +151,10 @@ class BatchStream:
                 num_workers=workers,
                 pin_memory=device.type == "cuda",
                 persistent_workers=workers > 0,
+                # Its own generator: iter() draws the workers' base seed from it, and from the
+                # global one without it, which a resumed run has just restored, so every later
+                # noise draw would shift and resume would not be exact (issue #10).
+                generator=torch.Generator().manual_seed(seed * 1_000_003 + start_batch),
             )
             self._loader = iter(loader)
         else:
