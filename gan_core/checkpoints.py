@@ -3,7 +3,7 @@ metadata) for sampling and sharing; resume state in a file only the trainer writ
 
     checkpoints/last.safetensors   "generator.*" and "discriminator.*" tensors;
                                    metadata: format, config JSON, data info JSON, step
-    checkpoints/last.state.pt      models, optimisers, scaler, RNG, data position, step
+    checkpoints/last.state.pt      models, optimisers, scalers, RNG (CPU + CUDA or MPS), data position, step
 
 The resume file holds its own copy of the weights so one atomic ``os.replace``
 makes a consistent resume point: a kill between the two writes cannot pair
@@ -47,6 +47,52 @@ def save(ckpt_dir: Path, cfg: Config, info: DataInfo, step: int, G: nn.Module, D
     torch.save({**state, "step": step, "generator": G.state_dict(), "discriminator": D.state_dict()}, buf)
     atomic_write_bytes(ckpt_dir / STATE, buf.getvalue())
     atomic_write_bytes(ckpt_dir / WEIGHTS, weights_bytes(cfg, info, step, G, D))
+
+
+def rng_state(device: torch.device) -> dict:
+    """The random state a resumed run needs: the CPU generator (data order, the CPU's
+    noise) and the chosen accelerator's own (noise drawn on a CUDA GPU or on Apple MPS
+    comes from that device's generator, not the CPU's)."""
+    return {
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "rng_mps": torch.mps.get_rng_state() if device.type == "mps" else None,
+    }
+
+
+def restore_rng(state: dict, device: torch.device) -> None:
+    """Undo ``rng_state``. A device's state is restored only on a device of the same
+    kind; a checkpoint written elsewhere (or before MPS was saved) leaves it seeded."""
+    torch.set_rng_state(state["rng_cpu"])
+    if device.type == "cuda" and state.get("rng_cuda") is not None:
+        torch.cuda.set_rng_state(state["rng_cuda"], device)
+    if device.type == "mps" and state.get("rng_mps") is not None:
+        torch.mps.set_rng_state(state["rng_mps"])
+
+
+SCALER_KEYS = ("scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker")
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, saved: dict | None) -> bool:
+    """Load a gradient scaler's saved state if there is one it can use; True if loaded.
+    A run checkpointed without loss scaling (CPU, MPS, bfloat16, --no-amp) saves an
+    empty state, which ``GradScaler.load_state_dict`` refuses; resumed where float16
+    scaling is on, it starts from a fresh scale (2**16, backed off within a few steps
+    if too high). A disabled scaler has nothing to restore."""
+    if not scaler.is_enabled() or not isinstance(saved, dict) or not all(k in saved for k in SCALER_KEYS):
+        return False
+    scaler.load_state_dict(saved)
+    return True
+
+
+def non_finite(modules: dict[str, nn.Module]) -> str | None:
+    """The name ("generator.net.0.weight") of the first floating tensor of these
+    modules' state that holds NaN or infinity, or None when all are finite. One
+    host-device sync for all of them; called before each checkpoint, not each step."""
+    tensors = [(f"{name}.{k}", t) for name, m in modules.items() for k, t in m.state_dict().items() if t.is_floating_point()]
+    if not tensors or bool(torch.stack([torch.isfinite(t).all() for _, t in tensors]).all()):
+        return None
+    return next(key for key, t in tensors if not bool(torch.isfinite(t).all()))
 
 
 def load_state(ckpt_dir: Path) -> dict | None:

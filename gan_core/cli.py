@@ -95,9 +95,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     runs = sub.add_parser("runs", help="list runs with their state")
     runs.add_argument("--runs-dir", metavar="DIR", help=RUNS_DIR_HELP)
 
-    evaluate = sub.add_parser("evaluate", help="score a conditional generator with an independent classifier (accuracy, Fréchet distance)")
-    evaluate.add_argument("checkpoint", help="a cgan .safetensors checkpoint")
-    evaluate.add_argument("--n", type=int, default=1000, help="generated samples to score (default: 1000)")
+    evaluate = sub.add_parser("evaluate", help="score a generator: mode coverage of a 2-D point run (PacGAN's protocol), "
+                                               "or a conditional one with an independent classifier (accuracy, Fréchet distance)")
+    evaluate.add_argument("checkpoint", help="a .safetensors checkpoint of a run on ring-8, grid-25 or toy-1d, or of a cgan run")
+    evaluate.add_argument("--n", type=int, default=None,
+                          help="generated samples to score (default: 2500 for points, as in PacGAN; 1000 for cgan)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
     evaluate.add_argument("--data-path", help="where the training data is, if not where the checkpoint says (folders, zips, CelebA)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -242,9 +244,12 @@ def _cmd_evaluate(args) -> int:
     from .judge import evaluate
     from .settings import load_settings
 
-    if not 10 <= args.n <= 20_000:
+    if args.n is not None and not 10 <= args.n <= 20_000:
         raise GanError(f"--n must be between 10 and 20000, not {args.n}.")
     gen = load_generator(args.checkpoint)
+    if gen.kind == "vector":
+        return _evaluate_points(gen, args)
+    args.n = args.n or 1000
     data_cfg = dataclasses.replace(gen.config.data, download=False, limit=None, workers=0)
     if args.data_path:
         data_cfg = dataclasses.replace(data_cfg, path=args.data_path)
@@ -257,6 +262,24 @@ def _cmd_evaluate(args) -> int:
             print("  " + line)
         for name, acc in result.per_condition.items():
             print(f"    {name:24} {acc:.1%}")
+    return 0
+
+
+def _evaluate_points(gen, args) -> int:
+    """Mode coverage (gan_core.modes) of a point generator, from seeded noise."""
+    import json
+
+    from .modes import N_SAMPLES, generator_coverage
+
+    n = args.n or N_SAMPLES
+    result = generator_coverage(gen, n, args.seed)
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint), "step": gen.step, "recipe": gen.config.recipe,
+                          "data": gen.config.data.name, "n": n, "seed": args.seed, **result.to_dict()}))
+    else:
+        print(f"{gen.config.recipe} on {gen.config.data.name}, step {gen.step}, {n} samples (seed {args.seed}):")
+        print("  " + result.describe())
+        print("  high-quality samples per mode: " + " ".join(map(str, result.counts)))
     return 0
 
 
@@ -338,13 +361,15 @@ def _cmd_translate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .checkpoints import export_generator
+    from .checkpoints import export_generator, read_header
 
     src = Path(args.source)
     if src.is_dir():
         src = src / "checkpoints" / "last.safetensors"
     size = export_generator(src, Path(args.out))
-    print(f"Wrote the generator of {src} to {args.out} ({size / 1e6:.1f} MB)")
+    with_d = read_header(Path(args.out))[0].recipe == "pix2pix"  # its discriminator draws the realism map
+    what = "generator and discriminator" if with_d else "generator"
+    print(f"Wrote the {what} of {src} to {args.out} ({size / 1e6:.1f} MB)")
     return 0
 
 

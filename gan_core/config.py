@@ -48,8 +48,11 @@ class DataConfig:
 class ModelConfig:
     arch: str | None = _f(None, "mlp or conv; for pix2pix unet or encoder-decoder (no skips, the paper's ablation); unset = the recipe's choice",
                           choices=("mlp", "conv", "unet", "encoder-decoder"))
-    z_dim: int = _f(100, "noise vector size (100 as in the Keras article and DCGAN)")
+    z_dim: int | None = _f(None, "noise vector size; unset = the recipe's choice (100 as in the Keras article and DCGAN; "
+                                 "2 for the mode-collapse remedies on points, as in PacGAN's experiments)")
     width: int | None = _f(None, "base channels of conv models (DCGAN's ngf/ndf) or first hidden width of MLPs")
+    pack: int | None = _f(None, "pacgan: the discriminator judges this many samples at once, joined side by side (PacGAN's m; "
+                                "2 or 4 in the paper), so a generator that repeats itself is easy to catch; --batch-size must be a multiple")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class OptimConfig:
     beta1: float | None = _f(None, "Adam beta1 (0.5 in DCGAN, 0 in WGAN-GP)")
     beta2: float | None = _f(None, "Adam beta2")
     momentum: float = _f(0.0, "SGD momentum")
+    rho: float = _f(0.99, "RMSProp smoothing constant: the share of the running average of squared gradients kept at each "
+                          "step (PyTorch's alpha, whose default is 0.99; the Keras article used Keras's 0.9)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ class LossConfig:
         choices=("non-saturating", "minimax", "wasserstein"),
     )
     d_steps: int | None = _f(None, "k: discriminator steps per generator step (Goodfellow et al.'s algorithm)")
+    d_update: str = _f("joint", "how D learns from a batch: joint = one step on the real and the fake batch together "
+                                "(Goodfellow et al.'s algorithm); halves = the Keras article's: one step on a real half-batch, "
+                                "then one on a fake half-batch (standard GAN loss only)", choices=("joint", "halves"))
     clip: float | None = _f(None, "WGAN critic weight clipping bound")
     gp_weight: float | None = _f(None, "WGAN-GP gradient penalty weight lambda")
     l1_weight: float | None = _f(None, "pix2pix: weight lambda of the L1 loss (100 as in the paper; 0 = cGAN only)")
@@ -78,11 +86,14 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = _f(2000, "generator updates to train for")
-    batch_size: int = _f(64, "images (or points) per batch")
+    steps: int | None = _f(None, "generator updates to train for; unset = the recipe's choice (2000 for most)")
+    batch_size: int | None = _f(None, "images (or points) per batch; unset = the recipe's choice (64 for most)")
     seed: int = _f(0, "seed for weights, data order and noise; same seed + same device = same run")
     device: str = _f("auto", "auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps")
     amp: bool = _f(True, "mixed precision on CUDA (ignored elsewhere)")
+    deterministic: bool = _f(False, "bit-identical runs and resumes on CUDA: deterministic cuDNN and PyTorch algorithms, "
+                                    "cuBLAS workspace :4096:8; slower, and an op with no deterministic kernel stops the run "
+                                    "with an error naming it (CPU runs are deterministic anyway)")
     log_every: int = _f(10, "write a metrics line every N steps")
     sample_every: int = _f(100, "save a fixed-noise sample grid every N steps")
     checkpoint_every: int = _f(250, "save a resumable checkpoint every N steps")

@@ -1,4 +1,4 @@
-"""What the "Generated faces" gallery needs besides sampling: which checkpoints
+"""What the gallery (generated faces, digits, points) needs besides sampling: which checkpoints
 there are, the training images nearest to a sample (a rough memorisation check),
 and the files a user takes away (grid PNG, zip of samples, interpolation GIF).
 

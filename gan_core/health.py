@@ -2,16 +2,32 @@
 
 Pure functions over the rows of ``metrics.jsonl`` (``runs.read_metrics``), so the
 dashboard, the command line and tests judge a run the same way, from the same
-file, whether it trained here, on a GPU server or long ago.
+file, whether it trained here, on a GPU server or long ago. No torch: pages import
+this module.
 
-For now one judgement: did the training blow up? The trainer stops a run whose
-loss becomes NaN or infinite (it is then ``diverged``), but a loss can grow to
-millions and stay finite: such a run "finishes" and its samples are noise.
+``diagnose(rows, recipe, kind, config)`` names what a learner meets, each as a
+``Finding`` with what the numbers show and what to try:
+
+    exploded     a loss is NaN, infinite or in the millions (``exploded``, below)
+    d_won        standard GAN: D rejects every generated sample (D(G(z)) near 0,
+                 D's loss near 0), so G learns little or nothing
+    critic_won   WGAN: the Wasserstein estimate keeps growing, G falls behind
+    collapse     the fixed-noise samples are nearly identical (``diversity``)
+    modes_lost   2-D mixtures: modes covered fell, or stay at half or fewer
+    oscillation  D's verdict (or the Wasserstein estimate) swings without settling
+    still_noise  images: after many steps the samples still have no structure
+
+The signals are what the trainer logs: the losses, D(x) and D(G(z)) as probabilities
+for the standard GAN, the critic's scores and the Wasserstein estimate for WGANs,
+and at each sample grid ``diversity``, ``noise`` / ``noise_real``
+(``gan_core.sample_stats``) and, where logged, ``modes`` / ``total``. Only the last
+``HISTORY`` rows count: the verdict is about where the run is now.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 # Beyond this magnitude a logged loss means the training blew up. The standard
 # GAN's losses are softplus of D's logits, so 1e5 would mean logits of 1e5, where
@@ -23,12 +39,85 @@ import math
 EXPLODED = 1e5
 LAST_ROWS = 5  # the end of the run: one calm row among wild ones does not make it healthy
 
+HISTORY = 400  # rows judged: 4,000 steps at the default log_every of 10
+MIN_ROWS = 5  # fewer logged rows than this: too early to judge anything but an explosion
+WINDOW = 0.25  # "sustained" = over the last quarter of the history (at least MIN_ROWS rows)...
+SUSTAINED = 0.8  # ...in at least 80% of its rows, so one odd batch neither makes nor breaks it
+GRIDS = 3  # sample-grid signals: the last 3 grids (300 steps at the default sample_every)
+
+# D has won: D(G(z)) at most 0.05 and D's loss at most 0.2. Loss 0.2 means
+# D(x) above about 0.86 with D(G(z)) under 0.05, against log 4 = 1.386 at the
+# equilibrium D = 1/2. Working runs sit far from it: a healthy gan on ring-8 logs
+# D(G(z)) 0.17-0.5, DCGAN on faces 0.07-0.4 even in its first, D-led steps; a run
+# whose D learns 10x faster than G logs 0.004-0.01.
+D_WON_FAKE, D_WON_LOSS = 0.05, 0.2
+# The Wasserstein estimate grew by a quarter or more from each quarter of the
+# history to the next, three quarters running, past CRITIC_STEPS: G is falling
+# behind, not catching up. Before that the estimate rises as a fresh critic learns
+# (a healthy wgan on ring-8: 6e-5 to 6e-4 over its first 300 steps).
+CRITIC_GROWTH, CRITIC_STEPS = 1.25, 1000
+# Collapse: the samples differ from one another at most 0.3 times as much as real
+# items do. Healthy runs log 0.55-1.1 (gan on ring-8) once past their start; a
+# generator collapsed onto one ring mode logs 0.08-0.24. A DCGAN generator starts
+# near 0.05 (the same blur for every z) and climbs, so low diversity counts as
+# collapse only if it fell to half its best or persists past COLLAPSE_STEPS.
+COLLAPSED, COLLAPSE_STEPS = 0.3, 1000
+# The recipes made against mode collapse, by data kind, for the advice.
+ANTI_COLLAPSE = {
+    "vector": "pacgan (D judges packs of samples, so a generator that repeats itself is caught) or minibatch-std",
+    "image": "pacgan (D judges packs of samples, so a generator that repeats itself is caught)",
+}
+# Modes lost: over the last GRIDS grids coverage stayed at half its best or below
+# (and 2 modes or more below it); early coverage wanders (a healthy gan on ring-8
+# goes 6, 5, 4, 3, 4, 6 of 8 in its first 300 steps), a collapsing one falls from
+# 5 to 0 or 1. Modes missing: half of the modes or fewer after MODES_STEPS.
+MODES_STEPS = 1000
+# Oscillation, over the last half of the history (at least 20 rows), after a 3-row
+# moving average: SWINGS or more swings, in both halves of it, each at least
+# JITTERS times the median row-to-row change (the batch noise), and for D(G(z)) (a
+# probability) at least OSCILLATION_SWING. The Wasserstein estimate has no natural
+# scale, so for a critic the noise alone sets it. On pure noise 3x gives four such
+# swings in 50 rows 0.2% of the time (2x: 22%); a healthy WGAN-GP on ring-8, whose
+# estimate wanders around 0, shows 2; a sine of period 12 rows is always caught.
+OSCILLATION_SWING, JITTERS, SWINGS, OSCILLATION_ROWS = 0.3, 3, 4, 20
+# Still noise: neighbouring pixels differ at least 0.8 times as much as random
+# pairs of pixels (1 = independent noise; real digits 0.3, faces 0.2) and at least
+# twice as much as in the real images, after NOISE_STEPS.
+STILL_NOISE, NOISE_STEPS = 0.8, 1000
+
+USUAL_LR = 2e-4  # Adam's rate in DCGAN and the Keras article; advice names it when a rate is far above
+
 LOSS_NAMES = {
     "loss_g": "generator loss",
     "loss_d": "discriminator loss",
     "loss_d_real": "discriminator loss on real data",
     "loss_d_fake": "discriminator loss on generated data",
 }
+SEVERITIES = ("error", "warning")  # error: the run failed; warning: it is failing and will not mend alone
+HEALTHY = "healthy so far"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a run, in words a learner reads: ``title`` names it
+    ("D has won"), ``sentence`` says what the numbers show, ``advice`` what to try."""
+
+    code: str
+    severity: str
+    title: str
+    sentence: str
+    advice: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Finding":
+        return cls(**{k: str(d[k]) for k in ("code", "severity", "title", "sentence", "advice")})
+
+    def text(self) -> str:
+        """The finding as one paragraph: "D has won. <sentence> Try: <advice>"."""
+        return f"{self.title}. {self.sentence} Try: {self.advice}"
 
 
 def _number(value) -> float | None:
@@ -37,11 +126,14 @@ def _number(value) -> float | None:
     return float(value)
 
 
-def exploded(rows: list, last: int = LAST_ROWS) -> str | None:
-    """One sentence saying how the training blew up, if a loss in the last
-    ``last`` logged rows is NaN, infinite or beyond ``EXPLODED``; else None.
-    Rows that are not objects, and values that are not numbers, are skipped
-    (a hand-edited or damaged file is judged on what it does hold)."""
+def _finite(row: dict, key: str) -> float | None:
+    value = _number(row.get(key))
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _explosion(rows: list, last: int) -> tuple[str, str] | None:
+    """(what blew up, how) for the newest loss in the last ``last`` rows that is
+    NaN, infinite or beyond ``EXPLODED``."""
     tail = [r for r in rows if isinstance(r, dict)][-last:] if last > 0 else []
     for row in reversed(tail):  # the most recent symptom is the one to name
         critic = "wasserstein" in row
@@ -57,8 +149,358 @@ def exploded(rows: list, last: int = LAST_ROWS) -> str | None:
                 what = f"was {value:,.0f}{at}, far beyond the {EXPLODED:,.0f} a working run stays under"
             else:
                 what = f"became {'NaN' if math.isnan(value) else 'infinite'}{at}"
-            return f"The {name} {what}: training blew up and its samples cannot be trusted; lower the learning rates and train again."
+            return name, what
     return None
 
 
-__all__ = ["EXPLODED", "LAST_ROWS", "exploded"]
+def exploded(rows: list, last: int = LAST_ROWS) -> str | None:
+    """One sentence saying how the training blew up, if a loss in the last
+    ``last`` logged rows is NaN, infinite or beyond ``EXPLODED``; else None.
+    Rows that are not objects, and values that are not numbers, are skipped
+    (a hand-edited or damaged file is judged on what it does hold)."""
+    found = _explosion(rows, last)
+    if found is None:
+        return None
+    name, what = found
+    return f"The {name} {what}: training blew up and its samples cannot be trusted; lower the learning rates and train again."
+
+
+# ----------------------------------------------------------------------------- the run's settings
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What advice needs from the run's config; every field may be unknown."""
+
+    critic: bool
+    lr_g: float | None = None
+    lr_d: float | None = None
+    d_steps: int | None = None
+    g_loss: str | None = None
+    gan_weight: float | None = None
+
+
+def _settings(rows: list[dict], recipe: str, config) -> _Settings:
+    """From a Config, a config dict (config.json) or nothing; the rows decide whether D is a critic."""
+    def field(section: str, name: str):
+        part = config.get(section) if isinstance(config, dict) else getattr(config, section, None)
+        value = part.get(name) if isinstance(part, dict) else getattr(part, name, None)
+        return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
+
+    g_loss = field("loss", "g_loss")
+    critic = (any("wasserstein" in r for r in rows) or g_loss == "wasserstein"
+              or (g_loss is None and recipe in ("wgan", "wgan-gp")))
+    return _Settings(critic, field("optim", "lr_g"), field("optim", "lr_d"), field("loss", "d_steps"), g_loss,
+                     field("loss", "gan_weight"))
+
+
+def _lr(value: float) -> str:
+    """2e-4, 0.01, 1: as the command line takes it."""
+    return f"{value:g}" if value >= 0.01 else f"{value:.0e}".replace("e-0", "e-")
+
+
+# ----------------------------------------------------------------------------- helpers over rows
+
+
+def _span(rows: list[dict]) -> str:
+    """"the last 400 steps" for the rows' step range."""
+    first, last = _number(rows[0].get("step")), _number(rows[-1].get("step"))
+    if first is None or last is None or last <= first:
+        return f"the last {len(rows)} logged steps"
+    return f"steps {int(first):,} to {int(last):,}"
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def _window(rows: list[dict], fraction: float = WINDOW, at_least: int = MIN_ROWS) -> list[dict]:
+    return rows[-max(at_least, math.ceil(len(rows) * fraction)):]
+
+
+def _last_step(rows: list[dict]) -> int:
+    step = _number(rows[-1].get("step")) if rows else None
+    return int(step) if step is not None and math.isfinite(step) else 0
+
+
+def _grid_values(rows: list[dict], key: str) -> list[tuple[int, float]]:
+    """(step, value) of every row holding ``key`` (logged once per sample grid)."""
+    out = []
+    for r in rows:
+        value, step = _finite(r, key), _finite(r, "step")
+        if value is not None and step is not None:
+            out.append((int(step), value))
+    return out
+
+
+# ----------------------------------------------------------------------------- the findings
+
+
+def _d_won(rows: list[dict], s: _Settings) -> Finding | None:
+    if s.critic or s.gan_weight == 0:  # L1-only pix2pix: G ignores D, so D's verdict harms nothing
+        return None
+    window = _window(rows)
+    fakes, losses, hits = [], [], 0
+    for r in window:
+        fake = _finite(r, "d_fake")
+        fake = _finite(r, "d_fake_g") if fake is None else fake
+        parts = [_finite(r, "loss_d_real"), _finite(r, "loss_d_fake")]
+        loss = sum(parts) if None not in parts else _finite(r, "loss_d")  # pix2pix halves loss_d; its parts are not
+        if fake is None or loss is None:
+            continue
+        fakes.append(fake)
+        losses.append(loss)
+        hits += fake <= D_WON_FAKE and loss <= D_WON_LOSS
+    if len(fakes) < MIN_ROWS or hits < SUSTAINED * len(fakes):
+        return None
+    advice = []
+    if s.lr_d is not None and s.lr_g is not None and s.lr_d > s.lr_g:
+        advice.append(f"lower D's learning rate from {_lr(s.lr_d)} to G's {_lr(s.lr_g)} (D learns {s.lr_d / s.lr_g:.3g}x faster now)")
+    elif s.lr_d is not None and s.lr_d >= 10 * USUAL_LR:
+        advice.append(f"lower D's learning rate from {_lr(s.lr_d)} ({_lr(USUAL_LR)} is usual)")
+    else:
+        advice.append("lower D's learning rate (e.g. to half of G's)")
+    if s.d_steps is not None and s.d_steps > 1:
+        advice.append(f"use k = 1 instead of {s.d_steps} D steps per G step")
+    if s.g_loss == "minimax":
+        advice.append("use the non-saturating G loss, whose gradient does not vanish when D is confident")
+    advice.append("or switch to wgan-gp, whose critic keeps giving G a useful gradient however far ahead it gets")
+    return Finding(
+        "d_won", "warning", "D has won",
+        f"Over {_span(window)}, D rejected the generated samples "
+        f"outright: D(G(z)) {_median(fakes):.3f} and D's loss {_median(losses):.3f} (median), where a balanced game "
+        f"has D(G(z)) = 1/2 and D's loss log 4 ≈ 1.386. G learns little from a D this sure.",
+        "; ".join(advice) + ".",
+    )
+
+
+def _critic_won(rows: list[dict], s: _Settings) -> Finding | None:
+    if not s.critic or _last_step(rows) < CRITIC_STEPS:
+        return None
+    n = math.ceil(len(rows) * WINDOW)
+    if n < MIN_ROWS or len(rows) < 3 * n:
+        return None
+    means = []
+    for part in (rows[-3 * n:-2 * n], rows[-2 * n:-n], rows[-n:]):
+        values = [v for v in (_finite(r, "wasserstein") for r in part) if v is not None]
+        if len(values) < MIN_ROWS:
+            return None
+        means.append(sum(values) / len(values))
+    if not (means[0] > 0 and means[1] >= CRITIC_GROWTH * means[0] and means[2] >= CRITIC_GROWTH * means[1]):
+        return None
+    advice = []
+    if s.lr_d is not None and s.lr_g is not None and s.lr_d > s.lr_g:
+        advice.append(f"lower the critic's learning rate from {_lr(s.lr_d)} to G's {_lr(s.lr_g)}")
+    else:
+        advice.append("lower the critic's learning rate")
+    if s.d_steps is not None and s.d_steps > 5:
+        advice.append(f"use the usual 5 critic steps per G step instead of {s.d_steps}")
+    advice.append("or train G longer: the estimate should fall as the samples improve")
+    return Finding(
+        "critic_won", "warning", "The critic is pulling away",
+        f"The Wasserstein estimate (the critic's loss, negated) kept growing over {_span(rows[-3 * n:])}: "
+        f"{means[0]:.3g}, then {means[1]:.3g}, then {means[2]:.3g} on average. It falls as G's samples get closer "
+        "to the data, so G is falling behind. (A critic's scores are not probabilities: only their difference means something.)",
+        "; ".join(advice) + ".",
+    )
+
+
+def _collapse(rows: list[dict], s: _Settings, kind: str) -> Finding | None:
+    values = _grid_values(rows, "diversity")
+    recent = values[-GRIDS:]
+    if len(recent) < min(GRIDS, 2) or any(v > COLLAPSED for _, v in recent):
+        return None
+    best_step, best = max(values, key=lambda sv: sv[1])
+    now = recent[-1][1]
+    fell = best >= 2 * max(v for _, v in recent) and best_step < recent[0][0]
+    if not fell and _last_step(rows) < COLLAPSE_STEPS:
+        return None  # a generator starts out making nearly one thing for every z (DCGAN's does); give it time
+    what = "points" if kind == "vector" else "samples"
+    real = "points" if kind == "vector" else "images"
+    was = f"; {best:.2f} at step {best_step:,}" if fell else ""
+    modes = _modes(rows)
+    covers = f"; it covers {int(modes[0][-1][1])} of the {modes[1]} modes" if modes is not None else ""
+    advice = []
+    if s.lr_d is not None and s.lr_g is not None and s.lr_g > s.lr_d:
+        advice.append(f"lower G's learning rate from {_lr(s.lr_g)} to D's {_lr(s.lr_d)} (G moves {s.lr_g / s.lr_d:.3g}x faster now)")
+    else:
+        advice.append("lower G's learning rate")
+    advice.append(f"or switch to {ANTI_COLLAPSE[kind]}")
+    return Finding(
+        "collapse", "warning", "G has collapsed",
+        f"The fixed-noise {what} are nearly identical: over the last {len(recent)} sample grids they differ from one "
+        f"another {now:.2f} times as much as real {real} do (1 = as varied as the data{was}). G makes (almost) the "
+        f"same thing whatever z is{covers}.",
+        "; ".join(advice) + ".",
+    )
+
+
+def _modes(rows: list[dict]) -> tuple[list[tuple[int, float]], int] | None:
+    """(step, modes covered) of every grid, and the mixture's number of modes; None
+    for runs that do not log coverage."""
+    covered = _grid_values(rows, "modes")
+    totals = [v for _, v in _grid_values(rows, "total")]
+    if not covered or not totals or totals[-1] < 2:
+        return None
+    return covered, int(totals[-1])
+
+
+def _modes_lost(rows: list[dict], s: _Settings) -> Finding | None:
+    found = _modes(rows)
+    if found is None or len(found[0]) < min(GRIDS, 2):
+        return None
+    covered, total = found
+    recent = covered[-GRIDS:]
+    most = int(max(v for _, v in recent))
+    best_step, best = max(covered, key=lambda sv: sv[1])
+    if most <= best / 2 and best - most >= 2 and best_step < recent[0][0]:
+        title = "Modes lost"
+        sentence = (f"G covered {int(best)} of the {total} modes at step {best_step:,} and at most {most} over the last "
+                    f"{len(recent)} sample grids: it has stopped making parts of the data it once made.")
+    elif most <= total / 2 and _last_step(rows) >= MODES_STEPS:
+        title = "Modes missing"
+        sentence = (f"After {_last_step(rows):,} steps G covers at most {most} of the {total} modes (last {len(recent)} "
+                    "sample grids): it makes part of the data and ignores the rest.")
+    else:
+        return None
+    advice = "lower G's learning rate" if s.lr_g is None or s.lr_d is None or s.lr_g <= s.lr_d else \
+        f"lower G's learning rate from {_lr(s.lr_g)} to D's {_lr(s.lr_d)}"
+    advice += f"; or switch to {ANTI_COLLAPSE['vector']}."
+    return Finding("modes_lost", "warning", title, sentence, advice)
+
+
+def _swings(values: list[float], amplitude: float) -> list[tuple[int, float]]:
+    """Turning points (index, value) of ``values`` with hysteresis: a new extreme is
+    recorded only once the series has moved ``amplitude`` back from it."""
+    if not values:
+        return []
+    points = []
+    hi_i = lo_i = 0
+    direction = 0  # +1 rising, -1 falling, 0 not yet known
+    for i, v in enumerate(values):
+        if v > values[hi_i]:
+            hi_i = i
+        if v < values[lo_i]:
+            lo_i = i
+        if direction >= 0 and values[hi_i] - v >= amplitude:
+            points.append((hi_i, values[hi_i]))
+            direction, lo_i = -1, i
+        elif direction <= 0 and v - values[lo_i] >= amplitude:
+            points.append((lo_i, values[lo_i]))
+            direction, hi_i = 1, i
+    return points
+
+
+def _oscillation(rows: list[dict], s: _Settings, recipe: str) -> Finding | None:
+    if s.gan_weight == 0:
+        return None
+    window = _window(rows, 0.5, OSCILLATION_ROWS)
+    key = "wasserstein" if s.critic else "d_fake"
+    raw = [v for v in (_finite(r, key) for r in window) if v is not None]
+    if not s.critic and not raw:
+        key = "d_fake_g"
+        raw = [v for v in (_finite(r, key) for r in window) if v is not None]
+    if len(raw) < OSCILLATION_ROWS:
+        return None
+    smooth = [sum(raw[max(0, i - 1):i + 2]) / len(raw[max(0, i - 1):i + 2]) for i in range(len(raw))]
+    jitter = _median([abs(b - a) for a, b in zip(raw, raw[1:])])  # batch-to-batch noise
+    amplitude = max(0.0 if s.critic else OSCILLATION_SWING, JITTERS * jitter)
+    if amplitude <= 0:
+        return None  # a constant series
+    points = _swings(smooth, amplitude)
+    half = len(smooth) // 2
+    if len(points) < SWINGS or not any(i < half for i, _ in points) or not any(i >= half for i, _ in points):
+        return None  # not enough swings, or they stopped: the run settled
+    lo, hi = min(v for _, v in points), max(v for _, v in points)
+    if s.critic:
+        sentence = (f"The Wasserstein estimate swung between {lo:.3g} and {hi:.3g} {len(points)} times over "
+                    f"{_span(window)} without settling: critic and G keep overtaking each other.")
+        advice = ("lower both learning rates (halve them); or switch to wgan-gp, whose gradient penalty trains more steadily "
+                  "than weight clipping." if recipe == "wgan" else
+                  "lower both learning rates (halve them) and keep WGAN-GP's Adam settings (beta1 0, beta2 0.9).")
+    else:
+        sentence = (f"D(G(z)) swung between {lo:.2f} and {hi:.2f} {len(points)} times over {_span(window)} without "
+                    "settling: D and G keep overtaking each other instead of approaching D = 1/2.")
+        advice = "lower both learning rates (halve them); use Adam with beta1 0.5 as DCGAN does; or switch to wgan-gp."
+    return Finding("oscillation", "warning", "Training oscillates", sentence, advice)
+
+
+def _still_noise(rows: list[dict], s: _Settings, kind: str, recipe: str) -> Finding | None:
+    if kind != "image" or _last_step(rows) < NOISE_STEPS:
+        return None
+    noise = _grid_values(rows, "noise")[-GRIDS:]
+    real = [v for _, v in _grid_values(rows, "noise_real")]
+    if len(noise) < min(GRIDS, 2) or not real:
+        return None
+    real_noise = real[-1]
+    if any(v < STILL_NOISE or v < 2 * real_noise for _, v in noise):
+        return None
+    advice = ["train for more steps"]
+    if recipe == "gan":
+        advice.append("or use dcgan, whose convolutions learn image structure much sooner than an MLP")
+    if s.lr_g is not None and s.lr_g < 1e-5:
+        advice.insert(0, f"raise G's learning rate from {_lr(s.lr_g)} ({_lr(USUAL_LR)} is usual)")
+    return Finding(
+        "still_noise", "warning", "Still noise",
+        f"After {_last_step(rows):,} steps the samples have no structure yet: their neighbouring pixels differ "
+        f"{noise[-1][1]:.2f} times as much as random pairs of pixels do; pure noise gives 1 and the real images "
+        f"{real_noise:.2f}.",
+        "; ".join(advice) + ".",
+    )
+
+
+def diagnose(rows: list, recipe: str, kind: str, config=None) -> list[Finding]:
+    """What is wrong with the run whose metrics rows these are, worst first; [] when
+    nothing is (or it is too early to tell: see ``judged``). ``kind`` is the data's
+    ("image" or "vector"); ``config`` (a Config, the dict of config.json, or None)
+    only sharpens the advice, e.g. naming the learning rates to change."""
+    rows = [r for r in rows if isinstance(r, dict)][-HISTORY:]
+    findings = []
+    blown = _explosion(rows, LAST_ROWS)
+    if blown is not None:
+        name, what = blown
+        findings.append(Finding(
+            "exploded", "error", "Training blew up",
+            f"The {name} {what}; the samples cannot be trusted.",
+            "lower both learning rates (10x is a good first step) and train again; a loss that becomes NaN often "
+            "means the learning rate is far too high.",
+        ))
+    if len(rows) < MIN_ROWS:
+        return findings
+    s = _settings(rows, recipe, config)
+    collapse = _collapse(rows, s, kind)
+    for found in (_d_won(rows, s), _critic_won(rows, s), collapse,
+                  None if collapse else _modes_lost(rows, s),  # collapse names the modes it covers
+                  # Not for pix2pix: its L1 term holds G to the targets, and the PatchGAN's verdict swings
+                  # from batch to batch of different pictures in good runs (edges -> faces at 64 px, 6,000
+                  # steps: D(G(z)) between 0.08 and 0.43 over its last 2,000 steps, with good samples).
+                  None if recipe == "pix2pix" else _oscillation(rows, s, recipe),
+                  _still_noise(rows, s, kind, recipe)):
+        if found is not None:
+            findings.append(found)
+    return findings
+
+
+def judged(rows: list) -> bool:
+    """Whether there are enough rows for "healthy so far" to mean something."""
+    return sum(isinstance(r, dict) for r in rows) >= MIN_ROWS
+
+
+def to_status(findings: list[Finding]) -> list[dict]:
+    """The diagnosis as status.json's ``health`` field: [] is healthy so far."""
+    return [f.to_dict() for f in findings]
+
+
+def from_status(value) -> list[Finding] | None:
+    """status.json's ``health`` field back as findings; None when absent or not a list of findings."""
+    if not isinstance(value, list):
+        return None
+    try:
+        return [Finding.from_dict(d) for d in value]
+    except (KeyError, TypeError):
+        return None
+
+
+__all__ = ["EXPLODED", "HEALTHY", "HISTORY", "LAST_ROWS", "Finding", "diagnose", "exploded", "from_status", "judged", "to_status"]

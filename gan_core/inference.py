@@ -154,7 +154,7 @@ def condition_vector(gen: Generator, label: int | str | None = None, attributes:
     name = gen.path.name
     if not gen.conditional:
         raise ConfigError(f"{name} is an unconditional {gen.config.recipe} generator, so it takes no class or attributes; "
-                          "sample it without --label / --attributes, or in the Generated faces gallery.")
+                          "sample it without --label / --attributes, or in the Gallery.")
     k = gen.objective.cond_dim
     vec = np.zeros(k, dtype=np.float32)
     classes, attrs = gen.data.class_names, gen.data.attr_names

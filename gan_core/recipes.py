@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
 from .models.conditional import ProjectionDiscriminator
 from .models.pix2pix import PatchDiscriminator, UNetGenerator
+from .models.points import Packed, PointDiscriminator, PointGenerator
 from .registry import Registry
 
 Stats = dict[str, torch.Tensor]
@@ -55,6 +56,30 @@ class Objective:
         }
         return loss_real + loss_fake, stats
 
+    def d_updates(self, G: nn.Module, D: nn.Module, batch: dict) -> list[Callable[[], tuple[torch.Tensor, Stats]]]:
+        """D's optimiser steps for one of its k steps on ``batch``, in order: each
+        callable returns (loss, stats) and the trainer takes one step on its loss before
+        calling the next. ``--d-update joint`` is one step on ``d_loss``; ``halves`` is
+        the Keras article's two ``train_on_batch`` calls: a step on a real half-batch
+        alone, then one on a fake half-batch alone (fakes drawn after the first step)."""
+        if self.cfg.loss.d_update != "halves":
+            return [lambda: self.d_loss(G, D, batch)]
+        real = batch["real"][: len(batch["real"]) // 2]
+
+        def on_real() -> tuple[torch.Tensor, Stats]:
+            real_logits = D(real)
+            loss_real = losses.d_loss_real(real_logits)
+            return loss_real, {"loss_d_real": loss_real.detach(), "d_real": torch.sigmoid(real_logits.detach().float()).mean()}
+
+        def on_fake() -> tuple[torch.Tensor, Stats]:
+            with torch.no_grad():
+                fake = G(self.noise(len(real), real.device))
+            fake_logits = D(fake)
+            loss_fake = losses.d_loss_fake(fake_logits)
+            return loss_fake, {"loss_d_fake": loss_fake.detach(), "d_fake": torch.sigmoid(fake_logits.detach().float()).mean()}
+
+        return [on_real, on_fake]
+
     def g_loss(self, G: nn.Module, D: nn.Module, batch: dict) -> tuple[torch.Tensor, Stats]:
         # (2) Update G: minimise log(1 - D(G(z))) or, non-saturating, maximise log D(G(z))
         n = len(batch["real"])
@@ -78,6 +103,15 @@ class Objective:
         return G(inputs["z"])
 
 
+def critic_stats(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> Stats:
+    """A critic's logged means and its W1 estimate E[f(x)] - E[f(G(z))], in float32:
+    under autocast the scores (and the loss) are bfloat16, whose 8-bit mantissa
+    rounds a mean near 100 to a multiple of 0.5, while the estimate is a small
+    difference of two such means."""
+    critic_real, critic_fake = real_scores.detach().float().mean(), fake_scores.detach().float().mean()
+    return {"critic_real": critic_real, "critic_fake": critic_fake, "wasserstein": critic_real - critic_fake}
+
+
 class WassersteinObjective(Objective):
     """WGAN (Arjovsky et al.): a critic f without sigmoid estimates W1 between data
     and generator; weight clipping keeps f (roughly) Lipschitz."""
@@ -88,11 +122,7 @@ class WassersteinObjective(Objective):
             fake = G(self.noise(len(real), real.device))
         real_scores, fake_scores = D(real), D(fake)
         loss = losses.critic_loss(real_scores, fake_scores)
-        stats = {
-            "critic_real": real_scores.detach().float().mean(),
-            "critic_fake": fake_scores.detach().float().mean(),
-            "wasserstein": -loss.detach().float(),
-        }
+        stats = critic_stats(real_scores, fake_scores)
         penalty = self.penalty(D, real, fake)
         if penalty is not None:
             stats["gradient_penalty"] = penalty.detach()
@@ -149,8 +179,7 @@ class ConditionalObjective(Objective):
         real_out, fake_out = D(real, cond), D(fake, cond)
         if self.wasserstein:
             loss = losses.critic_loss(real_out, fake_out)
-            stats = {"critic_real": real_out.detach().float().mean(), "critic_fake": fake_out.detach().float().mean(),
-                     "wasserstein": -loss.detach().float()}
+            stats = critic_stats(real_out, fake_out)
             with torch.autocast(real.device.type, enabled=False):
                 penalty = losses.gradient_penalty(D, real.float(), fake.float(), cond.float())
             stats["gradient_penalty"] = penalty.detach()
@@ -342,6 +371,90 @@ RECIPES.register("wgan-gp")(Recipe(
 ))
 
 
+# The mode-collapse remedies. On points (ring-8, grid-25) their defaults are tuned to
+# PacGAN's benchmark (Lin et al. 2018, Table 1; docs/BENCHMARKS.md, "Mode coverage"):
+# ReLU MLPs without batch norm, a large batch, and learning rates that decay to zero
+# over the second half so the generator settles on the modes' centres instead of
+# jittering around them. On images they keep DCGAN's settings.
+POINT_G_DEPTH, POINT_D_DEPTH, MAXOUT_PIECES = 4, 3, 5  # PacGAN's toy models: G 4 x 400 with batch norm, D 3 x 200 maxout (5)
+
+
+def _point_models(cfg: Config, data: GanData, d_inputs: int, group: int = 0):
+    """G of width ``--width``, D of half that, as in PacGAN's 2-D experiments."""
+    width = cfg.model.width
+    G = PointGenerator(cfg.model.z_dim, data.shape, width, POINT_G_DEPTH, batch_norm=True)
+    D = PointDiscriminator(d_inputs, max(1, width // 2), POINT_D_DEPTH, pieces=MAXOUT_PIECES, group=group)
+    return G, D
+
+
+def _remedy_defaults(extra: dict):
+    def defaults(kind: str, cfg: Config) -> dict:
+        if kind == "image":  # DCGAN's settings (or the gan recipe's MLP width for --arch mlp)
+            width = 256 if cfg.model.arch == "mlp" else 32 if cfg.data.image_size <= 32 else 64
+            return {"model.arch": "conv", "model.width": width, **_adam(2e-4, 0.5, 0.999),
+                    "loss.g_loss": "non-saturating", "loss.d_steps": 1, **extra}
+        return {"model.arch": "mlp", "model.width": 400, "model.z_dim": 2, **_adam(1e-3, 0.5, 0.999), "loss.g_loss": "non-saturating",
+                "loss.d_steps": 1, "train.steps": 5000, "train.batch_size": 128, **extra}
+
+    return defaults
+
+
+def _build_packed(cfg: Config, data: GanData):
+    """G as usual; D built for m samples side by side, behind ``Packed``."""
+    m, width = cfg.model.pack, cfg.model.width
+    if data.kind == "vector":
+        G, D = _point_models(cfg, data, m * math.prod(data.shape))
+        return G, Packed(D, m)
+    channels, size = data.shape[0], data.shape[-1]
+    if cfg.model.arch == "mlp":
+        G = MLPGenerator(cfg.model.z_dim, data.shape, width, image=True)
+        D = MLPDiscriminator((m * channels, *data.shape[1:]), width)
+    else:
+        G = DCGANGenerator(cfg.model.z_dim, channels, size, width)
+        D = DCGANDiscriminator(m * channels, size, width, norm="batch")
+        G.apply(init_dcgan_weights)
+        D.apply(init_dcgan_weights)
+    return G, Packed(D, m)
+
+
+def decay_second_half(step: int, total: int) -> float:
+    """Full learning rates for the first half, then a cosine down towards 0 (the last
+    step still moves, by a sliver)."""
+    half = total // 2
+    return 1.0 if step <= half else 0.5 * (1 + math.cos(math.pi * (step - half) / (total - half + 1)))
+
+
+RECIPES.register("pacgan")(Recipe(
+    "pacgan",
+    "PacGAN (Lin et al. 2018): D judges --pack samples at once, all real or all fake, so a generator that repeats itself is caught; "
+    "tuned to cover every mode of ring-8 and grid-25.",
+    ("image", "vector"),
+    _remedy_defaults({"model.pack": 4}),
+    _build_packed,
+    Objective,
+    lr_schedule=decay_second_half,
+))
+
+
+def _build_minibatch_std(cfg: Config, data: GanData):
+    return _point_models(cfg, data, math.prod(data.shape), group=MINIBATCH_STD_GROUP)
+
+
+MINIBATCH_STD_GROUP = 4  # Karras et al.'s group size
+
+RECIPES.register("minibatch-std")(Recipe(
+    "minibatch-std",
+    "Minibatch standard deviation (Karras et al. 2018): D also sees how much its features vary within groups of 4 samples, "
+    "so a collapsed generator stands out.",
+    ("vector",),
+    _remedy_defaults({}),
+    _build_minibatch_std,
+    Objective,
+    archs=("mlp",),
+    lr_schedule=decay_second_half,
+))
+
+
 
 def _cgan_defaults(kind: str, cfg: Config) -> dict:
     size = cfg.data.image_size
@@ -422,6 +535,10 @@ RECIPES.register("pix2pix")(Recipe(
 ))
 
 
+# Noise size, training length and batch for recipes whose defaults leave them out.
+GENERAL_DEFAULTS = {"model.z_dim": 100, "train.steps": 2000, "train.batch_size": 64}
+
+
 def resolve(cfg: Config) -> Config:
     """Fill every unset field from the recipe's defaults and check that the
     combination makes sense, with one-sentence errors for what does not."""
@@ -438,7 +555,7 @@ def resolve(cfg: Config) -> Config:
     _check_pairs(cfg, recipe, source)
     d = cfg.to_dict()
     defaults = recipe.defaults(source.kind, cfg)
-    for key, value in defaults.items():
+    for key, value in {**GENERAL_DEFAULTS, **defaults}.items():
         section, name = key.split(".")
         if d[section][name] is None:
             d[section][name] = value
@@ -465,12 +582,29 @@ def resolve(cfg: Config) -> Config:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(t, name)}.")
     if out.loss.d_steps < 1:
         raise ConfigError(f"--d-steps must be at least 1, not {out.loss.d_steps}.")
+    if out.model.pack is not None:
+        if out.model.pack < 1:
+            raise ConfigError(f"--pack must be at least 1 (1 = no packing), not {out.model.pack}.")
+        # D sees the batch (or, with --d-update halves, each half of it) in packs.
+        unit = out.model.pack * (2 if out.loss.d_update == "halves" else 1)
+        if t.batch_size % unit:
+            fit = max(unit, t.batch_size // unit * unit)
+            halves = " in each half (--d-update halves)" if unit > out.model.pack else ""
+            raise ConfigError(f"--batch-size {t.batch_size} does not split into packs of {out.model.pack}{halves}; "
+                              f"use a multiple of {unit}, e.g. {fit}.")
     for name in ("lr_g", "lr_d"):
         if not getattr(out.optim, name) > 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {getattr(out.optim, name)}.")
     if out.model.width < 1 or out.model.z_dim < 1:
         raise ConfigError("--width and --z-dim must be at least 1.")
     _check_numbers(out)
+    if out.loss.d_update == "halves":
+        if recipe.objective is not Objective:
+            raise ConfigError(f"--d-update halves is the Keras article's update for the standard GAN loss, which recipe {cfg.recipe!r} "
+                              "does not train with; leave it unset or use --recipe gan or dcgan.")
+        if t.batch_size < 2:
+            raise ConfigError(f"--d-update halves splits each batch into a real and a fake half, so --batch-size must be at least 2, "
+                              f"not {t.batch_size}.")
     if recipe.paired and out.loss.l1_weight == 0 and out.loss.gan_weight == 0:
         raise ConfigError("--l1-weight and --gan-weight are both 0, which leaves pix2pix nothing to learn; keep at least one above 0.")
     return out
@@ -497,8 +631,9 @@ def _check_pairs(cfg: Config, recipe: Recipe, source) -> None:
 
 # Options only some recipes use: what each is, for the refusal.
 _RECIPE_OPTIONS = {"loss.clip": "the WGAN weight-clipping bound", "loss.gp_weight": "the WGAN-GP gradient-penalty weight",
-                   "loss.l1_weight": "the pix2pix L1 weight", "loss.gan_weight": "the pix2pix weight of the cGAN loss"}
-_UNSET = {"optim.momentum": 0.0}  # fields whose "not set" value is not None
+                   "loss.l1_weight": "the pix2pix L1 weight", "loss.gan_weight": "the pix2pix weight of the cGAN loss",
+                   "model.pack": "PacGAN's packing of samples for the discriminator"}
+_UNSET = {"optim.momentum": 0.0, "optim.rho": 0.99}  # fields whose "not set" value is not None
 
 
 def _drop_unused_options(cfg: Config, d: dict, defaults: dict, kind: str) -> None:
@@ -528,6 +663,8 @@ def _drop_unused_options(cfg: Config, d: dict, defaults: dict, kind: str) -> Non
             clear(f"optim.{name}", f"--{name} is an Adam setting and the optimizer is {optimizer}; leave it unset or use --optimizer adam.")
     if optimizer != "sgd":
         clear("optim.momentum", f"--momentum is an SGD setting and the optimizer is {optimizer}; leave it unset or use --optimizer sgd.")
+    if optimizer != "rmsprop":
+        clear("optim.rho", f"--rho is an RMSProp setting and the optimizer is {optimizer}; leave it unset or use --optimizer rmsprop.")
 
 
 def _check_numbers(cfg: Config) -> None:
@@ -542,6 +679,8 @@ def _check_numbers(cfg: Config) -> None:
             raise ConfigError(f"--{name} must be at least 0 and below 1 (e.g. 0.5 or 0.999), not {value}.")
     if not 0 <= o.momentum < 1:
         raise ConfigError(f"--momentum must be at least 0 and below 1 (e.g. 0.9), not {o.momentum}.")
+    if not 0 <= o.rho < 1:
+        raise ConfigError(f"--rho must be at least 0 and below 1 (e.g. 0.9 or 0.99), not {o.rho}.")
     if lo.clip is not None and not (math.isfinite(lo.clip) and lo.clip > 0):
         raise ConfigError(f"--clip must be a positive bound on the critic's weights (e.g. 0.01), not {lo.clip}.")
     for name in ("gp_weight", "l1_weight", "gan_weight"):
@@ -555,7 +694,7 @@ def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:
     if o.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(o.beta1 if o.beta1 is not None else 0.9, o.beta2 if o.beta2 is not None else 0.999))
     if o.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, alpha=o.rho)
     return torch.optim.SGD(params, lr=lr, momentum=o.momentum)
 
 

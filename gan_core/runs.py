@@ -2,7 +2,7 @@
 
     runs/<run_id>/
       config.json     the resolved config, enough to rebuild every model
-      status.json     state, step, total, eta, error; replaced atomically
+      status.json     state, step, total, eta, error, health; replaced atomically
       metrics.jsonl   one JSON object per logged step; readers skip a torn last line
       samples/        fixed-noise grids, step_000100.png
       checkpoints/    last.safetensors (weights + config) and last.state.pt (resume)
@@ -238,11 +238,14 @@ def _worker_alive(status: dict) -> bool:
 
 # Known status fields: what each must be (JSON null is allowed for the optional ones).
 _WHOLE, _NUMBER, _TEXT = "a whole number", "a number", "text"
+_FINDINGS = "a list of findings (objects with text code, severity, title, sentence and advice)"
+_FINDING_KEYS = ("code", "severity", "title", "sentence", "advice")  # gan_core.health.Finding
 _STATUS_FIELDS = {
     "state": (_TEXT, False), "step": (_WHOLE, False), "total": (_WHOLE, False), "created": (_NUMBER, False),
     "updated": (_NUMBER, False), "started": (_NUMBER, True), "elapsed": (_NUMBER, True), "eta": (_NUMBER, True),
     "images_per_s": (_NUMBER, True), "pid": (_WHOLE, True), "pid_start": (_WHOLE, True), "host": (_TEXT, True),
     "boot_id": (_TEXT, True), "device": (_TEXT, True), "error": (_TEXT, True), "message": (_TEXT, True),
+    "health": (_FINDINGS, True),  # gan_core.health's diagnosis; [] is healthy so far
 }
 
 
@@ -255,6 +258,9 @@ def _check_status(status: dict) -> None:
             ok = isinstance(value, str)
         elif kind == _WHOLE:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif kind == _FINDINGS:
+            ok = isinstance(value, list) and all(
+                isinstance(f, dict) and all(isinstance(f.get(k), str) for k in _FINDING_KEYS) for f in value)
         else:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if not ok:
@@ -389,7 +395,7 @@ def run_info(run_dir: str | Path) -> RunInfo:
         path=run_dir,
         state=status.get("state", "unknown"),
         step=int(status.get("step", 0)),
-        total=int(status.get("total", cfg.train.steps if cfg else 0)),
+        total=int(status.get("total", (cfg.train.steps or 0) if cfg else 0)),  # unset in an unresolved config
         recipe=cfg.recipe if cfg else "?",
         data=cfg.data.name if cfg else "?",
         created=float(status.get("created", mtime)),

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import time
+from collections import deque
 from pathlib import Path
 from typing import Callable
 
@@ -22,9 +23,13 @@ import torch
 from . import checkpoints
 from .config import Config
 from .data import batch_stream, load_data
+from .data.toy import mode_centres
 from .errors import ConfigError, GanError, RunError
+from .health import HISTORY, diagnose, to_status
+from .modes import N_SAMPLES, coverage_for
 from .recipes import RECIPES, make_optimizer, resolve
-from .runs import read_config, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
+from .runs import read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
+from .sample_stats import reference_batch, sample_stats
 from .samples import save_samples
 
 
@@ -57,6 +62,64 @@ def choose_device(name: str = "auto") -> torch.device:
     return device
 
 
+def amp_dtype_for(capability: tuple[int, int], native_bf16: bool = True) -> torch.dtype:
+    """bfloat16 on GPUs that compute it natively (compute capability 8.0 and up: A100,
+    RTX 30xx and later), else float16 with loss scaling. T4 (7.5) and V100 (7.0) only
+    emulate bfloat16, slowly, though ``torch.cuda.is_bf16_supported()`` says True there."""
+    return torch.bfloat16 if native_bf16 and tuple(capability) >= (8, 0) else torch.float16
+
+
+def cuda_amp_dtype(device: torch.device) -> torch.dtype:
+    """``amp_dtype_for`` the chosen GPU, not whichever GPU is current."""
+    capability = torch.cuda.get_device_capability(device)
+    with torch.cuda.device(device):  # is_bf16_supported asks the current GPU
+        try:
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # PyTorch before 2.3 has no such argument: the capability decides
+            native = True
+    return amp_dtype_for(capability, native)
+
+
+def mixed_precision(device: torch.device, amp: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether losses are scaled) of a run on ``device``:
+    mixed precision on CUDA only; loss scaling with float16 only."""
+    if not amp or device.type != "cuda":
+        return None, False
+    dtype = cuda_amp_dtype(device)
+    return dtype, dtype == torch.float16
+
+
+CUBLAS_DETERMINISTIC = (":4096:8", ":16:8")  # the two workspace settings NVIDIA documents as deterministic
+
+
+@contextlib.contextmanager
+def deterministic_mode(on: bool):
+    """--deterministic: cuDNN's deterministic algorithms without autotuning, every op
+    with a nondeterministic CUDA kernel switched to a deterministic one (or an error
+    naming it), and the fixed cuBLAS workspace that makes matrix products repeatable.
+    PyTorch reads CUBLAS_WORKSPACE_CONFIG when it first uses cuBLAS, so ``train``
+    enters this before touching the GPU. The switches are process-wide: put back on exit."""
+    if not on:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    before = (cudnn.deterministic, cudnn.benchmark, torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
+    if before[4] not in CUBLAS_DETERMINISTIC:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_DETERMINISTIC[0]
+    cudnn.deterministic, cudnn.benchmark = True, False
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        cudnn.deterministic, cudnn.benchmark = before[0], before[1]
+        torch.use_deterministic_algorithms(before[2], warn_only=before[3])
+        if before[4] is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = before[4]
+
+
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
     return torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None])
 
@@ -84,7 +147,8 @@ def train(
     try:
         remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
         write_status(run_dir, state="running", **worker_identity(os.getpid()), error=None, message=None)
-        return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress)
+        with deterministic_mode(cfg.train.deterministic):
+            return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # recorded for the dashboard, then re-raised for the log
@@ -138,14 +202,12 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     opt_g = make_optimizer(cfg, G.parameters(), cfg.optim.lr_g)
     opt_d = make_optimizer(cfg, D.parameters(), cfg.optim.lr_d)
 
-    # Mixed precision on CUDA only: bfloat16 where the GPU has it (no loss scaling
-    # needed), else float16 with one gradient scaler per optimiser.
-    use_amp = t.amp and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scale = use_amp and amp_dtype == torch.float16
-    scaler_d = torch.amp.GradScaler("cuda", enabled=scale)
-    scaler_g = torch.amp.GradScaler("cuda", enabled=scale)
-    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if use_amp else contextlib.nullcontext
+    # Mixed precision on CUDA only: bfloat16 where the GPU computes it natively (no loss
+    # scaling needed), else float16 with one gradient scaler per optimiser.
+    amp_dtype, scale = mixed_precision(device, t.amp)
+    scaler_d = torch.amp.GradScaler(device.type, enabled=scale)
+    scaler_g = torch.amp.GradScaler(device.type, enabled=scale)
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype is not None else contextlib.nullcontext
 
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(exist_ok=True)
@@ -157,13 +219,12 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         D.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["optim_g"])
         opt_d.load_state_dict(state["optim_d"])
-        scaler_g.load_state_dict(state["scaler_g"])
-        scaler_d.load_state_dict(state["scaler_d"])
-        torch.set_rng_state(state["rng_cpu"])
-        if device.type == "cuda" and state.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(state["rng_cuda"], device)
+        checkpoints.restore_scaler(scaler_g, state.get("scaler_g"))
+        checkpoints.restore_scaler(scaler_d, state.get("scaler_d"))
+        checkpoints.restore_rng(state, device)
         start, position, elapsed0 = state["step"], state["position"], state["elapsed"]
     truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
+    history = deque(read_metrics(run_dir)[0][-HISTORY:], maxlen=HISTORY)  # the rows gan_core.health judges
 
     stream = batch_stream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers)
     # Grids of real items (pix2pix's source | output | target) take them from the data.
@@ -171,6 +232,16 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     real_points = None
     if data.kind == "vector":
         real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
+    # Real items the fixed-noise samples are compared with (diversity, noise: sample_stats.py);
+    # none for pix2pix, whose grid is source | output | target triplets.
+    real_ref = None if objective.fixed_from_data else reference_batch(data, t.n_samples)
+    pending_stats: dict[str, float] = {}  # of the last grid, for the next metrics row
+    # Point runs on a mixture (ring-8, grid-25, toy-1d) log their mode coverage (modes.py,
+    # PacGAN's protocol) with each grid, on 2,500 samples of noise of their own: one
+    # forward pass of a small MLP, a few milliseconds.
+    mode_noise = None
+    if data.kind == "vector" and mode_centres(cfg.data.name) is not None:
+        mode_noise = objective.noise(N_SAMPLES, torch.device("cpu"), torch.Generator().manual_seed(t.seed + 54321)).to(device)
 
     k = cfg.loss.d_steps
     last_ckpt = start
@@ -191,23 +262,38 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
 
     def save_checkpoint(step: int) -> None:
         nonlocal last_ckpt
+        # The losses checked so far were computed before this step's updates; the
+        # weights after them are what a checkpoint holds, so they are checked too.
+        bad = checkpoints.non_finite({"generator": G, "discriminator": D})
+        if bad is not None:
+            raise Diverged(
+                f"The weight {bad} became non-finite by step {step}; the last good checkpoint is from step {last_ckpt}. "
+                "Lower the learning rates or try wgan-gp."
+            )
         resume_state = {
             "optim_g": opt_g.state_dict(),
             "optim_d": opt_d.state_dict(),
             "scaler_g": scaler_g.state_dict(),
             "scaler_d": scaler_d.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            **checkpoints.rng_state(device),
             "position": stream.position,
             "elapsed": elapsed(),
         }
         checkpoints.save(ckpt_dir, cfg, info, step, G, D, resume_state)
         last_ckpt = step
 
-    def save_grid(step: int) -> None:
+    def judge() -> list[dict]:
+        """The run's health (gan_core.health) for status.json; a few milliseconds, so once per grid."""
+        return to_status(diagnose(list(history), cfg.recipe, data.kind, cfg))
+
+    def generate_fixed() -> torch.Tensor:
         G.eval()
         fake = objective.generate(G, fixed)
         G.train()
+        return fake
+
+    def save_grid(step: int, fake: torch.Tensor | None = None) -> None:
+        fake = generate_fixed() if fake is None else fake
         save_samples(fake, run_dir / "samples" / f"step_{step:07d}.png", real_points, f"step {step}", nrow=fixed.get("nrow"))
 
     stop_file = run_dir / "STOP"
@@ -235,15 +321,20 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 D.requires_grad_(True)
                 for i in range(k):
                     batch = stream.next()
-                    with autocast():
-                        loss_d, d_stats = objective.d_loss(G, D, batch)
-                    opt_d.zero_grad(set_to_none=True)
-                    scaler_d.scale(loss_d).backward()
-                    if log_now and i == k - 1:
-                        scaler_d.unscale_(opt_d)
-                        grad_norm_d = _grad_norm(D)
-                    scaler_d.step(opt_d)
-                    scaler_d.update()
+                    loss_d, d_stats = 0.0, {}
+                    # One optimiser step on real + fake, or (--d-update halves, the Keras article's)
+                    # one on a real half-batch, then one on a fake half-batch; the losses add up.
+                    for d_update in objective.d_updates(G, D, batch):
+                        with autocast():
+                            loss, stats = d_update()
+                        opt_d.zero_grad(set_to_none=True)
+                        scaler_d.scale(loss).backward()
+                        if log_now and i == k - 1:
+                            scaler_d.unscale_(opt_d)
+                            grad_norm_d = _grad_norm(D)  # of the last of the steps
+                        scaler_d.step(opt_d)
+                        scaler_d.update()
+                        loss_d, d_stats = loss_d + loss.detach(), {**d_stats, **stats}
                     objective.after_d_step(D)
 
                 # (2) Update G through a frozen D.
@@ -258,6 +349,15 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 scaler_g.step(opt_g)
                 scaler_g.update()
 
+                sample_now = step % t.sample_every == 0 or step == t.steps
+                fake_fixed = generate_fixed() if sample_now else None
+                if sample_now and real_ref is not None:
+                    pending_stats = sample_stats(fake_fixed, real_ref)
+                if sample_now and mode_noise is not None:
+                    G.eval()
+                    covered = coverage_for(cfg.data.name, objective.generate(G, {"z": mode_noise}))
+                    G.train()
+                    pending_stats.update(modes=covered.modes, total=covered.total, high_quality=covered.high_quality, reverse_kl=covered.reverse_kl)
                 if log_now:
                     check_finite(step)
                     now = time.perf_counter()
@@ -269,13 +369,17 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                     row.update(grad_norm_d=float(grad_norm_d), grad_norm_g=float(grad_norm_g), images_per_s=round(ips, 1))
                     if recipe.lr_schedule is not None:
                         row["lr_g"] = opt_g.param_groups[0]["lr"]
+                    row.update(pending_stats)
+                    pending_stats = {}
                     metrics.write(json.dumps(row) + "\n")
                     metrics.flush()
+                    history.append(row)
                     done = step - start
                     eta = (t.steps - step) * (time.perf_counter() - t_start) / done
-                    write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"])
-                if step % t.sample_every == 0 or step == t.steps:
-                    save_grid(step)
+                    write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"],
+                                 **({"health": judge()} if sample_now else {}))
+                if sample_now:
+                    save_grid(step, fake_fixed)
                 if step % t.checkpoint_every == 0 or step == t.steps:
                     check_finite(step)
                     save_checkpoint(step)
@@ -289,7 +393,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                      message=f"Interrupted; resume continues from step {last_ckpt}.")
         raise
     except Diverged as e:
-        write_status(run_dir, state="diverged", error=str(e), eta=None)
+        write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
         return {"state": "diverged", "step": step, "error": str(e)}
 
     if final == "stopped":
@@ -301,10 +405,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 if step % t.sample_every:
                     save_grid(step)  # so the last grid shown is where the run stopped
             except Diverged as e:
-                write_status(run_dir, state="diverged", error=str(e), eta=None)
+                write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
                 return {"state": "diverged", "step": step, "error": str(e)}
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
-    status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message)
+    status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message, health=judge())
     if stopped_by_file:
         stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed
     return status

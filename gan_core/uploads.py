@@ -369,7 +369,7 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
         gen = generator_from(ckpt)
         if conditional and not gen.conditional:
             raise CheckpointError(f"{shown} is an unconditional {gen.config.recipe} generator, so it cannot be told what to make; "
-                                  "open it in Generated faces instead.")
+                                  "open it in the Gallery instead.")
     if not path.exists():
         _write(path, data, CheckpointError)
     return path
@@ -398,7 +398,7 @@ def _right_page(ckpt, shown: str, translator: bool, conditional: bool) -> None:
     except GanError:
         return
     if translator and not recipe.paired:
-        page = "Conditional generation" if recipe.conditional else "Generated faces"
+        page = "Conditional generation" if recipe.conditional else "the Gallery"
         raise CheckpointError(f"{shown} is a {recipe.name} generator, which makes images from noise rather than translating "
                               f"them; open it in {page} instead, or upload a pix2pix checkpoint here.")
     if conditional and recipe.paired:

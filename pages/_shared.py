@@ -37,6 +37,32 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+@st.cache_data(max_entries=64, show_spinner="Timing a few steps of this run on this machine…")
+def _timed_step(signature: tuple, _cfg) -> tuple[float, str]:
+    """Seconds per step of runs shaped like ``_cfg``, timed once per shape (gan_core.estimate)."""
+    from gan_core import estimate
+
+    return estimate.time_per_step(_cfg)
+
+
+@st.cache_data(ttl=30, max_entries=128, show_spinner=False)
+def expected_duration(config_json: str, runs_dir: str):
+    """gan_core.estimate's ``Estimate`` of a run before it starts (from past runs like it,
+    else a few steps timed once per shape), or why it cannot be told, in one sentence."""
+    import json
+
+    from gan_core import estimate
+    from gan_core.config import Config
+
+    try:
+        return estimate.estimate(Config.from_dict(json.loads(config_json)), runs_dir,
+                                 timer=lambda cfg: _timed_step(estimate.signature(cfg), cfg))
+    except GanError as e:
+        return f"The duration cannot be estimated: {e}"
+    except Exception as e:  # noqa: BLE001 - the timing run crashed; a real run's log would say why
+        return f"The duration cannot be estimated ({type(e).__name__}); the run's log will say more."
+
+
 def state_badge(state: str) -> str:
     """Markdown for a coloured state badge."""
     return f":{STATE_COLOURS.get(state, 'gray')}-badge[{state}]"

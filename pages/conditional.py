@@ -177,7 +177,7 @@ entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, setting
 
 if not entries:
     st.info(f"There is no conditional checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe cgan on the Train "
-            "page) and it appears here. Unconditional generators are in Generated faces.")
+            "page) and it appears here. Unconditional generators are in the Gallery.")
     st.stop()
 
 by_key = {e.key: e for e in entries}

@@ -1,5 +1,7 @@
-"""Generated faces: sample a trained generator, look at one face large beside its
-nearest training images, interpolate between two faces and take the results away.
+"""The gallery, titled for what it shows (generated faces, digits or points): sample a
+trained generator, look at one face large beside its nearest training images,
+interpolate between two faces and take the results away. Its top says in a few
+lines what a GAN is and where to begin (the guided start).
 
 The page reads widgets, calls gan_core (which returns numpy arrays and bytes) and
 renders; it never trains and never touches torch.
@@ -271,9 +273,44 @@ def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
                "A generator that covers every cluster has not collapsed onto a few modes.")
 
 
+# ----------------------------------------------------------------------------- the guided start
+
+# What a checkpoint makes, by the data it learned from: the page is titled for it.
+SHOWS = {"faces-lfw": "faces", "celeba": "faces", "mnist-5k": "digits", "mnist": "digits", "fashion-mnist": "clothes",
+         "photos": "photo tiles"}
+QUICK_STARTS = {"ring": "Watch a GAN learn a ring of points", "digits": "Watch a GAN learn to write digits"}
+
+
+def what_it_shows(entry: gallery.CheckpointEntry | None) -> str:
+    if entry is None or entry.error:
+        return "samples"
+    return "points" if entry.kind == "vector" else SHOWS.get(entry.data or "", "images")
+
+
+def guided_start() -> None:
+    """A few lines on what a GAN is, and where to begin."""
+    with st.container(border=True):
+        st.markdown(
+            "**New to GANs?** A generative adversarial network trains two networks against each other. The "
+            "**generator** G turns random noise into samples; the **discriminator** D learns to tell them from real "
+            "data, and G learns from D's verdicts. When D can do no better than guess (D = ½ everywhere), G's samples "
+            "follow the data's distribution (Goodfellow et al. 2014).")
+        st.markdown(
+            "**Where to begin:** below, what trained generators make. To watch one learn, start a one-minute run on "
+            "the **Train** page (or press a button here); the **Runs** page overlays runs' curves and runs the articles' "
+            "comparisons in one click; the **Lab** pages show the theory happen.")
+        cols = st.columns(len(QUICK_STARTS))
+        for col, (key, label) in zip(cols, QUICK_STARTS.items()):
+            if col.button(label, key=f"start_{key}", icon=":material/bolt:", width="stretch"):
+                st.session_state["train_preset_request"] = key  # pages/train.py fills its form with this preset
+                st.switch_page("pages/train.py")
+
+
 # ----------------------------------------------------------------------------- page
 
-st.title("Generated faces")
+title = st.empty()  # named below for what the chosen checkpoint makes
+title.title("Generated samples")
+guided_start()
 settings = settings_or_stop()
 if settings.demo:
     steps = f"runs stop after {settings.max_steps:,} steps" if settings.max_steps else "runs are not capped in length"
@@ -314,6 +351,7 @@ if entry.error:
     st.error(plain(entry.error))
     st.stop()
 c_info.caption(plain(entry.summary()))
+title.title(f"Generated {what_it_shows(entry)}")
 
 points = entry.kind == "vector"
 c_n, c_trunc, c_seed, c_new = st.columns([2.6, 2.6, 1.8, 2.2], vertical_alignment="bottom")

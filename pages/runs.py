@@ -10,6 +10,7 @@ stopping and resuming go through gan_core.jobs / gan_core.experiments.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,24 +24,30 @@ from plotly.subplots import make_subplots
 from gan_core import checkpoints, experiments, export, gallery, jobs, runs, visitors
 from gan_core.config import Config
 from gan_core.errors import GanError
-from gan_core.health import exploded
+from gan_core.data import list_sources
+from gan_core.health import HEALTHY, HISTORY, Finding, diagnose, exploded, judged
 from pages._shared import (
     condition_rows_note, is_conditional, judge_section, may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs,
     plain, visitor,
 )
+from gan_core.estimate import about
+from pages._shared import expected_duration
 
 through_app()
 
 # --- what can be plotted -------------------------------------------------------
 
+ARTICLE_GROUP = "Losses as the Keras article plots them"
 GROUPS = {
     "Losses": ("loss_d", "loss_g", "loss_d_real", "loss_d_fake"),
+    ARTICLE_GROUP: ("loss_d_mean", "loss_g"),
     "D outputs": ("d_real", "d_fake"),
     "Gradient norms": ("grad_norm_d", "grad_norm_g"),
     "Wasserstein estimate": ("wasserstein", "gradient_penalty"),
 }
 LABELS = {
     "loss_d": "D loss (real + fake)",
+    "loss_d_mean": "D loss: mean of real and fake (the article's d_loss)",
     "loss_g": "G loss",
     "loss_d_real": "D loss on real: −log D(x)",
     "loss_d_fake": "D loss on fakes: −log(1 − D(G(z)))",
@@ -53,7 +60,7 @@ LABELS = {
 }
 LOG4, LOG2 = math.log(4), math.log(2)
 # Goodfellow et al.'s equilibrium (D* = 1/2 everywhere) for the standard GAN.
-EQUILIBRIUM = {"loss_d": LOG4, "loss_d_real": LOG2, "loss_d_fake": LOG2, "d_real": 0.5, "d_fake": 0.5}
+EQUILIBRIUM = {"loss_d": LOG4, "loss_d_mean": LOG2, "loss_d_real": LOG2, "loss_d_fake": LOG2, "d_real": 0.5, "d_fake": 0.5}
 
 NOTES = {
     "Losses": f"""
@@ -67,6 +74,15 @@ around those values is normal.
 every fake with certainty and G's gradients vanish; lower D's learning rate or try
 WGAN-GP. Swings that never settle, or a jump to NaN (the run is marked *diverged*):
 the learning rate is too high.
+""",
+    ARTICLE_GROUP: f"""
+**As in the Keras article.** Its loss figures plot D's loss as the **mean** of the
+real and fake parts, Keras's d_loss = 0.5 × (d_loss_real + d_loss_fake), beside G's
+loss; the other Losses view shows their sum. At D\\*(x) = ½ both sit near
+**log 2 ≈ {LOG2:.3f}** (dotted). The article's curve labelled "Discriminator Loss -
+Fake" is really D's accuracy (its code logs d_loss[1]), so it has no match here.
+
+**Failing.** D's mean loss sliding to 0 while G's climbs: D has won.
 """,
     "D outputs": """
 **Healthy.** D(x) is D's mean probability that a real image is real, D(G(z)) the same
@@ -107,7 +123,6 @@ STATE_COLOURS = {
 STATE_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 PALETTE = plotly.colors.qualitative.Plotly
-COMPARISON_DATA = ("mnist-5k", "faces-lfw")
 SELECTED = "runs_selected"  # session key of the runs multiselect
 
 
@@ -174,6 +189,37 @@ def blown_up(info: runs.RunInfo) -> str | None:
     return _exploded(str(info.path), stat.st_size, stat.st_mtime_ns)
 
 
+@st.cache_data(max_entries=500, show_spinner=False)
+def _health(run_dir: str, size: int, mtime_ns: int) -> list[Finding] | None:
+    # The diagnosis judges the last HISTORY rows; a row is well under 1 KB.
+    rows, _ = runs.read_metrics(run_dir, max(0, size - HISTORY * 1024))
+    if not judged(rows):
+        return None
+    try:
+        cfg = runs.read_config(run_dir)
+    except GanError:
+        return None  # the table already says the run cannot be read
+    kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
+    return diagnose(rows, cfg.recipe, kind, cfg)
+
+
+def health(info: runs.RunInfo) -> list[Finding] | None:
+    """gan_core.health's findings for the run ([] = healthy so far), or None before it can be judged."""
+    try:
+        stat = (info.path / "metrics.jsonl").stat()
+    except OSError:
+        return None
+    return _health(str(info.path), stat.st_size, stat.st_mtime_ns)
+
+
+def health_text(info: runs.RunInfo) -> str:
+    """The table's Health cell: "healthy so far", the findings' titles, or empty when too early."""
+    findings = health(info)
+    if findings is None:
+        return ""
+    return "; ".join(f.title for f in findings) or HEALTHY
+
+
 def state_text(info: runs.RunInfo) -> str:
     if stop_requested(info):
         return "stopping"
@@ -209,7 +255,10 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
 
 @st.cache_data(max_entries=200, show_spinner=False)
 def _metrics_frame(run_dir: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    return pd.DataFrame(runs.read_metrics(run_dir)[0])
+    frame = pd.DataFrame(runs.read_metrics(run_dir)[0])
+    if {"loss_d_real", "loss_d_fake"} <= set(frame.columns):  # D's loss as the Keras article plots it
+        frame["loss_d_mean"] = 0.5 * (frame["loss_d_real"] + frame["loss_d_fake"])
+    return frame
 
 
 def metrics_of(info: runs.RunInfo) -> pd.DataFrame:
@@ -233,6 +282,13 @@ def is_wasserstein(info: runs.RunInfo) -> bool:
     return cfg is not None and cfg.loss.g_loss == "wasserstein"
 
 
+def article_style(info: runs.RunInfo) -> bool:
+    """A run of the Keras article's optimiser comparison, or one whose D learns its way (on half-batches)."""
+    cfg = run_config(info)
+    exp = experiments.read_experiment(info.path) or {}
+    return exp.get("kind") == experiments.KIND_OPTIMIZERS or (cfg is not None and cfg.loss.d_update == "halves")
+
+
 def available_groups(selected: list[runs.RunInfo], frames: dict[str, pd.DataFrame]) -> list[str]:
     """Metric groups that at least one selected run has (or will have: a WGAN run
     that has not logged yet still offers the Wasserstein group)."""
@@ -242,6 +298,10 @@ def available_groups(selected: list[runs.RunInfo], frames: dict[str, pd.DataFram
     for group, metrics in GROUPS.items():
         expected = any(wgan) if group == "Wasserstein estimate" else (
             not all(wgan) or group in ("Losses", "Gradient norms"))
+        if group == ARTICLE_GROUP:  # offered for runs of the article's study, or trained its way
+            if any(article_style(r) for r in selected):
+                out.append(group)
+            continue
         if columns.intersection(metrics) or expected:
             out.append(group)
     return out
@@ -313,44 +373,82 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
 # --- page sections ---------------------------------------------------------------
 
 
+def _comparison_chosen(max_steps: int) -> None:
+    """A different comparison: its own data and steps."""
+    c = experiments.comparison(st.session_state["cmp_kind"])
+    st.session_state["cmp_data"] = c.data[0]
+    st.session_state["cmp_steps"] = min(c.steps, max_steps)
+
+
 def comparison_section(settings) -> None:
-    with st.expander("Optimiser comparison: SGD vs RMSProp vs Adam (the Keras article's study)", icon=":material/science:"):
-        st.markdown(
-            "Trains the **same MLP GAN** (recipe `gan`: Dense → LeakyReLU → BatchNorm blocks) on the same data, "
-            "with the same seed and settings, three times: only the optimiser and its usual learning rate change. "
-            + " · ".join(f"**{label}**" for _, _, label in experiments.OPTIMIZERS)
-            + ". Images are 28×28 grey, as in the article."
-        )
-        c1, c2, c3 = st.columns(3)
-        data = c1.selectbox("Data", COMPARISON_DATA, key="cmp_data",
-                            help="mnist-5k: 5,000 handwritten digits. faces-lfw: 100 small grey faces.")
+    with st.expander("Comparisons in one click: optimisers (the Keras article), G losses, GAN vs WGAN",
+                     icon=":material/science:"):
         max_steps = settings.max_steps or 20000
-        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, value=min(1000, max_steps),
-                                step=100, key="cmp_steps")
+        names = list(experiments.COMPARISONS)
+        if st.session_state.get("cmp_kind") not in names:
+            st.session_state["cmp_kind"] = names[0]
+        kind = st.radio("Comparison", names, key="cmp_kind", format_func=lambda n: experiments.COMPARISONS[n].title,
+                        on_change=_comparison_chosen, args=(max_steps,))
+        c = experiments.COMPARISONS[kind]
+        st.markdown(f"{c.question} " + " · ".join(f"**{v.label}**" for v in c.variants) + ".")
+        if kind == "optimizers":
+            st.caption("The article's own settings (its keras_gan.py): the MLP GAN of recipe `gan`, batch 32, D updated on a "
+                       "real half-batch and then on a fake half-batch, 28 × 28 × 3 images, 5,000 steps, the same settings "
+                       "for G and D. What differs:")
+        st.markdown("\n".join(f"- {note}" for note in c.notes))
+        c1, c2, c3 = st.columns(3)
+        if st.session_state.get("cmp_data") not in c.data:
+            st.session_state["cmp_data"] = c.data[0]
+        data = c1.selectbox("Data", c.data, key="cmp_data")
+        st.session_state.setdefault("cmp_steps", min(c.steps, max_steps))
+        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key="cmp_steps")
         seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
+        base = experiments.base_config(kind, data, int(steps), int(seed))
+        n = len(c.variants)
         free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
-        if free is None or free >= 3:
-            st.caption("The three runs train side by side. Select them below to watch their curves overlaid.")
+        side_by_side = free is None or free >= n
+        if side_by_side:
+            st.caption(f"The {n} runs train side by side. Select them below to watch their curves overlaid.")
         elif free > 0:
-            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the three runs are "
+            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the {n} runs are "
                        "queued and train one after another in a single background worker.")
+        comparison_duration(kind, base, settings, side_by_side)
         if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key="cmp_go"):
-            base = Config(recipe="gan").replace(**{
-                "data.name": data, "data.image_size": 28, "train.steps": int(steps), "train.seed": int(seed),
-                "train.sample_every": max(10, int(steps) // 20),
-            })
             try:
-                run_dirs = experiments.optimizer_comparison(base, settings.runs_dir, settings.max_active_runs)
+                run_dirs = experiments.launch_comparison(kind, base, settings.runs_dir, settings.max_active_runs)
             except GanError as e:
                 st.error(plain(str(e)))
             else:
-                if visitor(settings):  # demo mode: the three runs are this visitor's (unowned, nobody sees them)
+                if visitor(settings):  # demo mode: the runs are this visitor's (unowned, nobody sees them)
                     for run_dir in run_dirs:
                         visitors.write_owner(run_dir, visitor(settings))
                 st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
-                st.session_state["runs_group_pref"] = "Losses"
-                st.toast(f"Launched the optimiser comparison ({len(run_dirs)} runs); they are selected below.",
+                st.session_state["runs_group_pref"] = ARTICLE_GROUP if kind == "optimizers" else "Losses"
+                st.toast(f"Launched the {c.short} ({len(run_dirs)} runs); they are selected below.",
                          icon=":material/science:")
+        st.caption("The same from a terminal, with the figures and a verdict at the end:")
+        st.code(f"python -m gan_core.experiments {kind} --data {data} --steps {int(steps)} --seed {int(seed)}", language="bash")
+
+
+def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
+    """The comparison's expected duration, before it starts: each run's (gan_core.estimate)."""
+    try:
+        configs = experiments.variant_configs(kind, base)
+    except GanError as e:
+        st.error(plain(str(e)))
+        return
+    found = [expected_duration(cfg.to_json(), str(settings.runs_dir)) for _, cfg in configs]
+    problem = next((f for f in found if isinstance(f, str)), None)
+    if problem:
+        st.caption(plain(problem))
+        return
+    each = " · ".join(f"{re.split(r'[,(:]', v.label)[0].strip()}: {e.text()}" for (v, _), e in zip(configs, found))
+    if side_by_side:  # on shared cores side-by-side runs slow each other down; the longest bounds it from below
+        st.caption(f":material/schedule: Expected duration: **{about(max(e.seconds for e in found))} or more** side by side "
+                   f"({each}, each measured alone).")
+    else:
+        st.caption(f":material/schedule: Expected duration: **{about(sum(e.seconds for e in found))}** in all, one after "
+                   f"another ({each}).")
 
 
 def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
@@ -372,6 +470,7 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
             "Images/s": f"{r.images_per_s:.0f}" if r.images_per_s is not None else "",
             "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
+            "Health": health_text(r),
             "Note": r.error or blown_up(r) or "",
         })
     table = pd.DataFrame(rows)
@@ -401,6 +500,7 @@ def runs_table(settings) -> None:
             "Images/s": st.column_config.TextColumn(width=65),
             "ETA": st.column_config.TextColumn(width=60),
             "Experiment": st.column_config.TextColumn(width=160),
+            "Health": st.column_config.TextColumn(width=160, help="gan_core's diagnosis of the training; select the run for the details."),
             "Note": st.column_config.TextColumn(width="large"),
         },
     )
@@ -417,6 +517,9 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     text = f"**{short_name(info)}** :{STATE_COLOURS.get(state, 'gray')}-badge[{state}] {detail}  \n`{info.id}`"
     if info.error or blown_up(info):
         text += f"  \n:red[{info.error or blown_up(info)}]"
+    for f in health(info) or []:
+        if f.code != "exploded":  # said in red above
+            text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"
     row.markdown(text, width="stretch")
     if row.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
                   help="Stop at the next step; a checkpoint is saved so it can resume."):

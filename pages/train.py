@@ -12,13 +12,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from gan_core import jobs, runs
+from gan_core import jobs, presets, runs
 from gan_core.cli import command_line
 from gan_core.config import Config, DataConfig
 from gan_core.data import list_sources, load_data
 from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
-from gan_core.health import exploded
+from gan_core.health import HEALTHY, Finding, diagnose, exploded, judged
 from gan_core.recipes import RECIPES, describe, resolve
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
@@ -27,11 +27,12 @@ from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
 from pages._shared import condition_rows_note, plain, may_act, tidy_uploads, use_upload, visible_runs, visitor
+from pages._shared import expected_duration
 
 through_app()
 
 BUILTIN, SERVER, UPLOAD = "Built-in data", "Folder or zip on the server", "Upload a .zip"
-IMAGE_SIZES = [16, 32, 64, 128]
+IMAGE_SIZES = [16, 28, 32, 64, 128]  # 28: MNIST's own size and the Keras article's (MLP recipes)
 CHANNELS = {"As in the data": None, "Grey": 1, "Colour": 3}
 OPTIMIZERS = ["adam", "rmsprop", "sgd"]
 G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
@@ -108,6 +109,61 @@ def put_default(key: str, value, signature) -> None:
     if key not in st.session_state or sigs.get(key) != signature:
         st.session_state[key] = value
         sigs[key] = signature
+
+
+# ----------------------------------------------------------------------------- quick starts and duration
+
+
+PRESET_REQUEST = "train_preset_request"  # set by another page (the gallery's guided start) to fill the form on arrival
+
+
+def apply_preset(key: str, max_steps: int | None = None) -> None:
+    """Fill the form with a preset (gan_core.presets): its recipe, data and steps (no
+    more than this server allows), and the recipe's defaults for everything else, as
+    if chosen by hand."""
+    preset = presets.PRESETS[key]
+    cfg = resolve(preset.config)
+    values = {"train_recipe": cfg.recipe, "train_data_mode": BUILTIN, "train_data": cfg.data.name,
+              "train_steps": min(cfg.train.steps, max_steps or cfg.train.steps), "train_batch_size": cfg.train.batch_size, "train_seed": cfg.train.seed,
+              "train_d_steps": cfg.loss.d_steps, "train_optimizer": cfg.optim.optimizer, "train_lr_g": cfg.optim.lr_g,
+              "train_lr_d": cfg.optim.lr_d}
+    if cfg.loss.g_loss != "wasserstein":
+        values["train_g_loss"] = cfg.loss.g_loss
+    if next(s.kind for s in list_sources() if s.name == cfg.data.name) == "image":
+        values.update(train_image_size=cfg.data.image_size, train_channels=next(k for k, v in CHANNELS.items() if v == cfg.data.channels))
+    else:
+        values["train_n_points"] = cfg.data.n_points
+    st.session_state.update(values)
+    st.session_state["_train_form"] = {**st.session_state.get("_train_form", {}), **values}
+    sigs = st.session_state.setdefault("_train_default_sigs", {})  # these values are the defaults put_default would give
+    sigs.update({k: cfg.recipe for k in ("train_d_steps", "train_optimizer", "train_lr_g", "train_lr_d", "train_g_loss")})
+    sigs.update({k: "config" for k in ("train_steps", "train_batch_size", "train_seed")})
+    st.session_state["train_preset_note"] = key
+
+
+def presets_section(settings) -> None:
+    pending = st.session_state.pop(PRESET_REQUEST, None)
+    if pending in presets.PRESETS:
+        apply_preset(pending, settings.max_steps)
+    st.markdown("**See a GAN learn in one minute**")
+    cols = st.columns(len(presets.PRESETS))
+    for col, (key, preset) in zip(cols, presets.PRESETS.items()):
+        col.button(preset.label, key=f"train_preset_{key}", on_click=apply_preset, args=(key, settings.max_steps), width="stretch",
+                   icon=":material/bolt:", help=preset.what)
+    shown = presets.PRESETS.get(st.session_state.get("train_preset_note"))
+    if shown is not None and (st.session_state.get("train_recipe"), st.session_state.get("train_data")) == (
+            shown.config.recipe, shown.config.data.name):  # still the preset's run, not since changed by hand
+        st.caption(f"{shown.what} Press Start training below; the expected duration is shown above it.")
+    else:
+        st.caption("Each fills the form below with a short run; nothing starts until you press Start training.")
+
+
+def duration_caption(cfg: Config, settings) -> None:
+    found = expected_duration(cfg.to_json(), str(settings.runs_dir))
+    if isinstance(found, str):
+        st.caption(plain(found))
+    else:
+        st.caption(f":material/schedule: Expected duration: **{found.text()}** · {found.detail()}.")
 
 
 # ----------------------------------------------------------------------------- settings form
@@ -418,6 +474,8 @@ def start(cfg: Config, settings) -> None:
 
 
 def settings_form(settings) -> None:
+    with st.container(border=True):
+        presets_section(settings)
     restore_form()
     with st.container(border=True):
         recipe = recipe_section()
@@ -428,6 +486,8 @@ def settings_form(settings) -> None:
     remember_form()
     cfg = build_config(recipe["name"], data, changes)  # the one config shown, checked and launched
     problem = data_error or form_problem(cfg, kind, settings)
+    if problem is None:
+        duration_caption(cfg, settings)  # before Start, on every launch
     clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
                         disabled=problem is not None, key="train_start")
     if data_error is not None and not st.session_state.get("train_server_path") and not st.session_state.get("train_upload"):
@@ -498,6 +558,19 @@ def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> No
         st.error(plain(info.error) if info.error else "The run failed; see its log below.")
     elif message:
         st.caption(plain(message))
+
+
+def show_health(findings: list[Finding], rows: list[dict], blown: str | None) -> None:
+    """gan_core.health's diagnosis in plain words: "healthy so far", or each finding with what to try."""
+    if not judged(rows):
+        return  # too few logged steps to say anything
+    if not findings:
+        st.markdown(f":green-badge[{HEALTHY}] No sign yet of D winning, collapse, oscillation or exploding losses.")
+    for f in findings:
+        if blown and f.code == "exploded":
+            continue  # show_state has said it, with what happened to the run
+        show = st.error if f.severity == "error" else st.warning
+        show(f"**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}", icon=":material/stethoscope:")
 
 
 def progress(info: runs.RunInfo, status: dict) -> None:
@@ -598,6 +671,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
             controls(now, settings)
         progress(now, status)
         show_state(now, status, blown)
+        show_health(diagnose(rows, cfg.recipe, data_kind, cfg), rows, blown)
 
         left, right = st.columns([5, 2], gap="medium")
         with left:

@@ -190,9 +190,10 @@ def test_the_live_grid_shows_source_output_target_triplets(tmp_path):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def test_export_keeps_the_discriminator_for_the_realism_map(grey_run, tmp_path):
+def test_export_keeps_the_discriminator_for_the_realism_map(grey_run, tmp_path, capsys):
     out = tmp_path / "p2p.safetensors"
     main(["export", str(grey_run), "--out", str(out)])
+    assert "Wrote the generator and discriminator of" in capsys.readouterr().out  # and says so
     ckpt = checkpoints.read(out)
     assert ckpt.part("discriminator") and ckpt.part("generator")
     assert T.load_translator(out).has_discriminator

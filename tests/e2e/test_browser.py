@@ -1,7 +1,7 @@
 """End to end in a real browser: start a DCGAN on the built-in faces from the Train
 page, watch the loss curves and sample grid arrive, refresh and leave the page and
 come back (the run carries on and is re-attached), stop it, then open the
-Generated faces page and see an image.
+gallery page and see an image.
 
 Prints the seconds from clicking Start to the first sample grid on screen, with a
 breakdown from the run's files. The dashboard promises under 20 s on a 2-core CPU;
@@ -89,14 +89,14 @@ def _flow(page, server, screenshots):
     page.screenshot(path=screenshots / "train-3-stopped.png", full_page=True)
 
     # The stopped run's checkpoint is on the gallery page.
-    page.get_by_role("link", name="Generated faces").click()
+    page.get_by_role("link", name="Gallery").click()
     page.wait_for_url(lambda url: "/train" not in url)
     picture = page.locator("[data-testid='stMain'] img, [data-testid='stMain'] svg image").first
     try:
         picture.wait_for(timeout=60_000)
     except Exception:  # noqa: BLE001 - turned into a clear failure below
         page.screenshot(path=screenshots / "gallery-failed.png", full_page=True)
-        pytest.fail("The Generated faces page showed no image within 60 s although the stopped run saved "
+        pytest.fail("The gallery page showed no image within 60 s although the stopped run saved "
                     f"{run_id}/checkpoints/last.safetensors; see tests/e2e/screenshots/gallery-failed.png.")
     page.screenshot(path=screenshots / "gallery.png", full_page=True)
 

@@ -44,7 +44,7 @@ def main(page):
     return page.locator("[data-testid='stMain']")
 
 
-TITLES = {"Train": "Train a GAN", "Runs and loss curves": "Runs and loss curves", "Generated faces": "Generated faces"}
+TITLES = {"Train": "Train a GAN", "Runs and loss curves": "Runs and loss curves", "Gallery": "Generated faces"}
 
 
 def open_page(page, url: str, link: str) -> None:
@@ -91,7 +91,7 @@ def _flow(a, b, server, screenshots):
     assert main(b).get_by_text(run_id).count() == 0
 
     # B uploads a checkpoint of their own: kept in B's folder and selected for B.
-    open_page(b, server.url, "Generated faces")
+    open_page(b, server.url, "Gallery")
     main(b).get_by_text("Use a checkpoint of your own").click()
     main(b).locator("input[type=file]").set_input_files(str(SHIPPED))
     main(b).get_by_text("uploaded checkpoint").first.wait_for(timeout=60_000)
@@ -106,7 +106,7 @@ def _flow(a, b, server, screenshots):
     a.reload()
     main(a).get_by_text(run_id).first.wait_for()
     a.screenshot(path=screenshots / "demo-a-runs.png", full_page=True)
-    open_page(a, server.url, "Generated faces")
+    open_page(a, server.url, "Gallery")
     a.locator("[data-testid='stMain'] svg image, [data-testid='stMain'] img").first.wait_for()
     a_menu = checkpoint_options(a)
     a.screenshot(path=screenshots / "demo-a-gallery.png", full_page=True)

@@ -147,7 +147,7 @@ def test_an_unconditional_upload_here_is_refused_and_points_to_the_gallery(train
     from gan_core import uploads
     from gan_core.errors import CheckpointError
 
-    with pytest.raises(CheckpointError, match="mine.safetensors is an unconditional dcgan generator.*Generated faces"):
+    with pytest.raises(CheckpointError, match="mine.safetensors is an unconditional dcgan generator.*the Gallery"):
         uploads.save_conditional_upload(trained["plain"].read_bytes(), "mine.safetensors", tmp_path)
     assert not list(tmp_path.rglob("*.safetensors"))
     saved = uploads.save_conditional_upload(trained["digits"].read_bytes(), "digits.safetensors", tmp_path)

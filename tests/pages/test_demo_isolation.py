@@ -157,11 +157,11 @@ def test_runs_page_experiments_are_per_visitor(server):
 def test_optimiser_comparison_runs_belong_to_who_started_them(server, monkeypatch):
     made = []
 
-    def fake_comparison(base, runs_dir, max_active):
+    def fake_comparison(name, base, runs_dir, max_active):
         made.extend(runs.create_run(resolve(base), runs_dir) for _ in range(3))
         return made
 
-    monkeypatch.setattr("gan_core.experiments.optimizer_comparison", fake_comparison)
+    monkeypatch.setattr("gan_core.experiments.launch_comparison", fake_comparison)
     at_b = visit(RUNS, B)
     at_b.button(key="cmp_go").click().run()
     assert not at_b.exception

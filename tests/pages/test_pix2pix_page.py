@@ -223,7 +223,7 @@ def test_an_uploaded_pix2pix_checkpoint_is_chosen_and_a_noise_generator_is_refus
     at = page()
     at.file_uploader(key="p2p_ckpt_upload").upload("dcgan.safetensors", models["plain"].read_bytes()).run()
     assert not at.exception
-    one_sentence(at.error[0].value, "dcgan.safetensors", "Generated faces")
+    one_sentence(at.error[0].value, "dcgan.safetensors", "the Gallery")
     at.file_uploader(key="p2p_ckpt_upload").set_value(("mine.safetensors", models["edges"].read_bytes(), "")).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="p2p_ckpt").value.endswith(".safetensors") and "uploads" in at.selectbox(key="p2p_ckpt").value
@@ -278,7 +278,7 @@ def test_only_translators_are_kept_by_the_translator_upload(models, tmp_path):
     only; noise generators are pointed to their own pages, and nothing refused is kept."""
     with pytest.raises(CheckpointError) as e:
         uploads.save_translator_upload(models["plain"].read_bytes(), "faces.safetensors", tmp_path)
-    one_sentence(str(e.value), "faces.safetensors is a dcgan generator", "Generated faces")
+    one_sentence(str(e.value), "faces.safetensors is a dcgan generator", "the Gallery")
     with pytest.raises(CheckpointError) as e:
         uploads.save_translator_upload(models["cgan"].read_bytes(), "digits.safetensors", tmp_path)
     one_sentence(str(e.value), "cgan", "Conditional generation")

@@ -172,16 +172,20 @@ def test_comparison_button_launches_the_experiment_and_selects_its_runs(page, mo
     at, made = page
     calls = []
 
-    def fake_comparison(base_cfg, runs_dir, max_active):
-        calls.append((base_cfg, runs_dir, max_active))
+    def fake_comparison(kind, base_cfg, runs_dir, max_active):
+        calls.append((kind, base_cfg, runs_dir, max_active))
         return [made["gan"], made["wgan"], made["stopped"]]
 
-    monkeypatch.setattr(experiments, "optimizer_comparison", fake_comparison)
+    monkeypatch.setattr(experiments, "launch_comparison", fake_comparison)
+    assert at.radio(key="cmp_kind").value == "optimizers"
     at.number_input(key="cmp_steps").set_value(300)
     at.button(key="cmp_go").click().run()
     assert not at.exception
-    ((cfg, runs_dir, max_active),) = calls
-    assert (cfg.recipe, cfg.data.name, cfg.data.image_size, cfg.train.steps) == ("gan", "mnist-5k", 28, 300)
+    ((kind, cfg, runs_dir, max_active),) = calls
+    # The Keras article's settings, on the faces that ship offline.
+    assert kind == "optimizers"
+    assert (cfg.recipe, cfg.data.name, cfg.data.image_size, cfg.data.channels, cfg.train.steps) == ("gan", "faces-lfw", 28, 3, 300)
+    assert (cfg.train.batch_size, cfg.loss.d_update) == (32, "halves")
     assert Path(runs_dir) == Path(os.environ["GAN_WORKBENCH_RUNS_DIR"]) and max_active == 2
     assert at.session_state[SELECTED] == [made["gan"].name, made["wgan"].name, made["stopped"].name]
     assert "selected below" in at.toast[0].value
@@ -194,7 +198,7 @@ def test_comparison_refused_shows_one_sentence(page, monkeypatch):
     def refuse(*args, **kwargs):
         raise RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish.")
 
-    monkeypatch.setattr(experiments, "optimizer_comparison", refuse)
+    monkeypatch.setattr(experiments, "launch_comparison", refuse)
     at.button(key="cmp_go").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == [str(RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish."))]

@@ -105,7 +105,7 @@ def test_renders_with_recipe_defaults(env):
     assert at.number_input(key="train_d_steps").value == defaults.loss.d_steps
     assert at.selectbox(key="train_optimizer").value == defaults.optim.optimizer
     assert at.radio(key="train_g_loss").value == defaults.loss.g_loss
-    assert at.number_input(key="train_steps").value == Config().train.steps
+    assert at.number_input(key="train_steps").value == defaults.train.steps == 2000  # the recipe's choice
     assert any(o.startswith("auto") for o in at.selectbox(key="train_device").options)
     assert any("CPU" in o for o in at.selectbox(key="train_device").options)
     assert any(c.startswith("python -m gan_core train") for c in codes(at))

@@ -1,0 +1,168 @@
+"""How long a run will take, said before it starts: steps x seconds per step, plus
+the worker's start.
+
+Seconds per step are measured, never guessed from a table: first from past runs
+of the same shape on this machine (recipe, data, image size, batch, k, model, device:
+everything that decides a step's cost; the slope of their logged wall time, so
+sample grids and checkpoints are included), else by timing a few steps of the
+real trainer now, on the data itself for built-in sets or on built-in images of
+the same size for data read from disk (loading a large folder only to time it
+would cost more than the estimate is worth).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+from .data.base import SOURCES
+from .recipes import RECIPES, resolve
+from .runs import list_runs, read_config, read_metrics, read_status
+
+# A background run's worker imports PyTorch and loads its data before the first
+# step: about 5 s on the build machine (docs/BENCHMARKS.md, "first live sample grid").
+STARTUP_S = 5.0
+TIMING_STEPS = {"image": 12, "vector": 40}  # at most this many steps are timed (2-D steps are fast and noisy)
+TIMING_BUDGET_S = 2.0  # ... and no more once this long has passed, so a slow recipe is timed in seconds too
+WARMUP = 1  # the first step (allocations, caches) is left out of the slope, unless it is all there is
+PAST_RUNS = 5  # the newest matching runs consulted
+MIN_STEPS_SPAN = 20  # a past run must have logged over at least this many steps
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float  # the whole run, start-up included
+    per_step: float
+    steps: int
+    basis: str  # where per_step comes from, for the caption
+
+    def text(self) -> str:
+        return about(self.seconds)
+
+    def detail(self) -> str:
+        return f"{self.steps:,} steps × {self.per_step:.3g} s per step, {self.basis}, plus about {STARTUP_S:.0f} s to start"
+
+
+def about(seconds: float) -> str:
+    """"about 40 s", "about 1 min", "about 12 min", "about 2 h 10 min"."""
+    if seconds < 50:
+        return f"about {max(5, int(round(seconds / 5.0)) * 5)} s"
+    minutes = int(round(seconds / 60.0))
+    if minutes < 120:
+        return f"about {max(1, minutes)} min"
+    return f"about {minutes // 60} h {minutes % 60:02d} min"
+
+
+def signature(cfg: Config) -> tuple:
+    """What decides the cost of one step of a resolved config."""
+    d, m, lo, t = cfg.data, cfg.model, cfg.loss, cfg.train
+    return (cfg.recipe, d.name, d.image_size if SOURCES.get(d.name).kind == "image" else None, d.channels, d.pairs,
+            m.arch, m.width, m.z_dim, t.batch_size, lo.d_steps, lo.d_update, lo.gan_weight, _device(t.device))
+
+
+def _device(name: str) -> str:
+    from .training import choose_device
+
+    try:
+        return choose_device(name).type
+    except Exception:  # noqa: BLE001 - an unknown device is the config check's to report
+        return name
+
+
+def per_step_from_runs(cfg: Config, runs_dir: str | Path) -> tuple[float, int] | None:
+    """(median seconds per step, runs used) over the newest past runs with the same
+    signature, or None. Each run's rate is the slope of its logged wall time from its
+    first to its last row, which leaves its start-up out."""
+    want = signature(cfg)
+    rates = []
+    for info in list_runs(runs_dir):
+        if len(rates) >= PAST_RUNS:
+            break
+        try:
+            theirs = signature(read_config(info.path))
+        except Exception:  # noqa: BLE001 - a broken or foreign run simply does not count
+            continue
+        device = read_status(info.path).get("device")  # where it really trained ("auto" may have meant a GPU)
+        if isinstance(device, str) and device:
+            theirs = theirs[:-1] + (device.split(":")[0],)
+        if theirs != want:
+            continue
+        rows = [r for r in read_metrics(info.path)[0] if isinstance(r.get("elapsed"), (int, float))]
+        if len(rows) < 2 or rows[-1]["step"] - rows[0]["step"] < MIN_STEPS_SPAN:
+            continue
+        rate = (rows[-1]["elapsed"] - rows[0]["elapsed"]) / (rows[-1]["step"] - rows[0]["step"])
+        if rate > 0 and math.isfinite(rate):
+            rates.append(rate)
+    return (statistics.median(rates), len(rates)) if rates else None
+
+
+def _timing_config(cfg: Config) -> tuple[Config, str]:
+    """The config timed: ``cfg`` itself, short, for built-in data; for data read from
+    disk, built-in images of the same shape (and labels, or pairs, if it needs them)."""
+    source = SOURCES.get(cfg.data.name)
+    short = {"train.steps": TIMING_STEPS[source.kind], "train.log_every": 1, "train.sample_every": 10**6,
+             "train.checkpoint_every": 10**6, "train.n_samples": 4}
+    if source.kind == "vector":
+        short["data.n_points"] = min(cfg.data.n_points, 4096)
+    if source.builtin or source.kind == "vector":
+        return cfg.replace(**short), "timed just now on this machine"
+    recipe = RECIPES.get(cfg.recipe)
+    if recipe.conditional:
+        stand_in = {"data.name": "mnist-5k", "data.channels": cfg.data.channels or 1, "data.attributes": None}
+    else:
+        stand_in = {"data.name": "photos", "data.channels": cfg.data.channels or 3}
+    if recipe.paired:
+        stand_in.update({"data.pairs": cfg.data.pairs or "blur", "data.direction": "AtoB", "data.channels": 3})
+    stand_in.update({"data.path": None, "data.split": "train", "data.limit": None})
+    return cfg.replace(**stand_in, **short), f"timed just now on built-in images of the same size ({stand_in['data.name']})"
+
+
+def time_per_step(cfg: Config) -> tuple[float, str]:
+    """(seconds per step, basis) from a few steps of the real trainer in a temporary
+    run directory. Raises what the trainer raises for a config it cannot run."""
+    from .runs import create_run
+    from .training import train
+
+    timing, basis = _timing_config(cfg)
+    timing = resolve(timing)
+    with tempfile.TemporaryDirectory(prefix="gan-timing-") as tmp:
+        run_dir = create_run(timing, tmp)
+        started: list[float] = []
+
+        def enough() -> bool:  # polled before each step
+            started.append(time.perf_counter())
+            done, spent = len(started) - 1, started[-1] - started[0]
+            # Two steps give one step after the warm-up; a step slower than the whole budget is timed alone.
+            return (done >= WARMUP + 1 and spent > TIMING_BUDGET_S) or (done >= 1 and spent > 3 * TIMING_BUDGET_S)
+
+        status = train(timing, run_dir, should_stop=enough)
+        if status.get("state") not in ("finished", "stopped"):
+            raise RuntimeError(status.get("error") or f"the timing run ended {status.get('state')}")
+        rows = read_metrics(run_dir)[0]
+    last = rows[-1]
+    first = next((r for r in rows if r["step"] >= WARMUP), rows[0])  # the slope from the end of the warm-up
+    if last["step"] == first["step"]:
+        return max(last["elapsed"] / max(1, last["step"]), 1e-6), basis
+    return max((last["elapsed"] - first["elapsed"]) / (last["step"] - first["step"]), 1e-6), basis
+
+
+def estimate(cfg: Config, runs_dir: str | Path | None = None, timer=None) -> Estimate:
+    """The expected duration of ``cfg``: from past runs like it in ``runs_dir`` if
+    any, else from ``timer(resolved cfg)`` (default ``time_per_step``; the dashboard
+    passes a cached one), which returns (seconds per step, basis)."""
+    cfg = resolve(cfg)
+    past = per_step_from_runs(cfg, runs_dir) if runs_dir is not None else None
+    if past is not None:
+        per_step, n = past
+        basis = f"measured on {n} past run{'s' if n > 1 else ''} like it here"
+    else:
+        per_step, basis = (timer or time_per_step)(cfg)
+    return Estimate(STARTUP_S + per_step * cfg.train.steps, per_step, cfg.train.steps, basis)
+
+
+__all__ = ["Estimate", "about", "signature", "per_step_from_runs", "time_per_step", "estimate", "STARTUP_S"]

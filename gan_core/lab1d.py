@@ -1,0 +1,524 @@
+"""The 1-D GAN lab: Goodfellow et al.'s theory, computed exactly where it can be.
+
+In one dimension every quantity of the paper's proofs can be put on a grid:
+
+    p_data(x)   the target, a Gaussian mixture the user edits (``Target``)
+    p_g(x)      a kernel density estimate of the generator's samples
+    D(x)        the discriminator, evaluated on the grid
+    D*(x)       = p_data / (p_data + p_g), the best D for the current G (Prop. 1)
+    V(G, D)     = E_data[log D(x)] + E_z[log(1 - D(G(z)))]
+    C(G)        = max_D V(G, D) = -log 4 + 2 JSD(p_data || p_g)   (Theorem 1)
+
+so a learner sees D chase D*, V(G, D) approach C(G) as D nears its optimum, and G
+lower C(G) towards -log 4, where p_g = p_data and D* = 1/2 everywhere.
+
+``Lab1D`` holds one small GAN and trains it a step at a time, in process: the
+models are the ``gan`` recipe's MLPs (with z of size 1, so that z -> x can be drawn
+as in the paper's Figure 1), the objective is that recipe's ``Objective`` with its
+minimax or non-saturating G loss, and the optimisers come from
+``recipes.make_optimizer``. Unlike a run, nothing is written to disk: a step takes
+a millisecond or a few on one CPU core, so a page can hold the object and train a
+slice of steps per frame (``train(rounds, budget_s)``). Settings (k, learning rates,
+loss, optimiser) and the target can change between any two steps.
+
+Training here is in process, unlike the dashboard's runs, because it is small and
+bounded: each call does a budgeted slice and returns, and the whole state lives in
+the object (a page keeps it in the session), so nothing is lost when a script run
+ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses
+from .config import Config
+from .data.base import DataInfo
+from .errors import ConfigError
+from .recipes import RECIPES, make_optimizer, resolve
+
+MAX_MODES = 5
+POSITION_LIMIT = 8.0  # modes sit in [-8, 8]: the plot stays readable and G's tanh-free output reaches them
+SD_RANGE = (0.1, 3.0)
+LOG4 = math.log(4.0)
+N_QUANTILES = 2000  # generator samples per snapshot: z at evenly spaced normal quantiles
+N_LINES = 31  # z -> x mapping lines drawn, as in Figure 1
+INFO = DataInfo("lab-1d", "vector", (1,))
+G_LOSSES = ("non-saturating", "minimax")
+# Labs of several browser sessions share torch's global RNG and thread setting.
+_LOCK = threading.RLock()
+
+
+# ---------------------------------------------------------------------------- target
+
+
+@dataclass(frozen=True)
+class Target:
+    """An equal-weight mixture of 1-D Gaussians: p_data."""
+
+    means: tuple[float, ...] = (-3.0, 0.0, 3.0)
+    sds: tuple[float, ...] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self):
+        means, sds = tuple(float(m) for m in self.means), tuple(float(s) for s in self.sds)
+        object.__setattr__(self, "means", means)
+        object.__setattr__(self, "sds", sds)
+        if not 1 <= len(means) <= MAX_MODES:
+            raise ConfigError(f"The target needs between 1 and {MAX_MODES} modes, not {len(means)}.")
+        if len(sds) != len(means):
+            raise ConfigError(f"Give one width per mode: {len(means)} positions but {len(sds)} widths.")
+        for m in means:
+            if not (math.isfinite(m) and abs(m) <= POSITION_LIMIT):
+                raise ConfigError(f"Mode positions must lie between -{POSITION_LIMIT:g} and {POSITION_LIMIT:g}, not {m}.")
+        for s in sds:
+            if not (math.isfinite(s) and SD_RANGE[0] <= s <= SD_RANGE[1]):
+                raise ConfigError(f"Mode widths (standard deviations) must lie between {SD_RANGE[0]:g} and {SD_RANGE[1]:g}, not {s}.")
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)[..., None]
+        mu, sd = np.array(self.means), np.array(self.sds)
+        return (np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))).mean(axis=-1)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(x, dtype=np.float64))[..., None]
+        mu, sd = torch.tensor(self.means, dtype=torch.float64), torch.tensor(self.sds, dtype=torch.float64)
+        return torch.special.ndtr((x - mu) / sd).mean(dim=-1).numpy()
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """(n, 1) points."""
+        which = torch.randint(len(self.means), (n,), generator=generator)
+        noise = torch.randn(n, generator=generator)
+        return (torch.tensor(self.means)[which] + torch.tensor(self.sds)[which] * noise)[:, None]
+
+    def quantile_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(F(x), x) on a fine grid: ``np.interp(u, *table)`` is the inverse CDF, and
+        x = F^-1(Phi(z)) turns normal noise into exact p_data samples (what a perfect G learns)."""
+        lo, hi = self.span(6.0)
+        xs = np.linspace(lo, hi, 8001)
+        return self.cdf(xs), xs
+
+    def span(self, n_sd: float = 4.0) -> tuple[float, float]:
+        mu, sd = np.array(self.means), np.array(self.sds)
+        return float((mu - n_sd * sd).min()), float((mu + n_sd * sd).max())
+
+
+# -------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    """What the lab's controls change. k, the learning rates and the loss can change
+    while it trains; width, batch size and seed take effect on a new lab."""
+
+    g_loss: str = "non-saturating"  # or "minimax", the paper's log(1 - D(G(z)))
+    k: int = 1  # D steps per G step (Goodfellow et al.'s Algorithm 1)
+    lr_d: float = 1e-3
+    lr_g: float = 1e-3
+    batch_size: int = 128
+    width: int = 32  # G: 32 -> 64 -> 128 hidden units; D: 64 -> 32
+    seed: int = 0
+    optimizer: str = "adam"  # or "sgd" (momentum 0.5), where the minimax loss's vanishing gradient shows in G's progress
+
+    def config(self) -> Config:
+        """The ``gan`` recipe's config for these settings, resolved (so bad values get
+        the engine's usual one-sentence errors)."""
+        if self.g_loss not in G_LOSSES:
+            raise ConfigError(f"The lab's G loss is minimax or non-saturating, not {self.g_loss!r}.")
+        if not 1 <= self.k <= 100:
+            raise ConfigError(f"k (D steps per G step) must be between 1 and 100, not {self.k}.")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ConfigError(f"The lab's optimizer is adam or sgd, not {self.optimizer!r}.")
+        cfg = Config(recipe="gan").replace(**{
+            "data.name": "toy-1d", "model.arch": "mlp", "model.z_dim": 1, "model.width": self.width,
+            "optim.optimizer": self.optimizer, "optim.lr_d": self.lr_d, "optim.lr_g": self.lr_g,
+            **({"optim.beta1": 0.5, "optim.beta2": 0.999} if self.optimizer == "adam" else {"optim.momentum": 0.5}),
+            "loss.g_loss": self.g_loss, "loss.d_steps": self.k,
+            "train.batch_size": self.batch_size, "train.seed": self.seed, "train.device": "cpu",
+        })
+        return resolve(cfg)
+
+
+# -------------------------------------------------------------------------- snapshot
+
+
+@dataclass
+class Snapshot:
+    """Everything Figure 1 and the curves need, as numpy arrays and floats."""
+
+    x: np.ndarray  # (n,) grid
+    p_data: np.ndarray
+    p_g: np.ndarray  # KDE of G's samples, as a density on the grid
+    d: np.ndarray  # D(x)
+    d_star: np.ndarray  # p_data / (p_data + p_g); NaN where neither has mass
+    z_line: np.ndarray  # (N_LINES,) where each drawn z sits on the lower line (its quantile, spread over the grid's width)
+    x_line: np.ndarray  # (N_LINES,) G(z) for those z
+    g_outside: float  # fraction of G's samples beyond the grid
+    row: dict  # the history row: step counts, V, C(G), JSD, gap, gradient norm, ...
+
+
+# ------------------------------------------------------------------------------ lab
+
+
+class Lab1D:
+    """One small GAN on a 1-D target, trained a step at a time."""
+
+    def __init__(self, target: Target | None = None, settings: LabSettings | None = None):
+        self.target = target or Target()
+        self.settings = settings or LabSettings()
+        self.cfg = self.settings.config()
+        recipe = RECIPES.get("gan")
+        # The lab draws its own random numbers, so that a page full of other work (or a
+        # second lab) never changes what this one does.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.settings.seed)
+            self.G, self.D = recipe.build(self.cfg, INFO)
+            self._rng = torch.get_rng_state()
+        self.objective = recipe.objective(self.cfg, INFO)
+        self.opt_g = make_optimizer(self.cfg, self.G.parameters(), self.cfg.optim.lr_g)
+        self.opt_d = make_optimizer(self.cfg, self.D.parameters(), self.cfg.optim.lr_d)
+        self._real_gen = torch.Generator().manual_seed(self.settings.seed + 1)
+        self.d_steps = self.g_steps = 0
+        self.freeze_g = False  # True: only D trains (G fixed), to watch D approach D*
+        self.g_grad_norm = float("nan")  # of G's parameters, at the last G step
+        self.loss_d = self.loss_g = float("nan")
+        self.history: list[dict] = []
+        self._set_grid()
+        u = (torch.arange(N_QUANTILES, dtype=torch.float64) + 0.5) / N_QUANTILES
+        # Evenly spaced normal quantiles: a sample of N(0, 1) with no sampling noise, so
+        # p_g's estimate moves only when G does.
+        self._z = torch.special.ndtri(u).float()[:, None]
+        self._line_index = np.linspace(0, N_QUANTILES - 1, N_LINES).round().astype(int)
+
+    # -- settings ---------------------------------------------------------------
+
+    def configure(self, **changes) -> None:
+        """Change g_loss, k, lr_d, lr_g or the optimizer in place; training continues
+        from here (a new optimizer starts with fresh moments)."""
+        fixed = {"batch_size", "width", "seed"} & set(changes)
+        if fixed:
+            raise ConfigError(f"{', '.join(sorted(fixed))} only change on a new lab; press Reset.")
+        settings = replace(self.settings, **changes)
+        if settings == self.settings:
+            return
+        self.cfg = settings.config()
+        if settings.optimizer != self.settings.optimizer:
+            self.opt_g = make_optimizer(self.cfg, self.G.parameters(), self.cfg.optim.lr_g)
+            self.opt_d = make_optimizer(self.cfg, self.D.parameters(), self.cfg.optim.lr_d)
+        self.settings = settings
+        for group in self.opt_d.param_groups:
+            group["lr"] = settings.lr_d
+        for group in self.opt_g.param_groups:
+            group["lr"] = settings.lr_g
+        self.objective = RECIPES.get("gan").objective(self.cfg, INFO)
+
+    def set_target(self, target: Target) -> None:
+        if target != self.target:
+            self.target = target
+            self._set_grid()
+
+    def _set_grid(self) -> None:
+        lo, hi = self.target.span(4.0)
+        # At least [-7, 7]: room beside the data for a G that starts off it.
+        lo, hi = min(lo, -6.0) - 1.0, max(hi, 6.0) + 1.0
+        # Fine enough for the narrowest mode (eight points per standard deviation).
+        n = int(np.clip((hi - lo) / (min(self.target.sds) / 8), 300, 1200))
+        self.x = np.linspace(lo, hi, n)
+        self.dx = self.x[1] - self.x[0]
+        self.p_data = self.target.pdf(self.x)
+        self.p_data /= self.p_data.sum() * self.dx  # the grid holds all but ~1e-4 of the mass
+        # Kernel width of p_g's estimate: a quarter of the narrowest mode's, so a G
+        # that matches p_data gives an estimate only ~3% wider than p_data.
+        self.bandwidth = max(min(self.target.sds) / 4, self.dx)
+        self._x_t = torch.tensor(self.x, dtype=torch.float32)[:, None]
+
+    # -- training ---------------------------------------------------------------
+
+    def _batch(self) -> dict:
+        return {"real": self.target.sample(self.settings.batch_size, self._real_gen)}
+
+    def _d_step(self) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        loss, _ = self.objective.d_loss(self.G, self.D, self._batch())
+        loss.backward()
+        self.opt_d.step()
+        self.objective.after_d_step(self.D)
+        self.d_steps += 1
+        self.loss_d = float(loss.detach())
+
+    def _g_step(self) -> None:
+        self.opt_g.zero_grad(set_to_none=True)
+        loss, _ = self.objective.g_loss(self.G, self.D, self._batch())
+        loss.backward()
+        self.g_grad_norm = float(torch.nn.utils.get_total_norm([p.grad for p in self.G.parameters() if p.grad is not None]))
+        self.opt_g.step()
+        self.g_steps += 1
+        self.loss_g = float(loss.detach())
+
+    @contextlib.contextmanager
+    def _own_rng(self):
+        """Run with the lab's own random state, on one thread, under the lock."""
+        with _LOCK, _one_thread(), torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self._rng)
+            yield
+            self._rng = torch.get_rng_state()
+
+    def _with_rng(self, fn) -> None:
+        with self._own_rng():
+            fn()
+
+    def d_step(self) -> None:
+        """One D update on a real batch and a fake batch (maximise V over D)."""
+        self._with_rng(self._d_step)
+
+    def g_step(self) -> None:
+        """One G update through the current D (minimise V over G, or the non-saturating stand-in)."""
+        self._with_rng(self._g_step)
+
+    def single_step(self) -> None:
+        """One D step, then one G step (unless G is frozen)."""
+
+        def run():
+            self._d_step()
+            if not self.freeze_g:
+                self._g_step()
+
+        self._with_rng(run)
+
+    def train(self, rounds: int, budget_s: float | None = None) -> int:
+        """Up to ``rounds`` rounds of Algorithm 1 (k D steps, then one G step; D steps
+        only while G is frozen), stopping early once ``budget_s`` seconds are spent.
+        Returns the rounds done."""
+        done = 0
+        start = time.perf_counter()
+
+        def run():
+            nonlocal done
+            while done < rounds and (budget_s is None or done == 0 or time.perf_counter() - start < budget_s):
+                for _ in range(self.settings.k):
+                    self._d_step()
+                if not self.freeze_g:
+                    self._g_step()
+                done += 1
+
+        self._with_rng(run)
+        return done
+
+    def match_target(self, steps: int = 300) -> float:
+        """Fit G so that p_g = p_data: regress G(z) onto F^-1(Phi(z)), the map that
+        turns normal noise into p_data exactly. D is left as it is. Returns the final
+        mean squared error. The starting point of Figure 1(d)."""
+        opt = torch.optim.Adam(self.G.parameters(), lr=1e-2)
+        # Linear decay to 0: the last steps settle instead of jittering around the fit.
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps)
+        gen = torch.Generator().manual_seed(self.settings.seed + 2)
+        table = self.target.quantile_table()
+        loss = torch.tensor(float("nan"))
+        with _LOCK, _one_thread():
+            for _ in range(steps):
+                z = torch.randn(512, 1, generator=gen)
+                x = torch.tensor(np.interp(torch.special.ndtr(z.double()).numpy(), *table), dtype=torch.float32)
+                opt.zero_grad(set_to_none=True)
+                loss = F.mse_loss(self.G(z), x)
+                loss.backward()
+                opt.step()
+                schedule.step()
+        self.opt_g = make_optimizer(self.cfg, self.G.parameters(), self.cfg.optim.lr_g)  # stale moments would kick G off at once
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def place_generator(self, centre: float, spread: float = 0.3) -> None:
+        """Rescale and shift G's output layer so that its samples centre on ``centre``
+        with standard deviation ``spread``: a G that starts clearly off the data, as
+        early in training. The shape of p_g is kept."""
+        with _LOCK, _one_thread():
+            fake = self.G(self._z)
+            scale = spread / max(float(fake.std()), 1e-6)
+            out = self.G.net[-1]  # MLPGenerator's output layer (no tanh for points)
+            out.weight *= scale
+            out.bias *= scale
+            out.bias += centre - scale * float(fake.mean())
+
+    def far_point(self) -> float:
+        """A place for G to start clearly off the data: 1 inside whichever end of the
+        grid lies more standard deviations from every mode."""
+        mu, sd = np.array(self.target.means), np.array(self.target.sds)
+        ends = (self.x[0] + 1.0, self.x[-1] - 1.0)
+        return float(max(ends, key=lambda e: (np.abs(e - mu) / sd).min()))
+
+    def clone(self) -> "Lab1D":
+        """An independent copy (models, optimisers, random state, history): the same start for a comparison."""
+        return copy.deepcopy(self)
+
+    # -- the theory on a grid ---------------------------------------------------
+
+    @torch.no_grad()
+    def snapshot(self, record: bool = True) -> Snapshot:
+        """p_data, p_g, D, D* and the paper's quantities for the current G and D;
+        with ``record`` the row is appended to ``history``."""
+        with _LOCK, _one_thread():
+            fake = self.G(self._z)[:, 0]  # train-mode batch norm over a batch with exactly N(0, 1)'s statistics
+            d_grid_logits = self.D(self._x_t).double()
+            d_fake_logits = self.D(fake[:, None]).double()
+            push = self._push(fake)
+        fake_np = fake.double().numpy()
+
+        p_g, outside = self._density(fake_np)
+        d = torch.sigmoid(d_grid_logits).numpy()
+        total = self.p_data + p_g
+        has_mass = total > 1e-4 * total.max()
+        d_star = np.where(has_mass, self.p_data / np.where(has_mass, total, 1.0), np.nan)
+
+        # V(G, D): the data term integrated against the exact p_data, the G term over G's samples.
+        v_data = float((self.p_data * -F.softplus(-d_grid_logits).numpy()).sum() * self.dx)
+        v_fake = float(-F.softplus(d_fake_logits).mean())
+        jsd = self._jsd(p_g, outside)
+        weight = np.where(has_mass, total, 0.0)
+        gap = float(np.nansum(np.abs(d - d_star) * weight) / weight.sum())
+        half_gap = float((np.abs(d - 0.5) * self.p_data).sum() / self.p_data.sum())
+        row = {
+            "g_steps": self.g_steps, "d_steps": self.d_steps,
+            "value": v_data + v_fake,  # V(G, D)
+            "value_at_optimum": -LOG4 + 2 * jsd,  # C(G) = max_D V(G, D)
+            "jsd": jsd,
+            "gap_to_optimum": gap,  # mean |D - D*| where p_data or p_g has mass
+            "distance_from_half": half_gap,  # mean |D - 1/2| over p_data
+            "d_real": float((d * self.p_data).sum() / self.p_data.sum()),  # E_data[D(x)]
+            "d_fake": float(torch.sigmoid(d_fake_logits).mean()),  # E_z[D(G(z))]
+            "g_mean": float(fake_np.mean()), "g_sd": float(fake_np.std()),  # where G's samples are
+            "g_grad_norm": self.g_grad_norm,
+            "push": push[self.settings.g_loss],  # what G's own loss gives
+            **{f"push_{name.replace('-', '_')}": value for name, value in push.items()},
+            "loss_d": self.loss_d, "loss_g": self.loss_g,
+        }
+        if record:
+            last = self.history[-1] if self.history else None
+            if last is not None and (last["g_steps"], last["d_steps"]) == (self.g_steps, self.d_steps):
+                self.history[-1] = row  # no step since (a redraw, a new target): one row per state
+            else:
+                self.history.append(row)
+            if len(self.history) > 4000:  # a long session: keep every other old row
+                self.history = self.history[:2000:2] + self.history[2000:]
+        lines = self._line_index
+        span = self.x[-1] - self.x[0]
+        z_line = self.x[0] + span * (lines + 0.5) / N_QUANTILES
+        return Snapshot(self.x, self.p_data, p_g, d, d_star, z_line, fake_np[lines], outside, row)
+
+    @torch.enable_grad()
+    def _push(self, fake: torch.Tensor) -> dict[str, float]:
+        """How hard each G loss pushes G's samples: the mean over samples of
+        |d loss / d x| at x = G(z), per sample. Every gradient G's weights receive is
+        this push times dG/dtheta, so it is the learning signal before the network
+        shapes it. The minimax loss's is D(x) D'(x)-sized: it vanishes where D
+        confidently says "fake"; the non-saturating one's is (1 - D(x)) D'(x)-sized."""
+        x = fake.detach()[:, None].requires_grad_(True)
+        logits = self.D(x)
+        out = {}
+        for name in G_LOSSES:
+            (grad,) = torch.autograd.grad(losses.G_LOSSES[name](logits), x, retain_graph=True)
+            out[name] = float(grad.abs().mean() * len(x))
+        return out
+
+    def _density(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
+        """Gaussian KDE of the samples on the grid (binned, then smoothed), and the
+        fraction of samples that fell beyond the grid."""
+        edges = np.concatenate([self.x - self.dx / 2, [self.x[-1] + self.dx / 2]])
+        counts, _ = np.histogram(samples, bins=edges)
+        inside = counts.sum() / len(samples)
+        half = int(math.ceil(4 * self.bandwidth / self.dx))
+        offsets = np.arange(-half, half + 1) * self.dx
+        kernel = np.exp(-0.5 * (offsets / self.bandwidth) ** 2)
+        kernel /= kernel.sum()
+        smooth = np.convolve(counts.astype(np.float64), kernel, mode="same")
+        density = smooth / (len(samples) * self.dx)  # integrates to the fraction inside (less what the kernel spills over the edges)
+        return density, float(1.0 - inside)
+
+    def _jsd(self, p_g: np.ndarray, outside: float) -> float:
+        """JSD(p_data || p_g) in nats, by numerical integration on the grid. G's mass
+        beyond the grid meets no data there and adds (outside / 2) log 2 exactly."""
+        p, q = self.p_data, p_g
+        m = (p + q) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum() * self.dx
+            kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum() * self.dx
+        return float(np.clip(0.5 * (kl_p + kl_q) + 0.5 * outside * math.log(2), 0.0, math.log(2)))
+
+
+@contextlib.contextmanager
+def _one_thread():
+    # Models this small gain nothing from a second thread, and on a busy 2-core
+    # machine two OpenMP threads spin-wait on each other: one thread is 5-20x faster.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------- side by side
+
+
+@dataclass
+class Comparison:
+    """Minimax and non-saturating G losses from one start, stepped in lockstep.
+
+    The start is the situation of the paper's remark: early in training G is poor
+    and D rejects its samples with high confidence. G is placed off the data and D
+    trained ``head_start`` steps against it; from there log(1 - D(G(z))) is flat, so
+    the minimax G gets almost no push while the non-saturating one is pushed hard."""
+
+    labs: dict[str, Lab1D] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, target: Target, settings: LabSettings, head_start: int = 300, g_start: float | None = None) -> "Comparison":
+        base = Lab1D(target, replace(settings, g_loss="non-saturating"))
+        # Narrow, so that D is about equally sure of every sample: a wide G would have a
+        # tail D doubts, and the minimax loss would push that tail alone.
+        base.place_generator(base.far_point() if g_start is None else g_start, spread=0.1)
+        base.freeze_g = True
+        base.train(head_start)
+        base.freeze_g = False
+        base.snapshot()
+        labs = {}
+        for loss in G_LOSSES[::-1]:  # minimax first, as the paper states it
+            lab = base.clone()
+            lab.configure(g_loss=loss)
+            lab.history[-1] = lab.snapshot(record=False).row  # the start, seen through this side's own loss
+            labs[loss] = lab
+        return cls(labs)
+
+    def configure(self, **changes) -> None:
+        changes.pop("g_loss", None)  # each side keeps its own loss
+        for lab in self.labs.values():
+            lab.configure(**changes)
+
+    def set_target(self, target: Target) -> None:
+        for lab in self.labs.values():
+            lab.set_target(target)
+
+    def train(self, rounds: int, budget_s: float | None = None) -> int:
+        """The same number of rounds on each side, within ``budget_s`` seconds in all."""
+        sides = list(self.labs.values())
+        done = sides[0].train(rounds, None if budget_s is None else budget_s / len(sides))
+        for lab in sides[1:]:
+            lab.train(done)
+        return done
+
+    def single_step(self) -> None:
+        for lab in self.labs.values():
+            lab.single_step()
+
+    def snapshots(self) -> dict[str, Snapshot]:
+        return {name: lab.snapshot() for name, lab in self.labs.items()}
+
+
+__all__ = ["Target", "LabSettings", "Lab1D", "Snapshot", "Comparison", "MAX_MODES", "POSITION_LIMIT", "SD_RANGE", "G_LOSSES", "LOG4"]

@@ -1,0 +1,72 @@
+"""The health diagnosis on the pages: the Train live view and the Runs page say
+"healthy so far" for a balanced run and name a run whose D has won, with what to try.
+
+The runs are written by hand (metrics rows as the trainer logs them), so nothing
+trains here; tests/test_health.py trains the real ones."""
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from gan_core import runs
+from gan_core.config import Config
+from gan_core.recipes import resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def written_run(root: Path, d_fake: float, steps: int = 200) -> Path:
+    """A finished gan run on ring-8 whose D gave generated points D(G(z)) = ``d_fake`` throughout."""
+    cfg = resolve(Config(recipe="gan").replace(**{"data.name": "ring-8", "train.steps": steps, "optim.lr_d": 2e-3}))
+    run_dir = runs.create_run(cfg, root)
+    d_real = 1 - d_fake
+    with open(run_dir / "metrics.jsonl", "w") as f:
+        for step in range(10, steps + 1, 10):
+            row = {"step": step, "time": 0.0, "elapsed": step / 10, "loss_d_real": -math.log(d_real),
+                   "loss_d_fake": -math.log(1 - d_fake), "loss_g": -math.log(d_fake), "d_real": d_real, "d_fake": d_fake}
+            row["loss_d"] = row["loss_d_real"] + row["loss_d_fake"]
+            f.write(json.dumps(row) + "\n")
+    runs.write_status(run_dir, state="finished", step=steps, elapsed=20.0)
+    return run_dir
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    return SimpleNamespace(healthy=written_run(tmp_path, 0.45), won=written_run(tmp_path, 0.004))
+
+
+def test_train_live_view_says_healthy_or_names_the_failure_with_what_to_try(env):
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.query_params["run"] = env.won.name
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "D has won" in w.value]
+    assert "D(G(z)) 0.004" in warning and "**Try:**" in warning and "from 2e-3 to G's 2e-4" in warning
+    assert "healthy so far" not in " ".join(m.value for m in at.markdown)
+
+    at.query_params["run"] = env.healthy.name
+    at.run()
+    assert not at.exception
+    assert any(":green-badge[healthy so far]" in m.value for m in at.markdown)
+    assert not [w.value for w in at.warning if "D has won" in w.value]
+
+
+def test_runs_page_has_a_health_column_and_the_details_on_selection(env):
+    at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert dict(zip(table["Run"], table["Health"])) == {env.healthy.name: "healthy so far", env.won.name: "D has won"}
+    assert dict(zip(table["Run"], table["State"])) == {env.healthy.name: "finished", env.won.name: "finished"}
+    at.multiselect(key="runs_selected").set_value([env.won.name, env.healthy.name]).run()
+    assert not at.exception
+    rows = {r: next(m.value for m in at.markdown if f"`{r.name}`" in m.value) for r in (env.won, env.healthy)}
+    assert ":orange[**D has won.**" in rows[env.won] and "Try:" in rows[env.won]
+    assert "D has won" not in rows[env.healthy]

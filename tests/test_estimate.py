@@ -1,0 +1,83 @@
+"""Durations said before a run starts (gan_core.estimate): from past runs of the same
+shape when there are some, else from a few steps of the real trainer timed now."""
+
+import json
+
+import pytest
+
+from conftest import tiny
+from gan_core import estimate, runs
+from gan_core.config import Config
+from gan_core.recipes import resolve
+
+
+@pytest.mark.parametrize("seconds, text", [(12, "about 10 s"), (49, "about 50 s"), (50, "about 1 min"), (89, "about 1 min"),
+                                           (95, "about 2 min"), (3600, "about 60 min"), (7800, "about 2 h 10 min")])
+def test_durations_read_as_about_so_long(seconds, text):
+    assert estimate.about(seconds) == text
+
+
+def past_run(runs_dir, cfg, seconds_per_step, device="cpu", steps=200):
+    run_dir = runs.create_run(resolve(cfg), runs_dir)
+    # 4 s before the first row (start-up, data), then the steady rate.
+    rows = [{"step": s, "time": 0.0, "elapsed": 4.0 + s * seconds_per_step, "loss_d": 1.0, "loss_g": 1.0} for s in range(10, steps + 1, 10)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runs.write_status(run_dir, state="finished", step=steps, device=device)
+    return run_dir
+
+
+def test_past_runs_of_the_same_shape_give_the_rate_and_others_are_ignored(tmp_path):
+    cfg = tiny("gan", "ring-8", steps=1000, **{"train.batch_size": 32})
+    for rate in (0.02, 0.04, 0.03):
+        past_run(tmp_path, cfg, rate)
+    past_run(tmp_path, cfg.replace(**{"train.batch_size": 512}), 5.0)  # another batch size
+    past_run(tmp_path, cfg.replace(**{"loss.d_update": "halves"}), 5.0)  # the article's D update: two steps
+    past_run(tmp_path, cfg, 5.0, device="cuda:0")  # trained on a GPU and copied here
+    past_run(tmp_path, cfg, 5.0, steps=10)  # one row: no slope to read
+    assert estimate.per_step_from_runs(resolve(cfg), tmp_path) == (pytest.approx(0.03), 3)
+    # Seed, steps and learning rates do not change a step's cost.
+    other = cfg.replace(**{"train.seed": 9, "train.steps": 50, "optim.lr_g": 0.1})
+    found = estimate.estimate(other, tmp_path, timer=lambda c: pytest.fail("past runs were enough"))
+    assert (found.per_step, found.steps, found.seconds) == (pytest.approx(0.03), 50, pytest.approx(estimate.STARTUP_S + 1.5))
+    assert found.basis == "measured on 3 past runs like it here"
+
+
+def test_without_past_runs_a_few_real_steps_are_timed(tmp_path):
+    cfg = tiny("gan", "ring-8", steps=500)
+    per_step, basis = estimate.time_per_step(cfg)
+    assert 0 < per_step < 5 and basis == "timed just now on this machine"
+    found = estimate.estimate(cfg, tmp_path, timer=lambda c: (0.25, "timed"))
+    assert found.seconds == pytest.approx(estimate.STARTUP_S + 125) and found.text() == "about 2 min"
+
+
+def record_timed_steps(monkeypatch) -> list[int]:
+    from gan_core import training
+
+    seen, real_train = [], training.train
+
+    def counting(cfg, run_dir, should_stop=None, on_progress=None):
+        return real_train(cfg, run_dir, should_stop, lambda step, total, row: seen.append(step))
+
+    monkeypatch.setattr(training, "train", counting)
+    return seen
+
+
+def test_a_quick_recipe_is_timed_over_a_few_dozen_steps_and_a_slow_one_over_one(monkeypatch):
+    seen = record_timed_steps(monkeypatch)
+    monkeypatch.setattr(estimate, "TIMING_BUDGET_S", 100.0)
+    estimate.time_per_step(tiny("gan", "ring-8", steps=5000))
+    assert seen == list(range(1, estimate.TIMING_STEPS["vector"] + 1))  # capped, whatever the run's own steps
+
+    seen.clear()
+    monkeypatch.setattr(estimate, "TIMING_BUDGET_S", 0.0)  # every step is slower than the budget
+    per_step, _ = estimate.time_per_step(tiny("dcgan", "faces-lfw", steps=2000))
+    assert seen == [1] and per_step > 0  # one step is timed, not the run
+
+
+def test_data_read_from_disk_is_timed_on_built_in_images_of_the_same_shape():
+    timing, basis = estimate._timing_config(Config(recipe="dcgan").replace(**{
+        "data.name": "folder", "data.path": "/nowhere/photos.zip", "data.image_size": 64, "train.batch_size": 16}))
+    assert (timing.data.name, timing.data.path, timing.data.image_size, timing.data.channels) == ("photos", None, 64, 3)
+    assert timing.train.batch_size == 16 and "photos" in basis
+    timing, _ = estimate._timing_config(Config(recipe="cgan").replace(**{"data.name": "celeba", "data.path": "/x", "data.image_size": 32}))
+    assert (timing.data.name, timing.data.path) == ("mnist-5k", None)  # labels, as a conditional recipe needs

@@ -1,0 +1,167 @@
+"""The 1-D lab's engine (gan_core.lab1d): the paper's quantities computed on a grid
+behave as the theory says, and the stepping object trains as the page drives it."""
+
+import math
+import re
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core import losses
+from gan_core.errors import ConfigError
+from gan_core.lab1d import Comparison, Lab1D, LabSettings, Target
+
+LOG2, LOG4 = math.log(2), math.log(4)
+
+
+def test_trained_d_approaches_the_analytic_d_star_for_a_fixed_g():
+    """Proposition 1: for fixed G the best D is p_data / (p_data + p_g). Training D
+    alone brings it there: the gap shrinks step by step and V(G, D) rises to C(G)."""
+    lab = Lab1D(Target(), LabSettings(seed=0))
+    lab.freeze_g = True
+    gaps, shortfalls = [], []
+    for rounds in (0, 100, 500):
+        lab.train(rounds)
+        row = lab.snapshot().row
+        gaps.append(row["gap_to_optimum"])
+        shortfalls.append(row["value_at_optimum"] - row["value"])
+    assert lab.g_steps == 0 and lab.d_steps == 600, "with G frozen only D trains"
+    assert gaps[0] > 0.2, f"an untrained D is far from D* (gap {gaps[0]:.3f})"
+    assert gaps[2] < gaps[1] < gaps[0], f"the gap |D - D*| shrinks with D steps: {gaps}"
+    assert gaps[2] < 0.06, f"after 600 D steps D is close to D* (gap {gaps[2]:.3f})"
+    # C(G) = max_D V: an optimal D would reach it, so V climbs towards it from below.
+    assert shortfalls[0] > 0.3 and abs(shortfalls[2]) < 0.05, f"V(G, D) approaches C(G): {shortfalls}"
+
+
+def test_d_drifts_to_one_half_where_p_g_matches_p_data():
+    lab = Lab1D(Target((-2.0, 2.0), (0.6, 0.6)), LabSettings(seed=1))
+    lab.freeze_g = True
+    lab.train(300)  # D learns to tell the data from the untrained G: far from 1/2 on the data
+    confident = lab.snapshot().row["distance_from_half"]
+    assert confident > 0.2
+
+    lab.match_target()
+    matched = lab.snapshot()
+    assert matched.row["jsd"] < 0.02, "G now makes p_data"
+    off_half = np.abs(np.nan_to_num(matched.d_star, nan=0.5) - 0.5)
+    assert (off_half * matched.p_data).sum() / matched.p_data.sum() < 0.04, "D* = 1/2 wherever the data is"
+    assert off_half[matched.p_data > 0.25 * matched.p_data.max()].max() < 0.12
+    assert abs(matched.row["value_at_optimum"] + LOG4) < 0.05, "C(G) = -log 4 at p_g = p_data"
+
+    lab.train(300)
+    settled = lab.snapshot().row
+    assert settled["distance_from_half"] < 0.06 < confident / 3, (confident, settled["distance_from_half"])
+    assert abs(settled["value"] + LOG4) < 0.03, "and V(G, D) sits at -log 4"
+
+
+def test_jsd_spans_zero_to_log_2():
+    lab = Lab1D(Target((2.0,), (0.5,)))
+    lab.place_generator(lab.far_point(), spread=0.3)
+    far = lab.snapshot()
+    assert far.row["jsd"] == pytest.approx(LOG2, abs=0.01), "disjoint supports: JSD = log 2"
+    assert far.row["value_at_optimum"] == pytest.approx(0.0, abs=0.02)
+    assert np.nanmin(far.d_star[far.p_data > 0.1]) > 0.99, "where only data lands, D* = 1"
+    assert abs(far.row["g_mean"] - lab.far_point()) < 0.01 and far.row["g_sd"] == pytest.approx(0.3, abs=0.01)
+
+    lab.place_generator(-20.0)  # beyond the grid: its mass is still counted
+    outside = lab.snapshot()
+    assert outside.g_outside == 1.0 and outside.row["jsd"] == pytest.approx(LOG2, abs=1e-6)
+
+
+def test_one_step_and_k():
+    lab = Lab1D(settings=LabSettings(k=3))
+    lab.single_step()
+    assert (lab.d_steps, lab.g_steps) == (1, 1), "Single step: one D step, then one G step"
+    assert lab.train(4) == 4
+    assert (lab.d_steps, lab.g_steps) == (13, 5), "Algorithm 1: k D steps per G step"
+    lab.freeze_g = True
+    lab.single_step()
+    assert (lab.d_steps, lab.g_steps) == (14, 5)
+    rows = [(r["g_steps"], r["d_steps"]) for r in lab.history]
+    lab.snapshot()
+    lab.snapshot()
+    assert len(lab.history) == len(rows) + 1, "redrawing without a step keeps one row per state"
+
+
+def test_settings_change_while_training():
+    lab = Lab1D()
+    lab.train(5)
+    lab.configure(g_loss="minimax", k=4, lr_d=0.02, lr_g=0.003)
+    assert lab.objective.g_loss_fn is losses.g_loss_minimax
+    assert [g["lr"] for g in lab.opt_d.param_groups] == [0.02] and [g["lr"] for g in lab.opt_g.param_groups] == [0.003]
+    before = lab.d_steps
+    lab.train(1)
+    assert lab.d_steps - before == 4 and lab.g_steps == 6, "the new k applies from the next round, the counts carry on"
+    lab.configure(optimizer="sgd")
+    assert isinstance(lab.opt_g, torch.optim.SGD) and lab.opt_g.param_groups[0]["lr"] == 0.003
+
+    for bad, words in [(dict(k=0), "k (D steps per G step)"), (dict(lr_d=-1.0), "learning rate"),
+                       (dict(g_loss="wasserstein"), "minimax or non-saturating"), (dict(batch_size=32), "Reset")]:
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            lab.configure(**bad)
+    assert lab.settings.k == 4, "a refused change leaves the lab as it was"
+
+
+@pytest.mark.parametrize("means, sds, words", [
+    ((), (), "between 1 and 5 modes"),
+    ((0, 1, 2, 3, 4, 5), (1,) * 6, "between 1 and 5 modes"),
+    ((0.0, 1.0), (0.5,), "one width per mode"),
+    ((9.0,), (0.5,), "positions must lie between"),
+    ((0.0,), (0.01,), "widths"),
+    ((float("nan"),), (0.5,), "positions must lie between"),
+])
+def test_target_refuses_what_it_cannot_draw(means, sds, words):
+    with pytest.raises(ConfigError, match=words) as e:
+        Target(means, sds)
+    assert str(e.value).endswith(".") and "\n" not in str(e.value)
+
+
+def test_target_density_and_quantiles():
+    t = Target((-1.0, 3.0), (0.5, 1.0))
+    x = np.linspace(-8, 10, 20001)
+    assert (t.pdf(x) * (x[1] - x[0])).sum() == pytest.approx(1.0, abs=1e-4)
+    cdf, xs = t.quantile_table()
+    samples = np.interp(np.random.default_rng(0).uniform(size=200_000), cdf, xs)
+    assert samples.mean() == pytest.approx(1.0, abs=0.02), "equal weights: the mean is midway"
+
+
+def test_a_lab_is_reproducible_and_keeps_to_its_own_random_numbers():
+    a, b = Lab1D(settings=LabSettings(seed=3)), Lab1D(settings=LabSettings(seed=3))
+    a.train(10)
+    torch.randn(1000)  # other work in the same process between steps
+    b.train(3)
+    torch.manual_seed(123)
+    b.train(7)
+    assert a.snapshot().row["value"] == b.snapshot().row["value"]
+    assert Lab1D(settings=LabSettings(seed=4)).snapshot().row["value"] != Lab1D(settings=LabSettings(seed=3)).snapshot().row["value"]
+
+
+def test_minimax_stalls_where_non_saturating_moves():
+    """From one start (G off the data, D confident), the minimax loss gives G's samples
+    almost no push and G's samples stay put; the non-saturating G moves towards the data."""
+    target = Target((-2.0, 2.0), (0.6, 0.6))
+    pair = Comparison.start(target, LabSettings(optimizer="sgd", lr_d=0.05, lr_g=0.01), head_start=300)
+    start = {name: lab.snapshot(record=False).row for name, lab in pair.labs.items()}
+    assert list(pair.labs) == ["minimax", "non-saturating"]
+    assert start["minimax"]["value"] == start["non-saturating"]["value"], "the same G and D"
+    assert start["minimax"]["d_fake"] < 0.02, "D confidently rejects G's samples"
+    assert start["minimax"]["push"] < start["non-saturating"]["push"] / 50, start
+
+    pair.train(10)
+    assert all(lab.g_steps == 10 and lab.d_steps == 310 for lab in pair.labs.values())
+    now = {name: lab.snapshot().row for name, lab in pair.labs.items()}
+    moved = {name: abs(now[name]["g_mean"] - start[name]["g_mean"]) for name in now}
+    assert moved["minimax"] < 0.05 and moved["non-saturating"] > 0.3, moved
+    assert now["minimax"]["push"] < now["non-saturating"]["push"] / 50, "still stalled: D still rejects every sample"
+    assert pair.labs["minimax"].history[-1]["g_grad_norm"] < pair.labs["non-saturating"].history[-1]["g_grad_norm"]
+
+
+def test_training_keeps_to_the_frame_budget():
+    """The page trains a slice per frame: the budget bounds it, however many rounds are asked for."""
+    lab = Lab1D(settings=LabSettings(k=5))
+    start = time.perf_counter()
+    done = lab.train(10**6, budget_s=0.05)
+    assert 1 <= done < 10**6 and time.perf_counter() - start < 1.0
+
