@@ -11,6 +11,7 @@ Screenshots go to tests/e2e/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import re
 import json
 import os
 import time
@@ -47,7 +48,7 @@ def _flow(page, server, screenshots):
     steps = page.get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("500")
     steps.press("Enter")
-    page.locator("[data-testid='stCode']", has_text="--steps 500 --sample-every 25").wait_for()
+    page.locator("[data-testid='stCode']", has_text=re.compile(r"--steps 500 .*--sample-every 25")).wait_for()
     page.screenshot(path=screenshots / "train-1-before.png", full_page=True)
 
     clicked, clicked_wall = time.monotonic(), time.time()
