@@ -38,6 +38,7 @@ from . import modes
 from .config import Config, DataConfig
 from .data import SOURCES, batch_stream, load_data
 from .errors import ConfigError
+from .lab1d import _one_thread  # one OpenMP thread for these small models (see there)
 from .models.points import Packed
 from .recipes import RECIPES, describe, make_optimizer, resolve
 
@@ -377,18 +378,6 @@ def _group_verdicts(D: nn.Module, points: torch.Tensor, companions: torch.Tensor
     mean = (h + hc.sum(0)) / m
     var = ((h - mean) ** 2 + ((hc[None] - mean[:, None]) ** 2).sum(1)) / m  # (n, F), the group's variance
     return D.head(torch.cat([h, var.sqrt().mean(1, keepdim=True)], dim=1)).squeeze(1)
-
-
-@contextlib.contextmanager
-def _one_thread():
-    # Models this small gain nothing from a second thread, and on a busy 2-core
-    # machine two OpenMP threads spin-wait on each other: one thread is 3-10x faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
