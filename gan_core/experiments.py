@@ -409,9 +409,29 @@ def sample_distances(run_dir: str | Path, n: int = 2000, seed: int = 0) -> dict 
     return nearest_ratios(real, fake)
 
 
-def summarise(run_dirs: list[str | Path], distances: bool = True) -> list[dict]:
+def mode_figures(run_dir: str | Path, seed: int = 0) -> dict | None:
+    """For a run on a mixture with separate modes (ring-8, grid-25, toy-1d): the PacGAN
+    protocol's figures (``gan_core.modes``) for its last weights; else None."""
+    from . import inference
+    from .modes import N_SAMPLES, coverage_for
+
+    ckpt = Path(run_dir) / "checkpoints" / "last.safetensors"
+    if not ckpt.is_file():
+        return None
+    gen = inference.load_generator(ckpt)
+    if gen.kind != "vector":
+        return None
+    found = coverage_for(gen.config.data.name, inference.sample_tensor(gen, N_SAMPLES, seed))
+    if found is None:
+        return None
+    return {"modes": found.modes, "modes_total": found.total, "high_quality": found.high_quality, "reverse_kl": found.reverse_kl}
+
+
+def summarise(run_dirs: list[str | Path], samples: bool = True) -> list[dict]:
     """One dict per run: variant, label, state, steps, seconds, the curves' ends
-    (``curve_summary``) and, for runs with a checkpoint, ``sample_distances``."""
+    (``curve_summary``) and, for runs with a checkpoint (``samples``), how its samples
+    fare: mode coverage on a mixture with separate modes (``mode_figures``), else
+    nearest-neighbour distances to the data (``sample_distances``)."""
     out = []
     for run_dir in map(Path, run_dirs):
         exp = read_experiment(run_dir) or {}
@@ -420,8 +440,8 @@ def summarise(run_dirs: list[str | Path], distances: bool = True) -> list[dict]:
         entry = {"run": run_dir.name, "variant": exp.get("variant", run_dir.name), "label": exp.get("variant_label", run_dir.name),
                  "state": status.get("state"), "step": status.get("step"), "elapsed": status.get("elapsed"),
                  **curve_summary(rows)}
-        if distances:
-            entry.update(sample_distances(run_dir) or {})
+        if samples:
+            entry.update(mode_figures(run_dir) or sample_distances(run_dir) or {})
         out.append(entry)
     return out
 
@@ -430,23 +450,38 @@ def _fmt(value, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+# (key, header, how to show it): a column is shown when some run has a value for it.
+COLUMNS = (
+    ("d_loss_mean", "D loss: mean of real and fake", lambda s: _fmt(s.get("d_loss_mean"))),
+    ("wasserstein", "critic's W1 estimate", lambda s: _fmt(s.get("wasserstein"))),
+    ("loss_g", "G loss", lambda s: _fmt(s.get("loss_g"))),
+    ("d_real", "D(x)", lambda s: _fmt(s.get("d_real"))),
+    ("d_fake", "D(G(z))", lambda s: _fmt(s.get("d_fake"))),
+    ("modes", "modes covered", lambda s: "n/a" if s.get("modes") is None else f"{s['modes']}/{s['modes_total']}"),
+    ("high_quality", "high quality", lambda s: "n/a" if s.get("high_quality") is None else f"{s['high_quality']:.1%}"),
+    ("reverse_kl", "reverse KL", lambda s: _fmt(s.get("reverse_kl"))),
+    ("fake_to_real", "sample → nearest real", lambda s: _fmt(s.get("fake_to_real"), ".2f")),
+    ("real_to_fake", "real → nearest sample", lambda s: _fmt(s.get("real_to_fake"), ".2f")),
+)
+
+
 def summary_table(summary: list[dict]) -> str:
-    """The summary as a Markdown table (for docs/BENCHMARKS.md and the terminal)."""
-    head = ("| run | state | steps | time | D loss, mean of real and fake (last 10%) | G loss | D(x) | D(G(z)) "
-            "| sample → nearest real | real → nearest sample |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    """The summary as a Markdown table (for docs/BENCHMARKS.md and the terminal); the
+    curve columns are means over the last 10% of logged steps."""
+    shown = [c for c in COLUMNS if any(s.get(c[0]) is not None for s in summary)]
+    head = "| run | state | steps | time | " + " | ".join(header for _, header, _ in shown) + " |"
+    lines = [head, "|" + "---|" * (4 + len(shown))]
     for s in summary:
         minutes = f"{s['elapsed'] / 60:.1f} min" if s.get("elapsed") else "n/a"
-        lines.append(f"| {s['label']} | {s['state']} | {s['step']} | {minutes} | {_fmt(s.get('d_loss_mean'))} | "
-                     f"{_fmt(s.get('loss_g'))} | {_fmt(s.get('d_real'))} | {_fmt(s.get('d_fake'))} | "
-                     f"{_fmt(s.get('fake_to_real'), '.2f')} | {_fmt(s.get('real_to_fake'), '.2f')} |")
+        lines.append(f"| {s['label']} | {s['state']} | {s['step']} | {minutes} | " + " | ".join(show(s) for _, _, show in shown) + " |")
     return "\n".join(lines)
 
 
 def verdict(summary: list[dict]) -> list[str]:
     """What the figures say, as sentences: runs that did not finish, runs whose D won
-    outright, and which run's samples sit closest to the data and cover it best.
-    The figures decide; the words only read them out."""
+    outright, and which run's samples cover the modes best (points) or sit closest
+    to the data and cover it best (images). The figures decide; the words only read
+    them out."""
     words = []
     for s in summary:
         if s["state"] != "finished":
@@ -454,7 +489,13 @@ def verdict(summary: list[dict]) -> list[str]:
         elif s.get("d_real") is not None and s.get("d_fake") is not None and s["d_real"] > 0.95 and s["d_fake"] < 0.05:
             words.append(f"{s['label']}: D won outright (D(x) {s['d_real']:.2f}, D(G(z)) {s['d_fake']:.2f} at the end), "
                          "so G was left without a useful gradient.")
-    scored = [s for s in summary if s.get("fake_to_real") is not None and s["state"] == "finished"]
+    finished = [s for s in summary if s["state"] == "finished"]
+    with_modes = [s for s in finished if s.get("modes") is not None]
+    if with_modes:
+        best = max(with_modes, key=lambda s: (s["modes"], -s["reverse_kl"], s["high_quality"]))
+        words.append(f"Most modes covered: {best['label']} ({best['modes']}/{best['modes_total']} modes, "
+                     f"{best['high_quality']:.1%} of samples high quality, reverse KL {best['reverse_kl']:.3f}; PacGAN's protocol).")
+    scored = [s for s in finished if s.get("fake_to_real") is not None]
     if scored:
         # Both ratios near 1 is the goal; the one further from 1 (on a log scale) decides.
         best = min(scored, key=lambda s: max(abs(math.log(s["fake_to_real"])), abs(math.log(s["real_to_fake"]))))
@@ -496,7 +537,8 @@ def comparison_figure(run_dirs: list[str | Path], out: str | Path, title: str = 
                 continue
             steps, ys = zip(*pairs)
             shown.extend(ys)
-            line = ax.plot(steps, ys, linewidth=0.6, alpha=0.3)[0]
+            every = max(1, len(steps) // 1500)  # the faint raw curve, thinned: the file stays small
+            line = ax.plot(steps[::every], ys[::every], linewidth=0.6, alpha=0.3)[0]
             smooth, last = [], 0.0
             for n, y in enumerate(ys, 1):  # TensorBoard's debiased moving average, for the trend
                 last = 0.97 * last + 0.03 * y
@@ -525,8 +567,12 @@ def comparison_figure(run_dirs: list[str | Path], out: str | Path, title: str = 
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=100)
     plt.close(fig)
+    from PIL import Image
+
+    with Image.open(out) as img:  # 256 colours are plenty for curves and sample grids, at a quarter of the size
+        img.convert("RGB").quantize(256).save(out, optimize=True)
     return out
 
 
@@ -630,8 +676,9 @@ def report(run_dirs: list[Path], figure: Path | None, title: str = "") -> str:
     """The summary table, the verdict's sentences and the figure, as printed by the
     command line."""
     ids = {(read_experiment(d) or {}).get("id") for d in run_dirs}
-    if len(ids) == 1 and None not in ids:  # one experiment's runs: in the order it launched them
+    if len(ids) == 1 and None not in ids:  # one experiment's runs: in the order it launched them, under its label
         order = (read_experiment(run_dirs[0]) or {}).get("runs") or []
+        title = title or (read_experiment(run_dirs[0]) or {}).get("label", "")
         run_dirs = sorted(run_dirs, key=lambda d: order.index(d.name) if d.name in order else len(order))
     summary = summarise(run_dirs)
     lines = [summary_table(summary), ""] + [f"- {w}" for w in verdict(summary)]
@@ -671,6 +718,8 @@ def _main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "summary":
+            for d in map(Path, args.runs):
+                read_config(d)  # a path that is not a run directory is refused in one sentence
             print(report([Path(d) for d in args.runs], Path(args.figure) if args.figure else None))
             return 0
         from .settings import load_settings
@@ -717,6 +766,7 @@ __all__ = [
     "train_queue",
     "nearest_ratios",
     "sample_distances",
+    "mode_figures",
     "summarise",
     "summary_table",
     "verdict",

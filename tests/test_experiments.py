@@ -268,8 +268,18 @@ def test_the_command_line_trains_a_comparison_and_ends_with_figures_and_a_verdic
     assert [runs.read_status(d)["state"] for d in exp["runs"]] == ["finished", "finished"]
     assert [runs.read_config(d).loss.g_loss for d in exp["runs"]] == ["non-saturating", "minimax"]
     assert "| non-saturating: −log D(G(z)) | finished | 20 |" in out and "| minimax: log(1 − D(G(z))) | finished | 20 |" in out
-    assert "Samples closest to the data and covering it best:" in out
+    # Points of a mixture are scored by PacGAN's protocol (gan_core.modes).
+    assert "| modes covered | high quality | reverse KL |" in out and "Most modes covered:" in out
     assert figure.is_file() and figure.stat().st_size > 10_000
+
+
+def test_the_verdict_on_points_goes_by_modes_then_reverse_kl():
+    base = {"state": "finished", "step": 10, "modes_total": 8}
+    summary = [{**base, "label": "few", "modes": 5, "high_quality": 0.9, "reverse_kl": 0.01},
+               {**base, "label": "all, uneven", "modes": 8, "high_quality": 0.95, "reverse_kl": 0.3},
+               {**base, "label": "all, even", "modes": 8, "high_quality": 0.5, "reverse_kl": 0.02}]
+    assert experiments.verdict(summary) == [
+        "Most modes covered: all, even (8/8 modes, 50.0% of samples high quality, reverse KL 0.020; PacGAN's protocol)."]
 
 
 def fabricated(tmp_path, name: str, rows: list[dict], state: str = "finished"):
@@ -287,7 +297,7 @@ def test_the_summary_plots_d_loss_as_the_article_does_and_the_verdict_names_a_wo
            for s in range(10, 110, 10)]
     dirs = [fabricated(tmp_path, "balanced", healthy), fabricated(tmp_path, "D won", won),
             fabricated(tmp_path, "stopped early", healthy[:3], state="stopped")]
-    summary = experiments.summarise(dirs, distances=False)
+    summary = experiments.summarise(dirs, samples=False)
     assert summary[0]["d_loss_mean"] == pytest.approx(0.7)  # the mean of real (0.6) and fake (0.8), not their sum
     assert summary[1]["d_loss_mean"] == pytest.approx(0.01)
     words = experiments.verdict(summary)
@@ -295,7 +305,8 @@ def test_the_summary_plots_d_loss_as_the_article_does_and_the_verdict_names_a_wo
     assert "stopped early did not finish (stopped at step 30)." in words
     assert not any(w.startswith("balanced:") for w in words)
     table = experiments.summary_table(summary)
-    assert "| balanced | finished | 100 | 0.2 min | 0.700 | 0.700 | 0.500 | 0.450 | n/a | n/a |" in table
+    assert table.splitlines()[0] == "| run | state | steps | time | D loss: mean of real and fake | G loss | D(x) | D(G(z)) |"
+    assert "| balanced | finished | 100 | 0.2 min | 0.700 | 0.700 | 0.500 | 0.450 |" in table
 
 
 def test_nearest_ratios_tell_a_collapsed_generator_from_one_that_covers_the_data():
