@@ -1,0 +1,106 @@
+"""The Runs page's one-click comparisons, with AppTest: each comparison launches its
+runs from one click with its own settings and shows its expected duration first; a
+run of the article's study offers its loss view, D's loss as the mean of the real and
+fake parts, as the Keras article plots it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import tiny  # noqa: E402
+from gan_core import estimate, experiments, jobs, runs  # noqa: E402
+from gan_core.recipes import resolve  # noqa: E402
+from gan_core.training import train  # noqa: E402
+
+PAGE = str(ROOT / "pages" / "runs.py")
+ARTICLE_GROUP = "Losses as the Keras article plots them"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(estimate, "time_per_step", lambda cfg: (0.1 * cfg.loss.d_steps, "timed just now on this machine"))
+    st.cache_data.clear()
+    return tmp_path
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+@pytest.mark.parametrize("kind, data, variants, recipes, duration", [
+    # 3 runs queued one after another (the default limit is 2): 3 x (5,000 x 0.1 s + 5 s)
+    ("optimizers", "faces-lfw", ["sgd", "rmsprop", "adam"], ["gan"] * 3, "**about 25 min** in all, one after another"),
+    # 2 runs side by side: the longer of 2,000 x 0.1 s + 5 s
+    ("losses", "mnist-5k", ["non-saturating", "minimax"], ["gan"] * 2, "**about 3 min or more** side by side"),
+    # WGANs take 5 critic steps per step (0.5 s here): 305 + 1,505 + 1,505 s
+    ("wgans", "ring-8", ["gan", "wgan", "wgan-gp"], ["gan", "wgan", "wgan-gp"], "**about 55 min** in all, one after another"),
+])
+def test_one_click_launches_each_comparison_after_saying_how_long_it_takes(env, monkeypatch, kind, data, variants, recipes, duration):
+    launched = []
+
+    def record(cfg, runs_dir, max_active=None, owner=None):
+        launched.append(cfg)
+        return runs.create_run(resolve(cfg), runs_dir)
+
+    monkeypatch.setattr(jobs, "launch", record)
+    monkeypatch.setattr(experiments, "_spawn_queue", lambda run_dirs: None)  # queued runs stay queued here
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.radio(key="cmp_kind").set_value(kind).run()
+    assert not at.exception
+    assert at.selectbox(key="cmp_data").value == data
+    assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].steps
+    assert any(c.startswith(":material/schedule: Expected duration: " + duration) for c in captions(at)), captions(at)
+    assert f"python -m gan_core.experiments {kind} --data {data}" in at.code[0].value
+
+    at.button(key="cmp_go").click().run()
+    assert not at.exception and not at.error
+    (exp,) = experiments.list_experiments(env)
+    assert [experiments.read_experiment(d)["variant"] for d in exp["runs"]] == variants
+    assert [runs.read_config(d).recipe for d in exp["runs"]] == recipes
+    assert at.session_state["runs_selected"] == [d.name for d in exp["runs"]]
+    if kind == "optimizers":  # the article's settings, queued in one worker rather than launched one by one
+        assert launched == []
+        cfgs = [runs.read_config(d) for d in exp["runs"]]
+        assert {(c.train.batch_size, c.loss.d_update, c.data.image_size, c.data.channels) for c in cfgs} == {(32, "halves", 28, 3)}
+
+
+def test_the_articles_runs_offer_d_loss_as_the_article_plots_it(env):
+    cfg = resolve(tiny("gan", "ring-8", steps=20, **{"loss.d_update": "halves", "train.batch_size": 16}))
+    article_run = runs.create_run(cfg, env)
+    assert train(cfg, article_run)["state"] == "finished"
+    plain_cfg = resolve(tiny("gan", "ring-8", steps=20))
+    plain_run = runs.create_run(plain_cfg, env)
+    assert train(plain_cfg, plain_run)["state"] == "finished"
+
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.multiselect(key="runs_selected").set_value([plain_run.name]).run()
+    assert ARTICLE_GROUP not in [r for r in at.radio if r.label == "Metrics"][0].options  # not the article's way: not offered
+
+    at.multiselect(key="runs_selected").set_value([article_run.name]).run()
+    (groups,) = [r for r in at.radio if r.label == "Metrics"]
+    groups.set_value(ARTICLE_GROUP).run()
+    at.slider(key="runs_smoothing").set_value(0.0).run()
+    assert not at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert titles == ["D loss: mean of real and fake (the article's d_loss)", "G loss"]
+    rows = runs.read_metrics(article_run)[0]
+    (d_curve,) = [t for t in figure["data"] if t.get("xaxis", "x") == "x"]
+    y = d_curve["y"]  # a list, or plotly's typed-array encoding
+    plotted = y if isinstance(y, list) else np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
+    assert list(plotted) == pytest.approx([0.5 * (r["loss_d_real"] + r["loss_d_fake"]) for r in rows], rel=1e-6)
+    assert "Its loss figures plot D's loss as the **mean**" in " ".join(m.value for m in at.markdown)
