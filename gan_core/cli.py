@@ -127,8 +127,8 @@ def _config_from_args(args, dests):
 class _StopFlag:
     """First Ctrl-C (or SIGTERM) asks for a clean stop at the next step; a second Ctrl-C interrupts."""
 
-    def __init__(self):
-        self.set = False
+    def __init__(self, quiet: bool = False):
+        self.set, self.quiet = False, quiet
         signal.signal(signal.SIGTERM, self._handle)
         signal.signal(signal.SIGINT, self._handle)
 
@@ -136,21 +136,54 @@ class _StopFlag:
         if self.set and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.set = True
-        print("\nStopping after this step (Ctrl-C again to interrupt now)...", file=sys.stderr, flush=True)
+        if not self.quiet:
+            print("\nStopping after this step (Ctrl-C again to interrupt now)...", file=sys.stderr, flush=True)
 
     def __call__(self) -> bool:
         return self.set
 
 
 def _cmd_train(args, dests) -> int:
-    from .recipes import resolve
+    """Train in this process, or, under torchrun, as one of its processes (distributed.py)."""
+    from . import distributed
+
+    ranks = distributed.setup(getattr(args, "cfg__train__device", None) or "auto")
+    try:
+        return _train_as(ranks, args, dests)
+    finally:
+        distributed.teardown()
+
+
+def _on_rank0(ranks, work):
+    """``work()`` on rank 0 (the one that owns the run directory), its result on every
+    rank; a refusal there is the same refusal everywhere, so no process is left waiting."""
+    from . import distributed
+
+    outcome = None
+    if ranks.main:
+        try:
+            outcome = ("ok", work())
+        except GanError as e:
+            outcome = ("refused", e)
+    kind, value = distributed.broadcast(outcome, ranks)
+    if kind == "refused":
+        raise value
+    return value
+
+
+def _train_as(ranks, args, dests) -> int:
+    from . import distributed
+    from .recipes import batch_multiple, resolve
     from .runs import create_run, discard_unstarted, read_config
     from .training import choose_device, resume, train
 
     progress_bar = None
+    say = print if ranks.main else (lambda *a, **k: None)  # one voice: rank 0's
 
     def on_progress(step, total, row):
         nonlocal progress_bar
+        if not ranks.main:
+            return
         if args.no_progress:
             if row is not None and (step % (row_every * 10) == 0 or step == total):
                 print(f"step {step}/{total}  loss_d {row['loss_d']:.4f}  loss_g {row['loss_g']:.4f}  {row['images_per_s']:.0f} img/s", flush=True)
@@ -163,38 +196,42 @@ def _cmd_train(args, dests) -> int:
         if row is not None:
             progress_bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}", img_s=f"{row['images_per_s']:.0f}", refresh=False)
 
-    stop = _StopFlag()
+    stop = _StopFlag(quiet=not ranks.main)
     if args.resume:
         run_dir = Path(args.resume)
-        cfg = read_config(run_dir)
+        cfg = _on_rank0(ranks, lambda: read_config(run_dir))
         row_every = cfg.train.log_every
-        if not args.worker:
+        if not args.worker and ranks.main:
             (run_dir / "STOP").unlink(missing_ok=True)  # a person resuming on purpose overrides an old Stop
-        print(f"Resuming {run_dir}", flush=True)
-        status = resume(run_dir, stop, on_progress)
+        say(f"Resuming {run_dir}", flush=True)
+        status = train(cfg, run_dir, stop, on_progress, ranks=ranks)
     else:
         cfg = resolve(_config_from_args(args, dests))
-        choose_device(cfg.train.device)  # refused before a run directory exists
+        choose_device(cfg.train.device)  # refused before a run directory exists, as is a batch that does not split
+        distributed.check_batch(ranks, cfg.train.batch_size, batch_multiple(cfg))
         row_every = cfg.train.log_every
-        run_dir = create_run(cfg, _runs_dir(args))
-        print(f"Run directory: {run_dir}", flush=True)
+        run_dir = Path(_on_rank0(ranks, lambda: str(create_run(cfg, _runs_dir(args)))))
+        say(f"Run directory: {run_dir}", flush=True)
         try:
-            status = train(cfg, run_dir, stop, on_progress)
+            status = train(cfg, run_dir, stop, on_progress, ranks=ranks)
         except GanError:
-            discard_unstarted(run_dir)  # refused before its first step (e.g. its data): leave nothing behind
+            if ranks.main:
+                discard_unstarted(run_dir)  # refused before its first step (e.g. its data): leave nothing behind
             raise
     if progress_bar is not None:
         progress_bar.close()
     state = status.get("state")
     if state == "finished" and status.get("message"):
-        print(status["message"])
+        say(status["message"])
     if state == "finished":
-        print(f"Finished {status.get('step')} steps. Samples: {run_dir / 'samples'}  Checkpoint: {run_dir / 'checkpoints' / 'last.safetensors'}")
+        say(f"Finished {status.get('step')} steps. Samples: {run_dir / 'samples'}  Checkpoint: {run_dir / 'checkpoints' / 'last.safetensors'}")
         return 0
     if state == "stopped":
-        print(f"Stopped at step {status.get('step')}. Continue with: python -m gan_core train --resume {run_dir}")
+        launcher = "torchrun --nproc_per_node " + str(ranks.world) + " -m gan_core" if ranks.active else "python -m gan_core"
+        say(f"Stopped at step {status.get('step')}. Continue with: {launcher} train --resume {run_dir}")
         return 0
-    print(f"error: {status.get('error')}", file=sys.stderr)
+    if ranks.main:
+        print(f"error: {status.get('error')}", file=sys.stderr)
     return 1
 
 
@@ -457,3 +494,10 @@ def command_line(cfg, runs_dir: str | None = None) -> str:
     if runs_dir:
         parts += ["--runs-dir", str(runs_dir)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def torchrun_command(cfg, nproc: int | str = "NUM_GPUS", runs_dir: str | None = None) -> str:
+    """``command_line`` in its data-parallel form: one process per GPU under torchrun
+    (README, "Several GPUs, or several machines")."""
+    single = command_line(cfg, runs_dir)
+    return f"torchrun --nproc_per_node {nproc} -m gan_core " + single[len("python -m gan_core "):]

@@ -38,8 +38,14 @@ class Objective:
         self.z_dim = cfg.model.z_dim
         self.g_loss_fn = losses.G_LOSSES.get(cfg.loss.g_loss)
 
+    # (rank, processes) under torchrun: training noise is drawn for the global batch and
+    # each process keeps its shard, so the processes together draw what one would.
+    shard = (0, 1)
+
     def noise(self, n: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, device=device, generator=generator)
+        rank, world = self.shard if generator is None else (0, 1)
+        z = torch.randn(n * world, self.z_dim, device=device, generator=generator)
+        return z[rank * n:(rank + 1) * n] if world > 1 else z
 
     def d_loss(self, G: nn.Module, D: nn.Module, batch: dict) -> tuple[torch.Tensor, Stats]:
         # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
@@ -687,6 +693,13 @@ def _check_numbers(cfg: Config) -> None:
         value = getattr(lo, name)
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be zero or a positive weight, not {value}.")
+
+
+def batch_multiple(cfg: Config) -> int:
+    """What each process's share of a batch must be a multiple of under torchrun, so
+    that D's packs (pacgan) and minibatch-std's groups are the single-process ones."""
+    unit = (cfg.model.pack or 1) * (2 if cfg.loss.d_update == "halves" else 1)
+    return math.lcm(unit, MINIBATCH_STD_GROUP) if cfg.recipe == "minibatch-std" else unit
 
 
 def make_optimizer(cfg: Config, params, lr: float) -> torch.optim.Optimizer:

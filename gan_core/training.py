@@ -20,14 +20,15 @@ from typing import Callable
 
 import torch
 
-from . import checkpoints
+from . import checkpoints, distributed
 from .config import Config
 from .data import batch_stream, load_data
 from .data.toy import mode_centres
+from .distributed import SINGLE, Ranks
 from .errors import ConfigError, GanError, RunError
 from .health import HISTORY, diagnose, to_status
 from .modes import N_SAMPLES, coverage_for
-from .recipes import RECIPES, make_optimizer, resolve
+from .recipes import RECIPES, batch_multiple, make_optimizer, resolve
 from .runs import read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
 from .sample_stats import reference_batch, sample_stats
 from .samples import save_samples
@@ -133,22 +134,26 @@ def train(
     run_dir: str | Path,
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, int, dict | None], None] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> dict:
     """Train (or continue, if the run has a checkpoint) and return the final status.
 
     ``should_stop()`` is polled once per step, as is the run's STOP file;
     ``on_progress(step, total, metrics_row_or_None)`` is called after every step.
     A STOP already there (pressed while the run was queued) stops it before it starts.
+    Under torchrun every process calls this with its ``ranks`` (distributed.py); only
+    rank 0 reads or writes ``run_dir``.
     """
     run_dir = Path(run_dir)
     stop_file = run_dir / "STOP"
-    if stop_file.exists():
-        return _stopped_before_start(run_dir)
+    if distributed.broadcast(ranks.main and stop_file.exists(), ranks):
+        return _stopped_before_start(run_dir) if ranks.main else {"state": "stopped", "step": 0}
     try:
-        remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
-        write_status(run_dir, state="running", **worker_identity(os.getpid()), error=None, message=None)
+        if ranks.main:
+            remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
+            write_status(run_dir, state="running", **worker_identity(os.getpid()), error=None, message=None)
         with deterministic_mode(cfg.train.deterministic):
-            return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress)
+            return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress, ranks)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # recorded for the dashboard, then re-raised for the log
@@ -159,7 +164,8 @@ def train(
         else:
             msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
         try:
-            write_status(run_dir, state="failed", error=msg, eta=None)
+            if ranks.main:
+                write_status(run_dir, state="failed", error=msg, eta=None)
         except OSError:
             pass  # the disk is still full: the dead worker's pid makes the run read as interrupted
         if isinstance(e, OSError):
@@ -185,20 +191,23 @@ def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
     return train(cfg, run_dir, should_stop, on_progress)
 
 
-def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
+def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -> dict:
     t = cfg.train
-    device = choose_device(t.device)
+    main = ranks.main  # rank 0 (the only process of a plain run) writes the run directory
+    device = distributed.device_for(ranks, choose_device(t.device))
+    distributed.check_batch(ranks, t.batch_size, batch_multiple(cfg))
     recipe = RECIPES.get(cfg.recipe)
     data = load_data(cfg.data)
     info = data.info()
     data_note = f"Skipped {data.skipped} unreadable file(s) in the data." if data.skipped else None
-    if data_note:
+    if data_note and main:
         write_status(run_dir, message=data_note)
 
     torch.manual_seed(t.seed)
     G, D = recipe.build(cfg, info)
     G, D = G.to(device), D.to(device)
     objective = recipe.objective(cfg, info)
+    objective.shard = (ranks.rank, ranks.world)
     opt_g = make_optimizer(cfg, G.parameters(), cfg.optim.lr_g)
     opt_d = make_optimizer(cfg, D.parameters(), cfg.optim.lr_d)
 
@@ -210,9 +219,12 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype is not None else contextlib.nullcontext
 
     ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    state = checkpoints.load_state(ckpt_dir)
+    if main:
+        ckpt_dir.mkdir(exist_ok=True)
+        (run_dir / "samples").mkdir(exist_ok=True)
+    # Rank 0 reads the resume state and hands it to the others (a checkpoint of a
+    # single-process run resumes in several, and the other way round).
+    state = distributed.broadcast(checkpoints.load_state(ckpt_dir) if main else None, ranks)
     start, position, elapsed0 = 0, 0, 0.0
     if state is not None:
         G.load_state_dict(state["generator"])
@@ -223,24 +235,29 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         checkpoints.restore_scaler(scaler_d, state.get("scaler_d"))
         checkpoints.restore_rng(state, device)
         start, position, elapsed0 = state["step"], state["position"], state["elapsed"]
-    truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
-    history = deque(read_metrics(run_dir)[0][-HISTORY:], maxlen=HISTORY)  # the rows gan_core.health judges
+    if main:
+        truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
+    history = deque(read_metrics(run_dir)[0][-HISTORY:] if main else [], maxlen=HISTORY)  # the rows gan_core.health judges
+    # After the weights are loaded: DDP starts every process from rank 0's.
+    Gw, Dw = distributed.wrap(G, ranks, device), distributed.wrap(D, ranks, device)
 
-    stream = batch_stream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers)
-    # Grids of real items (pix2pix's source | output | target) take them from the data.
-    fixed = objective.fixed_inputs(t.n_samples, device, t.seed, **({"data": data} if objective.fixed_from_data else {}))
-    real_points = None
-    if data.kind == "vector":
-        real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
-    # Real items the fixed-noise samples are compared with (diversity, noise: sample_stats.py);
-    # none for pix2pix, whose grid is source | output | target triplets.
-    real_ref = None if objective.fixed_from_data else reference_batch(data, t.n_samples)
+    stream = batch_stream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers,
+                          shard=(ranks.rank, ranks.world))
+    fixed = real_points = real_ref = None
+    if main:
+        # Grids of real items (pix2pix's source | output | target) take them from the data.
+        fixed = objective.fixed_inputs(t.n_samples, device, t.seed, **({"data": data} if objective.fixed_from_data else {}))
+        if data.kind == "vector":
+            real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
+        # Real items the fixed-noise samples are compared with (diversity, noise: sample_stats.py);
+        # none for pix2pix, whose grid is source | output | target triplets.
+        real_ref = None if objective.fixed_from_data else reference_batch(data, t.n_samples)
     pending_stats: dict[str, float] = {}  # of the last grid, for the next metrics row
     # Point runs on a mixture (ring-8, grid-25, toy-1d) log their mode coverage (modes.py,
     # PacGAN's protocol) with each grid, on 2,500 samples of noise of their own: one
     # forward pass of a small MLP, a few milliseconds.
     mode_noise = None
-    if data.kind == "vector" and mode_centres(cfg.data.name) is not None:
+    if main and data.kind == "vector" and mode_centres(cfg.data.name) is not None:
         mode_noise = objective.noise(N_SAMPLES, torch.device("cpu"), torch.Generator().manual_seed(t.seed + 54321)).to(device)
 
     k = cfg.loss.d_steps
@@ -253,12 +270,14 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         return elapsed0 + time.perf_counter() - t_start
 
     def check_finite(step: int) -> None:
-        for name, loss in (("discriminator", loss_d), ("generator", loss_g)):
-            if loss is not None and not math.isfinite(float(loss.detach())):
-                raise Diverged(
-                    f"The {name} loss became {float(loss.detach())} at step {step}; the last good checkpoint is from step {last_ckpt}. "
-                    "Lower the learning rates or try wgan-gp."
-                )
+        values = {name: float(loss.detach()) for name, loss in (("discriminator", loss_d), ("generator", loss_g)) if loss is not None}
+        bad = [(name, v) for name, v in values.items() if not math.isfinite(v)]
+        if distributed.any_rank(bool(bad), ranks):  # all processes stop together, whichever saw it
+            name, value = bad[0] if bad else ("discriminator or generator", "non-finite in another process")
+            raise Diverged(
+                f"The {name} loss became {value} at step {step}; the last good checkpoint is from step {last_ckpt}. "
+                "Lower the learning rates or try wgan-gp."
+            )
 
     def save_checkpoint(step: int) -> None:
         nonlocal last_ckpt
@@ -270,6 +289,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 f"The weight {bad} became non-finite by step {step}; the last good checkpoint is from step {last_ckpt}. "
                 "Lower the learning rates or try wgan-gp."
             )
+        last_ckpt = step
+        if not main:
+            return
         resume_state = {
             "optim_g": opt_g.state_dict(),
             "optim_d": opt_d.state_dict(),
@@ -280,7 +302,6 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
             "elapsed": elapsed(),
         }
         checkpoints.save(ckpt_dir, cfg, info, step, G, D, resume_state)
-        last_ckpt = step
 
     def judge() -> list[dict]:
         """The run's health (gan_core.health) for status.json; a few milliseconds, so once per grid."""
@@ -301,14 +322,17 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
     step = start
     final = "finished"
     message = data_note
-    write_status(run_dir, state="running", step=start, total=t.steps, device=str(device), started=time.time())
+    if main:
+        where = f"{device} x {ranks.world} processes" if ranks.active else str(device)
+        write_status(run_dir, state="running", step=start, total=t.steps, device=where, started=time.time())
     try:
-        with open(run_dir / "metrics.jsonl", "a") as metrics:
+        with open(run_dir / "metrics.jsonl", "a") if main else contextlib.nullcontext() as metrics:
             for step in range(start + 1, t.steps + 1):
-                if should_stop() or stop_file.exists():
+                stop_now = should_stop() or (main and stop_file.exists())
+                if distributed.any_rank(stop_now, ranks):  # every process stops after the same step
                     step -= 1
                     final = "stopped"
-                    stopped_by_file = stop_file.exists()
+                    stopped_by_file = main and stop_file.exists()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
                 if recipe.lr_schedule is not None:  # a function of the step alone: a resumed run gets the same rates
@@ -318,13 +342,14 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                             group["lr"] = lr * factor
 
                 # (1) Update D k times: maximise log D(x) + log(1 - D(G(z))) (or the critic's objective).
+                # Gw and Dw are G and D, or their DistributedDataParallel wrappers under torchrun.
                 D.requires_grad_(True)
                 for i in range(k):
                     batch = stream.next()
                     loss_d, d_stats = 0.0, {}
                     # One optimiser step on real + fake, or (--d-update halves, the Keras article's)
                     # one on a real half-batch, then one on a fake half-batch; the losses add up.
-                    for d_update in objective.d_updates(G, D, batch):
+                    for d_update in objective.d_updates(Gw, Dw, batch):
                         with autocast():
                             loss, stats = d_update()
                         opt_d.zero_grad(set_to_none=True)
@@ -337,10 +362,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                         loss_d, d_stats = loss_d + loss.detach(), {**d_stats, **stats}
                     objective.after_d_step(D)
 
-                # (2) Update G through a frozen D.
+                # (2) Update G through a frozen D (the plain module: a frozen D has no gradients to average).
                 D.requires_grad_(False)
                 with autocast():
-                    loss_g, g_stats = objective.g_loss(G, D, batch)
+                    loss_g, g_stats = objective.g_loss(Gw, D, batch)
                 opt_g.zero_grad(set_to_none=True)
                 scaler_g.scale(loss_g).backward()
                 if log_now:
@@ -349,7 +374,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                 scaler_g.step(opt_g)
                 scaler_g.update()
 
-                sample_now = step % t.sample_every == 0 or step == t.steps
+                sample_now = main and (step % t.sample_every == 0 or step == t.steps)
                 fake_fixed = generate_fixed() if sample_now else None
                 if sample_now and real_ref is not None:
                     pending_stats = sample_stats(fake_fixed, real_ref)
@@ -359,25 +384,30 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
                     G.train()
                     pending_stats.update(modes=covered.modes, total=covered.total, high_quality=covered.high_quality, reverse_kl=covered.reverse_kl)
                 if log_now:
+                    # Under torchrun: the means over the processes, i.e. over the global batch.
+                    logged = distributed.mean_over_ranks({"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **d_stats, **g_stats}, ranks)
+                    loss_d, loss_g = logged["loss_d"], logged["loss_g"]
                     check_finite(step)
                     now = time.perf_counter()
                     ips = (step - step_tick) * t.batch_size * k / max(now - t_tick, 1e-9)
                     t_tick, step_tick = now, step
-                    row = {"step": step, "time": time.time(), "elapsed": round(elapsed(), 3),
-                           "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
-                    row.update({name: float(v) for name, v in {**d_stats, **g_stats}.items()})
+                    row = {"step": step, "time": time.time(), "elapsed": round(elapsed(), 3)}
+                    row.update({name: float(v) for name, v in logged.items()})
                     row.update(grad_norm_d=float(grad_norm_d), grad_norm_g=float(grad_norm_g), images_per_s=round(ips, 1))
+                    if ranks.active:  # 0.0: every process holds the same weights, as DDP promises
+                        row.update(processes=ranks.world, replica_spread=distributed.replica_spread([G, D], ranks))
                     if recipe.lr_schedule is not None:
                         row["lr_g"] = opt_g.param_groups[0]["lr"]
                     row.update(pending_stats)
                     pending_stats = {}
-                    metrics.write(json.dumps(row) + "\n")
-                    metrics.flush()
-                    history.append(row)
-                    done = step - start
-                    eta = (t.steps - step) * (time.perf_counter() - t_start) / done
-                    write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"],
-                                 **({"health": judge()} if sample_now else {}))
+                    if main:
+                        metrics.write(json.dumps(row) + "\n")
+                        metrics.flush()
+                        history.append(row)
+                        done = step - start
+                        eta = (t.steps - step) * (time.perf_counter() - t_start) / done
+                        write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"],
+                                     **({"health": judge()} if sample_now else {}))
                 if sample_now:
                     save_grid(step, fake_fixed)
                 if step % t.checkpoint_every == 0 or step == t.steps:
@@ -389,11 +419,13 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
         # Interrupted mid-step (the command line turns the first Ctrl-C into a clean
         # stop, so this is a second one): the step is half done, so keep the last
         # checkpoint rather than save a state no uninterrupted run would have.
-        write_status(run_dir, state="stopped", step=last_ckpt, eta=None,
-                     message=f"Interrupted; resume continues from step {last_ckpt}.")
+        if main:
+            write_status(run_dir, state="stopped", step=last_ckpt, eta=None,
+                         message=f"Interrupted; resume continues from step {last_ckpt}.")
         raise
     except Diverged as e:
-        write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
+        if main:
+            write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
         return {"state": "diverged", "step": step, "error": str(e)}
 
     if final == "stopped":
@@ -402,12 +434,15 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress) -> dict:
             try:
                 check_finite(step)
                 save_checkpoint(step)
-                if step % t.sample_every:
+                if main and step % t.sample_every:
                     save_grid(step)  # so the last grid shown is where the run stopped
             except Diverged as e:
-                write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
+                if main:
+                    write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
                 return {"state": "diverged", "step": step, "error": str(e)}
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
+    if not main:
+        return {"state": final, "step": step, "message": message}
     status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message, health=judge())
     if stopped_by_file:
         stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed

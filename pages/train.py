@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import jobs, presets, runs
-from gan_core.cli import command_line
+from gan_core.cli import command_line, torchrun_command
 from gan_core.config import Config, DataConfig
 from gan_core.data import list_sources, load_data
 from gan_core.data.paired import PAIR_KINDS
@@ -498,6 +498,8 @@ def settings_form(settings) -> None:
         start(cfg, settings)
     st.caption("These settings as a command line:" if problem else "The same run from a terminal (e.g. on a GPU server):")
     st.code(command_line(cfg), language="bash", wrap_lines=True)
+    st.caption("On several GPUs, one process each (set NUM_GPUS; --batch-size is the global batch, split between them):")
+    st.code(torchrun_command(cfg), language="bash", wrap_lines=True)
 
 
 # ----------------------------------------------------------------------------- live view
@@ -687,6 +689,8 @@ def live_view(info: runs.RunInfo, settings) -> None:
         with st.expander("Command line and log", expanded=now.state in ("failed", "interrupted")):
             st.caption(f"Run `{now.id}`, resolved config as a command:")
             st.code(command_line(cfg), language="bash", wrap_lines=True)
+            st.caption("On several GPUs (torchrun, one process per GPU; it resumes too, with --resume):")
+            st.code(torchrun_command(cfg), language="bash", wrap_lines=True)
             tail = log_tail(info.path)
             if tail:
                 st.code(tail, language="text")

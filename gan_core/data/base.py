@@ -121,24 +121,38 @@ def _sequence_indices(n: int, seed: int, start: int, count: int) -> torch.Tensor
     return torch.cat(out)
 
 
-class _IndexBatches(torch.utils.data.Sampler):
-    """Endless batch sampler starting at a given batch, for lazy datasets."""
+def _shard(indices: torch.Tensor, shard: tuple[int, int]) -> torch.Tensor:
+    """Process ``rank``'s contiguous share of a global batch's indices (distributed.py)."""
+    rank, world = shard
+    if world == 1:
+        return indices
+    n = len(indices) // world
+    return indices[rank * n:(rank + 1) * n]
 
-    def __init__(self, n: int, batch_size: int, seed: int, start_batch: int):
-        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start_batch
+
+class _IndexBatches(torch.utils.data.Sampler):
+    """Endless batch sampler starting at a given batch, for lazy datasets; under
+    torchrun each process reads only its shard of every global batch."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_batch: int, shard: tuple[int, int] = (0, 1)):
+        self.n, self.batch_size, self.seed, self.start, self.shard = n, batch_size, seed, start_batch, shard
 
     def __iter__(self):
         b = self.start
         while True:
-            yield _sequence_indices(self.n, self.seed, b * self.batch_size, self.batch_size).tolist()
+            yield _shard(_sequence_indices(self.n, self.seed, b * self.batch_size, self.batch_size), self.shard).tolist()
             b += 1
 
 
 class BatchStream:
-    """Endless, resumable batches: batch i is the same for a given seed whatever came before."""
+    """Endless, resumable batches: batch i is the same for a given seed whatever came before.
+    ``batch_size`` is the global batch; with ``shard=(rank, world)`` (torchrun) a process
+    gets its contiguous 1/world of each, so the ranks together see the batch one
+    process would."""
 
-    def __init__(self, data: GanData, batch_size: int, seed: int, device: torch.device, start_batch: int = 0, workers: int = 0):
-        self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
+    def __init__(self, data: GanData, batch_size: int, seed: int, device: torch.device, start_batch: int = 0, workers: int = 0,
+                 shard: tuple[int, int] = (0, 1)):
+        self.data, self.batch_size, self.seed, self.device, self.shard = data, batch_size, seed, device, shard
         self.position = start_batch  # batches handed out so far; saved in checkpoints
         self._n = len(data)
         self._perm_epoch = -1
@@ -147,7 +161,7 @@ class BatchStream:
         if data.dataset is not None:
             loader = torch.utils.data.DataLoader(
                 data.dataset,
-                batch_sampler=_IndexBatches(self._n, batch_size, seed, start_batch),
+                batch_sampler=_IndexBatches(self._n, batch_size, seed, start_batch, shard),
                 num_workers=workers,
                 pin_memory=device.type == "cuda",
                 persistent_workers=workers > 0,
@@ -175,7 +189,7 @@ class BatchStream:
             batch = next(self._loader)
             batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         else:
-            idx = self._indices(self.position * self.batch_size).to(self.device)
+            idx = _shard(self._indices(self.position * self.batch_size), self.shard).to(self.device)
             batch = {k: v.index_select(0, idx) for k, v in self._tensors.items()}
         self.position += 1
         return batch

@@ -185,12 +185,16 @@ class PairedData(GanData):
             out[key] = cut.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
         return out
 
-    def jitter(self, batch: dict, seed: int, index: int) -> dict:
-        """Random crop and flip of batch ``index``, seeded by (seed, index) -> float pairs in [-1, 1]."""
+    def jitter(self, batch: dict, seed: int, index: int, shard: tuple[int, int] = (0, 1)) -> dict:
+        """Random crop and flip of batch ``index``, seeded by (seed, index) -> float pairs in [-1, 1].
+        A process's shard of a global batch (torchrun) gets its share of the global
+        batch's crops and flips, so together the processes jitter as one would."""
         n, size = len(batch["target"]), batch["target"].shape[-1]
+        rank, world = shard
         rng = np.random.default_rng([seed, index, 0x9A12])
-        tops, lefts = rng.integers(0, size - self.crop + 1, (2, n))
-        flips = rng.random(n) < 0.5
+        part = slice(rank * n, (rank + 1) * n)
+        tops, lefts = rng.integers(0, size - self.crop + 1, (2, n * world))[:, part]
+        flips = (rng.random(n * world) < 0.5)[part]
         return self._to_real(batch, tops, lefts, flips)
 
     def center(self, batch: dict) -> dict:
@@ -212,7 +216,7 @@ class PairedBatchStream(BatchStream):
 
     def next(self) -> dict[str, torch.Tensor]:
         index = self.position
-        return self.data.jitter(super().next(), self.seed, index)
+        return self.data.jitter(super().next(), self.seed, index, self.shard)
 
 
 # ----------------------------------------------------------------------------- derived pairs
@@ -434,9 +438,10 @@ def is_paired(cfg: DataConfig) -> bool:
     return cfg.pairs is not None or "paired" in SOURCES.get(cfg.name).tags
 
 
-def batch_stream(data: GanData, batch_size: int, seed: int, device: torch.device, start_batch: int = 0, workers: int = 0) -> BatchStream:
+def batch_stream(data: GanData, batch_size: int, seed: int, device: torch.device, start_batch: int = 0, workers: int = 0,
+                 shard: tuple[int, int] = (0, 1)) -> BatchStream:
     cls = PairedBatchStream if isinstance(data, PairedData) else BatchStream
-    return cls(data, batch_size, seed, device, start_batch=start_batch, workers=workers)
+    return cls(data, batch_size, seed, device, start_batch=start_batch, workers=workers, shard=shard)
 
 
 __all__ = [
