@@ -95,15 +95,16 @@ def discard_unstarted(run_dir: str | Path) -> bool:
 
 def remove_orphaned_temp_files(run_dir: str | Path, older_than: float = 5.0) -> int:
     """Delete the ``.<name>*.tmp`` files of atomic writes killed half-way. Called when a
-    worker starts, when no one else writes the run; the age margin spares a write
-    another process (the launcher recording the worker's pid) may be finishing."""
+    worker starts and when it ends, when no one else writes the run's checkpoints and
+    samples; in the run directory itself the age margin spares a write another process
+    (the launcher recording the worker's pid) may be finishing."""
     run_dir = Path(run_dir)
-    cutoff = time.time() - older_than
+    now = time.time()
     removed = 0
-    for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+    for folder, margin in ((run_dir, older_than), (run_dir / "checkpoints", 0.0), (run_dir / "samples", 0.0)):
         for p in folder.glob(".*.tmp"):
             try:
-                if p.is_file() and p.stat().st_mtime < cutoff:
+                if p.is_file() and p.stat().st_mtime <= now - margin:
                     p.unlink()
                     removed += 1
             except OSError:

@@ -443,6 +443,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
     if not main:
         return {"state": final, "step": step, "message": message}
+    remove_orphaned_temp_files(run_dir)  # a kill mid-write just before this worker started left them
     status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message, health=judge())
     if stopped_by_file:
         stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed
