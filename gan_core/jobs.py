@@ -37,6 +37,9 @@ def _check_capacity(runs_dir: Path, max_active: int | None) -> int:
 def worker_env(active: int = 0) -> dict[str, str]:
     """The environment of a background training process."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A dashboard started inside a torchrun job must not make its runs join that job's process group.
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
     # Share the cores among concurrent runs: PyTorch gives every process one thread
     # per core, and oversubscribed OpenMP threads spin-wait (measured: tiny models
     # ran 12x slower on 2 busy cores). The first run gets every core.

@@ -377,11 +377,12 @@ RECIPES.register("wgan-gp")(Recipe(
 ))
 
 
-# The mode-collapse remedies. On points (ring-8, grid-25) their defaults are tuned to
-# PacGAN's benchmark (Lin et al. 2018, Table 1; docs/BENCHMARKS.md, "Mode coverage"):
-# ReLU MLPs without batch norm, a large batch, and learning rates that decay to zero
-# over the second half so the generator settles on the modes' centres instead of
-# jittering around them. On images they keep DCGAN's settings.
+# The mode-collapse remedies. On points they use PacGAN's toy models (G 4 x 400 ReLU
+# with batch norm, D 3 x 200 maxout), Adam 1e-3 with a batch of 128, and learning
+# rates that decay to zero over the second half so the generator settles on the
+# modes' centres instead of jittering around them. How close they come to PacGAN's
+# Table 1 on ring-8 and grid-25 is measured in docs/BENCHMARKS.md ("Mode coverage").
+# On images they keep DCGAN's settings.
 POINT_G_DEPTH, POINT_D_DEPTH, MAXOUT_PIECES = 4, 3, 5  # PacGAN's toy models: G 4 x 400 with batch norm, D 3 x 200 maxout (5)
 
 
@@ -432,8 +433,7 @@ def decay_second_half(step: int, total: int) -> float:
 
 RECIPES.register("pacgan")(Recipe(
     "pacgan",
-    "PacGAN (Lin et al. 2018): D judges --pack samples at once, all real or all fake, so a generator that repeats itself is caught; "
-    "tuned to cover every mode of ring-8 and grid-25.",
+    "PacGAN (Lin et al. 2018): D judges --pack samples at once, all real or all fake, so a generator that repeats itself is caught.",
     ("image", "vector"),
     _remedy_defaults({"model.pack": 4}),
     _build_packed,

@@ -25,7 +25,8 @@ from pages._shared import plain, settings_or_stop, through_app
 
 through_app()
 
-FRAME_S = 0.2  # the live view asks for a frame this often (5 frames per second)
+FRAME_S = 0.16  # a frame this often while playing (6 per second) when the machine keeps up
+LOOP_S = 3.0  # one timer's rerun of the live fragment draws frames for this long
 TRAIN_BUDGET_S = 0.06  # at most this much training per frame, leaving the rest for drawing
 DEMO_MAX_G_STEPS = 20_000  # a shared demo server pauses a lab here
 HISTORY_POINTS = 600  # points per curve sent to the browser
@@ -319,35 +320,61 @@ def numbers(row: dict) -> str:
 # ------------------------------------------------------------------------- the frames
 
 
+def fragment_rerun() -> bool:
+    """True in a rerun of the live fragment alone (its timer), False in a full run
+    of the page. Streamlit has no public flag for it; the version is pinned."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
 def live(thing, speed: int) -> None:
+    """One frame in a full run of the page. Playing, a timer's rerun of the fragment
+    draws a frame every FRAME_S for up to LOOP_S, into the same three placeholders
+    (as the 2-D page does): a rerun of the fragment rebuilds its elements in the
+    browser, a frame within the loop only replaces them, so the loop keeps 5 frames a
+    second where one rerun per frame did not. A click stops the loop at once:
+    Streamlit interrupts it for the rerun."""
     labs = labs_of(thing)
     first = next(iter(labs.values()))
     playing = ss.get("lab1d_playing", False)
-    start = time.perf_counter()
-    if playing:
-        if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
-            ss.lab1d_playing = False
-            st.rerun()
-        thing.train(speed, budget_s=TRAIN_BUDGET_S)
+    header, chart, caption = st.empty(), st.empty(), st.empty()
+    until = time.perf_counter() + (LOOP_S if playing and fragment_rerun() else 0.0)
+    while True:
+        start = time.perf_counter()
+        if playing:
+            if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
+                ss.lab1d_playing = False
+                st.rerun()
+            thing.train(speed, budget_s=TRAIN_BUDGET_S)
+        draw_frame(labs, first, playing, header, chart, caption)
+        if not playing:
+            return
+        record_tick(time.perf_counter() - start)
+        if time.perf_counter() >= until:
+            return
+        time.sleep(max(0.0, FRAME_S - (time.perf_counter() - start)))
+
+
+def draw_frame(labs, first, playing: bool, header, chart, caption) -> None:
     snaps = {name: lab.snapshot() for name, lab in labs.items()}
     rate = rate_caption() if playing else ""
     frozen = " · G frozen: D trains alone" if first.freeze_g else ""
     if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
         frozen += f" · this shared demo stops a lab at {DEMO_MAX_G_STEPS:,} G steps: press Reset to start again"
-    st.markdown(f"**G step {first.g_steps:,}** · D steps {first.d_steps:,} · {'training' if playing else 'paused'}{frozen}"
-                + (f" · {rate}" if rate else ""))
+    header.markdown(f"**G step {first.g_steps:,}** · D steps {first.d_steps:,} · {'training' if playing else 'paused'}{frozen}"
+                    + (f" · {rate}" if rate else ""))
+    # No key: a key names one element per script run, and the loop replaces the chart many times in one.
     if len(labs) == 1:
         snap = next(iter(snaps.values()))
-        st.plotly_chart(single_figure(snap, first.history), key="lab1d_figure", config=FIG_CONFIG)
+        chart.plotly_chart(single_figure(snap, first.history), config=FIG_CONFIG)
         outside = f" · {snap.g_outside:.0%} of G's samples lie beyond the view" if snap.g_outside > 0.01 else ""
-        st.caption(numbers(snap.row) + outside)
+        caption.caption(numbers(snap.row) + outside)
     else:
-        st.plotly_chart(pair_figure(snaps, {name: lab.history for name, lab in labs.items()}), key="lab1d_pair_figure",
-                        config=FIG_CONFIG)
-        st.caption(" · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
-                              for name, s in snaps.items()))
-    if playing:
-        record_tick(time.perf_counter() - start)
+        chart.plotly_chart(pair_figure(snaps, {name: lab.history for name, lab in labs.items()}), config=FIG_CONFIG)
+        caption.caption(" · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
+                                   for name, s in snaps.items()))
 
 
 # ------------------------------------------------------------------------------ page

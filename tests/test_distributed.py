@@ -223,3 +223,14 @@ def test_the_train_page_command_has_a_torchrun_form_that_parses_to_the_same_conf
     parser, dests = _build_parser()
     args = parser.parse_args(multi.split(" -m gan_core ")[1].split())
     assert _config_from_args(args, dests) == cfg
+
+
+def test_dashboard_workers_never_join_a_torchrun_group_the_server_runs_in(monkeypatch):
+    from gan_core.distributed import from_environment
+    from gan_core.jobs import worker_env
+
+    for name, value in {"WORLD_SIZE": "4", "RANK": "2", "LOCAL_RANK": "2", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
+    env = worker_env()
+    assert not {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"} & env.keys()
+    assert not from_environment(env).active
