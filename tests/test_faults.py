@@ -86,5 +86,5 @@ def test_a_worker_sigkilled_at_random_moments_leaves_a_readable_run_that_resumes
     assert checkpoints.read(run_dir / "checkpoints" / checkpoints.WEIGHTS).step == steps
     assert [p for p in _orphans(run_dir) if p.parent != run_dir] == []  # the last worker swept the half-written files
     print(f"\n{KILLS} kills (seed {SEED}): {mid_write} left a half-written file, {between} fell between the resume state "
-          f"and the weights;"
+          f"and the weights; "
           f"{steps} steps, each logged once")
