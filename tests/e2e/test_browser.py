@@ -48,7 +48,7 @@ def _flow(page, server, screenshots):
     steps = page.get_by_role("spinbutton", name="Steps", exact=True)
     steps.fill("500")
     steps.press("Enter")
-    page.locator("[data-testid='stCode']", has_text=re.compile(r"--steps 500 .*--sample-every 25")).wait_for()
+    page.locator("[data-testid='stCode']", has_text=re.compile(r"--steps 500 .*--sample-every 25")).first.wait_for()  # the command; the torchrun form below it matches too
     page.screenshot(path=screenshots / "train-1-before.png", full_page=True)
 
     clicked, clicked_wall = time.monotonic(), time.time()
