@@ -37,8 +37,7 @@ CHANNELS = {"As in the data": None, "Grey": 1, "Colour": 3}
 OPTIMIZERS = ["adam", "rmsprop", "sgd"]
 G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
                "minimax: G minimises log(1 − D(G(z))), the paper's objective, whose gradient vanishes early on.")
-REFRESH_S = 1.0  # live view refresh while a run is active: progress, health, sample grid, latest numbers
-CHARTS_REFRESH_S = 4.0  # and of its loss curves, log and command line
+REFRESH_S = 1.0  # live view refresh while a run is active
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 # What one dashboard run may ask of a shared server, where the engine accepts any
 # positive number: a batch of millions is gigabytes, a k of millions a run that
@@ -682,20 +681,6 @@ def live_view(info: runs.RunInfo, settings) -> None:
             samples(now, data_kind, cfg.train.sample_every, note or condition_rows_note(cfg, info.path), paired=note is not None)
         with right:
             latest_numbers(rows, wasserstein)
-
-    # The curves redraw less often than the line above them: a browser rebuilds a
-    # Plotly chart from scratch whenever its figure changes (pages/lab_2d.py has the
-    # numbers), and ten sessions redrawing two charts every second saturated two
-    # cores (docs/BENCHMARKS.md, "Ten browser sessions").
-    @st.fragment(run_every=CHARTS_REFRESH_S if info.active else None)
-    def curves():
-        try:
-            cfg = runs.read_config(info.path)
-        except GanError:
-            return  # said once, above
-        now = runs.run_info(info.path)
-        wasserstein = cfg.loss.g_loss == "wasserstein"
-        rows = read_all_metrics(info.path)
         if rows:
             st.plotly_chart(loss_figure(rows, wasserstein), key="train_loss_chart", config={"displaylogo": False})
             st.plotly_chart(discriminator_figure(rows, wasserstein), key="train_d_chart", config={"displaylogo": False})
@@ -711,7 +696,6 @@ def live_view(info: runs.RunInfo, settings) -> None:
                 st.code(tail, language="text")
 
     view()
-    curves()
 
 
 # ----------------------------------------------------------------------------- page
