@@ -17,7 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "benchmarks" / "fuzz_inputs.py"
 SEED = int(os.environ.get("GAN_FUZZ_SEED", "6"))
 IMAGES, CHECKPOINTS = 500, 50
-MAX_RSS_MB = 1536  # torch alone is about 700 MB of it; the rest bounds what the inputs may cost
+MAX_RSS_MB = 1536  # a worker decoding the inputs: torch alone is about 700 MB of it; the rest bounds what the inputs may cost
+# The harness itself: its own torch, and every mutated input it generates and sends. It
+# measured 1,569 MB once in 2026-12-03's runs (under 1,536 in the others), so it gets its own bound.
+MAX_HARNESS_RSS_MB = 2048
 WALL_SECONDS = 85
 
 
@@ -62,4 +65,4 @@ def test_fuzzed_images_and_checkpoints_are_accepted_or_refused_in_one_sentence(t
     # Both outcomes must occur, or the mutations are too mild (or too wild) to test anything.
     assert outcomes["read_image"].get("accepted") and outcomes["read_image"].get("refused"), report
     assert outcomes["save_checkpoint_upload"].get("refused"), report
-    assert rss_mb < MAX_RSS_MB and summary["peak_rss_mb"] < MAX_RSS_MB, report
+    assert summary["peak_rss_mb"] < MAX_RSS_MB and rss_mb < MAX_HARNESS_RSS_MB, report
