@@ -100,15 +100,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--view", action="append", help="measure only this view (repeatable): " + "; ".join(VIEWS))
     args = parser.parse_args()
-    results = {v: [] for v in VIEWS}
+    views = args.view or list(VIEWS)
+    unknown = [v for v in views if v not in VIEWS]
+    if unknown:
+        parser.error(f"unknown view(s): {', '.join(unknown)}")
+    results = {v: [] for v in views}
     with tempfile.TemporaryDirectory() as runs:
         proc, url = start_server(runs)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 for r in range(args.repeats):
-                    for view in VIEWS:
+                    for view in views:
                         fps, steps = measure(browser, url, view, args.seconds)
                         results[view].append((fps, steps))
                         print(f"repeat {r + 1}: {view}: {fps:.1f} frames/s, {steps:.0f} steps/s", flush=True)

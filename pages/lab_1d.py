@@ -21,6 +21,7 @@ import streamlit as st
 
 from gan_core import lab1d
 from gan_core.errors import GanError
+from gan_core.lab1d_image import DATA, DISC, GAP, GEN, LOG4, LOSS_COLOURS, OPT, Painter, density_top, steady_span, thin, value_range, z_lines
 from pages._shared import plain, settings_or_stop, through_app
 
 through_app()
@@ -29,7 +30,6 @@ FRAME_S = 0.16  # a frame this often while playing (6 per second) when the machi
 LOOP_S = 3.0  # one timer's rerun of the live fragment draws frames for this long
 TRAIN_BUDGET_S = 0.06  # at most this much training per frame, leaving the rest for drawing
 DEMO_MAX_G_STEPS = 20_000  # a shared demo server pauses a lab here
-HISTORY_POINTS = 600  # points per curve sent to the browser
 DEFAULT_MEANS = (-2.0, 2.0, 0.0, 4.5, -4.5)
 DEFAULT_SD = 0.6
 SINGLE, PAIR = "One GAN", "Minimax vs non-saturating"
@@ -42,10 +42,8 @@ DEFAULTS = {
     # Slow enough to watch the first few dozen G steps, where the two losses part.
     PAIR: {"optimizer": "sgd", "k": 1, "lr": {"adam": (1e-3, 1e-3), "sgd": (0.05, 0.01)}, "speed": 2},
 }
-# Figure 1's black, green and blue; D* and C(G) (the optimum) in red; Streamlit's own
-# colours, so that the legends written in markdown match the lines.
-DATA, GEN, DISC, OPT, GAP = "#31333f", "#21c354", "#1c83e1", "#ff4b4b", "#ffa421"
-LOSS_COLOURS = {"minimax": OPT, "non-saturating": DISC}
+# The lines' colours (gan_core.lab1d_image's, shared with the live picture) are
+# Streamlit's own, so that the legends written in markdown match the lines.
 # The charts' legends, written once outside the live chart (a plotly legend costs the
 # browser a third of each frame's redraw).
 FIGURE_ONE_KEY = (r"**⋯** p_data · :green[**━**] p_g, a density estimate from 2,000 of G's samples · :blue[**╍**] D(x) · "
@@ -54,7 +52,6 @@ THEORY_KEY = (r":red[**━**] C(G) = −log 4 + 2·JSD, the value at D = D\* · 
               r":gray[**┄**] −log 4, reached at p_g = p_data · :green[**━**] JSD(p_data ‖ p_g) · :orange[**━**] mean |D − D\*|")
 PAIR_KEY = ":red[**━**] minimax G loss · :blue[**━**] non-saturating G loss"
 FIG_CONFIG = {"displaylogo": False}
-LOG4 = math.log(4)
 
 ss = st.session_state
 # A click's callbacks run before the script; when a timer's rerun cuts that run short
@@ -203,16 +200,15 @@ def figure_one(snap: lab1d.Snapshot, ax: tuple[int, int], domain: tuple[float, f
     densities (left scale) and D, D* (right scale, 0 to 1) above, the z -> x map below."""
     x = snap.x
     xa, ya, yd, yz = ("x" + _axis(ax[0]), "y" + _axis(ax[1]), "y" + _axis(ax[1] + 1), "y" + _axis(ax[1] + 2))
-    top = steady_top(float(snap.p_data.max()) * 1.15, float(np.percentile(snap.p_g, 99.5)))
-    z, xg = snap.z_line, np.clip(snap.x_line, x[0], x[-1])
-    gap = np.full(len(z), np.nan)
+    top = density_top(snap)
+    map_x, map_y = z_lines(snap)
     traces = [
         line(x, snap.p_data, "p_data", xa, ya, line=dict(color=DATA, dash="dot", width=2.5), hoverinfo="skip"),
         line(x, snap.p_g, "p_g (G's samples)", xa, ya, line=dict(color=GEN, width=2), fill="tozeroy",
              fillcolor="rgba(33,195,84,0.12)", hoverinfo="skip"),
         line(x, snap.d, "D(x)", xa, yd, line=dict(color=DISC, dash="dash", width=2.5), hoverinfo="skip"),
         line(x, snap.d_star, "D*(x) = p_data / (p_data + p_g)", xa, yd, line=dict(color=OPT, width=1.5), opacity=0.8, hoverinfo="skip"),
-        line(np.stack([z, xg, gap], axis=1).ravel(), np.tile([0.0, 1.0, np.nan], len(z)), "z → x = G(z)", xa, yz,
+        line(map_x, map_y, "z → x = G(z)", xa, yz,
              line=dict(color="#888888", width=1), hoverinfo="skip"),
     ]
     layout = {
@@ -227,30 +223,6 @@ def figure_one(snap: lab1d.Snapshot, ax: tuple[int, int], domain: tuple[float, f
     return traces, layout
 
 
-# Axis ranges move in coarse steps, not every frame: a chart whose layout is unchanged
-# redraws only its traces, several times cheaper in the browser than a re-laid-out one.
-
-
-def steady_top(base: float, peak: float) -> float:
-    """base, doubled as often as needed to show peak."""
-    return base * 2.0 ** max(0, math.ceil(math.log2(max(peak, 1e-12) / base)))
-
-
-def steady_span(n: int) -> list[float]:
-    """[0, the next of 10, 20, 50, 100, 200, 500, ... above n]."""
-    top = 10
-    while top < n:
-        top = top * 5 // 2 if str(top)[0] == "2" else top * 2
-    return [0, top]
-
-
-def thin(rows: list[dict]) -> list[dict]:
-    if len(rows) <= HISTORY_POINTS:
-        return rows
-    every = -(-len(rows) // HISTORY_POINTS)
-    return rows[::every] + ([rows[-1]] if (len(rows) - 1) % every else [])
-
-
 def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) -> go.Figure:
     """Figure 1 on the left; on the right, over G steps: V(G, D) against C(G) = max_D V,
     and below the JSD with D's distance from D* (both between 0 and log 2 here)."""
@@ -258,8 +230,6 @@ def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) 
     rows = thin(history)
     g = [r["g_steps"] for r in rows]
     span = steady_span(g[-1])
-    low = min(min(r["value"] for r in rows), min(r["value_at_optimum"] for r in rows))
-    value_range = [min(-1.5, math.floor(low * 2) / 2), 0.05]
     traces += [
         line(g, [r["value_at_optimum"] for r in rows], "C(G) = −log 4 + 2·JSD: V at D = D*", "x2", "y4", line=dict(color=OPT)),
         line(g, [r["value"] for r in rows], "V(G, D) with the current D", "x2", "y4", line=dict(color=DISC)),
@@ -269,7 +239,7 @@ def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) 
     ]
     layout.update(  # both panels on one x-axis, drawn under the lower one
         xaxis2=dict(domain=[0.68, 1.0], anchor="y5", range=span, title=dict(text="G steps", **TITLE)),
-        yaxis4=dict(domain=[0.45, 1.0], anchor="x2", range=value_range, title=dict(text="value", **TITLE)),
+        yaxis4=dict(domain=[0.45, 1.0], anchor="x2", range=list(value_range(rows)), title=dict(text="value", **TITLE)),
         yaxis5=dict(domain=[0.0, 0.4], anchor="x2", range=[0, 0.72], title=dict(text="JSD, |D − D*|", **TITLE)),
     )
     return chart(traces, dict(height=height, margin=dict(l=10, r=10, t=10, b=10), uirevision="keep", plot_bgcolor="white",
@@ -365,14 +335,22 @@ def draw_frame(labs, first, playing: bool, header, chart, caption) -> None:
         frozen += f" · this shared demo stops a lab at {DEMO_MAX_G_STEPS:,} G steps: press Reset to start again"
     header.markdown(f"**G step {first.g_steps:,}** · D steps {first.d_steps:,} · {'training' if playing else 'paused'}{frozen}"
                     + (f" · {rate}" if rate else ""))
-    # No key: a key names one element per script run, and the loop replaces the chart many times in one.
+    histories = {name: lab.history for name, lab in labs.items()}
+    if playing:  # a picture, updated in place (gan_core.lab1d_image says why)
+        view = "single" if len(labs) == 1 else "pair"
+        painter = ss.get(f"_lab1d_painter_{view}")
+        if painter is None:
+            painter = ss[f"_lab1d_painter_{view}"] = Painter(view)
+        chart.image(painter.draw(snaps, histories), output_format="JPEG", width="stretch")
+    elif len(labs) == 1:  # paused: Plotly, which zooms and hovers
+        chart.plotly_chart(single_figure(next(iter(snaps.values())), first.history), config=FIG_CONFIG)
+    else:
+        chart.plotly_chart(pair_figure(snaps, histories), config=FIG_CONFIG)
     if len(labs) == 1:
         snap = next(iter(snaps.values()))
-        chart.plotly_chart(single_figure(snap, first.history), config=FIG_CONFIG)
         outside = f" · {snap.g_outside:.0%} of G's samples lie beyond the view" if snap.g_outside > 0.01 else ""
         caption.caption(numbers(snap.row) + outside)
     else:
-        chart.plotly_chart(pair_figure(snaps, {name: lab.history for name, lab in labs.items()}), config=FIG_CONFIG)
         caption.caption(" · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
                                    for name, s in snaps.items()))
 

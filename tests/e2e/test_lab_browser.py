@@ -32,15 +32,28 @@ def _full_page(page, path) -> None:
 
 # ------------------------------------------------------------------------------ 1-D
 
-# The p_g curve of Figure 1 (the chart's second trace) as drawn: its SVG path.
+# Paused, Figure 1 is a Plotly chart: the p_g curve (its second trace) as drawn, an
+# SVG path. Playing, the view is one picture (st.image), named by a media URL that
+# changes with its content.
 P_G_PATH = f"() => {{ const g = document.querySelectorAll(\"{MAIN} {PLOT}\")[0]; " \
            "const p = g && g.querySelectorAll('.scatterlayer .trace path.js-line')[1]; return p ? p.getAttribute('d') : null; }"
+LIVE_PICTURE = f"() => {{ const i = document.querySelector(\"{MAIN} [data-testid='stImage'] img\"); " \
+               "return i && i.complete && i.naturalWidth > 0 ? i.src : null; }"
 G_STEP = re.compile(r"G step ([\d,]+)")
-# Every change of the "G step N" line, with its time: the frames the browser shows.
-WATCH_G_STEPS = f"() => {{ window.__g_frames = []; let last = ''; const main = document.querySelector(\"{MAIN}\"); " \
-                "new MutationObserver(() => { const m = main.innerText.match(/G step [\\d,]+/); " \
-                "if (m && m[0] !== last) { last = m[0]; window.__g_frames.push(performance.now()); } })" \
-                ".observe(main, {subtree: true, childList: true, characterData: true}); }"
+
+
+def _watch(step_pattern: str) -> str:
+    """JavaScript recording every change of the step line, with its time (the frames
+    the browser shows), and at each animation frame whether the live picture is on
+    screen (no blank flashes)."""
+    return (f"() => {{ window.__frames = []; window.__shown = [0, 0]; let last = ''; "
+            f"const main = document.querySelector(\"{MAIN}\"); "
+            f"new MutationObserver(() => {{ const m = main.innerText.match(/{step_pattern}/); "
+            "if (m && m[0] !== last) { last = m[0]; window.__frames.push(performance.now()); } })"
+            ".observe(main, {subtree: true, childList: true, characterData: true}); "
+            "const tick = () => { const i = main.querySelector(\"[data-testid='stImage'] img\"); "
+            "window.__shown[i && i.complete && i.getBoundingClientRect().width > 100 ? 0 : 1]++; requestAnimationFrame(tick); }; "
+            "requestAnimationFrame(tick); }")
 
 
 def _g_step(page) -> int:
@@ -57,27 +70,33 @@ def test_lab_1d_plots_move(server, browser, screenshots):
         main = page.locator(MAIN)
         main.get_by_text("G step 0").wait_for()
         page.wait_for_function(P_G_PATH)
-        before = page.evaluate(P_G_PATH)
+        paused_before = page.evaluate(P_G_PATH)
 
         main.get_by_role("button", name="Play", exact=True).click()
         main.get_by_role("button", name="Pause", exact=True).wait_for()
-        # Two reads of the drawn p_g curve: training redraws it.
-        page.wait_for_function(f"(old) => {{ const d = ({P_G_PATH})(); return d && d !== old; }}", arg=before)
-        page.evaluate(WATCH_G_STEPS)
+        # Two reads of the live picture: training redraws it.
+        first = page.wait_for_function(LIVE_PICTURE).json_value()
+        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PICTURE})(); return d && d !== old; }}", arg=first)
+        page.evaluate(_watch("G step [\\d,]+"))
         steps_then, t_then = _g_step(page), time.monotonic()
         page.wait_for_timeout(4000)
         steps_now, t_now = _g_step(page), time.monotonic()
-        shown = page.evaluate("() => window.__g_frames")
-        assert page.evaluate(P_G_PATH) != before, "playing redraws G's density"
+        frames, (shown, blank) = page.evaluate("() => window.__frames"), page.evaluate("() => window.__shown")
         assert steps_now > steps_then, "playing keeps training"
+        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PICTURE})(); return d && d !== old; }}", arg=first, timeout=30_000)
+        assert shown / (shown + blank) > 0.6, f"the picture stays on screen while it plays ({shown} of {shown + blank} frames)"
         rate = main.get_by_text(re.compile(r"frames/s")).first.inner_text()
-        browser_fps = (len(shown) - 1) / ((shown[-1] - shown[0]) / 1000) if len(shown) > 2 else 0.0
+        browser_fps = (len(frames) - 1) / ((frames[-1] - frames[0]) / 1000) if len(frames) > 2 else 0.0
         print(f"\n1-D lab while playing: {rate} (server); {browser_fps:.1f} frames/s shown by this browser; "
-              f"{(steps_now - steps_then) / (t_now - t_then):.0f} G steps/s")
+              f"{(steps_now - steps_then) / (t_now - t_then):.0f} G steps/s; picture on screen in {shown} of {shown + blank} "
+              "animation frames")
         _full_page(page, screenshots / "lab-1d-playing.png")
 
         main.get_by_role("button", name="Pause", exact=True).click()
         main.get_by_role("button", name="Play", exact=True).wait_for()
+        # Paused, Plotly again, with G's density as trained.
+        page.wait_for_function(f"(old) => {{ const d = ({P_G_PATH})(); return d && d !== old; }}", arg=paused_before)
+        _full_page(page, screenshots / "lab-1d-paused.png")
     except BaseException:
         _fail_with_context(page, screenshots, server, "lab-1d")
         raise
@@ -92,19 +111,7 @@ def test_lab_1d_plots_move(server, browser, screenshots):
 PAUSED_PLANE = f"() => {{ const i = document.querySelector(\"{MAIN} {PLOT} .imagelayer image\"); " \
                "const h = i && (i.getAttribute('href') || i.getAttribute('xlink:href')); " \
                "return h && h.startsWith('data:image/') ? h.slice(-400) : null; }"
-LIVE_PLANE = f"() => {{ const i = document.querySelector(\"{MAIN} [data-testid='stImage'] img\"); " \
-             "return i && i.complete && i.naturalWidth > 0 ? i.src : null; }"
 STEP = re.compile(r"^Step ([\d,]+)")
-# Every change of the "Step N" line, with its time (the frames the browser shows),
-# and, at each animation frame, whether the plane is on screen (no blank flashes).
-WATCH_FRAMES = f"() => {{ window.__frames = []; window.__shown = [0, 0]; let last = ''; " \
-               f"const main = document.querySelector(\"{MAIN}\"); " \
-               "new MutationObserver(() => { const m = main.innerText.match(/Step [\\d,]+/); " \
-               "if (m && m[0] !== last) { last = m[0]; window.__frames.push(performance.now()); } })" \
-               ".observe(main, {subtree: true, childList: true, characterData: true}); " \
-               "const tick = () => { const i = main.querySelector(\"[data-testid='stImage'] img\"); " \
-               "window.__shown[i && i.complete && i.getBoundingClientRect().width > 100 ? 0 : 1]++; requestAnimationFrame(tick); }; " \
-               "requestAnimationFrame(tick); }"
 
 
 def _step_2d(page) -> int:
@@ -126,16 +133,16 @@ def test_lab_2d_plots_move(server, browser, screenshots):
 
         main.get_by_role("button", name="Play", exact=True).click()
         main.get_by_role("button", name="Pause", exact=True).wait_for()
-        first = page.wait_for_function(LIVE_PLANE).json_value()
-        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PLANE})(); return d && d !== old; }}", arg=first)
-        page.evaluate(WATCH_FRAMES)
+        first = page.wait_for_function(LIVE_PICTURE).json_value()
+        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PICTURE})(); return d && d !== old; }}", arg=first)
+        page.evaluate(_watch("Step [\\d,]+"))
         steps_then, t_then = _step_2d(page), time.monotonic()
         page.wait_for_timeout(4000)
         steps_now, t_now = _step_2d(page), time.monotonic()
         frames, (shown, blank) = page.evaluate("() => window.__frames"), page.evaluate("() => window.__shown")
         assert steps_now > steps_then, "playing keeps training"
         # Still redrawing (waited for: a frame may be mid-load, so momentarily no picture, under load).
-        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PLANE})(); return d && d !== old; }}", arg=first, timeout=30_000)
+        page.wait_for_function(f"(old) => {{ const d = ({LIVE_PICTURE})(); return d && d !== old; }}", arg=first, timeout=30_000)
         assert shown / (shown + blank) > 0.6, f"the plane stays on screen while it plays ({shown} of {shown + blank} frames)"
         rate = main.get_by_text(re.compile(r"frames/s")).first.inner_text()
         browser_fps = (len(frames) - 1) / ((frames[-1] - frames[0]) / 1000) if len(frames) > 2 else 0.0

@@ -76,6 +76,7 @@ def test_play_trains_with_k_and_the_loss_changes_while_it_runs(page):
     page.button(key="lab1d_play").click().run()  # playing: each frame trains a slice
     assert not page.exception
     assert page.button(key="lab1d_play").label == "Pause"
+    assert not page.get("plotly_chart") and len(page.get("image")) == 1, "playing: one picture, updated in place"
     g, d = counts(page)
     assert g >= 1 and d == 3 * g, "k = 3 D steps per G step"
 
@@ -91,6 +92,7 @@ def test_play_trains_with_k_and_the_loss_changes_while_it_runs(page):
     page.button(key="lab1d_play").click().run()
     assert page.button(key="lab1d_play").label == "Play"
     assert counts(page) == (g3, d3), "paused: nothing trains"
+    assert not page.get("image") and chart_spec(page), "paused: the Plotly chart again"
 
 
 def test_learning_rates_and_optimiser_apply_in_place(page):
