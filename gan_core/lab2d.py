@@ -86,13 +86,18 @@ class Frame:
     """What the page draws at one step. Arrays are numpy, so pages need no torch."""
 
     step: int
-    fake: np.ndarray  # (modes.N_SAMPLES, 2) generated points from the lab's fixed noise
+    fake: np.ndarray  # (modes.N_SAMPLES, 2) generated points from the lab's fixed noise (fewer in a live frame)
     surface: np.ndarray  # (len(ys), len(xs)) of the lab: D's output at (xs[j], ys[i]) in surface[i, j]
     arrows_at: np.ndarray  # (N_ARROWS, 2) the first generated points
     arrows: np.ndarray  # (N_ARROWS, 2) -grad of G's loss with respect to each of them
     coverage: modes.Coverage | None  # None for point sets without discrete modes
     outside: int  # generated points outside the view
     losses: dict  # the last step's losses and D statistics (empty at step 0)
+    coverage_step: int = -1  # the step ``coverage`` was measured at: ``step``, or a live frame's last kept snapshot
+
+    def __post_init__(self):
+        if self.coverage_step < 0:
+            object.__setattr__(self, "coverage_step", self.step)
 
 
 class _FixedOutput(nn.Module):
@@ -283,7 +288,7 @@ class Lab:
 
     def frame(self) -> Frame:
         """The current step's frame (computed once per step)."""
-        if self._frame is not None and self._frame.step == self.step:
+        if self._frame is not None and self._frame.step == self.step and len(self._frame.fake) == modes.N_SAMPLES:
             return self._frame
         with self._own_rng(keep=False):
             fake = self._generate()
@@ -298,11 +303,39 @@ class Lab:
         )
         return self._frame
 
+    def live_frame(self, n_points: int) -> Frame:
+        """A lighter frame for animation: the first ``n_points`` of the fixed noise's
+        points (the same points the full frame starts with: G runs in eval mode, one
+        sample at a time), D's surface and the arrows as in ``frame``, and the mode
+        coverage of the last kept snapshot (``coverage_step``), since PacGAN's
+        protocol needs all 2,500 samples. Generating them is most of a frame's cost,
+        and a comparison draws one frame per recipe. At a kept step, the kept frame."""
+        if self.snapshots and self.snapshots[-1].step == self.step:
+            return self.snapshots[-1]
+        if n_points >= modes.N_SAMPLES:
+            return self.frame()
+        n_points = max(int(n_points), N_ARROWS + 8)  # room for the arrows' points and a group's companions
+        if self._frame is not None and self._frame.step == self.step and len(self._frame.fake) >= n_points:
+            return self._frame
+        with self._own_rng(keep=False):
+            fake = self._generate(n_points)
+            surface = self._surface(fake)
+            arrows = self._arrows(fake[:N_ARROWS])
+        fake_np = fake.numpy()
+        (x0, x1), (y0, y1) = self.bounds
+        inside = (fake_np[:, 0] >= x0) & (fake_np[:, 0] <= x1) & (fake_np[:, 1] >= y0) & (fake_np[:, 1] <= y1)
+        kept = self.snapshots[-1]
+        self._frame = Frame(
+            step=self.step, fake=fake_np, surface=surface, arrows_at=fake_np[:N_ARROWS].copy(), arrows=arrows,
+            coverage=kept.coverage, outside=int((~inside).sum()), losses=dict(self.losses), coverage_step=kept.step,
+        )
+        return self._frame
+
     @torch.no_grad()
-    def _generate(self) -> torch.Tensor:
+    def _generate(self, n: int | None = None) -> torch.Tensor:
         # Eval mode, as the sample grids and `sample` use: batch norm's running statistics.
         self.G.eval()
-        fake = self.objective.generate(self.G, {"z": self._z}).float()
+        fake = self.objective.generate(self.G, {"z": self._z if n is None else self._z[:n]}).float()
         self.G.train()
         return fake.reshape(len(fake), -1)
 
@@ -430,6 +463,9 @@ class Comparison:
 
     def frames(self) -> dict[str, Frame]:
         return {name: lab.frame() for name, lab in self.labs.items()}
+
+    def live_frames(self, n_points: int) -> dict[str, Frame]:
+        return {name: lab.live_frame(n_points) for name, lab in self.labs.items()}
 
 
 __all__ = ["GRID", "N_ARROWS", "Frame", "Lab", "Comparison", "point_recipes", "point_sets"]

@@ -272,3 +272,20 @@ def test_the_framed_picture_adds_axes_rings_and_the_colour_bar():
     assert lab2d_image.nice_ticks(-5.2, 5.2) == [-4.0, -2.0, 0.0, 2.0, 4.0]
     assert lab2d_image.nice_ticks(-1.29, 1.29) == [-1.0, -0.5, 0.0, 0.5, 1.0]
     assert lab2d_image.HEAT_SCALE_SHOWN[0][1] == "#%02x%02x%02x" % tuple(lab2d_image._LUT[0])
+
+
+def test_a_live_frame_is_the_full_frames_first_points_with_the_last_kept_coverage():
+    lab = tiny_lab(data="grid-25", snapshot_every=4)
+    lab.train(6)  # snapshots at 0 and 4
+    live = lab.live_frame(300)
+    assert live.step == 6 and len(live.fake) == 300 and live.coverage_step == 4
+    assert live.coverage == lab.snapshots[-1].coverage, "PacGAN's protocol needs 2,500 samples: the last kept measurement"
+    full = lab.frame()
+    assert len(full.fake) == modes.N_SAMPLES and full.coverage_step == 6
+    assert np.array_equal(live.fake, full.fake[:300]), "the same noise, the same points"
+    assert np.allclose(live.arrows, full.arrows, atol=1e-6) and live.arrows.shape == (lab2d.N_ARROWS, 2)
+    assert np.array_equal(live.surface, full.surface)
+    assert lab.live_frame(300) is full, "the full frame of this step serves a live one too"
+    lab.train(2)  # step 8: kept
+    assert lab.live_frame(300) is lab.snapshots[-1] and lab.snapshots[-1].step == 8
+    assert len(lab.live_frame(10**6).fake) == modes.N_SAMPLES

@@ -136,5 +136,18 @@ def test_the_comparison_view_trains_recipes_side_by_side(at):
     coverage = [c for c in charts(at) if not any(t["type"] == "heatmap" for t in c["data"])][0]
     assert {t["name"] for t in coverage["data"]} == set(chosen)  # one line per recipe
 
+    at.button(key="lab2d_play").click().run()  # playing: one light picture per recipe
+    step, state = status(at)
+    assert state == "training" and step > 10 and len(live_pictures(at)) == len(chosen)
+    labs = at.session_state["_lab2d_compare"][1].labs
+    per_recipe = [c.value for c in at.caption if re.match(r"\d+/25 modes", c.value)]
+    assert len(per_recipe) == len(chosen)
+    for lab, line in zip(labs.values(), per_recipe):
+        # The coverage needs 2,500 samples: while playing it is the last kept snapshot's, and says so.
+        kept = lab.snapshots[-1].step
+        assert kept < step and f"(at step {kept:,})" in line, line
+        assert len(lab._frame.fake) < 2_500, "the frame drawn was a light one"
+    at.button(key="lab2d_play").click().run()
+
     at.multiselect(key="lab2d_recipes").set_value(["gan"]).run()
     assert any("two or more" in i.value for i in at.info) and not at.get("plotly_chart")
