@@ -304,8 +304,10 @@ def live(thing, speed: int) -> None:
     draws a frame every FRAME_S for up to LOOP_S, into the same three placeholders
     (as the 2-D page does): a rerun of the fragment rebuilds its elements in the
     browser, a frame within the loop only replaces them, so the loop keeps 5 frames a
-    second where one rerun per frame did not. A click stops the loop at once:
-    Streamlit interrupts it for the rerun."""
+    second where one rerun per frame did not. While playing, the chart is a picture
+    (gan_core.lab1d_image), which the browser updates in place; a changed Plotly
+    figure is rebuilt from scratch and the chart was blank between frames. A click
+    stops the loop at once: Streamlit interrupts it for the rerun."""
     labs = labs_of(thing)
     first = next(iter(labs.values()))
     playing = ss.get("lab1d_playing", False)
