@@ -25,7 +25,7 @@ run: install
 	$(VENV)/bin/streamlit run app.py
 
 test: install browser
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
