@@ -377,19 +377,20 @@ RECIPES.register("wgan-gp")(Recipe(
 ))
 
 
-# The mode-collapse remedies. On points they use PacGAN's toy models (G 4 x 400 ReLU
-# with batch norm, D 3 x 200 maxout), Adam 1e-3 with a batch of 128, and learning
-# rates that decay to zero over the second half so the generator settles on the
-# modes' centres instead of jittering around them. How close they come to PacGAN's
-# Table 1 on ring-8 and grid-25 is measured in docs/BENCHMARKS.md ("Mode coverage").
-# On images they keep DCGAN's settings.
-POINT_G_DEPTH, POINT_D_DEPTH, MAXOUT_PIECES = 4, 3, 5  # PacGAN's toy models: G 4 x 400 with batch norm, D 3 x 200 maxout (5)
+# The mode-collapse remedies. On points, pacgan uses PacGAN's toy models (G 4 x 400 ReLU
+# with batch norm, D 3 x 200 maxout), Adam 1e-3 with a batch of 128; minibatch-std the
+# same shapes at 128 / 64 wide, G without batch norm, Adam 2e-3 and a batch of 256.
+# Both decay their learning rates to zero over the second half so the generator
+# settles on the modes' centres instead of jittering around them. How close they come
+# to PacGAN's Table 1 on ring-8 and grid-25 is measured in docs/BENCHMARKS.md ("Mode
+# coverage"). On images they keep DCGAN's settings.
+POINT_G_DEPTH, POINT_D_DEPTH, MAXOUT_PIECES = 4, 3, 5  # PacGAN's toy models: G 4 deep, D 3 deep with maxout (5)
 
 
-def _point_models(cfg: Config, data: GanData, d_inputs: int, group: int = 0):
+def _point_models(cfg: Config, data: GanData, d_inputs: int, group: int = 0, batch_norm: bool = True):
     """G of width ``--width``, D of half that, as in PacGAN's 2-D experiments."""
     width = cfg.model.width
-    G = PointGenerator(cfg.model.z_dim, data.shape, width, POINT_G_DEPTH, batch_norm=True)
+    G = PointGenerator(cfg.model.z_dim, data.shape, width, POINT_G_DEPTH, batch_norm=batch_norm)
     D = PointDiscriminator(d_inputs, max(1, width // 2), POINT_D_DEPTH, pieces=MAXOUT_PIECES, group=group)
     return G, D
 
@@ -443,7 +444,10 @@ RECIPES.register("pacgan")(Recipe(
 
 
 def _build_minibatch_std(cfg: Config, data: GanData):
-    return _point_models(cfg, data, math.prod(data.shape), group=MINIBATCH_STD_GROUP)
+    # G without batch norm: in training mode batch norm moves each point by the noise
+    # of its batch's statistics (about 0.5 units at a batch of 256, ten times
+    # grid-25's sigma), which blurs the modes that the minibatch std works to keep apart.
+    return _point_models(cfg, data, math.prod(data.shape), group=MINIBATCH_STD_GROUP, batch_norm=False)
 
 
 MINIBATCH_STD_GROUP = 4  # Karras et al.'s group size
@@ -453,7 +457,9 @@ RECIPES.register("minibatch-std")(Recipe(
     "Minibatch standard deviation (Karras et al. 2018): D also sees how much its features vary within groups of 4 samples, "
     "so a collapsed generator stands out.",
     ("vector",),
-    _remedy_defaults({}),
+    # Narrower models (G 128, D 64) at twice the learning rate and batch: 8,500 steps
+    # in about 240 CPU-s on one thread (docs/BENCHMARKS.md, "Mode coverage").
+    _remedy_defaults({"model.width": 128, **_adam(2e-3, 0.5, 0.999), "train.batch_size": 256, "train.steps": 8500}),
     _build_minibatch_std,
     Objective,
     archs=("mlp",),
