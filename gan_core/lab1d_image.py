@@ -31,6 +31,7 @@ LOG4 = math.log(4)
 HISTORY_POINTS = 600  # points per curve drawn
 DPI = 100
 FONT = 9
+SHRINK_AFTER = 15  # frames (about 3 s while playing) that an axis must have been too tall before it shrinks
 
 
 def steady_top(base: float, peak: float) -> float:
@@ -90,7 +91,7 @@ class _FigureOne:
     scale) and D, D* (right scale, 0 to 1) above, the z -> x map below."""
 
     def __init__(self, fig: Figure, left: float, bottom: float, width: float, height: float):
-        self.top = None
+        self.top, self._small_frames = None, 0
         top_h = 0.7 * height
         self.ax = fig.add_axes((left, bottom + 0.3 * height, width, top_h))
         self.ax_d = self.ax.twinx()
@@ -118,11 +119,15 @@ class _FigureOne:
 
     def ranges(self, snap) -> tuple:
         # Sticky: the density axis grows at once but shrinks only when a quarter of it
-        # would do, so a p_g whose peak hovers at a doubling does not flip it every frame.
+        # has done for SHRINK_AFTER frames in a row, so a p_g whose peak hovers at a
+        # doubling, or a narrow spike that flickers, does not re-lay the axes (a full
+        # drawing, 5-20 times a blitted frame) every few frames.
         base, peak = density_base_and_peak(snap)
         need = steady_top(base, peak)
-        if self.top is None or need > self.top or (need < self.top and peak < self.top / 4):
-            self.top = need
+        small = self.top is not None and need < self.top and peak < self.top / 4
+        self._small_frames = self._small_frames + 1 if small else 0
+        if self.top is None or need > self.top or self._small_frames >= SHRINK_AFTER:
+            self.top, self._small_frames = need, 0
         return (float(snap.x[0]), float(snap.x[-1]), self.top)
 
     def set_ranges(self, key: tuple) -> None:

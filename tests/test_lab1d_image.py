@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gan_core import lab1d
-from gan_core.lab1d_image import DPI, Painter, steady_span, steady_top, thin
+from gan_core.lab1d_image import DPI, SHRINK_AFTER, Painter, steady_span, steady_top, thin
 
 GREEN = np.array([0x21, 0xC3, 0x54])
 
@@ -77,12 +77,14 @@ def test_the_density_axis_does_not_flip_when_the_peak_hovers_at_a_doubling():
     snap = next(iter(snaps.values()))
     base = float(snap.p_data.max()) * 1.15
     tops = []
-    for peak in (0.9 * base, 1.1 * base, 0.9 * base, 1.1 * base, 0.2 * base):
+    peaks = [0.9 * base, 1.1 * base, 0.9 * base, 1.1 * base] + [0.2 * base] * SHRINK_AFTER
+    for peak in peaks:
         fake = lab1d.Snapshot(**{**snap.__dict__, "p_g": snap.p_g / max(snap.p_g.max(), 1e-12) * peak})
         painter.draw({"non-saturating": fake}, histories)
         tops.append(painter.ones[0].ax.get_ylim()[1])
     assert tops[:4] == [base, 2 * base, 2 * base, 2 * base], "grows at once, keeps its size while the peak hovers"
-    assert tops[4] == base, "shrinks once a quarter of the axis would do"
+    assert tops[4:-1] == [2 * base] * (SHRINK_AFTER - 1), "a short dip does not shrink it"
+    assert tops[-1] == base, "shrinks once a quarter of the axis has done for SHRINK_AFTER frames"
 
 
 def test_ranges_move_in_coarse_steps():
