@@ -34,7 +34,10 @@ VIEWS = {
     "1-D, minimax vs non-saturating": ("Lab: GAN theory in 1-D", "Minimax vs non-saturating", "G step [\\d,]+", r"G step ([\d,]+)"),
     "2-D, one recipe": ("Lab: mode collapse in 2-D", "One recipe", "Step [\\d,]+", r"^Step ([\d,]+)"),
     "2-D, compare recipes": ("Lab: mode collapse in 2-D", "Compare recipes", "Step [\\d,]+", r"^Step ([\d,]+)"),
+    "2-D, compare three recipes": ("Lab: mode collapse in 2-D", "Compare recipes", "Step [\\d,]+", r"^Step ([\d,]+)"),
 }
+# Recipes added to the comparison's defaults (gan, minibatch-std) before Play.
+ADDED = {"2-D, compare three recipes": ["wgan-gp"]}
 
 
 def free_port() -> int:
@@ -73,6 +76,14 @@ def measure(browser, url: str, view: str, seconds: float) -> tuple[float, float]
         main.get_by_text(step_re).first.wait_for()
         main.get_by_text(label, exact=True).click()
         page.wait_for_timeout(1500)
+        for recipe in ADDED.get(view, []):
+            box = main.locator("[data-testid='stMultiSelect'] input").first
+            box.click()
+            box.fill(recipe)
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            main.get_by_text(f"{recipe}:", exact=False).first.wait_for()
+            page.wait_for_timeout(1500)
         main.get_by_role("button", name="Play", exact=True).click()
         main.get_by_role("button", name="Pause", exact=True).wait_for()
         page.wait_for_timeout(3000)

@@ -415,8 +415,12 @@ if view == ONE:
     recipe = c2.selectbox("Recipe", list(recipe_info), key="lab2d_recipe")
     chosen = (recipe,)
 else:
-    defaults = [n for n in ("gan", "wgan-gp", "pacgan") if n in recipe_info] or list(recipe_info)[:2]
-    picked = c2.multiselect("Recipes to compare", list(recipe_info), default=defaults, key="lab2d_recipes")
+    # The plain GAN against the best remedy (docs/BENCHMARKS.md, "Mode coverage"): two
+    # recipes keep five frames a second on a 2-core CPU; each one added costs a
+    # training step and a picture per frame (three refresh about 4 times a second).
+    defaults = [n for n in ("gan", "minibatch-std") if n in recipe_info] or list(recipe_info)[:2]
+    picked = c2.multiselect("Recipes to compare", list(recipe_info), default=defaults, key="lab2d_recipes",
+                            help="Two or more, trained in lockstep from the same seed. Each recipe added slows the frames.")
     chosen = tuple(picked)
 seed = int(c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="lab2d_seed",
                            help="Same seed: same initial weights, batches and noise, in every recipe of a comparison."))
