@@ -250,9 +250,10 @@ class Painter:
                 ln.set_data(g, _column(rows, name))
                 drawn.append((ln.axes, ln))
         else:
+            steps = {name: _column(rows, "g_steps") for name, rows in zip(histories, history_list)}
             for key_, log, ax, lines in self.panels:
                 for name, rows in zip(histories, history_list):
-                    lines[name].set_data(_column(rows, "g_steps"), _column(rows, key_, log))
+                    lines[name].set_data(steps[name], _column(rows, key_, log))
                     drawn.append((ax, lines[name]))
         for ax, artist in drawn:
             ax.draw_artist(artist)

@@ -290,18 +290,7 @@ class Lab:
         """The current step's frame (computed once per step)."""
         if self._frame is not None and self._frame.step == self.step and len(self._frame.fake) == modes.N_SAMPLES:
             return self._frame
-        with self._own_rng(keep=False):
-            fake = self._generate()
-            surface = self._surface(fake)
-            arrows = self._arrows(fake[:N_ARROWS])
-        fake_np = fake.numpy()
-        (x0, x1), (y0, y1) = self.bounds
-        inside = (fake_np[:, 0] >= x0) & (fake_np[:, 0] <= x1) & (fake_np[:, 1] >= y0) & (fake_np[:, 1] <= y1)
-        self._frame = Frame(
-            step=self.step, fake=fake_np, surface=surface, arrows_at=fake_np[:N_ARROWS].copy(), arrows=arrows,
-            coverage=modes.coverage_for(self.data_name, fake_np), outside=int((~inside).sum()), losses=dict(self.losses),
-        )
-        return self._frame
+        return self._draw(None)
 
     def live_frame(self, n_points: int) -> Frame:
         """A lighter frame for animation: the first ``n_points`` of the fixed noise's
@@ -317,6 +306,11 @@ class Lab:
         n_points = max(int(n_points), N_ARROWS + 8)  # room for the arrows' points and a group's companions
         if self._frame is not None and self._frame.step == self.step and len(self._frame.fake) >= n_points:
             return self._frame
+        return self._draw(n_points)
+
+    def _draw(self, n_points: int | None) -> Frame:
+        """The frame of the current step from ``n_points`` of the fixed noise (all when
+        None, with their own coverage; else the last kept snapshot's), kept as ``_frame``."""
         with self._own_rng(keep=False):
             fake = self._generate(n_points)
             surface = self._surface(fake)
@@ -324,10 +318,13 @@ class Lab:
         fake_np = fake.numpy()
         (x0, x1), (y0, y1) = self.bounds
         inside = (fake_np[:, 0] >= x0) & (fake_np[:, 0] <= x1) & (fake_np[:, 1] >= y0) & (fake_np[:, 1] <= y1)
-        kept = self.snapshots[-1]
+        if n_points is None:
+            coverage, coverage_step = modes.coverage_for(self.data_name, fake_np), self.step
+        else:
+            coverage, coverage_step = self.snapshots[-1].coverage, self.snapshots[-1].step
         self._frame = Frame(
             step=self.step, fake=fake_np, surface=surface, arrows_at=fake_np[:N_ARROWS].copy(), arrows=arrows,
-            coverage=kept.coverage, outside=int((~inside).sum()), losses=dict(self.losses), coverage_step=kept.step,
+            coverage=coverage, outside=int((~inside).sum()), losses=dict(self.losses), coverage_step=coverage_step,
         )
         return self._frame
 
