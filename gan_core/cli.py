@@ -468,36 +468,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
-
-
-def command_line(cfg, runs_dir: str | None = None) -> str:
-    """The shell command that starts the same run, e.g. on a GPU server: every
-    field that differs from the plain defaults becomes a flag."""
-    import shlex
-
-    from .config import Config, iter_fields, flag_name
-
-    base = Config().to_dict()
-    mine = cfg.to_dict()
-    parts = ["python", "-m", "gan_core", "train"]
-    for dotted, f, _ in iter_fields():
-        section, _, name = dotted.rpartition(".")
-        value = mine[section][name] if section else mine[name]
-        default = base[section][name] if section else base[name]
-        if value == default or value is None:
-            continue
-        flag = flag_name(dotted, f)
-        if isinstance(value, bool):
-            parts.append(flag if value else "--no-" + flag[2:])
-        else:
-            parts += [flag, str(value)]
-    if runs_dir:
-        parts += ["--runs-dir", str(runs_dir)]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-def torchrun_command(cfg, nproc: int | str = "NUM_GPUS", runs_dir: str | None = None) -> str:
-    """``command_line`` in its data-parallel form: one process per GPU under torchrun
-    (README, "Several GPUs, or several machines")."""
-    single = command_line(cfg, runs_dir)
-    return f"torchrun --nproc_per_node {nproc} -m gan_core " + single[len("python -m gan_core "):]

@@ -6,12 +6,16 @@ always holds concrete values that rebuild every model.
 
 Each field's ``metadata`` carries its command-line help (and, where the field name
 would be ambiguous, its flag), so ``--help`` and the config can never drift apart.
+The way back, a config as the command that starts the same run (``command_line``,
+``torchrun_command``), lives here too: the flags are the fields' own, and the
+dashboard shows it without importing the command line's argparse and signals.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import types
 import typing
 from dataclasses import dataclass, field
@@ -214,3 +218,32 @@ def _build(cls, data: dict, prefix: str):
             raise ConfigError(f"Config field '{where}' must be one of {', '.join(map(str, choices))}, not {value!r}.")
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def command_line(cfg, runs_dir: str | None = None) -> str:
+    """The shell command that starts the same run, e.g. on a GPU server: every
+    field that differs from the plain defaults becomes a flag."""
+    base = Config().to_dict()
+    mine = cfg.to_dict()
+    parts = ["python", "-m", "gan_core", "train"]
+    for dotted, f, _ in iter_fields():
+        section, _, name = dotted.rpartition(".")
+        value = mine[section][name] if section else mine[name]
+        default = base[section][name] if section else base[name]
+        if value == default or value is None:
+            continue
+        flag = flag_name(dotted, f)
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + flag[2:])
+        else:
+            parts += [flag, str(value)]
+    if runs_dir:
+        parts += ["--runs-dir", str(runs_dir)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def torchrun_command(cfg, nproc: int | str = "NUM_GPUS", runs_dir: str | None = None) -> str:
+    """``command_line`` in its data-parallel form: one process per GPU under torchrun
+    (README, "Several GPUs, or several machines")."""
+    single = command_line(cfg, runs_dir)
+    return f"torchrun --nproc_per_node {nproc} -m gan_core " + single[len("python -m gan_core "):]

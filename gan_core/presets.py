@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
+from .config import Config, command_line
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,6 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
 
 def command(key: str) -> str:
     """The preset as a command line."""
-    from .cli import command_line
-
     return command_line(PRESETS[key].config)
 
 

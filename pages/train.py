@@ -13,8 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import jobs, presets, runs
-from gan_core.cli import command_line, torchrun_command
-from gan_core.config import Config, DataConfig
+from gan_core.config import Config, DataConfig, command_line, torchrun_command
 from gan_core.data import list_sources, load_data
 from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError

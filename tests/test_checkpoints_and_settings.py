@@ -2,7 +2,8 @@ import pytest
 
 from conftest import tiny
 from gan_core import checkpoints, runs
-from gan_core.cli import command_line, main
+from gan_core.cli import main
+from gan_core.config import command_line
 from gan_core.config import Config
 from gan_core.errors import ConfigError
 from gan_core.inference import load_generator, sample, sample_grid

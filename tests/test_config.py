@@ -73,3 +73,14 @@ def test_config_file_errors(tmp_path):
         Config.from_json_file(bad)
     with pytest.raises(ConfigError, match="cannot be read"):
         Config.from_json_file(tmp_path / "missing.json")
+
+
+def test_command_line_names_only_what_differs_from_the_plain_defaults():
+    from gan_core.config import command_line, torchrun_command
+
+    assert command_line(Config()) == "python -m gan_core train"
+    cfg = Config().replace(**{"recipe": "gan", "data.path": "my photos/a.zip", "train.amp": False, "train.steps": 300})
+    cmd = command_line(cfg, runs_dir="/srv/runs")
+    # a path with a space is quoted; a bool switched off is its --no- flag; the runs folder comes last
+    assert cmd == "python -m gan_core train --recipe gan --data-path 'my photos/a.zip' --steps 300 --no-amp --runs-dir /srv/runs"
+    assert torchrun_command(cfg, 2) == "torchrun --nproc_per_node 2 -m gan_core train " + command_line(cfg)[len("python -m gan_core train "):]

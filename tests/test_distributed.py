@@ -213,8 +213,8 @@ def test_stops_kills_and_resumes_across_one_and_two_processes_log_every_step_onc
 
 
 def test_the_train_page_command_has_a_torchrun_form_that_parses_to_the_same_config():
-    from gan_core.cli import _build_parser, _config_from_args, command_line, torchrun_command
-    from gan_core.config import Config
+    from gan_core.cli import _build_parser, _config_from_args
+    from gan_core.config import Config, command_line, torchrun_command
 
     cfg = Config().replace(**{"recipe": "dcgan", "data.name": "faces-lfw", "train.batch_size": 128, "train.steps": 900})
     multi = torchrun_command(cfg, 4)

@@ -262,7 +262,8 @@ def test_deterministic_sets_the_switches_for_the_run_and_puts_them_back(tmp_path
 
 
 def test_deterministic_is_a_command_line_flag_and_round_trips():
-    from gan_core.cli import _build_parser, _config_from_args, command_line
+    from gan_core.cli import _build_parser, _config_from_args
+    from gan_core.config import command_line
 
     parser, dests = _build_parser()
     cfg = _config_from_args(parser.parse_args(["train", "--deterministic"]), dests)

@@ -19,8 +19,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gan_core import jobs, runs
-from gan_core.cli import command_line
-from gan_core.config import Config, DataConfig
+from gan_core.config import Config, DataConfig, command_line
 from gan_core.errors import DataError, GanError
 from gan_core.data.base import SOURCES
 from gan_core.recipes import resolve
