@@ -298,7 +298,11 @@ def test_a_generator_that_collapsed_is_named(tmp_path):
     rows_, status, cfg = train(tmp_path, "gan", "ring-8", 400, **{"optim.lr_g": 1e-2})
     assert abs(rows_[-1]["d_fake"] - 0.5) < 0.1  # the losses show nothing
     findings = trainer_verdict(rows_, status, cfg, "vector")
-    assert codes(findings) == ["collapse"] and "of the 8 modes" in findings[0].sentence
+    # What must hold is the kind of finding, not which of the two a trajectory reaches first: on
+    # one machine this seed piles every point on one spot ("collapse"); on another of the same kind
+    # it reaches 4 modes at step 250 and then loses them ("modes lost"). Both name the modes.
+    assert findings and set(codes(findings)) <= {"collapse", "modes_lost"}, codes(findings)
+    assert all("of the 8 modes" in f.sentence for f in findings)
 
 
 @pytest.mark.parametrize("checkpoint, data, size", [("dcgan-faces-lfw", "faces-lfw", 32), ("cgan-mnist", "mnist-5k", 28)])
