@@ -6,13 +6,13 @@ Images: real photos from scikit-image's samples (``skimage.data``), saved with P
 as PNG, JPEG, GIF, WebP and TIFF in several modes, then mutated by bit flips,
 truncations, splices and header edits (width and height fields set huge, tiny or
 zero, chunk and segment lengths corrupted). Each one goes through the functions the
-pages call: ``uploads.read_image`` and, wrapped in a zip, ``uploads.save_upload``
+pages call: ``untrusted.read_image`` and, wrapped in a zip, ``uploads.save_upload``
 into a scratch runs folder.
 
 Checkpoints: the shipped ``checkpoints/dcgan-faces-lfw.safetensors`` with bit flips
 in its header and its tensors, truncations, a wrong header length, and edits of its
 metadata (shape, width, z_dim, data, recipe, step) and tensor table (dtype, shape,
-offsets), through ``uploads.save_checkpoint_upload`` and ``gallery.describe_checkpoint``.
+offsets), through ``uploads.save_checkpoint_upload`` and ``catalog.describe_checkpoint``.
 
 Allowed outcomes: accepted, or refused with a GanError whose message is one sentence
 (no newline, no traceback text); a refused upload must leave nothing on disk. Any
@@ -410,11 +410,11 @@ def _outcome(call) -> tuple[str, str]:
 
 
 def _run_image(fmt: str, data: bytes, scratch: Path) -> dict[str, tuple[str, str]]:
-    from gan_core import uploads
+    from gan_core import untrusted, uploads, visitors
 
     ext = EXTENSIONS[fmt]
     out = {}
-    status, detail = _outcome(lambda: uploads.read_image(data, f"photo.{ext}"))
+    status, detail = _outcome(lambda: untrusted.read_image(data, f"photo.{ext}"))
     if status == "accepted":
         shape, dtype = detail.shape, str(detail.dtype)
         if dtype != "uint8" or len(shape) != 3 or shape[2] not in (1, 3):
@@ -430,28 +430,28 @@ def _run_image(fmt: str, data: bytes, scratch: Path) -> dict[str, tuple[str, str
     if status == "accepted":
         detail.summary()
         detail = ""
-    elif status == "refused" and _left_behind(runs / uploads.UPLOADS):
-        status, detail = "failed", f"refused ({detail}) but left {_left_behind(runs / uploads.UPLOADS)}"
+    elif status == "refused" and _left_behind(runs / visitors.UPLOADS):
+        status, detail = "failed", f"refused ({detail}) but left {_left_behind(runs / visitors.UPLOADS)}"
     shutil.rmtree(runs, ignore_errors=True)
     out["save_upload"] = (status, detail)
     return out
 
 
 def _run_checkpoint(data: bytes, scratch: Path, index: int) -> dict[str, tuple[str, str]]:
-    from gan_core import gallery, uploads
+    from gan_core import catalog, uploads, visitors
 
     out = {}
     runs = scratch / "runs"
     shutil.rmtree(runs, ignore_errors=True)  # a worker killed by the previous input may have left files
     status, detail = _outcome(lambda: uploads.save_checkpoint_upload(data, "x.safetensors", runs))
-    if status == "refused" and _left_behind(runs / uploads.UPLOADS):
-        status, detail = "failed", f"refused ({detail}) but left {_left_behind(runs / uploads.UPLOADS)}"
+    if status == "refused" and _left_behind(runs / visitors.UPLOADS):
+        status, detail = "failed", f"refused ({detail}) but left {_left_behind(runs / visitors.UPLOADS)}"
     out["save_checkpoint_upload"] = (status, "" if status == "accepted" else detail)
     shutil.rmtree(runs, ignore_errors=True)
 
     path = scratch / f"ckpt-{index}.safetensors"  # a new path each time: describe_checkpoint caches by path
     path.write_bytes(data)
-    status, detail = _outcome(lambda: gallery.describe_checkpoint(path))
+    status, detail = _outcome(lambda: catalog.describe_checkpoint(path))
     if status == "accepted":
         entry = detail
         status2, detail2 = _outcome(entry.summary)
@@ -475,9 +475,9 @@ def worker(conn, scratch: str, quiet: bool) -> None:
         os.dup2(devnull, 2)
     scratch_dir = Path(scratch)
     # Import torch and the engine once, before any input is timed.
+    import gan_core.catalog
     import gan_core.data
-    import gan_core.gallery
-    import gan_core.inference  # noqa: F401
+    import gan_core.uploads  # noqa: F401
 
     while True:
         job = conn.recv()

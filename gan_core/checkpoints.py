@@ -26,7 +26,7 @@ from .config import Config
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .runs import atomic_write_bytes
-from .uploads import shown_name, unprintable
+from .untrusted import MAX_NAME_CHARS, MAX_NAMES, shown_name, unprintable
 
 FORMAT = "gan-workbench/1"
 WEIGHTS = "last.safetensors"
@@ -130,8 +130,7 @@ MAX_IMAGE_SIDE = 1024  # the largest --image-size the engine accepts
 MAX_VECTOR_DIM = 1024  # toy points are 1-D or 2-D
 MAX_Z_DIM = 4096
 MAX_WIDTH = 4096
-MAX_NAMES = 1000  # class names (ImageNet has 1000) or attribute names (CelebA has 40)
-MAX_NAME_CHARS = 200
+# Class and attribute names: untrusted.MAX_NAMES and MAX_NAME_CHARS, shared with the data folders.
 
 
 def _damaged(name: str, what: str) -> CheckpointError:

@@ -241,7 +241,8 @@ def _cmd_sample(args) -> int:
     import numpy as np
 
     from .inference import condition_vector, load_generator, sample_grid, sample_tensor
-    from .samples import png_bytes, points_png
+    from .pictures import png_bytes
+    from .samples import points_png
 
     if args.n < 1:
         raise GanError("--n must be at least 1.")
@@ -345,7 +346,7 @@ def _cmd_translate(args) -> int:
     from .errors import DataError
     from .runs import atomic_write_bytes
     from .translate import load_translator, translate_image
-    from .uploads import MAX_IMAGE_BYTES, read_image, shown_name
+    from .untrusted import MAX_IMAGE_BYTES, read_image, shown_name
 
     # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -18,7 +18,8 @@ from . import checkpoints
 from .config import Config
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
-from .recipes import RECIPES, ConditionalObjective, Objective
+from .objectives import ConditionalObjective, Objective
+from .recipes import RECIPES
 from .samples import grid_array, to_uint8
 
 

@@ -183,7 +183,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0, cache_dir: str | Path | None = None) -> Evaluation:
     """Score a conditional generator against the real data of ``data_cfg`` (which the
-    caller vouches for: see gallery.comparison_data for data named by an upload)."""
+    caller vouches for: see memorisation.comparison_data for data named by an upload)."""
     if not gen.conditional:
         raise DataError(f"{gen.path.name} is an unconditional {gen.config.recipe} generator; the judge scores conditional (cgan) models.")
     if gen.kind != "image":

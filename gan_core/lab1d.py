@@ -354,6 +354,11 @@ class Lab1D:
         ends = (self.x[0] + 1.0, self.x[-1] - 1.0)
         return float(max(ends, key=lambda e: (np.abs(e - mu) / sd).min()))
 
+    @property
+    def labs(self) -> dict[str, "Lab1D"]:
+        """This lab by its G loss: a page treats one lab and a ``Comparison`` alike."""
+        return {self.settings.g_loss: self}
+
     def clone(self) -> "Lab1D":
         """An independent copy (models, optimisers, random state, history): the same start for a comparison."""
         return copy.deepcopy(self)
@@ -521,4 +526,24 @@ class Comparison:
         return {name: lab.snapshot() for name, lab in self.labs.items()}
 
 
-__all__ = ["Target", "LabSettings", "Lab1D", "Snapshot", "Comparison", "MAX_MODES", "POSITION_LIMIT", "SD_RANGE", "G_LOSSES", "LOG4"]
+# ------------------------------------------------------------------------- captions
+
+
+def summary(snap: Snapshot) -> str:
+    """The paper's quantities at ``snap`` in one line, and the share of G's samples the
+    view leaves out once it is worth saying (over 1%): p_g is drawn from the rest."""
+    row = snap.row
+    line = (f"V(G, D) {row['value']:.3f} · C(G) {row['value_at_optimum']:.3f} · JSD {row['jsd']:.3f} · "
+            f"mean |D − D*| {row['gap_to_optimum']:.3f} · E[D(x)] {row['d_real']:.2f} · E[D(G(z))] {row['d_fake']:.3f}")
+    return line + (f" · {snap.g_outside:.0%} of G's samples lie beyond the view" if snap.g_outside > 0.01 else "")
+
+
+def pair_summary(snaps: dict[str, Snapshot]) -> str:
+    """Per G loss of a comparison, the figures that tell the losses apart: the push G's
+    samples get, how surely D rejects them, and how far p_g still is from p_data."""
+    return " · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
+                      for name, s in snaps.items())
+
+
+__all__ = ["Target", "LabSettings", "Lab1D", "Snapshot", "Comparison", "MAX_MODES", "POSITION_LIMIT", "SD_RANGE", "G_LOSSES", "LOG4",
+           "summary", "pair_summary"]

@@ -218,6 +218,47 @@ class Lab:
     def coverage_history(self) -> list[tuple[int, modes.Coverage]]:
         return [(f.step, f.coverage) for f in self.snapshots if f.coverage is not None]
 
+    @property
+    def labs(self) -> dict[str, "Lab"]:
+        """This lab by its recipe's name: a page treats one lab and a ``Comparison`` alike."""
+        return {self.recipe: self}
+
+    def steps_kept(self) -> list[int]:
+        """The steps a page can show: every kept snapshot's, and the current step."""
+        steps = [f.step for f in self.snapshots]
+        return steps if self.step in steps else steps + [self.step]
+
+    def frame_at(self, step: int) -> Frame:
+        """The kept snapshot of ``step``; the current frame for any other step."""
+        kept = {f.step: f for f in self.snapshots}
+        return kept.get(step) or self.frame()
+
+    def frames_at(self, step: int) -> dict[str, Frame]:
+        return {self.recipe: self.frame_at(step)}
+
+    def coverage_until(self, frame: Frame) -> list[tuple[int, modes.Coverage]]:
+        """The coverage measured up to ``frame``'s step, ending with the one ``frame``
+        shows (a live frame's is its last kept snapshot's), for the coverage chart."""
+        rows = [(s, c) for s, c in self.coverage_history() if s <= frame.step]
+        if frame.coverage is not None and (not rows or rows[-1][0] != frame.coverage_step):
+            rows.append((frame.coverage_step, frame.coverage))
+        return rows
+
+    def verdict(self, frame: Frame) -> str:
+        """D's verdict at ``frame`` in a line: its mean outputs on real and generated
+        points, or a critic's Wasserstein estimate (its outputs are not probabilities)."""
+        m = frame.losses
+        if not m:
+            return "untrained"
+        if self.wasserstein:
+            return f"Wasserstein estimate {m.get('wasserstein', float('nan')):.3g}"
+        return f"D(x) {m.get('d_real', float('nan')):.2f} · D(G(z)) {m.get('d_fake', float('nan')):.2f}"
+
+    def playing_frames(self, n_points: int) -> dict[str, Frame]:
+        """What a page draws each frame while this lab plays: the full frame (2,500
+        points and their own coverage). ``n_points`` serves a ``Comparison`` only."""
+        return {self.recipe: self.frame()}
+
     # -- training -----------------------------------------------------------------------
 
     def train(self, steps: int) -> int:
@@ -463,6 +504,16 @@ class Comparison:
 
     def live_frames(self, n_points: int) -> dict[str, Frame]:
         return {name: lab.live_frame(n_points) for name, lab in self.labs.items()}
+
+    def playing_frames(self, n_points: int) -> dict[str, Frame]:
+        """What a page draws each frame while the comparison plays: each recipe's live
+        frame, ``n_points`` points with the coverage of its last kept snapshot, so that
+        three recipes still refresh five times a second (generating 2,500 points costs
+        15-40 ms per recipe on one core)."""
+        return self.live_frames(n_points)
+
+    def frames_at(self, step: int) -> dict[str, Frame]:
+        return {name: lab.frame_at(step) for name, lab in self.labs.items()}
 
 
 __all__ = ["GRID", "N_ARROWS", "Frame", "Lab", "Comparison", "point_recipes", "point_sets"]

@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import socket
-import stat
 import tempfile
 import time
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import RunError
+from .untrusted import Unreadable, open_regular  # Unreadable: a run file that exists but cannot be used
 
 ACTIVE = ("queued", "running")
 FINAL = ("finished", "stopped", "diverged", "failed", "interrupted")
@@ -119,28 +119,9 @@ def read_config(run_dir: str | Path) -> Config:
     return Config.from_json_file(path)
 
 
-class Unreadable(RunError):
-    """A run file that exists but cannot be used; the message is a phrase naming the
-    file and what is wrong with it, for "This run cannot be read: ..."."""
-
-
 # config.json and status.json are a few KB; anything far larger is not ours, and is
 # not read whole on every refresh of every page.
 MAX_RUN_FILE_BYTES = 1 << 20
-
-
-def open_regular(path: str | Path):
-    """``open(path, "rb")`` for a regular file only. A FIFO put in a run folder would
-    block a plain open forever (and every page that lists runs with it): O_NONBLOCK
-    keeps open() from waiting for a writer, and fstat refuses it (``Unreadable``)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise Unreadable(f"{Path(path).name} is not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def _read_regular(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> bytes:

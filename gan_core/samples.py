@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
+from .pictures import png_bytes
 from .runs import atomic_write_bytes
 
 
@@ -24,14 +25,6 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8; grey stays one channel."""
     arr = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return arr.permute(0, 2, 3, 1).numpy()
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array.squeeze(-1) if array.ndim == 3 and array.shape[-1] == 1 else array).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def points_png(points: np.ndarray, real: np.ndarray | None = None, title: str = "") -> bytes:

@@ -2,7 +2,7 @@
 
 Everything here takes and returns numpy (uint8 (H, W, C) images, float32 (H, W) maps),
 so pages never touch torch. Images a visitor sends come through
-``uploads.read_image`` first (limits before decoding, EXIF rotation, alpha on white).
+``untrusted.read_image`` first (limits before decoding, EXIF rotation, alpha on white).
 
 Any size: the U-Net of depth d needs sides that are multiples of 2^d. An image up to
 ``TILE`` (512) pixels a side is reflect-padded to the next multiple and translated in
@@ -34,11 +34,12 @@ import numpy as np
 import torch
 
 from . import checkpoints
+from .data.builtin import TILE_SCALES
 from .data.paired import derive, source_channels, to_grey
 from .errors import CheckpointError, ConfigError, DataError
 from .inference import Generator, cached_loader, generator_from
 from .recipes import RECIPES
-from .uploads import MAX_IMAGE_PIXELS
+from .untrusted import MAX_IMAGE_PIXELS
 
 TILE = 512  # tile side, and the largest side translated in one pass
 OVERLAP = 64  # least overlap between neighbouring tiles
@@ -132,7 +133,7 @@ def _hwc(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or image.dtype != np.uint8 or min(image.shape[:2]) < 1:
-        raise DataError("An image must be a uint8 array of height x width x 1, 3 or 4 channels; read it with uploads.read_image.")
+        raise DataError("An image must be a uint8 array of height x width x 1, 3 or 4 channels; read it with untrusted.read_image.")
     return image[..., :3] if image.shape[2] == 4 else image
 
 
@@ -178,10 +179,9 @@ def training_scale(tr: Translator, width: int, height: int) -> float:
     crop: the U-Net's innermost level is then 1 x 1 as in training. (At the 1.12-crop
     load size instead, a 32 px model's input was padded up to 64 px, and what it made
     of a face was noise.)"""
-    from .data.builtin import _TILE_SCALES
 
     data = tr.gen.config.data
-    short = data.image_size * (sorted(_TILE_SCALES)[len(_TILE_SCALES) // 2] if data.name == "photos" else 1)
+    short = data.image_size * (sorted(TILE_SCALES)[len(TILE_SCALES) // 2] if data.name == "photos" else 1)
     return min(1.0, short / max(1, min(width, height)))
 
 

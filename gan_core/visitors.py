@@ -27,8 +27,10 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .runs import RunInfo, Unreadable, atomic_write_json, open_regular
+from .runs import RunInfo, atomic_write_json
+from .untrusted import Unreadable, open_regular
 
+UPLOADS = "uploads"  # folder under the runs directory; list_runs ignores it (no config.json)
 OWNER_FILE = "owner.json"
 # An upload nobody has used for this long is removed, whoever it belongs to: a visitor
 # who closed the tab never comes back to tidy up.
@@ -90,8 +92,6 @@ def visible_runs(all_runs: Iterable[RunInfo], owner: str | None, settings) -> li
 
 def uploads_dir(runs_dir: str | Path, owner: str) -> Path:
     """The folder of ``owner``'s uploads (not created here)."""
-    from .uploads import UPLOADS  # not at the top: uploads.py imports this module
-
     return Path(runs_dir) / UPLOADS / check_owner(owner)
 
 
@@ -122,8 +122,6 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
     anyone's go after ``idle_s`` seconds unused. Only owner folders are swept: the
     shared uploads of a server outside demo mode are left alone.
     """
-    from .uploads import UPLOADS
-
     root = Path(runs_dir) / UPLOADS
     if not root.is_dir():
         return []
@@ -172,6 +170,6 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
 
 
 __all__ = [
-    "OWNER_FILE", "UPLOAD_IDLE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
+    "UPLOADS", "OWNER_FILE", "UPLOAD_IDLE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
     "visible_runs", "uploads_dir", "referenced_uploads", "sweep_uploads",
 ]

@@ -319,7 +319,7 @@ def _names(names: list[str], most: int = 12) -> str:
 
 def condition_rows_note(cfg, run_dir) -> str | None:
     """What the rows of a conditional run's saved sample grid are, for its caption
-    (the grid is recipes.ConditionalObjective.grid_conditions), or None for other
+    (the grid is objectives.ConditionalObjective.grid_conditions), or None for other
     recipes. Names come from the run's checkpoint once there is one."""
     if not is_conditional(cfg):
         return None
@@ -385,15 +385,15 @@ def show_judge(fig: dict) -> None:
 
 
 def judge_section(entry, cfg, settings, key: str) -> None:
-    """Whether a conditional checkpoint (a gallery.CheckpointEntry trained with ``cfg``)
+    """Whether a conditional checkpoint (a catalog.CheckpointEntry trained with ``cfg``)
     makes what it is asked for, scored by gan_core.judge when the user switches it on.
-    Only training data the server vouches for (gallery.comparison_data) is read."""
-    from gan_core import gallery
+    Only training data the server vouches for (memorisation.comparison_data) is read."""
+    from gan_core import memorisation
     from gan_core.errors import GanError
 
     st.caption(JUDGE_NOTE.format(n=JUDGE_SAMPLES))
     try:
-        data_cfg = gallery.comparison_data(entry, cfg, settings)
+        data_cfg = memorisation.comparison_data(entry, cfg, settings)
     except GanError as e:
         st.info(f"The judge learns from the real training images, so it cannot score this one. {e}", icon=":material/info:")
         return
@@ -455,13 +455,13 @@ def download_stem(name: str) -> str:
 
 def translate_picture(tr, image: np.ndarray, name: str, pair: bool = False, scale: float | None = 1.0,
                       derive: bool = True, realism: bool = False) -> Translated:
-    """Translate one picture (uint8 (H, W, C), as from uploads.read_image) with ``tr``
+    """Translate one picture (uint8 (H, W, C), as from untrusted.read_image) with ``tr``
     (gan_core.translate.Translator). ``pair``: it is an A|B pair, split by the model's
     direction; its source half is taken as it is. ``scale`` None: translate_image at
     translate.training_scale. ``derive`` False: the picture already is a source (an edge
     map drawn by hand). Raises GanError (one sentence) for what cannot be translated."""
     from gan_core import translate
-    from gan_core.uploads import shown_name
+    from gan_core.untrusted import shown_name
 
     target = None
     if pair:
@@ -484,9 +484,9 @@ def translate_picture(tr, image: np.ndarray, name: str, pair: bool = False, scal
 
 def translate_upload(tr, data: bytes, name: str, pair: bool = False, scale: float | None = 1.0, derive: bool = True,
                      realism: bool = False) -> Translated:
-    """One uploaded file through the one checked door (uploads.read_image: limits before
+    """One uploaded file through the one checked door (untrusted.read_image: limits before
     decoding, EXIF rotation, first GIF frame), then translate_picture."""
-    from gan_core.uploads import read_image
+    from gan_core.untrusted import read_image
 
     return translate_picture(tr, read_image(data, name), name, pair, scale, derive, realism)
 
@@ -497,7 +497,7 @@ def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     crisp pixels. Grey comes back 2-D."""
     from PIL import Image
 
-    from gan_core import gallery
+    from gan_core import pictures
 
     image = np.asarray(image)
     h, w = image.shape[:2]
@@ -505,7 +505,7 @@ def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
         img = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
         img.thumbnail((side, side), Image.Resampling.LANCZOS)
         return np.asarray(img)
-    return gallery.upscale(image, max(1, (side // 2) // max(h, w)))
+    return pictures.upscale(image, max(1, (side // 2) // max(h, w)))
 
 
 def results_zip(results: list[Shown]) -> bytes:
@@ -555,7 +555,7 @@ def _shrink_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def for_page(r: Translated) -> Shown:
-    from gan_core.gallery import image_png
+    from gan_core.pictures import image_png
     from gan_core.translate import heatmap
 
     output = preview(r.output)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from gan_core import gallery, inference, uploads
+from gan_core import catalog, inference, pictures, uploads
 from pages._shared import judge_section, loaded_or_stop, own_checkpoint, plain, settings_or_stop, through_app, visitor
 
 through_app()
@@ -55,10 +55,10 @@ def scale_for(width: int, target: int = HALF_PX, most: int = 8) -> int:
 
 
 def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: str) -> None:
-    grid = gallery.make_grid(images, nrow=cols)
-    big = gallery.upscale(grid, scale_for(grid.shape[1]))
+    grid = pictures.make_grid(images, nrow=cols)
+    big = pictures.upscale(grid, scale_for(grid.shape[1]))
     st.image(big, caption=caption)
-    st.download_button("Download this grid (PNG)", lambda: gallery.image_png(big), file_name=f"{file_stem}.png",
+    st.download_button("Download this grid (PNG)", lambda: pictures.image_png(big), file_name=f"{file_stem}.png",
                        mime="image/png", icon=":material/download:", on_click="ignore", key=key)
 
 
@@ -151,11 +151,11 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
 
 def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str) -> None:
     frames = draw_morph(str(entry.path), entry.mtime, tuple(map(float, ca)), tuple(map(float, cb)), steps, seed, index, truncation)
-    strip = gallery.strip(frames)
+    strip = pictures.strip(frames)
     left, right = st.columns([4, 1], vertical_alignment="center")
-    left.image(gallery.upscale(strip, scale_for(strip.shape[1], 800, 6)),
+    left.image(pictures.upscale(strip, scale_for(strip.shape[1], 800, 6)),
                caption=f"{what}: the noise stays fixed while the condition moves in a straight line.")
-    gif = gallery.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
+    gif = pictures.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
     right.image(gif, caption="The same, animated")
     right.download_button("Download the GIF", gif, file_name="cgan-morph.gif", mime="image/gif",
                           icon=":material/download:", on_click="ignore", key=f"cond_gif_{what}")
@@ -172,7 +172,7 @@ own_checkpoint("Use a conditional checkpoint of your own",
                "A cgan generator trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors`. "
                "Only .safetensors files are accepted.",
                "cond_upload", "cond_ckpt", "cgan_checkpoint", uploads.save_conditional_upload, settings, owner)
-entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
+entries = [e for e in catalog.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
            if e.recipe == "cgan"]
 
 if not entries:

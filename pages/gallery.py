@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from gan_core import gallery, inference, uploads
+from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
 from pages._shared import restore_upload, plain, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 
@@ -50,7 +50,7 @@ def draw_interpolation(path: str, mtime: float, a: tuple[int, int], b: tuple[int
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def make_gif(frames: np.ndarray, scale: int) -> bytes:
-    return gallery.gif_bytes(frames, scale=scale, duration_ms=110)
+    return pictures.gif_bytes(frames, scale=scale, duration_ms=110)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -67,7 +67,7 @@ def accent() -> str:
 
 
 def png_data_uri(image: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(gallery.image_png(image)).decode()
+    return "data:image/png;base64," + base64.b64encode(pictures.image_png(image)).decode()
 
 
 def grid_figure(images: np.ndarray, selected: int, scale: int) -> go.Figure:
@@ -77,9 +77,9 @@ def grid_figure(images: np.ndarray, selected: int, scale: int) -> go.Figure:
     the picture, the frame and the click targets stay aligned at whatever width
     the browser gives the chart."""
     n, h, w = images.shape[:3]
-    grid = gallery.make_grid(images)
-    big = gallery.upscale(grid, scale)
-    boxes = gallery.grid_cells(n, (h, w))
+    grid = pictures.make_grid(images)
+    big = pictures.upscale(grid, scale)
+    boxes = pictures.grid_cells(n, (h, w))
     gh, gw = grid.shape[:2]
     fig = go.Figure()
     # x0/y0 are pixel centres: half an enlarged pixel in, so the picture covers exactly [0, gw] x [0, gh].
@@ -140,7 +140,7 @@ def use_selected_as(end: str) -> None:
 # ------------------------------------------------------------------------- sections
 
 
-def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
+def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
     key = (str(entry.path), entry.mtime)
     images = draw_samples(*key, n, seed, truncation)
     h, w = images.shape[1:3]
@@ -149,7 +149,7 @@ def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
 
     left, right = st.columns([3, 2], gap="large")
     with left:
-        grid_w = gallery.make_grid(images).shape[1]
+        grid_w = pictures.make_grid(images).shape[1]
         scale = fit_scale(grid_w, GRID_SOURCE_PX)
         # One chart key per grid: a new grid starts with a fresh click state.
         chart_key = f"gallery_grid_{abs(hash((key, n, seed, truncation, scale)))}"
@@ -160,10 +160,10 @@ def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
         d1, d2 = st.columns(2)
         stem = f"{entry.recipe}-{entry.data}-seed{seed}"
         # Made when clicked, not on every rerun; a download does not rerun the page.
-        d1.download_button("Grid as PNG", lambda: gallery.image_png(gallery.upscale(gallery.make_grid(images), scale)),
+        d1.download_button("Grid as PNG", lambda: pictures.image_png(pictures.upscale(pictures.make_grid(images), scale)),
                            file_name=f"{stem}-grid.png", mime="image/png", icon=":material/download:", width="stretch",
                            on_click="ignore", help=f"The grid as shown, {scale}\u00d7 enlarged.")
-        d2.download_button(f"{n} samples as zip", lambda: gallery.samples_zip(images, stem),
+        d2.download_button(f"{n} samples as zip", lambda: pictures.samples_zip(images, stem),
                            file_name=f"{stem}.zip", mime="application/zip", icon=":material/folder_zip:", width="stretch",
                            on_click="ignore", help=f"A zip of {n} PNGs, one per sample, at the generator's own {w}\u00d7{h} pixels.")
 
@@ -172,7 +172,7 @@ def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
                                help="Click a face in the grid, or type its number (counted row by row from the top left).")
         face = images[pick - 1]
         smooth = st.session_state.get("gallery_smooth", False)
-        st.image(gallery.upscale(face, fit_scale(w, LARGE_PX), smooth=smooth),
+        st.image(pictures.upscale(face, fit_scale(w, LARGE_PX), smooth=smooth),
                  caption=f"Sample {pick} of seed {seed}, {w}\u00d7{h} pixels shown {fit_scale(w, LARGE_PX)}\u00d7 larger")
         st.toggle("Smooth enlargement", key="gallery_smooth",
                   help="Off: every generated pixel is a square. On: Lanczos resampling, which hides the pixel grid.")
@@ -181,20 +181,20 @@ def show_images(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: f
     show_interpolation(entry, n, truncation, (h, w))
 
 
-def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
+def show_neighbours(entry: catalog.CheckpointEntry, face: np.ndarray) -> None:
     st.markdown("**Nearest training images**")
     try:
         with st.spinner("Loading the training images…"):
             cfg = load_generator(str(entry.path), entry.mtime).config
-            pool = gallery.training_pool(gallery.comparison_data(entry, cfg, settings))
-        neighbours = gallery.nearest_training_images(face, pool.images, k=3)
+            pool = memorisation.training_pool(memorisation.comparison_data(entry, cfg, settings))
+        neighbours = memorisation.nearest_training_images(face, pool.images, k=3)
     except GanError as e:
         st.warning(plain(str(e)))
         return
     cols = st.columns(len(neighbours))
     scale = fit_scale(face.shape[1], NEIGHBOUR_PX)
     for col, nb in zip(cols, neighbours):
-        col.image(gallery.upscale(nb.image, scale), caption=f"#{nb.index + 1} \u00b7 {nb.rms:.0%} off")
+        col.image(pictures.upscale(nb.image, scale), caption=f"#{nb.index + 1} \u00b7 {nb.rms:.0%} off")
     searched = f"all {pool.total:,}" if len(pool.images) == pool.total else f"the first {len(pool.images):,} of {pool.total:,}"
     st.caption(f"The closest of {searched} {pool.name} training images by pixel (L2) distance; \u201coff\u201d is the "
                "root-mean-square pixel difference. A near-copy scores close to 0%, so this is a rough memorisation "
@@ -202,7 +202,7 @@ def show_neighbours(entry: gallery.CheckpointEntry, face: np.ndarray) -> None:
 
 
 @st.fragment
-def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float, hw: tuple[int, int]) -> None:
+def show_interpolation(entry: catalog.CheckpointEntry, n: int, truncation: float, hw: tuple[int, int]) -> None:
     st.subheader("Interpolate between two samples")
     st.caption("Walks the noise on a great circle (slerp) from one sample to another, which may come from different seeds. "
                "Smooth changes mean the generator learned a continuous face space rather than a list of pictures.")
@@ -232,8 +232,8 @@ def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float
     h, w = hw
     s_left, s_right = st.columns([4, 1], gap="large")
     with s_left:
-        strip = gallery.strip(strip_frames)
-        st.image(gallery.upscale(strip, fit_scale(strip.shape[1], 900, most=6)),
+        strip = pictures.strip(strip_frames)
+        st.image(pictures.upscale(strip, fit_scale(strip.shape[1], 900, most=6)),
                  caption=f"Sample {a[1] + 1} of seed {a[0]} \u2192 sample {b[1] + 1} of seed {b[0]} in {frames} frames "
                          "(each sample as drawn in a grid of this size and truncation).")
     with s_right:
@@ -243,11 +243,11 @@ def show_interpolation(entry: gallery.CheckpointEntry, n: int, truncation: float
                            mime="image/gif", icon=":material/download:", width="stretch", on_click="ignore")
 
 
-def show_points(entry: gallery.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
+def show_points(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: float) -> None:
     points = draw_samples(str(entry.path), entry.mtime, n, seed, truncation)
     cfg = load_generator(str(entry.path), entry.mtime).config
     try:
-        real = gallery.training_points(gallery.comparison_data(entry, cfg, settings), 2000)
+        real = memorisation.training_points(memorisation.comparison_data(entry, cfg, settings), 2000)
     except GanError as e:
         st.warning(plain(str(e)))
         real = None
@@ -281,7 +281,7 @@ SHOWS = {"faces-lfw": "faces", "celeba": "faces", "mnist-5k": "digits", "mnist":
 QUICK_STARTS = {"ring": "Watch a GAN learn a ring of points", "digits": "Watch a GAN learn to write digits"}
 
 
-def what_it_shows(entry: gallery.CheckpointEntry | None) -> str:
+def what_it_shows(entry: catalog.CheckpointEntry | None) -> str:
     if entry is None or entry.error:
         return "samples"
     return "points" if entry.kind == "vector" else SHOWS.get(entry.data or "", "images")
@@ -321,8 +321,8 @@ if restore_upload(st.session_state.get("gallery_ckpt"), st.session_state.get("ga
     on_checkpoint_upload(settings.runs_dir, visitor(settings))  # the visitor's other tab replaced it and the sweep removed it: keep it again
 use_upload("checkpoint", st.session_state.get("gallery_ckpt"))
 tidy_uploads(settings)
-entries = [e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
-           if e.recipe not in gallery.TRANSLATORS]  # image-to-image models translate uploads (Pix2Pix page); they draw nothing from noise
+entries = [e for e in catalog.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
+           if e.recipe not in catalog.TRANSLATORS]  # image-to-image models translate uploads (Pix2Pix page); they draw nothing from noise
 if not entries:
     st.info(f"There is no checkpoint to sample yet: train one with `{TRAIN_COMMAND}` (or on the Train page) and it appears here.")
     st.stop()
@@ -334,7 +334,7 @@ if st.session_state.get("gallery_ckpt") not in by_key:
 st.session_state.setdefault("gallery_seed", 0)
 
 c_ckpt, c_info = st.columns([3, 2], vertical_alignment="bottom")
-chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(gallery.default_checkpoint(entries).key),
+chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(catalog.default_checkpoint(entries).key),
                           format_func=lambda k: by_key[k].label, key="gallery_ckpt",
                           help="Shipped demo checkpoints first, then uploaded ones, then the latest weights of every run, newest first.")
 with st.expander("Use a checkpoint of your own", icon=":material/upload:"):

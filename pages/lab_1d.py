@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from gan_core import lab1d
 from gan_core.errors import GanError
 from gan_core.lab1d_image import DATA, DISC, GAP, GEN, LOG4, LOSS_COLOURS, OPT, Painter, density_top, steady_span, thin, value_range, z_lines
+from pages._lab import click_guard, frame_rate, live, play, rate_line
 from pages._shared import plain, settings_or_stop, through_app
+from pages._streamlit_internals import unvalidated_figure
 
 through_app()
 
-FRAME_S = 0.16  # a frame this often while playing (6 per second) when the machine keeps up
-LOOP_S = 3.0  # one timer's rerun of the live fragment draws frames for this long
+TICKS = 16  # frames the rate line averages over
 TRAIN_BUDGET_S = 0.06  # at most this much training per frame, leaving the rest for drawing
 DEMO_MAX_G_STEPS = 20_000  # a shared demo server pauses a lab here
 DEFAULT_MEANS = (-2.0, 2.0, 0.0, 4.5, -4.5)
@@ -54,11 +54,7 @@ PAIR_KEY = ":red[**━**] minimax G loss · :blue[**━**] non-saturating G loss
 FIG_CONFIG = {"displaylogo": False}
 
 ss = st.session_state
-# A click's callbacks run before the script; when a timer's rerun cuts that run short
-# before the page starts, Streamlit replays the click in the next run. The buttons'
-# callbacks act once per click: each marks itself handled, and a page run that
-# starts clears the marks.
-ss["_lab1d_handled"] = set()
+once = click_guard("lab1d")  # a replayed click must not step twice (pages/_lab.py says when Streamlit replays one)
 settings = settings_or_stop()
 
 EXPLAIN = r"""
@@ -144,7 +140,7 @@ def current(view: str, target: lab1d.Target, lab_settings: lab1d.LabSettings, he
             else:
                 held = lab1d.Comparison.start(target, lab_settings, head_start=head_start)
         ss[slot] = held
-        ss["_lab1d_ticks"] = []
+        frame_rate("lab1d", TICKS, restart=True)
     held.set_target(target)
     if view == SINGLE:
         held.configure(g_loss=lab_settings.g_loss, k=lab_settings.k, lr_d=lab_settings.lr_d, lr_g=lab_settings.lr_g,
@@ -154,31 +150,11 @@ def current(view: str, target: lab1d.Target, lab_settings: lab1d.LabSettings, he
     return held
 
 
-def labs_of(thing) -> dict[str, lab1d.Lab1D]:
-    return thing.labs if isinstance(thing, lab1d.Comparison) else {thing.settings.g_loss: thing}
-
-
-def record_tick(work_s: float) -> None:
-    ticks = ss.setdefault("_lab1d_ticks", [])
-    ticks.append((time.perf_counter(), work_s))
-    del ticks[:-16]
-
-
-def rate_caption() -> str:
-    ticks = ss.get("_lab1d_ticks", [])
-    if len(ticks) < 3:
-        return ""
-    fps = (len(ticks) - 1) / max(ticks[-1][0] - ticks[0][0], 1e-9)
-    work = 1000 * float(np.mean([w for _, w in ticks]))
-    return f"{fps:.1f} frames/s · {work:.0f} ms of work per frame"
-
-
 # ---------------------------------------------------------------------------- figures
 #
 # Each view is ONE plotly chart with hand-placed axes: in the browser every chart
 # costs a fixed redraw per frame. Traces and layout are plain dicts, wrapped without
-# validation: plotly's validators cost ten times the rest of a frame's drawing (the
-# page tests validate the same dicts once).
+# validation (pages/_streamlit_internals.py says why).
 
 TITLE = dict(font=dict(size=11), standoff=4)
 
@@ -192,7 +168,7 @@ def line(x, y, name: str, xaxis: str, yaxis: str, **props) -> dict:
 
 
 def chart(traces: list[dict], layout: dict) -> go.Figure:
-    return go.Figure(dict(data=traces, layout=layout), _validate=False)
+    return unvalidated_figure(dict(data=traces, layout=layout))
 
 
 def figure_one(snap: lab1d.Snapshot, ax: tuple[int, int], domain: tuple[float, float]) -> tuple[list, dict]:
@@ -282,38 +258,20 @@ def pair_figure(snaps: dict[str, lab1d.Snapshot], histories: dict[str, list[dict
                               annotations=notes, showlegend=False, **layout))
 
 
-def numbers(row: dict) -> str:
-    return (f"V(G, D) {row['value']:.3f} · C(G) {row['value_at_optimum']:.3f} · JSD {row['jsd']:.3f} · "
-            f"mean |D − D*| {row['gap_to_optimum']:.3f} · E[D(x)] {row['d_real']:.2f} · E[D(G(z))] {row['d_fake']:.3f}")
-
-
 # ------------------------------------------------------------------------- the frames
 
 
-def fragment_rerun() -> bool:
-    """True in a rerun of the live fragment alone (its timer), False in a full run
-    of the page. Streamlit has no public flag for it; the version is pinned."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx is not None and ctx.fragment_ids_this_run)
-
-
-def live(thing, speed: int) -> None:
-    """One frame in a full run of the page. Playing, a timer's rerun of the fragment
-    draws a frame every FRAME_S for up to LOOP_S, into the same three placeholders
-    (as the 2-D page does): a rerun of the fragment rebuilds its elements in the
-    browser, a frame within the loop only replaces them, so the loop keeps 5 frames a
-    second where one rerun per frame did not. While playing, the chart is a picture
-    (gan_core.lab1d_image), which the browser updates in place; a changed Plotly
-    figure is rebuilt from scratch and the chart was blank between frames. A click
-    stops the loop at once: Streamlit interrupts it for the rerun."""
-    labs = labs_of(thing)
+def live_view(thing, speed: int) -> None:
+    """The live fragment (pages/_lab.py runs its frames). While playing, the chart is
+    a picture (gan_core.lab1d_image), which the browser updates in place; a changed
+    Plotly figure is rebuilt from scratch and the chart was blank between frames."""
+    labs = thing.labs
     first = next(iter(labs.values()))
     playing = ss.get("lab1d_playing", False)
     header, chart, caption = st.empty(), st.empty(), st.empty()
-    until = time.perf_counter() + (LOOP_S if playing and fragment_rerun() else 0.0)
-    while True:
+    rate = frame_rate("lab1d", TICKS)
+
+    def frame() -> None:
         start = time.perf_counter()
         if playing:
             if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
@@ -321,17 +279,15 @@ def live(thing, speed: int) -> None:
                 st.rerun()
             thing.train(speed, budget_s=TRAIN_BUDGET_S)
         draw_frame(labs, first, playing, header, chart, caption)
-        if not playing:
-            return
-        record_tick(time.perf_counter() - start)
-        if time.perf_counter() >= until:
-            return
-        time.sleep(max(0.0, FRAME_S - (time.perf_counter() - start)))
+        if playing:
+            rate.tick(time.perf_counter() - start)
+
+    play(frame, playing)
 
 
 def draw_frame(labs, first, playing: bool, header, chart, caption) -> None:
     snaps = {name: lab.snapshot() for name, lab in labs.items()}
-    rate = rate_caption() if playing else ""
+    rate = rate_line(frame_rate("lab1d", TICKS), "work") if playing else ""
     frozen = " · G frozen: D trains alone" if first.freeze_g else ""
     if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
         frozen += f" · this shared demo stops a lab at {DEMO_MAX_G_STEPS:,} G steps: press Reset to start again"
@@ -348,13 +304,7 @@ def draw_frame(labs, first, playing: bool, header, chart, caption) -> None:
         chart.plotly_chart(single_figure(next(iter(snaps.values())), first.history), config=FIG_CONFIG)
     else:
         chart.plotly_chart(pair_figure(snaps, histories), config=FIG_CONFIG)
-    if len(labs) == 1:
-        snap = next(iter(snaps.values()))
-        outside = f" · {snap.g_outside:.0%} of G's samples lie beyond the view" if snap.g_outside > 0.01 else ""
-        caption.caption(numbers(snap.row) + outside)
-    else:
-        caption.caption(" · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
-                                   for name, s in snaps.items()))
+    caption.caption(lab1d.summary(next(iter(snaps.values()))) if len(labs) == 1 else lab1d.pair_summary(snaps))
 
 
 # ------------------------------------------------------------------------------ page
@@ -385,24 +335,15 @@ with controls:
         st.stop()
 
 ss.setdefault("lab1d_playing", False)
-labs = labs_of(thing)
+labs = thing.labs
 first = next(iter(labs.values()))
 
 
-def once(callback):
-    def run() -> None:
-        handled = ss.setdefault("_lab1d_handled", set())
-        if callback.__name__ not in handled:
-            handled.add(callback.__name__)
-            callback()
-
-    return run
-
-
+# Each callback acts last (pages/_lab.click_guard says why).
 @once
 def on_play() -> None:
+    frame_rate("lab1d", TICKS, restart=True)
     ss.lab1d_playing = not ss.lab1d_playing
-    ss["_lab1d_ticks"] = []
 
 
 @once
@@ -420,10 +361,10 @@ def on_reset() -> None:
 @once
 def on_match() -> None:
     ss.lab1d_playing = False
+    ss.lab1d_freeze = True
     with st.spinner("Fitting G to p_data…"):
         first.match_target()
     first.freeze_g = True
-    ss.lab1d_freeze = True
 
 
 def on_freeze() -> None:
@@ -451,7 +392,7 @@ with bar:
                    "with the settings on the left; each keeps its own G loss.")
 
 with board:
-    st.fragment(run_every=FRAME_S if ss.lab1d_playing else None)(live)(thing, speed)
+    live(live_view, ss.lab1d_playing, thing, speed)
     st.caption(FIGURE_ONE_KEY)
     if view == SINGLE:
         st.caption("Right: " + THEORY_KEY)

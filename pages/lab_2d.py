@@ -21,15 +21,15 @@ import streamlit as st
 from gan_core import lab2d
 from gan_core.data import mode_centres
 from gan_core.errors import GanError
+from gan_core.lab_clock import training_budget
 from gan_core.lab2d_image import ARROW, FAKE, HEAT_SCALE_SHOWN, REAL, draw_framed, draw_plane, heat_range, image_uri
+from pages._lab import FRAME_S, click_guard, frame_rate, live, play, rate_line
 from pages._shared import plain, settings_or_stop, through_app
+from pages._streamlit_internals import numbered
 
 through_app()
 
-FRAME_S = 0.16  # a frame every 0.16 s while training (6 per second) when the machine keeps up
-# One run of the live fragment draws frames for this long, then its timer starts the
-# next: a browser slower than the server falls at most this far behind.
-LOOP_S = 3.0
+TICKS = 25  # frames the rate line averages over
 # "auto" speed: each frame trains for what is left of FRAME_S after drawing the last
 # one (at least this much, so a slow machine still trains), and draws.
 MIN_TRAIN_S = 0.02
@@ -43,6 +43,7 @@ FIG_CONFIG = {"displaylogo": False}
 
 ONE, COMPARE = "One recipe", "Compare recipes"
 ss = st.session_state
+once = click_guard("lab2d")  # a replayed click must not step twice (pages/_lab.py says when Streamlit replays one)
 settings_or_stop()  # a bad environment variable ends the page with its sentence
 
 EXPLAIN = """
@@ -84,7 +85,7 @@ def current(view: str, recipes: tuple[str, ...], data: str, seed: int, stop: int
     sig = (recipes, data, seed)
     held = ss.get(slot)
     if held is not None and held[0] == sig:
-        for lab in labs_of(held[1]).values():
+        for lab in held[1].labs.values():
             lab.stop_at = stop or lab.cfg.train.steps
         return held[1]
     with st.spinner("Building the models…"):
@@ -95,38 +96,19 @@ def current(view: str, recipes: tuple[str, ...], data: str, seed: int, stop: int
     ss[slot] = (sig, made)
     ss.lab2d_mode = "paused"
     ss.pop("lab2d_show", None)
-    ss["_lab2d_ticks"] = []
+    frame_rate("lab2d", TICKS, restart=True)
     return made
-
-
-def labs_of(thing) -> dict[str, lab2d.Lab]:
-    return thing.labs if isinstance(thing, lab2d.Comparison) else {thing.recipe: thing}
 
 
 def train_slice(thing, speed) -> int:
     started = time.perf_counter()
     if speed == "auto":
         drawing = ss.get("_lab2d_draw_s", FRAME_S / 2)  # the last frame's, without its training
-        ran = thing.train_for(max(MIN_TRAIN_S, FRAME_S - drawing - 0.01))
+        ran = thing.train_for(training_budget(FRAME_S, drawing, MIN_TRAIN_S))
     else:
         ran = thing.train(int(speed))
     ss["_lab2d_train_s"] = time.perf_counter() - started
     return ran
-
-
-def record_tick(steps_now: int) -> None:
-    ticks = ss.setdefault("_lab2d_ticks", [])
-    ticks.append((time.perf_counter(), steps_now))
-    del ticks[:-25]
-
-
-def rate_caption() -> str:
-    ticks = ss.get("_lab2d_ticks", [])
-    if len(ticks) < 3:
-        return ""
-    (t0, s0), (t1, s1) = ticks[0], ticks[-1]
-    dt = max(t1 - t0, 1e-9)
-    return f"{(len(ticks) - 1) / dt:.1f} frames/s · {(s1 - s0) / dt:.0f} steps/s"
 
 
 # ---------------------------------------------------------------------------- figures
@@ -200,47 +182,7 @@ def coverage_figure(histories: dict[str, list[tuple[int, object]]], total: int, 
     ))
 
 
-def history_with(lab: lab2d.Lab, frame: lab2d.Frame) -> list:
-    rows = [(s, c) for s, c in lab.coverage_history() if s <= frame.step]
-    if frame.coverage is not None and (not rows or rows[-1][0] != frame.coverage_step):
-        rows.append((frame.coverage_step, frame.coverage))
-    return rows
-
-
-def d_summary(lab: lab2d.Lab, frame: lab2d.Frame) -> str:
-    m = frame.losses
-    if not m:
-        return "untrained"
-    if lab.wasserstein:
-        return f"Wasserstein estimate {m.get('wasserstein', float('nan')):.3g}"
-    return f"D(x) {m.get('d_real', float('nan')):.2f} · D(G(z)) {m.get('d_fake', float('nan')):.2f}"
-
-
 # ------------------------------------------------------------------------- the frames
-
-
-def steps_kept(lab: lab2d.Lab) -> list[int]:
-    steps = [f.step for f in lab.snapshots]
-    return steps if lab.step in steps else steps + [lab.step]
-
-
-def frames_at(labs: dict[str, lab2d.Lab], step: int) -> dict[str, lab2d.Frame]:
-    out = {}
-    for name, lab in labs.items():
-        kept = {f.step: f for f in lab.snapshots}
-        out[name] = kept.get(step) or lab.frame()
-    return out
-
-
-def live_frames(labs: dict[str, lab2d.Lab]) -> dict[str, lab2d.Frame]:
-    """The frames of a lab that plays. One recipe: the full frame (2,500 points and
-    their coverage, every frame). A comparison: each recipe's live frame, with
-    LIVE_POINTS points and the coverage of its last kept snapshot, so that three
-    recipes still refresh five times a second (generating 2,500 points costs 15-40 ms
-    per recipe on one core)."""
-    if len(labs) == 1:
-        return {name: lab.frame() for name, lab in labs.items()}
-    return {name: lab.live_frame(LIVE_POINTS) for name, lab in labs.items()}
 
 
 def advance(thing, labs: dict[str, lab2d.Lab], speed) -> dict[str, lab2d.Frame] | None:
@@ -252,14 +194,14 @@ def advance(thing, labs: dict[str, lab2d.Lab], speed) -> dict[str, lab2d.Frame] 
         if thing.done:
             return None
         train_slice(thing, speed)
-        record_tick(thing.step)
-        return live_frames(labs)
-    steps = steps_kept(first)
+        frame_rate("lab2d", TICKS).tick(thing.step)
+        return thing.playing_frames(LIVE_POINTS)
+    steps = first.steps_kept()
     i = ss.get("_lab2d_replay", 0)
     if i >= len(steps):
         return None
     ss["_lab2d_replay"] = i + 1
-    return frames_at(labs, steps[i])
+    return thing.frames_at(steps[i])
 
 
 class View:
@@ -305,10 +247,8 @@ class View:
             holder.image(plane_picture(lab, frame, px), output_format="JPEG")
 
     def chart(self, holder, fig: go.Figure) -> None:
-        # Each frame's figure differs (meta counts frames), so its element id is new within the run.
-        self.count += 1
-        fig.update_layout(meta=self.count)
-        holder.plotly_chart(fig, config=FIG_CONFIG)
+        self.count += 1  # a chart redrawn within the run is a new element (pages/_streamlit_internals.py)
+        holder.plotly_chart(numbered(fig, self.count), config=FIG_CONFIG)
 
     def coverage_chart(self, frames: dict[str, lab2d.Frame]) -> None:
         totals = [f.coverage.total for f in frames.values() if f.coverage is not None]
@@ -318,14 +258,14 @@ class View:
         if kept == self.history_drawn:
             return  # no snapshot kept since the last drawing
         self.history_drawn = kept
-        hist = {name: history_with(lab, frames[name]) for name, lab in self.labs.items()}
+        hist = {name: lab.coverage_until(frames[name]) for name, lab in self.labs.items()}
         self.chart(self.coverage, coverage_figure(hist, totals[0]))
 
     def draw(self, frames: dict[str, lab2d.Frame]) -> None:
         labs, mode = self.labs, ss.lab2d_mode
         first = next(iter(frames.values()))
         status = {"playing": "training", "replay": "replaying", "paused": "paused"}[mode]
-        rate = rate_caption() if mode == "playing" else ""
+        rate = rate_line(frame_rate("lab2d", TICKS), "steps") if mode == "playing" else ""
         self.head.markdown(f"**Step {first.step:,}** of {next(iter(labs.values())).stop_at:,} · {status}" + (f" · {rate}" if rate else ""))
         errors = [lab.error for lab in labs.values() if lab.error]
         if errors:
@@ -340,10 +280,10 @@ class View:
             if frame.coverage is not None:
                 c = frame.coverage
                 self.numbers.markdown(f"**{c.modes} / {c.total} modes** covered · **{c.high_quality:.1%}** high quality · "
-                                      f"reverse KL **{c.reverse_kl:.3f}**  \n{d_summary(lab, frame)}")
+                                      f"reverse KL **{c.reverse_kl:.3f}**  \n{lab.verdict(frame)}")
             else:
                 self.numbers.markdown(f"{lab.data_name} has no separate modes to count; coverage is measured on ring-8 "
-                                      f"and grid-25.  \n{d_summary(lab, frame)}")
+                                      f"and grid-25.  \n{lab.verdict(frame)}")
         else:
             for name, lab in labs.items():
                 frame = frames[name]
@@ -351,38 +291,27 @@ class View:
                 cov = frame.coverage.describe() if frame.coverage is not None else "no discrete modes to count"
                 if frame.coverage is not None and frame.coverage_step != frame.step:
                     cov += f" (at step {frame.coverage_step:,})"
-                self.captions[name].caption(f"{cov} · {d_summary(lab, frame)}")
+                self.captions[name].caption(f"{cov} · {lab.verdict(frame)}")
         self.coverage_chart(frames)
 
 
-def fragment_rerun() -> bool:
-    """True in a rerun of the live fragment alone (its timer), False in a full run
-    of the page. Streamlit has no public flag for it; the version is pinned."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx is not None and ctx.fragment_ids_this_run)
-
-
-def live(thing, speed) -> None:
-    """Paused: the kept snapshot the slider picks. Playing or replaying: a frame
-    every FRAME_S, in a loop of up to LOOP_S in a timer's rerun (a rerun of the
-    fragment rebuilds all its elements in the browser, a frame within the loop only
-    replaces the picture and two lines), one frame in a full run. A click anywhere
-    stops the loop at once: Streamlit interrupts it for the rerun."""
-    labs = labs_of(thing)
+def live_view(thing, speed) -> None:
+    """The live fragment. Paused: the kept snapshot the slider picks. Playing or
+    replaying: a frame at a time (pages/_lab.py runs the frames), each the next
+    slice of training or the next kept snapshot, until there is no more to show."""
+    labs = thing.labs
     first = next(iter(labs.values()))
     if ss.lab2d_mode == "paused":
-        steps = steps_kept(first)
+        steps = first.steps_kept()
         if ss.get("lab2d_show") not in steps:
             ss.lab2d_show = steps[-1]
         chosen = st.select_slider("Show step (the kept snapshots; play or step to add more)", options=steps,
                                   key="lab2d_show") if len(steps) > 1 else steps[0]
-        View(labs).draw(frames_at(labs, chosen))
+        View(labs).draw(thing.frames_at(chosen))
         return
     view = View(labs)
-    until = time.perf_counter() + (LOOP_S if fragment_rerun() else 0.0)
-    while True:
+
+    def frame() -> None:
         started = time.perf_counter()
         frames = advance(thing, labs, speed)
         if frames is None:
@@ -391,9 +320,8 @@ def live(thing, speed) -> None:
             st.rerun()
         view.draw(frames)
         ss["_lab2d_draw_s"] = time.perf_counter() - started - ss.pop("_lab2d_train_s", 0.0)
-        if time.perf_counter() >= until:
-            return
-        time.sleep(max(0.0, FRAME_S - (time.perf_counter() - started)))
+
+    play(frame, animating=True)
 
 
 # ------------------------------------------------------------------------------ page
@@ -441,31 +369,38 @@ try:
 except GanError as e:
     st.error(plain(str(e)))
     st.stop()
-first_lab = next(iter(labs_of(thing).values()))
-st.caption("Settings (the recipe's defaults, as `train` uses them): " + "; ".join(plain(lab.settings) for lab in labs_of(thing).values()))
+first_lab = next(iter(thing.labs.values()))
+st.caption("Settings (the recipe's defaults, as `train` uses them): " + "; ".join(plain(lab.settings) for lab in thing.labs.values()))
 
 ss.setdefault("lab2d_mode", "paused")
 step_n = STEP_CLICK if speed == "auto" else int(speed)
 
 
+# Each callback acts last (pages/_lab.click_guard says why).
+@once
 def on_play() -> None:
     if ss.lab2d_mode == "playing":
-        ss.lab2d_mode = "paused"
         ss.pop("lab2d_show", None)  # the slider starts at the newest step
+        ss.lab2d_mode = "paused"
     else:
-        ss.lab2d_mode, ss["_lab2d_ticks"] = "playing", []
+        frame_rate("lab2d", TICKS, restart=True)
+        ss.lab2d_mode = "playing"
 
 
+@once
 def on_step() -> None:
-    thing.train(step_n)
     ss.lab2d_mode = "paused"
     ss.pop("lab2d_show", None)
+    thing.train(step_n)
 
 
+@once
 def on_replay() -> None:
-    ss.lab2d_mode, ss["_lab2d_replay"] = "replay", 0
+    ss["_lab2d_replay"] = 0
+    ss.lab2d_mode = "replay"
 
 
+@once
 def on_reset() -> None:
     ss.pop("_lab2d_single" if view == ONE else "_lab2d_compare", None)
 
@@ -476,12 +411,11 @@ b1.button("Pause" if playing else "Play", icon=":material/pause:" if playing els
           on_click=on_play, type="primary", disabled=thing.done and not playing, width="stretch")
 b2.button(f"Step +{step_n}", icon=":material/skip_next:", key="lab2d_step", on_click=on_step, disabled=thing.done,
           width="stretch", help="Train this many steps, then stop.")
-b3.button("Replay", icon=":material/replay:", key="lab2d_replay", on_click=on_replay, disabled=len(steps_kept(first_lab)) < 2,
+b3.button("Replay", icon=":material/replay:", key="lab2d_replay", on_click=on_replay, disabled=len(first_lab.steps_kept()) < 2,
           width="stretch", help=f"Play the kept snapshots (one every {first_lab.snapshot_every} steps) from the start.")
 b4.button("Reset", icon=":material/restart_alt:", key="lab2d_reset", on_click=on_reset, width="stretch",
           help="Start again from the initial weights.")
 if thing.done and not first_lab.error:
     st.success(f"Trained to step {thing.step:,}. Replay it, scrub through the snapshots, or raise \"Stop at step\" to go on.")
 
-animating = ss.lab2d_mode in ("playing", "replay")
-st.fragment(run_every=FRAME_S if animating else None)(live)(thing, speed)
+live(live_view, ss.lab2d_mode in ("playing", "replay"), thing, speed)

@@ -2,7 +2,7 @@
 upload pictures (or A|B pairs) of any size, see the derived input, the output and,
 on request, the PatchGAN's verdict on it; download each result at its own size.
 
-Every upload goes through the engine's one checked door (uploads.read_image) in
+Every upload goes through the engine's one checked door (untrusted.read_image) in
 pages._shared.translate_upload; the page reads widgets, calls it and renders. It
 never trains and never touches torch.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gan_core import gallery, translate, uploads
+from gan_core import catalog, translate, untrusted, uploads
 from gan_core.errors import GanError
 from pages._shared import (
     DERIVED_INPUT, for_page, loaded_or_stop, own_checkpoint, plain, results_zip, settings_or_stop, through_app,
@@ -133,9 +133,9 @@ own_checkpoint("Use a pix2pix checkpoint of your own",
                "A pix2pix model trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors` "
                "(which keeps its discriminator, for the realism map). Only .safetensors files are accepted.",
                "p2p_ckpt_upload", "p2p_ckpt", "pix2pix_checkpoint", uploads.save_translator_upload, settings, owner)
-entries = demos_first([e for e in gallery.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner,
+entries = demos_first([e for e in catalog.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner,
                                                            isolated=settings.demo)
-                       if e.recipe in gallery.TRANSLATORS])
+                       if e.recipe in catalog.TRANSLATORS])
 
 if not entries:
     st.info(f"There is no pix2pix checkpoint yet: train one with `{TRAIN_COMMAND}` (or choose recipe pix2pix on the Train "
@@ -178,7 +178,7 @@ key = (str(entry.path), entry.mtime)
 results = []
 if files:
     for f in files:  # in upload order; a bad file is one sentence among the results, never the end of them
-        with st.spinner(f"Translating {plain(uploads.shown_name(f.name))}…"):
+        with st.spinner(f"Translating {plain(untrusted.shown_name(f.name))}…"):
             outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism)
         show_outcome(outcome, tr, pair, results)
 else:

@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from gan_core import checkpoints, experiments, export, gallery, jobs, runs, visitors
+from gan_core import catalog, checkpoints, experiments, export, jobs, runs, visitors
 from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.data import list_sources
@@ -634,7 +634,7 @@ def judge_runs_section(selected: list[runs.RunInfo], settings) -> None:
             st.markdown(f"**{short_name(info)}**")
             path = info.path / "checkpoints" / checkpoints.WEIGHTS
             try:
-                entry = gallery.describe_checkpoint(path)
+                entry = catalog.describe_checkpoint(path)
             except GanError:
                 st.caption(f"No weights saved yet: the judge scores the run's checkpoint, written every "
                            f"{cfg.train.checkpoint_every:,} steps and at the end.")

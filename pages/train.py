@@ -21,7 +21,8 @@ from gan_core.health import HEALTHY, Finding, diagnose, exploded, judged
 from gan_core.recipes import RECIPES, describe, resolve
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
-from gan_core.uploads import UPLOADS, check_paired_upload, save_upload
+from gan_core.uploads import check_paired_upload, save_upload
+from gan_core.visitors import UPLOADS
 from pages._shared import (
     discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
 )
@@ -604,7 +605,7 @@ def controls(info: runs.RunInfo, settings) -> None:
 
 
 def triplets_note(cfg: Config) -> str | None:
-    """What a pix2pix run's saved grid shows (recipes.Pix2PixObjective.generate), or None for other recipes."""
+    """What a pix2pix run's saved grid shows (objectives.Pix2PixObjective.generate), or None for other recipes."""
     try:
         if not RECIPES.get(cfg.recipe).paired:
             return None

@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gan_core.cli import main  # noqa: E402
 from gan_core.models.points import PointDiscriminator, PointGenerator  # noqa: E402
-from gan_core.recipes import RECIPES, Objective, Recipe, _adam  # noqa: E402
+from gan_core.objectives import Objective  # noqa: E402
+from gan_core.recipes import RECIPES, Recipe, _adam  # noqa: E402
 
 
 def _build(cfg, data):

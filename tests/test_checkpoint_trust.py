@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from conftest import tiny
-from gan_core import checkpoints, gallery
+from gan_core import catalog, checkpoints, memorisation
 from gan_core.cli import main
 from gan_core.config import Config
 from gan_core.errors import CheckpointError, DataError
@@ -23,7 +23,8 @@ from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.settings import Settings
 from gan_core.training import train
-from gan_core.uploads import UPLOADED_CHECKPOINTS, UPLOADS, save_checkpoint_upload
+from gan_core.uploads import UPLOADED_CHECKPOINTS, save_checkpoint_upload
+from gan_core.visitors import UPLOADS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,13 +114,13 @@ def test_a_bad_file_on_disk_is_one_unusable_entry_beside_the_good_ones(good, tmp
     for i, data in enumerate(_malformed(good).values()):
         (folder / f"bad{i}.safetensors").write_bytes(data)
     (folder / "good.safetensors").write_bytes(make(good))
-    entries = gallery.list_checkpoints(tmp_path / "none", tmp_path)
+    entries = catalog.list_checkpoints(tmp_path / "none", tmp_path)
     assert len(entries) == len(_malformed(good)) + 1
     usable = [e for e in entries if e.error is None]
     # Header-level damage is seen when listing; tensors that do not fit are found when loading.
     assert any(e.path.name == "good.safetensors" for e in usable)
     assert all(e.error.endswith(".") and "\n" not in e.error for e in entries if e.error)
-    assert gallery.default_checkpoint(entries).error is None
+    assert catalog.default_checkpoint(entries).error is None
 
 
 def test_non_finite_weights_are_refused(good, tmp_path):
@@ -146,7 +147,7 @@ def test_a_tiny_file_declaring_a_huge_model_is_refused_without_allocating(good, 
         "import resource, sys, time\n"
         "from gan_core.uploads import save_checkpoint_upload\n"
         "from gan_core.errors import CheckpointError\n"
-        "import gan_core.inference  # torch and the models, which the upload imports lazily: not the refusal's cost\n"
+        "import gan_core.inference  # torch and the models, imported with the upload flow: not the refusal's cost\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "t = time.perf_counter()\n"
         f"try:\n    save_checkpoint_upload(open({str(path)!r}, 'rb').read(), 'huge.safetensors', {str(tmp_path / 'runs')!r})\n"
@@ -162,9 +163,9 @@ def test_a_tiny_file_declaring_a_huge_model_is_refused_without_allocating(good, 
 
 
 def test_an_oversized_upload_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    import gan_core.uploads as uploads
+    import gan_core.untrusted as untrusted
 
-    monkeypatch.setattr(uploads, "MAX_CHECKPOINT_BYTES", 1000)
+    monkeypatch.setattr(untrusted, "MAX_CHECKPOINT_BYTES", 1000)
     with pytest.raises(CheckpointError, match="more than the 0 MB limit"):
         save_checkpoint_upload(b"x" * 1001, "big.safetensors", tmp_path)
 
@@ -177,10 +178,10 @@ def test_an_uploaded_checkpoint_naming_an_outside_folder_is_not_compared(good, t
     outside.mkdir()
     settings = settings_for(tmp_path)
     path = save_checkpoint_upload(make(good, config=with_data(good, name="folder", path=str(outside))), "x.safetensors", settings.runs_dir)
-    entry = gallery.describe_checkpoint(path)
+    entry = catalog.describe_checkpoint(path)
     cfg = checkpoints.read(path).config
     with pytest.raises(DataError, match="uploaded") as e:
-        gallery.comparison_data(entry, cfg, settings)
+        memorisation.comparison_data(entry, cfg, settings)
     assert str(outside) not in str(e.value)
 
 
@@ -189,9 +190,9 @@ def test_an_uploaded_mnist_checkpoint_with_download_never_creates_folders(good, 
     settings = settings_for(tmp_path)
     path = save_checkpoint_upload(make(good, config=with_data(good, name="mnist", path=str(target), download=True)), "m.safetensors",
                                   settings.runs_dir)
-    entry = gallery.describe_checkpoint(path)
+    entry = catalog.describe_checkpoint(path)
     with pytest.raises(DataError):
-        gallery.comparison_data(entry, checkpoints.read(path).config, settings)
+        memorisation.comparison_data(entry, checkpoints.read(path).config, settings)
     assert not (tmp_path / "victim").exists()
 
 
@@ -199,7 +200,7 @@ def test_a_builtin_set_is_rebuilt_by_name_without_path_or_download(good, tmp_pat
     settings = settings_for(tmp_path)
     path = save_checkpoint_upload(make(good, config=with_data(good, path="/etc", download=True, workers=64, limit=1)),
                                   "b.safetensors", settings.runs_dir)
-    data = gallery.comparison_data(gallery.describe_checkpoint(path), checkpoints.read(path).config, settings)
+    data = memorisation.comparison_data(catalog.describe_checkpoint(path), checkpoints.read(path).config, settings)
     assert (data.name, data.path, data.download, data.workers, data.limit) == ("faces-lfw", None, False, 0, None)
     assert data.image_size == 16
 
@@ -208,16 +209,16 @@ def test_a_run_on_a_folder_outside_the_data_root_is_not_compared_but_one_inside_
     settings = settings_for(tmp_path)
     inside = settings.data_root / "mine"
     outside = tmp_path / "outside"
-    entry_for = lambda: gallery.CheckpointEntry(tmp_path / "runs" / "r1" / "checkpoints" / "last.safetensors", "x", False, 0.0, run_id="r1")
+    entry_for = lambda: catalog.CheckpointEntry(tmp_path / "runs" / "r1" / "checkpoints" / "last.safetensors", "x", False, 0.0, run_id="r1")
     for folder in (inside, outside):
         folder.mkdir()
     cfg = Config().replace(**{"data.name": "folder", "data.path": str(outside)})
     with pytest.raises(DataError, match="not under the server's data folder"):
-        gallery.comparison_data(entry_for(), cfg, settings)
+        memorisation.comparison_data(entry_for(), cfg, settings)
     cfg = cfg.replace(**{"data.path": str(inside)})
-    assert gallery.comparison_data(entry_for(), cfg, settings).path == str(inside.resolve())
+    assert memorisation.comparison_data(entry_for(), cfg, settings).path == str(inside.resolve())
     # A symlink under the data root that leads outside it is outside.
     (settings.data_root / "link").symlink_to(outside)
     cfg = cfg.replace(**{"data.path": str(settings.data_root / "link")})
     with pytest.raises(DataError):
-        gallery.comparison_data(entry_for(), cfg, settings)
+        memorisation.comparison_data(entry_for(), cfg, settings)

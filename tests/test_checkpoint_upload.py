@@ -3,7 +3,7 @@
 import pytest
 
 from conftest import tiny
-from gan_core import gallery, runs
+from gan_core import catalog, runs
 from gan_core.checkpoints import export_generator
 from gan_core.errors import CheckpointError
 from gan_core.recipes import resolve
@@ -25,9 +25,21 @@ def test_an_exported_generator_is_kept_and_listed_as_uploaded(exported, tmp_path
     path = save_checkpoint_upload(exported, "my faces.safetensors", tmp_path)
     assert path.exists() and "my faces" not in str(path)  # user text never becomes a path
     assert save_checkpoint_upload(exported, "again.safetensors", tmp_path) == path  # same bytes, stored once
-    (entry,) = gallery.list_checkpoints(tmp_path / "no-shipped", tmp_path)
+    (entry,) = catalog.list_checkpoints(tmp_path / "no-shipped", tmp_path)
     assert entry.path == path and entry.label == "dcgan on faces-lfw, step 2 (uploaded)"
     assert entry.summary().endswith("uploaded checkpoint.")
+
+
+def test_a_checkpoint_with_a_long_file_name_is_kept(exported, tmp_path):
+    """The extension was checked on the name as shown, which is cut to 100 characters
+    ("...") for messages: a valid file called 150 characters was refused as "not a
+    .safetensors file"."""
+    name = "generator-" + "x" * 140 + ".safetensors"
+    path = save_checkpoint_upload(exported, name, tmp_path)
+    assert path.is_file() and path.suffix == ".safetensors"
+    with pytest.raises(CheckpointError, match=r"\.\.\. is not a \.safetensors file") as e:  # a long wrong name, shown short
+        save_checkpoint_upload(exported, "generator-" + "x" * 140 + ".pt", tmp_path)
+    assert len(str(e.value)) < 250
 
 
 @pytest.mark.parametrize("name, data, match", [

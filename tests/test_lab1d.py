@@ -11,7 +11,7 @@ import torch
 
 from gan_core import losses
 from gan_core.errors import ConfigError
-from gan_core.lab1d import Comparison, Lab1D, LabSettings, Target
+from gan_core.lab1d import Comparison, Lab1D, LabSettings, Target, pair_summary, summary
 
 LOG2, LOG4 = math.log(2), math.log(4)
 
@@ -165,3 +165,22 @@ def test_training_keeps_to_the_frame_budget():
     done = lab.train(10**6, budget_s=0.05)
     assert 1 <= done < 10**6 and time.perf_counter() - start < 1.0
 
+
+
+def test_the_captions_say_the_papers_quantities_and_what_tells_the_losses_apart():
+    lab = Lab1D(Target((-2.0, 2.0), (0.6, 0.6)))
+    assert lab.labs == {"non-saturating": lab}
+    snap = lab.snapshot()
+    row = snap.row
+    line = summary(snap)
+    assert line.startswith(f"V(G, D) {row['value']:.3f} · C(G) {row['value_at_optimum']:.3f} · JSD {row['jsd']:.3f}")
+    assert f"E[D(G(z))] {row['d_fake']:.3f}" in line
+    assert ("beyond the view" in line) == (snap.g_outside > 0.01)
+    lab.place_generator(lab.far_point() + 50.0)  # G's samples far off the grid
+    far = lab.snapshot(record=False)
+    assert far.g_outside > 0.5 and summary(far).endswith(f" · {far.g_outside:.0%} of G's samples lie beyond the view")
+
+    pair = Comparison.start(Target(), LabSettings(), head_start=10)
+    text = pair_summary(pair.snapshots())
+    assert [part.split(":")[0] for part in text.split(" · ")] == ["minimax", "non-saturating"]
+    assert all(re.fullmatch(r"\S+: push \S+, E\[D\(G\(z\)\)\] [\d.]+, JSD [\d.]+", part) for part in text.split(" · "))

@@ -6,6 +6,7 @@ arrows are -grad of G's loss, and runs depend on the seed alone (the same as
 import base64
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -289,3 +290,40 @@ def test_a_live_frame_is_the_full_frames_first_points_with_the_last_kept_coverag
     lab.train(2)  # step 8: kept
     assert lab.live_frame(300) is lab.snapshots[-1] and lab.snapshots[-1].step == 8
     assert len(lab.live_frame(10**6).fake) == modes.N_SAMPLES
+
+
+def test_what_a_page_shows_at_each_step_kept_or_current():
+    lab = tiny_lab(data="grid-25", snapshot_every=4)
+    assert lab.labs == {"gan": lab}
+    lab.train(6)  # kept at 0 and 4; the current step, 6, is shown too
+    assert lab.steps_kept() == [0, 4, 6]
+    assert lab.frame_at(4) is lab.snapshots[1] and lab.frame_at(6).step == 6 == lab.frame_at(5).step
+    lab.train(2)  # step 8 is kept: listed once
+    assert lab.steps_kept() == [0, 4, 8] and lab.frames_at(8) == {"gan": lab.snapshots[-1]}
+
+    assert [s for s, _ in lab.coverage_until(lab.snapshots[1])] == [0, 4], "the chart stops at the step shown"
+    lab.train(1)
+    live = lab.live_frame(300)  # step 9 with the coverage of step 8
+    assert [s for s, _ in lab.coverage_until(live)] == [0, 4, 8]
+    full = lab.frame()
+    rows = lab.coverage_until(full)
+    assert [s for s, _ in rows] == [0, 4, 8, 9] and rows[-1][1] == full.coverage, "the frame's own coverage ends it"
+    spiral = tiny_lab(data="spiral")
+    assert spiral.coverage_until(spiral.frame()) == [], "no modes, no coverage"
+
+    assert len(lab.playing_frames(300)["gan"].fake) == modes.N_SAMPLES, "one recipe plays its full frame"
+    cmp = lab2d.Comparison.of(["gan", "wgan"], "grid-25", n_points=512, overrides=dict(TINY))
+    cmp.train(3)
+    light = cmp.playing_frames(300)
+    assert list(light) == ["gan", "wgan"] and all(len(f.fake) == 300 for f in light.values()), "a comparison plays light frames"
+    assert {name: f.step for name, f in cmp.frames_at(0).items()} == {"gan": 0, "wgan": 0}
+
+
+def test_d_verdict_is_a_probability_for_a_gan_and_an_estimate_for_a_critic():
+    gan, critic = tiny_lab(), tiny_lab("wgan")
+    assert gan.verdict(gan.frame()) == "untrained"
+    gan.train(2)
+    critic.train(2)
+    m = gan.frame().losses
+    assert gan.verdict(gan.frame()) == f"D(x) {m['d_real']:.2f} · D(G(z)) {m['d_fake']:.2f}"
+    assert re.fullmatch(r"Wasserstein estimate -?[\d.e+-]+", critic.verdict(critic.frame()))

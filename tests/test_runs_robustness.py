@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import tiny
-from gan_core import checkpoints, export, gallery, jobs, runs
+from gan_core import catalog, checkpoints, export, jobs, runs
 from gan_core.cli import main
 from gan_core.errors import RunError
 from gan_core.recipes import resolve
@@ -56,7 +56,7 @@ def test_a_broken_run_is_listed_unreadable_and_hides_nothing(tmp_path, capsys, n
     assert "unreadable" in out.out and reason in out.out
 
     # Everything else that reads every run keeps working, and the broken run can be deleted.
-    assert {e.path.parent.parent.name for e in gallery.list_checkpoints(tmp_path / "none", tmp_path)} == {bad.name}
+    assert {e.path.parent.parent.name for e in catalog.list_checkpoints(tmp_path / "none", tmp_path)} == {bad.name}
     assert [r.id for r in jobs.active_runs(tmp_path)] == []
     if name == "status.json":
         with pytest.raises(RunError, match="cannot be read"):

@@ -7,7 +7,8 @@ import torch
 from conftest import tiny
 from gan_core import checkpoints, runs
 from gan_core.data import SOURCES
-from gan_core.recipes import RECIPES, Objective, resolve
+from gan_core.objectives import Objective
+from gan_core.recipes import RECIPES, resolve
 from gan_core.training import choose_device, resume, train
 
 BUILTIN = [name for name, s in SOURCES.items() if s.builtin]
@@ -173,9 +174,9 @@ def test_resume_is_exact_when_images_are_read_lazily_from_disk(tmp_path, monkeyp
     import numpy as np
     from PIL import Image
 
-    from gan_core.data import folder
+    from gan_core.data import store
 
-    monkeypatch.setattr(folder, "EAGER_LIMIT", 2)  # 24 images: read lazily
+    monkeypatch.setattr(store, "EAGER_LIMIT", 2)  # 24 images: read lazily
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)

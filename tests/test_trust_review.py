@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from safetensors.torch import save as st_save
 
-from gan_core import checkpoints, runs, uploads
+from gan_core import checkpoints, runs, untrusted, uploads, visitors
 from gan_core.data.folder import split_classes
 from gan_core.errors import CheckpointError, DataError, GanError
 from gan_core.settings import ROOT
@@ -95,7 +95,7 @@ def test_checkpoint_file_names_are_quoted_on_one_short_line(name, tmp_path):
 
 def test_image_names_with_unicode_line_breaks_are_quoted_on_one_line():
     with pytest.raises(DataError) as e:
-        uploads.read_image(b"junk", "a\u2028b\u202e.png")
+        untrusted.read_image(b"junk", "a\u2028b\u202e.png")
     assert one_line(str(e.value))
 
 
@@ -118,12 +118,12 @@ def test_other_image_formats_under_an_image_name_are_refused(fmt):
     """Pillow can open about 40 formats (EPS through Ghostscript among them); a visitor's
     file reaches only the decoders of the kinds the product names."""
     with pytest.raises(DataError, match="cannot be read"):
-        uploads.read_image(image_bytes(fmt), "x.png")
+        untrusted.read_image(image_bytes(fmt), "x.png")
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"])
 def test_advertised_formats_still_open(fmt):
-    assert uploads.read_image(image_bytes(fmt), "x.png").shape[:2] == (10, 12)
+    assert untrusted.read_image(image_bytes(fmt), "x.png").shape[:2] == (10, 12)
 
 
 def test_a_zip_of_other_formats_has_no_readable_images(tmp_path):
@@ -144,7 +144,7 @@ def test_class_folders_a_checkpoint_could_not_hold_are_refused_at_upload(names, 
     with pytest.raises(DataError, match=why) as e:
         uploads.save_upload(zip_bytes([(n, image_bytes()) for n in names]), tmp_path)
     assert one_line(str(e.value)) and len(str(e.value)) < 400
-    assert not list((tmp_path / uploads.UPLOADS).glob("*.zip"))
+    assert not list((tmp_path / visitors.UPLOADS).glob("*.zip"))
 
 
 def test_a_class_folder_named_like_the_loose_images_class_is_refused():

@@ -1,7 +1,7 @@
 """Uploads and data folders stay cheap and safe whatever a visitor sends (issue 6).
 
 Each hostile case here cost minutes and gigabytes, hung, or read the wrong data before
-the limits in gan_core.uploads: the tests check both the refusal (one sentence naming
+the limits in gan_core.untrusted: the tests check both the refusal (one sentence naming
 the limit) and that it came before the expensive part.
 """
 
@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 import gan_core.data  # noqa: F401 - imports torch now, so that the timings below measure only the checks
-from gan_core import uploads
+from gan_core import untrusted, uploads, visitors
 from gan_core.config import DataConfig
-from gan_core.data import folder, load_data
+from gan_core.data import load_data, store
 from gan_core.errors import DataError
 
 MiB = 2**20
@@ -82,7 +82,7 @@ def one_sentence(excinfo, *mentions) -> str:
 
 
 def kept(runs_dir) -> list:
-    return [p for p in (runs_dir / uploads.UPLOADS).rglob("*") if p.is_file()] if (runs_dir / uploads.UPLOADS).exists() else []
+    return [p for p in (runs_dir / visitors.UPLOADS).rglob("*") if p.is_file()] if (runs_dir / visitors.UPLOADS).exists() else []
 
 
 def load(path, **kw):
@@ -114,9 +114,9 @@ def many_entries() -> bytes:
 def test_tall_png_is_refused_by_read_image_from_its_header(tall_png):
     start = time.perf_counter()
     with pytest.raises(DataError) as e:
-        uploads.read_image(tall_png, "tall.png")
+        untrusted.read_image(tall_png, "tall.png")
     assert time.perf_counter() - start < 2
-    one_sentence(e, "tall.png", "1 x 5,000,000 pixels", f"{uploads.MAX_ASPECT}:1 aspect-ratio limit")
+    one_sentence(e, "tall.png", "1 x 5,000,000 pixels", f"{untrusted.MAX_ASPECT}:1 aspect-ratio limit")
 
 
 def test_tall_png_in_an_upload_is_refused_fast_naming_the_limit(tall_png, tmp_path):
@@ -142,23 +142,23 @@ def test_tall_png_beside_good_images_is_skipped_and_counted(tall_png, tmp_path):
 def test_too_many_pixels_are_refused_before_decoding():
     start = time.perf_counter()
     with pytest.raises(DataError) as e:
-        uploads.read_image(png_declaring(10_000, 6_000), "big.png")  # 60 MP, if it were decoded
+        untrusted.read_image(png_declaring(10_000, 6_000), "big.png")  # 60 MP, if it were decoded
     assert time.perf_counter() - start < 2
-    one_sentence(e, "10,000 x 6,000 pixels", f"{uploads.MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit")
+    one_sentence(e, "10,000 x 6,000 pixels", f"{untrusted.MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit")
 
 
 def test_ordinary_photos_are_within_the_limits():
-    uploads.check_image_size(8000, 6000)  # a 48-megapixel phone photo
-    uploads.check_image_size(8160, 6120)  # 50 MP
-    uploads.check_image_size(12_000, 1_500)  # a panorama
-    photo = uploads.read_image(image_bytes((1024, 768), fmt="JPEG"), "photo.jpg")
+    untrusted.check_image_size(8000, 6000)  # a 48-megapixel phone photo
+    untrusted.check_image_size(8160, 6120)  # 50 MP
+    untrusted.check_image_size(12_000, 1_500)  # a panorama
+    photo = untrusted.read_image(image_bytes((1024, 768), fmt="JPEG"), "photo.jpg")
     assert photo.shape == (768, 1024, 3) and photo.dtype == np.uint8
 
 
 def test_an_image_file_too_large_is_refused_before_it_is_opened(monkeypatch):
-    monkeypatch.setattr(uploads, "MAX_IMAGE_BYTES", 1000)
+    monkeypatch.setattr(untrusted, "MAX_IMAGE_BYTES", 1000)
     with pytest.raises(DataError) as e:
-        uploads.read_image(image_bytes((200, 200), mode="L", colour=0, fmt="BMP"), "huge.bmp")
+        untrusted.read_image(image_bytes((200, 200), mode="L", colour=0, fmt="BMP"), "huge.bmp")
     one_sentence(e, "huge.bmp", "1000 bytes limit")
 
 
@@ -166,9 +166,9 @@ def test_an_image_file_too_large_is_refused_before_it_is_opened(monkeypatch):
 
 
 def test_read_image_channels_alpha_and_orientation():
-    grey = uploads.read_image(image_bytes((5, 3), 7, mode="L"), "g.png")
+    grey = untrusted.read_image(image_bytes((5, 3), 7, mode="L"), "g.png")
     assert grey.shape == (3, 5, 1) and (grey == 7).all()
-    clear = uploads.read_image(image_bytes((5, 3), (255, 0, 0, 0), mode="RGBA"), "clear.png")
+    clear = untrusted.read_image(image_bytes((5, 3), (255, 0, 0, 0), mode="RGBA"), "clear.png")
     assert clear.shape == (3, 5, 3) and (clear == 255).all()  # transparent pixels come out white
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to view", as phones write it
@@ -176,7 +176,7 @@ def test_read_image_channels_alpha_and_orientation():
     img.paste(RED, (0, 0, 10, 20))  # red on the left, so red on top once rotated
     buf = io.BytesIO()
     img.save(buf, format="JPEG", exif=exif)
-    photo = uploads.read_image(buf.getvalue(), "phone.jpg")
+    photo = untrusted.read_image(buf.getvalue(), "phone.jpg")
     assert photo.shape == (40, 20, 3) and photo.flags.writeable
     assert photo[:5].mean(axis=(0, 1))[0] > 200 and photo[-5:].mean(axis=(0, 1))[2] > 200
 
@@ -184,7 +184,7 @@ def test_read_image_channels_alpha_and_orientation():
 @pytest.mark.parametrize("data", [b"", b"not an image at all", image_bytes((64, 64), fmt="JPEG")[:300]])
 def test_read_image_refuses_what_it_cannot_read_in_one_sentence(data):
     with pytest.raises(DataError) as e:
-        uploads.read_image(data, "bad\nname.jpg")  # a newline in a visitor's file name stays out of the message
+        untrusted.read_image(data, "bad\nname.jpg")  # a newline in a visitor's file name stays out of the message
     one_sentence(e, "bad?name.jpg")
 
 
@@ -216,7 +216,7 @@ def test_zip_bomb_member_is_refused_without_decompressing_it(tmp_path, monkeypat
 def test_member_that_compresses_too_well_is_refused(tmp_path):
     with pytest.raises(DataError) as e:
         uploads.save_upload(zip_bytes([("flat.bmp", bytes(20 * MiB)), ("ok.png", image_bytes())]), tmp_path)
-    one_sentence(e, "flat.bmp", f"{uploads.MAX_COMPRESSION_RATIO}:1 compression-ratio limit")
+    one_sentence(e, "flat.bmp", f"{untrusted.MAX_COMPRESSION_RATIO}:1 compression-ratio limit")
     assert kept(tmp_path) == []
 
 
@@ -227,9 +227,9 @@ def test_members_that_unpack_too_much_in_total_are_refused():
         m.file_size, m.compress_size = 140 * MiB, 100 * MiB
         members.append(m)
     with pytest.raises(DataError) as e:
-        uploads.check_zip_members(members)
+        untrusted.check_zip_members(members)
     one_sentence(e, "1 GB limit in total")
-    uploads.check_zip_members(members[:7])
+    untrusted.check_zip_members(members[:7])
 
 
 def test_30001_entries_are_refused_quickly(many_entries, tmp_path):
@@ -237,7 +237,7 @@ def test_30001_entries_are_refused_quickly(many_entries, tmp_path):
     with pytest.raises(DataError) as e:
         uploads.save_upload(many_entries, tmp_path)
     assert time.perf_counter() - start < 2
-    one_sentence(e, "30,001 entries", f"{uploads.MAX_ZIP_ENTRIES:,}-entry limit")
+    one_sentence(e, "30,001 entries", f"{untrusted.MAX_ZIP_ENTRIES:,}-entry limit")
     assert kept(tmp_path) == []
     (tmp_path / "many.zip").write_bytes(many_entries)  # as a run's data source too
     with pytest.raises(DataError) as e:
@@ -252,7 +252,7 @@ def test_an_end_record_that_understates_the_entries_does_not_help(many_entries, 
     with pytest.raises(DataError) as e:  # zipfile parses all 30,001 anyway, then they are counted
         uploads.save_upload(bytes(lying), tmp_path)
     one_sentence(e, "30,001 entries")
-    monkeypatch.setattr(uploads, "MAX_ZIP_DIRECTORY_BYTES", 100_000)
+    monkeypatch.setattr(untrusted, "MAX_ZIP_DIRECTORY_BYTES", 100_000)
     with pytest.raises(DataError) as e:  # and a directory too large is refused before zipfile parses it
         uploads.save_upload(bytes(lying), tmp_path)
     one_sentence(e, "table of contents", "limit")
@@ -260,7 +260,7 @@ def test_an_end_record_that_understates_the_entries_does_not_help(many_entries, 
 
 def test_an_upload_over_the_size_limit_is_refused_and_not_kept(tmp_path, monkeypatch):
     good = zip_bytes([("a.png", image_bytes()), ("b.png", image_bytes(colour=BLUE))])
-    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", len(good) - 1)
+    monkeypatch.setattr(untrusted, "MAX_UPLOAD_BYTES", len(good) - 1)
     with pytest.raises(DataError) as e:
         uploads.save_upload(good, tmp_path)
     one_sentence(e, "upload limit")
@@ -319,7 +319,7 @@ def test_fifo_in_a_data_folder_is_skipped_without_hanging(tmp_path):
     assert len(data) == 1 and data.skipped == 1
     # Should a listed file become a FIFO before it is read, opening it fails at once.
     with pytest.raises(OSError):
-        run_with_timeout(lambda: folder.DirStore(tmp_path).open("x.png"), 5, _release(fifo))
+        run_with_timeout(lambda: store.DirStore(tmp_path).open("x.png"), 5, _release(fifo))
 
 
 def test_symlinks_out_of_the_data_folder_are_skipped(tmp_path):

@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 
 from conftest import tiny
-from gan_core import gallery, jobs, runs, visitors
+from gan_core import catalog, jobs, runs, visitors
 from gan_core.recipes import resolve
 from gan_core.settings import load_settings
-from gan_core.uploads import UPLOADS, save_upload, upload_path
+from gan_core.uploads import save_upload, upload_path
+from gan_core.visitors import UPLOADS
 
 A, B = visitors.owner_id("browser-a"), visitors.owner_id("browser-b")
 
@@ -114,12 +115,12 @@ def test_gallery_lists_only_the_visitors_own_runs_and_uploads(tmp_path):
     ua = weights(visitors.uploads_dir(tmp_path, A), "ckpt-" + "a" * 20 + ".safetensors")
     ub = weights(visitors.uploads_dir(tmp_path, B), "ckpt-" + "b" * 20 + ".safetensors")
     shared = weights(tmp_path / UPLOADS / "checkpoints", "ckpt-" + "c" * 20 + ".safetensors")
-    listed = lambda **kw: {e.path for e in gallery.list_checkpoints(tmp_path / "none", tmp_path, **kw)}
+    listed = lambda **kw: {e.path for e in catalog.list_checkpoints(tmp_path / "none", tmp_path, **kw)}
     assert listed(owner=A, isolated=True) == {ra, ua}
     assert listed(owner=B, isolated=True) == {rb, ub}
     assert listed(owner=None, isolated=True) == set()
     assert listed() == {ra, rb, ua, ub, shared}
-    (entry,) = [e for e in gallery.list_checkpoints(tmp_path / "none", tmp_path, A, isolated=True) if e.path == ua]
+    (entry,) = [e for e in catalog.list_checkpoints(tmp_path / "none", tmp_path, A, isolated=True) if e.path == ua]
     assert entry.run_id is None  # an upload, not mistaken for a run called <owner id>
 
 

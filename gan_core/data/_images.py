@@ -3,46 +3,17 @@
 Conventions (see ``base.py``): a "real" image is float32 (C, H, W) in [-1, 1],
 resized so its short side equals ``image_size`` and centre-cropped to a square.
 Resizing is done by torchvision (on PIL images or batched tensors), never by hand.
+The torch-free steps (a PIL image to "L" or "RGB", its native channels) live in
+``untrusted.py``, where reading an uploaded image uses them without torch.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torchvision.transforms.v2.functional as F
 from PIL import Image, ImageOps
 
-from ..uploads import check_image_size
-
-# PIL modes that hold one grey channel; every other mode (RGB, RGBA, CMYK, YCbCr,
-# palette "P", ...) counts as colour. Palette images are treated as colour because
-# the header alone cannot say whether the palette is grey.
-GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
-_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
-
-
-def native_channels(mode: str) -> int:
-    return 1 if mode in GREY_MODES else 3
-
-
-def flatten(img: Image.Image, channels: int) -> Image.Image:
-    """Any PIL image -> mode "L" (channels 1) or "RGB" (channels 3); ``img`` itself if it
-    already is. Works in place where it can: a 50-megapixel image is 200 MB in Pillow."""
-    if img.mode in _HIGH_DEPTH_MODES:
-        # 16-bit and float images: PIL's own convert("L") clips instead of scaling.
-        a = np.array(img, dtype=np.float32)
-        a *= 255.0 if img.mode == "F" else 255.0 / 65535.0
-        np.clip(a, 0.0, 255.0, out=a)
-        img = Image.fromarray(np.rint(a, out=a).astype(np.uint8))  # 2-D uint8 -> mode "L"
-    elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
-        # Transparent pixels often hold arbitrary colours; show them on white like a viewer would.
-        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
-        white = Image.new("RGB", rgba.size, (255, 255, 255))
-        white.paste(rgba, mask=rgba)  # blends by alpha, like alpha_composite onto opaque white
-        img = white
-    target = "L" if channels == 1 else "RGB"
-    return img if img.mode == target else img.convert(target)
+from ..untrusted import check_image_size, flatten
 
 
 def pil_to_uint8(img: Image.Image, image_size: int, channels: int) -> torch.Tensor:
@@ -50,7 +21,7 @@ def pil_to_uint8(img: Image.Image, image_size: int, channels: int) -> torch.Tens
 
     uint8 is four times smaller than the final floats, which matters when thousands
     of decoded images wait to be stacked. Sources open files with
-    ``uploads.open_image``, which applies the size limits before decoding; they are
+    ``untrusted.open_image``, which applies the size limits before decoding; they are
     checked again here for any image that arrived another way, because the resize
     below costs (aspect ratio x image_size^2) pixels.
     """

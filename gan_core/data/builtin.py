@@ -133,7 +133,7 @@ def load_faces_lfw(cfg: DataConfig) -> GanData:
 
 # Each photo is cut into tiles at three scales: its short side resized to 2, 3 and 4
 # tiles. Deterministic (no random crops), so the set is the same on every run.
-_TILE_SCALES = (2, 3, 4)
+TILE_SCALES = (2, 3, 4)
 # Tiles that are nearly one flat colour (the black border of the retina scan) teach
 # the model nothing; 2 grey levels of standard deviation separates them cleanly.
 _FLAT_STD = 2.0
@@ -142,7 +142,7 @@ _FLAT_STD = 2.0
 def _tiles(photo: np.ndarray, size: int) -> list[np.ndarray]:
     img = Image.fromarray(photo).convert("RGB")
     out = []
-    for k in _TILE_SCALES:
+    for k in TILE_SCALES:
         scaled = np.asarray(F.resize(img, [k * size]))
         rows, cols = scaled.shape[0] // size, scaled.shape[1] // size
         top = (scaled.shape[0] - rows * size) // 2  # centre the tile grid

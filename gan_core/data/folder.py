@@ -15,7 +15,7 @@ Folders and zips
     is judged from the file's header mode (palette images count as colour).
 
 Eager or lazy
-    Up to ``EAGER_LIMIT`` (20,000) images whose decoded floats fit in ``EAGER_BYTES``
+    Up to ``store.EAGER_LIMIT`` (20,000) images whose decoded floats fit in ``EAGER_BYTES``
     are decoded up front into tensors, so every image is verified and unreadable
     ones are counted in ``GanData.skipped``. Larger sets become a lazy Dataset: the
     scan opens each file's header (no full decode) and counts the failures as
@@ -23,7 +23,7 @@ Eager or lazy
     readable one, so a batch never comes back short. Zips follow the same rule and
     are read member by member, never extracted to disk.
 
-Limits (gan_core.uploads, the same as for uploads)
+Limits (gan_core.untrusted, the same as for uploads)
     Only regular files are read, and symlinks only when they lead inside the folder;
     other entries with an image name (FIFOs, devices, links out) are skipped and counted.
     An image whose header declares too many pixels or too long a shape is skipped and
@@ -40,147 +40,29 @@ CelebA
 from __future__ import annotations
 
 import os
-import stat
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence, TypeVar
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from ..config import DataConfig
 from ..errors import DataError
-from ..uploads import open_image, open_zip, shown_name, unprintable
-from ._images import convert_channels, native_channels, pil_to_uint8, uint8_to_real
+from ..untrusted import MAX_NAME_CHARS, MAX_NAMES, native_channels, shown_name, unprintable
+from . import store as stores
+from ._images import convert_channels, uint8_to_real
 from .base import GanData, register_source
+from .store import IMAGE_EXTENSIONS, DirStore, Store, ZipStore, decode, entry_kind, header_mode, list_dir, list_zip, over_limit, parallel, user_path
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-EAGER_LIMIT = 20_000  # at most this many images are decoded up front
-EAGER_BYTES = 1 << 30  # ... and only if their float32 tensors fit in 1 GiB
+EAGER_BYTES = 1 << 30  # up to stores.EAGER_LIMIT images are decoded up front, and only if their float32 tensors fit in 1 GiB
 ROOT_CLASS = "(root)"
 
 _EXTENSION_LIST = ", ".join(e[1:] for e in IMAGE_EXTENSIONS)
-T = TypeVar("T")
-
-
-# ----------------------------------------------------------------------------- stores
-
-
-class DirStore:
-    """Image files under a directory, named by their relative POSIX path."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.where = str(root)
-
-    def open(self, name: str) -> BinaryIO:
-        # Listing keeps only regular files; should one be swapped for a FIFO since, O_NONBLOCK
-        # keeps open() from waiting for a writer that never comes, and fstat refuses it.
-        fd = os.open(self.root / name, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(f"{name} is not a regular file")
-            return os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def read(self, name: str) -> bytes:
-        with self.open(name) as f:
-            return f.read()
-
-    def close(self) -> None:
-        pass
-
-
-class ZipStore:
-    """Members of a zip archive, addressed by their ``ZipInfo`` (two members may share a
-    name, and each must be read on its own). Picklable for DataLoader workers: each
-    process opens its own handle."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.where = str(path)
-        self._zip: zipfile.ZipFile | None = None
-        self._pid: int | None = None
-
-    def archive(self) -> zipfile.ZipFile:
-        # A handle inherited through fork shares its file offset with the parent, so reopen per process.
-        if self._zip is None or self._pid != os.getpid():
-            self._zip = open_zip(self.path, f"Zip file {self.path}")  # the upload limits, for every zip
-            self._pid = os.getpid()
-        return self._zip
-
-    def open(self, member: zipfile.ZipInfo) -> BinaryIO:
-        # A stream: never more than the member's declared size, which open_zip has checked.
-        return self.archive().open(member)
-
-    def read(self, member: zipfile.ZipInfo) -> bytes:
-        with self.open(member) as f:
-            return f.read()
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
-            self._zip = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_zip"] = None
-        return state
-
-
-Store = DirStore | ZipStore
-
-
-def _decode(store: Store, name, image_size: int, channels: int | None) -> torch.Tensor | None:
-    """One file -> uint8 (C, S, S), in its native channels if ``channels`` is None; None if
-    unreadable or over the size limits (checked from the header, before decoding)."""
-    try:
-        with store.open(name) as f, open_image(f) as img:
-            # JPEG only: let the decoder downscale by 1/2, 1/4 or 1/8 while keeping both sides
-            # >= image_size. Much faster for large photos; the proper resize follows.
-            img.draft(None, (image_size, image_size))
-            img.load()
-            return pil_to_uint8(img, image_size, channels or native_channels(img.mode))
-    except Exception:  # noqa: BLE001 - any failure on a user's file means "unreadable", which is counted, not raised
-        return None
-
-
-def _header_mode(store: Store, name) -> str | None:
-    """The PIL mode from the file's header, without decoding the pixels; None if unreadable or over the size limits."""
-    try:
-        with store.open(name) as f, open_image(f) as img:
-            return img.mode
-    except Exception:  # noqa: BLE001 - as in _decode
-        return None
-
-
-def _over_limit(store: Store, names: Sequence) -> str | None:
-    """Why the first of ``names`` that breaks the size limits does, as the end of a sentence; None if none does."""
-    for name in names:
-        shown = shown_name(getattr(name, "filename", name))
-        try:
-            with store.open(name) as f, open_image(f, shown):
-                pass
-        except DataError as e:
-            return str(e)
-        except Exception:  # noqa: BLE001, S112 - unreadable for another reason: look at the next
-            continue
-    return None
-
-
-def _parallel(fn: Callable[[str], T], names: Sequence[str]) -> list[T]:
-    """Map over files in order with a few threads: PIL and file reads release the GIL."""
-    workers = min(8, os.cpu_count() or 1)
-    if workers == 1 or len(names) < 64:
-        return [fn(n) for n in names]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, names, chunksize=32))
 
 
 # ----------------------------------------------------------------------------- datasets
+# (the stores a dataset reads from, and their listings, are in store.py)
 
 
 class ImageFileDataset(torch.utils.data.Dataset):
@@ -203,7 +85,7 @@ class ImageFileDataset(torch.utils.data.Dataset):
             i = (index + step) % n
             if i in self._bad:
                 continue
-            image = _decode(self.store, self.names[i], self.image_size, self.channels)
+            image = decode(self.store, self.names[i], self.image_size, self.channels)
             if image is None:
                 self._bad.add(i)
                 continue
@@ -214,7 +96,7 @@ class ImageFileDataset(torch.utils.data.Dataset):
 
 
 def _fits_in_memory(n: int, image_size: int) -> bool:
-    return n <= EAGER_LIMIT and n * 3 * image_size * image_size * 4 <= EAGER_BYTES
+    return n <= stores.EAGER_LIMIT and n * 3 * image_size * image_size * 4 <= EAGER_BYTES
 
 
 def build_image_data(
@@ -234,14 +116,14 @@ def build_image_data(
     size = cfg.image_size
     eager = _fits_in_memory(len(files), size)
     if eager:
-        images = _parallel(lambda f: _decode(store, f, size, cfg.channels), files)
+        images = parallel(lambda f: decode(store, f, size, cfg.channels), files)
         store.close()
         keep = [i for i, im in enumerate(images) if im is not None]
     else:
-        modes = _parallel(lambda f: _header_mode(store, f), files)
+        modes = parallel(lambda f: header_mode(store, f), files)
         keep = [i for i, m in enumerate(modes) if m is not None]
     if not keep:
-        reason = _over_limit(store, files[:20])  # name the limit if that is what refused them
+        reason = over_limit(store, files[:20])  # name the limit if that is what refused them
         if reason:
             raise DataError(f"None of the {len(files)} image files in {store.where} can be used: {reason}")
         raise DataError(f"None of the {len(files)} image files in {store.where} could be read; check that they are valid, complete images.")
@@ -266,86 +148,10 @@ def build_image_data(
 # ----------------------------------------------------------------------------- folder / zip
 
 
-def _wanted(parts: Sequence[str]) -> bool:
-    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
-        return False
-    return parts[-1].lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _entry_kind(entry: os.DirEntry, top: str) -> str | None:
-    """"dir", "file" (a regular file) or None (skip) for one directory entry.
-
-    Only regular files are read: opening a FIFO blocks until someone writes to it, and a
-    device may never end. A symlink is followed only if it leads to somewhere inside
-    ``top`` (a real path): a data folder must not become a window onto the rest of the disk.
-    """
-    try:
-        if entry.is_symlink():
-            target = os.path.realpath(entry.path)
-            if os.path.commonpath([top, target]) != top:
-                return None
-            mode = os.stat(target).st_mode
-            return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else None
-        # d_type from scandir: no extra system call per file
-        return "dir" if entry.is_dir(follow_symlinks=False) else "file" if entry.is_file(follow_symlinks=False) else None
-    except (OSError, ValueError):  # vanished, a dangling or looping link
-        return None
-
-
-def _list_dir(root: Path) -> tuple[list[str], int]:
-    """Image files under ``root`` (relative POSIX paths, sorted), and how many entries
-    with an image name were skipped for not being a regular file inside the folder."""
-    top = os.path.realpath(root)
-    found, skipped = [], 0
-    seen = set()  # real paths of visited folders: symlinked folders are followed, but never in a cycle
-    pending: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
-    while pending:
-        folder, rel = pending.pop()
-        real = os.path.realpath(folder)
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as e:
-            raise DataError(f"Folder {folder} cannot be read ({e.strerror}); check its permissions.") from None
-        for entry in entries:
-            if entry.name.startswith(".") or entry.name == "__MACOSX":
-                continue
-            parts = rel + (entry.name,)
-            kind = _entry_kind(entry, top)
-            if kind == "dir":
-                pending.append((entry.path, parts))
-            elif _wanted(parts):
-                if kind == "file":
-                    found.append("/".join(parts))
-                else:
-                    skipped += 1
-    return sorted(found), skipped
-
-
-def _list_zip(store: ZipStore) -> list[zipfile.ZipInfo]:
-    """The image members, in name order; members that share a name are all kept."""
-    try:
-        members = store.archive().infolist()
-    except (zipfile.BadZipFile, ValueError, EOFError):  # ValueError: e.g. a name flagged UTF-8 that is not
-        raise DataError(
-            f"{store.path} is not a valid zip archive (damaged or incomplete); re-create it or point --data-path at the unpacked folder."
-        ) from None
-    except OSError as e:
-        raise DataError(f"Zip file {store.path} cannot be read ({e.strerror}); check its permissions.") from None
-    # Zips made on Windows may use backslashes.
-    wanted = [m for m in members if not m.is_dir() and _wanted(m.filename.replace("\\", "/").split("/"))]
-    return sorted(wanted, key=lambda m: (m.filename, m.header_offset))
-
-
 def _check_class_names(classes: list[str]) -> None:
     """Refuse class folders whose names a checkpoint cannot hold, so that a run never
     trains for minutes and then writes weights no page can open (checkpoints.py
     checks the same bounds on every checkpoint it reads)."""
-    from ..checkpoints import MAX_NAME_CHARS, MAX_NAMES  # not at the top: checkpoints imports this package
-
     if len(classes) > MAX_NAMES:
         raise DataError(f"The images are in {len(classes):,} class folders, more than the {MAX_NAMES:,}-class limit; "
                         "group them into fewer sub-folders, or put them all in one folder to train without labels.")
@@ -381,13 +187,6 @@ def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] 
     return labels, classes
 
 
-def _user_path(cfg: DataConfig) -> Path:
-    path = Path(cfg.path).expanduser()
-    if not path.exists():
-        raise DataError(f"Folder {path} does not exist; check --data-path.")
-    return path
-
-
 @register_source(
     "folder",
     "image",
@@ -396,14 +195,14 @@ def _user_path(cfg: DataConfig) -> Path:
     needs_path=True,
 )
 def load_folder(cfg: DataConfig) -> GanData:
-    path = _user_path(cfg)
+    path = user_path(cfg)
     if path.is_dir():
         store: Store = DirStore(path)
-        files, skipped = _list_dir(path)
+        files, skipped = list_dir(path)
         names = files
     elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
         store = ZipStore(path)
-        files, skipped = _list_zip(store), 0
+        files, skipped = list_zip(store), 0
         names = [m.filename for m in files]
     else:
         raise DataError(f"{path} is neither a folder nor a .zip file; point --data-path at a folder of images or a .zip of them.")
@@ -467,7 +266,7 @@ def _celeba_attributes(path: Path) -> tuple[list[str], list[str], torch.Tensor]:
     tags=("attrs",),
 )
 def load_celeba(cfg: DataConfig) -> GanData:
-    path = _user_path(cfg)
+    path = user_path(cfg)
     if not path.is_dir():
         raise DataError(f"{path} is not a folder; point --data-path at the folder that holds celeba/ (torchvision's CelebA layout).")
     base = path / "celeba" if (path / "celeba").is_dir() else path
@@ -481,7 +280,7 @@ def load_celeba(cfg: DataConfig) -> GanData:
     try:
         top = os.path.realpath(image_dir)
         with os.scandir(image_dir) as it:  # only regular files inside the folder, as for "folder"
-            on_disk = {e.name for e in it if _entry_kind(e, top) == "file"}
+            on_disk = {e.name for e in it if entry_kind(e, top) == "file"}
     except OSError as e:
         raise DataError(f"Folder {image_dir} cannot be read ({e.strerror}); check its permissions.") from None
     present = [i for i, f in enumerate(files) if f in on_disk]

@@ -7,9 +7,9 @@ On disk: ``--data paired --data-path FOLDER_OR_ZIP``, in either layout people ha
     Either may sit in train/ val/ test/ sub-folders (``root/train/x.jpg`` or
     ``root/A/train/x.jpg``); ``--split`` picks one, and a flat layout is all
     ``train``. ``--direction AtoB`` (default) translates A into B, ``BtoA`` the reverse.
-    Zips are read member by member through ``folder.ZipStore``, so the upload limits
+    Zips are read member by member through ``store.ZipStore``, so the upload limits
     (entries, sizes, compression ratio) hold; images open through
-    ``uploads.open_image`` (pixel and aspect limits before decoding). Files that
+    ``untrusted.open_image`` (pixel and aspect limits before decoding). Files that
     cannot be read, and A/ or B/ files without a partner, are skipped and counted.
 
 Derived: ``--data <any image source> --pairs edges|grey|blur|mask``: the source's
@@ -45,9 +45,9 @@ from PIL import ImageOps
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError
-from ..uploads import open_image
-from . import folder
-from ._images import convert_channels, native_channels, pil_to_uint8
+from ..untrusted import native_channels, open_image
+from . import store as stores
+from ._images import convert_channels, pil_to_uint8
 from .base import SOURCES, BatchStream, GanData, Source, register_source
 
 PAIR_KINDS = ("edges", "grey", "blur", "mask")
@@ -286,8 +286,8 @@ def _decode_pair(store, entry, size: int, channels: int | None):
                 c = channels or native_channels(img.mode)
                 half = w // 2  # an odd last column belongs to neither half, as in the reference
                 return (pil_to_uint8(img.crop((0, 0, half, h)), size, c), pil_to_uint8(img.crop((half, 0, 2 * half, h)), size, c))
-        a = folder._decode(store, entry[1], size, channels)
-        b = folder._decode(store, entry[2], size, channels)
+        a = stores.decode(store, entry[1], size, channels)
+        b = stores.decode(store, entry[2], size, channels)
         if a is None or b is None:
             return None
         c = max(a.shape[0], b.shape[0])
@@ -297,7 +297,7 @@ def _decode_pair(store, entry, size: int, channels: int | None):
 
 
 def _modes(store, entry) -> list[str] | None:
-    modes = [folder._header_mode(store, name) for name in entry[1:]]
+    modes = [stores.header_mode(store, name) for name in entry[1:]]
     return None if None in modes else modes
 
 
@@ -373,14 +373,14 @@ def _layout(paths: list[str], split: str, where: str) -> tuple[list[tuple], int]
     tags=("paired",),
 )
 def load_paired(cfg: DataConfig) -> PairedData:
-    path = folder._user_path(cfg)
+    path = stores.user_path(cfg)
     if path.is_dir():
-        store = folder.DirStore(path)
-        names, skipped = folder._list_dir(path)
+        store = stores.DirStore(path)
+        names, skipped = stores.list_dir(path)
         paths = names
     elif path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
-        store = folder.ZipStore(path)
-        names, skipped = folder._list_zip(store), 0
+        store = stores.ZipStore(path)
+        names, skipped = stores.list_zip(store), 0
         paths = [m.filename for m in names]
     else:
         raise DataError(f"{path} is neither a folder nor a .zip file; point --data-path at a folder or .zip of image pairs.")
@@ -395,17 +395,17 @@ def load_paired(cfg: DataConfig) -> PairedData:
     swap = cfg.direction == "BtoA"
     what = "A|B images" if entries[0][0] == "aligned" else "A/ and B/ pairs"
     common = dict(crop=crop, description=f"{len(entries)} {what} from {path} ({cfg.split}, {cfg.direction})")
-    eager = len(entries) <= folder.EAGER_LIMIT and len(entries) * 6 * size * size <= EAGER_BYTES
+    eager = len(entries) <= stores.EAGER_LIMIT and len(entries) * 6 * size * size <= EAGER_BYTES
     if eager:
-        pairs = folder._parallel(lambda e: _decode_pair(store, e, size, cfg.channels), entries)
+        pairs = stores.parallel(lambda e: _decode_pair(store, e, size, cfg.channels), entries)
         store.close()
         keep = [i for i, p in enumerate(pairs) if p is not None]
     else:
-        modes = folder._parallel(lambda e: _modes(store, e), entries)
+        modes = stores.parallel(lambda e: _modes(store, e), entries)
         keep = [i for i, m in enumerate(modes) if m is not None]
     if not keep:
         files = [n for e in entries[:20] for n in e[1:]]
-        reason = folder._over_limit(store, files)
+        reason = stores.over_limit(store, files)
         if reason:
             raise DataError(f"None of the {len(entries)} image pairs in {path} can be used: {reason}")
         raise DataError(f"None of the {len(entries)} image pairs in {path} could be read; check that they are valid, complete images.")

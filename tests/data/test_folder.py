@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from gan_core.config import DataConfig
-from gan_core.data import BatchStream, folder, load_data
+from gan_core.data import BatchStream, folder, load_data, store
 from gan_core.errors import DataError
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
@@ -199,7 +199,7 @@ def truncated_png(colour) -> bytes:
 
 @pytest.fixture
 def lazy(monkeypatch):
-    monkeypatch.setattr(folder, "EAGER_LIMIT", 2)
+    monkeypatch.setattr(store, "EAGER_LIMIT", 2)
 
 
 def test_large_folder_is_lazy(lazy, classes_dir):
@@ -219,7 +219,7 @@ def test_large_folder_is_lazy(lazy, classes_dir):
 
 def test_lazy_folder_matches_eager_decoding(monkeypatch, classes_dir):
     eager_data = load(classes_dir, image_size=8)
-    monkeypatch.setattr(folder, "EAGER_LIMIT", 2)
+    monkeypatch.setattr(store, "EAGER_LIMIT", 2)
     lazy_data = load(classes_dir, image_size=8)
     assert lazy_data.dataset is not None
     assert eager_data.tensors is not None

@@ -234,7 +234,7 @@ def test_derive_works_in_bands_for_large_images(monkeypatch):
 
 
 def test_large_sets_are_read_lazily_with_the_same_items(tmp_path, monkeypatch):
-    from gan_core.data import BatchStream, batch_stream, folder
+    from gan_core.data import BatchStream, batch_stream, store
 
     for i in range(4):
         aligned(tmp_path / "pairs" / f"{i}.png", (40 * i, 0, 0), (0, 0, 40 * i))
@@ -253,7 +253,7 @@ def test_large_sets_are_read_lazily_with_the_same_items(tmp_path, monkeypatch):
     photos.mkdir()
     for i in range(12):
         Image.new("RGB", (20, 20), (20 * i, 100, 200 - 10 * i)).save(photos / f"{i:02d}.png")
-    monkeypatch.setattr(folder, "EAGER_LIMIT", 0)
+    monkeypatch.setattr(store, "EAGER_LIMIT", 0)
     derived = load_data(DataConfig(name="folder", path=str(photos), image_size=16, pairs="grey"))
     assert derived.tensors is None and len(derived) == 11  # one in ten held out
     item = derived.item(0)

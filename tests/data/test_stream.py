@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gan_core.config import DataConfig
-from gan_core.data import BatchStream, GanData, folder, load_data
+from gan_core.data import BatchStream, GanData, load_data, store
 
 CPU = torch.device("cpu")
 
@@ -70,7 +70,7 @@ def test_batch_larger_than_the_data(make):
 def test_stream_over_a_lazy_image_folder(monkeypatch, tmp_path, write_image):
     for i in range(6):
         write_image(tmp_path / f"{i}.png", 40 * i, mode="L")
-    monkeypatch.setattr(folder, "EAGER_LIMIT", 2)
+    monkeypatch.setattr(store, "EAGER_LIMIT", 2)
     data = load_data(DataConfig(name="folder", path=str(tmp_path), image_size=4))
     assert data.dataset is not None
     fresh = BatchStream(data, 4, seed=2, device=CPU)

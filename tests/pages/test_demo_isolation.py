@@ -29,7 +29,7 @@ from conftest import tiny
 from gan_core import jobs, runs, visitors
 from gan_core.recipes import resolve
 from gan_core.training import train
-from gan_core.uploads import UPLOADS
+from gan_core.visitors import UPLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS, TRAIN, GALLERY = (str(ROOT / "pages" / f"{p}.py") for p in ("runs", "train", "gallery"))

@@ -17,7 +17,8 @@ from gan_core import checkpoints
 from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
-from gan_core.uploads import UPLOADED_CHECKPOINTS, UPLOADS
+from gan_core.uploads import UPLOADED_CHECKPOINTS
+from gan_core.visitors import UPLOADS
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "gallery.py")
 

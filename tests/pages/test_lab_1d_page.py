@@ -136,3 +136,17 @@ def test_comparison_trains_both_losses_from_one_start(page):
     assert [(lab.g_steps, lab.d_steps) for lab in pair.labs.values()] == [(1, 301), (1, 301)]
     rows = {name: lab.history[-1] for name, lab in pair.labs.items()}
     assert rows["minimax"]["push"] < rows["non-saturating"]["push"] / 50, "a confident D: the minimax loss gives no push"
+
+
+def test_a_replayed_step_click_steps_once(page, monkeypatch):
+    from _click_replay import replay_the_click_once
+
+    from gan_core import lab1d
+
+    page.button(key="lab1d_step").click()
+    replay_the_click_once(monkeypatch, lab1d.Lab1D, "single_step", page._tree.get_widget_states())
+    page.run()
+    assert not page.exception
+    assert counts(page) == (1, 1), "one click, one step, though Streamlit delivered it twice"
+    page.button(key="lab1d_step").click().run()
+    assert counts(page) == (2, 2), "the next click steps again"

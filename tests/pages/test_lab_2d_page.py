@@ -151,3 +151,18 @@ def test_the_comparison_view_trains_recipes_side_by_side(at):
 
     at.multiselect(key="lab2d_recipes").set_value(["gan"]).run()
     assert any("two or more" in i.value for i in at.info) and not at.get("plotly_chart")
+
+
+
+def test_a_replayed_step_click_steps_once(at, monkeypatch):
+    from _click_replay import replay_the_click_once
+
+    from gan_core import lab2d
+
+    at.button(key="lab2d_step").click()
+    replay_the_click_once(monkeypatch, lab2d.Lab, "train", at._tree.get_widget_states())
+    at.run()
+    assert not at.exception
+    assert status(at) == (10, "paused"), "one click, one Step, though Streamlit delivered it twice"
+    at.button(key="lab2d_step").click().run()
+    assert status(at) == (20, "paused"), "the next click steps again"

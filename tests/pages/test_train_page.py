@@ -23,7 +23,8 @@ from gan_core.config import Config, DataConfig, command_line
 from gan_core.errors import DataError, GanError
 from gan_core.data.base import SOURCES
 from gan_core.recipes import resolve
-from gan_core.uploads import UPLOADS, save_upload
+from gan_core.uploads import save_upload
+from gan_core.visitors import UPLOADS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "train.py")

@@ -1,0 +1,150 @@
+"""The catalogue of checkpoints: which ones there are and what each holds, from metadata alone.
+
+Shipped demos (``checkpoints/`` of the repository), uploaded ones (``<runs>/uploads/``)
+and every run's last weights, as ``CheckpointEntry`` rows for menus and captions. Only
+a file's safetensors header is read (cached while the file is unchanged), so listing
+is cheap on every page load and a damaged file is one unusable entry, never a broken
+page. Which training data a checkpoint may be compared with, and loading it, is
+``memorisation.py``'s job: that reads data sets, the catalogue never does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import checkpoints, visitors
+from .errors import CheckpointError
+from .runs import ACTIVE, read_status
+from .visitors import UPLOADS
+
+
+@dataclass(frozen=True)
+class CheckpointEntry:
+    """One checkpoint the gallery can show: a shipped demo or a run's last weights."""
+
+    path: Path
+    label: str  # for menus
+    shipped: bool  # True: checkpoints/ of the repository; False: a run's checkpoints/
+    mtime: float
+    recipe: str | None = None
+    data: str | None = None
+    kind: str | None = None  # "image" or "vector"
+    shape: tuple[int, ...] | None = None
+    step: int | None = None
+    run_id: str | None = None
+    training: bool = False  # the run is still writing this file
+    error: str | None = None  # why it cannot be used, one sentence
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    def summary(self) -> str:
+        """One line about what the checkpoint holds, for captions."""
+        if self.error:
+            return self.error
+        what = ""
+        if self.kind == "image" and self.shape:
+            c, h, w = self.shape
+            what = f", {h}\u00d7{w} {'grey' if c == 1 else 'colour'} images"
+        elif self.kind == "vector" and self.shape:
+            what = f", {self.shape[0]}-D points"
+        origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}" if self.run_id else "uploaded checkpoint"
+        live = " (still training: newer weights appear as they are saved)" if self.training else ""
+        return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{live}."
+
+
+@functools.lru_cache(maxsize=512)
+def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> CheckpointEntry:
+    path = Path(path_str)
+    uploaded = path.parent.parent.name == UPLOADS
+    run_id = None if shipped or uploaded else path.parent.parent.name
+    try:
+        cfg, info, step = checkpoints.read_header(path)
+    except CheckpointError as e:  # a bad file is one unusable entry, never a broken page
+        name = f"{run_id}/{path.name}" if run_id else path.name
+        return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
+    what = f"{cfg.recipe} on {cfg.data.name}, step {step:,}"
+    label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
+    return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
+
+
+def _run_time(run_id: str) -> str:
+    """'20261121-235518-dcgan-faces-lfw-bd8c' -> '2026-11-21 23:55 bd8c': short, and still unique."""
+    m = re.match(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-.*?([0-9a-f]{4})$", run_id)
+    return f"{m[1]}-{m[2]}-{m[3]} {m[4]}:{m[5]} {m[6]}" if m else run_id
+
+
+def describe_checkpoint(path: str | Path, shipped: bool = False) -> CheckpointEntry:
+    """What a checkpoint holds, from its metadata only (cached while the file is unchanged)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        raise CheckpointError(f"Checkpoint {path} does not exist; pick another one.") from None
+    return _describe(str(path), st.st_mtime, st.st_size, shipped)
+
+
+def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: str | None = None,
+                     isolated: bool = False) -> list[CheckpointEntry]:
+    """Shipped demo checkpoints first (faces first), then uploaded ones, then every
+    run's ``checkpoints/last.safetensors``, most recently written first.
+
+    ``isolated`` (demo mode): besides the shipped ones, only the uploads and runs of
+    the visitor ``owner`` (gan_core.visitors); nobody else's file is even opened."""
+    shipped = []
+    cdir = Path(checkpoints_dir)
+    if cdir.is_dir():
+        for p in sorted(cdir.glob("*.safetensors")):
+            try:
+                shipped.append(describe_checkpoint(p, shipped=True))
+            except CheckpointError:
+                continue  # deleted while listing
+        shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != "image", e.path.name))
+    uploaded = []
+    # uploads/checkpoints/ (outside demo mode) and uploads/<owner>/ (a demo visitor's)
+    if not isolated:
+        found = (Path(runs_dir) / UPLOADS).glob("*/*.safetensors")
+    else:
+        found = visitors.uploads_dir(runs_dir, owner).glob("*.safetensors") if owner else []
+    for p in found:
+        try:
+            uploaded.append(describe_checkpoint(p))
+        except CheckpointError:
+            continue  # deleted while listing
+    uploaded.sort(key=lambda e: e.mtime, reverse=True)
+    runs = []
+    rdir = Path(runs_dir)
+    if rdir.is_dir():
+        for p in rdir.glob(f"*/checkpoints/{checkpoints.WEIGHTS}"):
+            if isolated and not (owner and visitors.run_owner(p.parent.parent) == owner):
+                continue
+            try:
+                entry = describe_checkpoint(p)
+            except CheckpointError:
+                continue
+            if read_status(p.parent.parent).get("state") in ACTIVE:
+                entry = dataclasses.replace(entry, training=True, label=entry.label if entry.error else entry.label + " (training)")
+            runs.append(entry)
+        runs.sort(key=lambda e: e.mtime, reverse=True)
+    return shipped + uploaded + runs
+
+
+TRANSLATORS = ("pix2pix",)  # recipes whose generator maps an image to an image, not noise to an image
+
+
+def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None:
+    """The shipped faces checkpoint when there is one, else the first usable entry."""
+    usable = [e for e in entries if e.error is None]
+    for e in usable:
+        if e.shipped and e.data == "faces-lfw" and e.kind == "image" and e.recipe not in TRANSLATORS:
+            return e
+    images = [e for e in usable if e.kind == "image"]
+    return (images or usable or entries or [None])[0]
+
+
+__all__ = ["CheckpointEntry", "TRANSLATORS", "describe_checkpoint", "list_checkpoints", "default_checkpoint"]

@@ -1,0 +1,319 @@
+"""Bytes and names from strangers: the ground floor every reader of untrusted input stands on.
+
+A visitor's upload, an image in a data folder, a member of a zip, a checkpoint's
+metadata, a file someone dropped into a run folder: each is read through these
+checks before anything in it is decoded, unpacked or shown. They raise one-sentence
+``DataError``s naming the limit, so the upload flow (``uploads.py``), the data
+sources (``data/``), the checkpoint reader and the run-directory reader all refuse
+the same things in the same words.
+
+This module imports nothing of the product but ``errors`` (and no torch), so that
+anything may import it without pulling in, or looping back to, what is built on it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import unicodedata
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import DataError, GanError, RunError
+
+# ----------------------------------------------------------------------------- limits
+# Every file a visitor sends passes these checks before anything in it is decoded or
+# unpacked: a few kilobytes must never cost gigabytes or minutes (Streamlit Community
+# Cloud gives the whole app about 1 GB of memory). The data layer applies the image and
+# zip limits too, so a run opens an upload exactly as it was checked.
+
+# The upload itself. Streamlit refuses more (.streamlit/config.toml: maxUploadSize = 200,
+# in MiB); checked again because the engine does not rely on the page.
+MAX_UPLOAD_BYTES = 200 * 2**20
+# The largest checkpoint a visitor may upload. A DCGAN generator at 256 x 256 with
+# width 64 is about 190 MB; the gallery's own demo is 1.5 MB. The same cap as
+# Streamlit's upload limit in .streamlit/config.toml, so a larger file never arrives.
+MAX_CHECKPOINT_BYTES = 200 * 1024 * 1024
+# One image file, as uploaded or as a zip member once unpacked: an uncompressed
+# 48-megapixel RGB photo (8000 x 6000 TIFF or BMP) is 144 MB.
+MAX_IMAGE_BYTES = 150 * 2**20
+# Pixels of one image, read from its header before decoding. 48 MP (8000 x 6000) and
+# 50 MP (8160 x 6120) phone photos pass; Pillow holds such an image in about 200 MB
+# (4 bytes a pixel), which Cloud's ~1 GB can afford one or two at a time.
+MAX_IMAGE_PIXELS = 50_000_000
+# Long side over short side. Images are scaled so that their short side is the
+# training size and then centre-cropped, so the scaled copy has (ratio x size^2)
+# pixels: a 9.8 KB PNG of 1 x 5,000,000 pixels became 1.3 billion pixels (59 s, 5.2 GB).
+# Panoramas (about 8:1) and long phone screenshots (about 1:10) pass.
+MAX_ASPECT = 20
+# Entries in a zip. The upload check decodes every image once, and the folder source
+# decodes up to data.store.EAGER_LIMIT (20,000) images up front; 30,001 empty entries
+# took 15 s. Larger sets belong in a folder (--data-path), which has no such limit.
+MAX_ZIP_ENTRIES = 20_000
+# zipfile parses the whole central directory when it opens a zip, trusting its size in
+# bytes rather than its entry count, so that size is checked first, from the end
+# record: 512 bytes an entry leaves room for paths of 400 characters.
+MAX_ZIP_DIRECTORY_BYTES = 512 * MAX_ZIP_ENTRIES
+# All members unpacked together: decompressing 1 GiB takes a few seconds, and a
+# 200 MB upload of photos (JPEG and PNG do not compress further) is nowhere near it.
+MAX_ZIP_TOTAL_BYTES = 2**30
+# Unpacked over stored size, for members over RATIO_CHECK_BYTES. Image files compress
+# little (JPEG, PNG, WebP hardly at all, photos as BMP or TIFF about 2-10 times); a
+# 1 MiB zip holding a 1 GiB member (ratio 1000) is a zip bomb.
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_BYTES = 2**20  # smaller members cost nothing however well they compress (a flat-colour icon)
+# Names a model carries and pages show in menus and captions: class names (ImageNet has
+# 1000, from a checkpoint's metadata or a zip's class folders) or attribute names (CelebA
+# has 40). A data folder is refused on the same bounds as a checkpoint, so that a run
+# never trains for minutes and then writes weights no page can open.
+MAX_NAMES = 1000
+MAX_NAME_CHARS = 200
+
+IMAGE_KINDS = "jpg, png, gif, webp, bmp or tiff"  # for messages
+# The Pillow decoders a visitor's bytes may reach: those of the kinds named above.
+# Image.open picks a decoder from the content, not the name, out of some 40 (EPS runs
+# Ghostscript, and PSD, FITS, DDS... were never meant to face the public).
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+
+
+# ----------------------------------------------------------------------------- words
+
+
+def byte_size(n: int) -> str:
+    """Bytes in words, in the binary units Streamlit's upload limit uses: '1.5 GB', '150 MB', '9.8 KB'."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+def unprintable(text: str) -> bool:
+    """Whether ``text`` holds a character that is not shown as itself on one line:
+    controls, format characters (bidi overrides such as U+202E reorder what follows),
+    line and paragraph separators, unassigned or surrogate code points."""
+    return any(unicodedata.category(c)[0] == "C" or c in "\u2028\u2029" for c in text)
+
+
+def shown_name(name: str, limit: int = 60) -> str:
+    """A visitor's file or member name, made safe to quote in a one-line message."""
+    name = "".join("?" if unprintable(c) else c for c in str(name)[: limit * 4])
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def check_image_size(width: int, height: int, what: str = "The image") -> None:
+    """Refuse an image whose header declares too many pixels or too long a shape,
+    before any pixel is decoded. ``what`` starts the sentence ("The image x.png")."""
+    dims = f"{width:,} x {height:,} pixels"
+    if width < 1 or height < 1:
+        raise DataError(f"{what} declares {dims}, which is no image; save it again from an image editor.")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(f"{what} is {dims}, more than the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; "
+                        "scale it down and try again.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise DataError(f"{what} is {dims}, more elongated than the {MAX_ASPECT}:1 aspect-ratio limit; "
+                        "crop it closer to a square and try again.")
+
+
+def open_image(fp: BinaryIO, what: str = "The image") -> Image.Image:
+    """``Image.open``, which reads only the header, then the size limits above: every
+    image, uploaded or in a data folder, opens through here, so that an over-limit one
+    is refused before a pixel is decoded."""
+    try:
+        img = Image.open(fp, formats=IMAGE_FORMATS)
+    except Image.DecompressionBombError:  # Pillow's own guard fires first above ~179 megapixels
+        raise DataError(f"{what} declares far more than the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; "
+                        "scale it down and try again.") from None
+    try:
+        check_image_size(*img.size, what)
+    except BaseException:
+        img.close()
+        raise
+    return img
+
+
+# PIL modes that hold one grey channel; every other mode (RGB, RGBA, CMYK, YCbCr,
+# palette "P", ...) counts as colour. Palette images are treated as colour because
+# the header alone cannot say whether the palette is grey.
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+def native_channels(mode: str) -> int:
+    """1 for a PIL mode that holds grey, 3 for any other (colour)."""
+    return 1 if mode in GREY_MODES else 3
+
+
+def flatten(img: Image.Image, channels: int) -> Image.Image:
+    """Any PIL image -> mode "L" (channels 1) or "RGB" (channels 3); ``img`` itself if it
+    already is. Works in place where it can: a 50-megapixel image is 200 MB in Pillow."""
+    if img.mode in _HIGH_DEPTH_MODES:
+        # 16-bit and float images: PIL's own convert("L") clips instead of scaling.
+        a = np.array(img, dtype=np.float32)
+        a *= 255.0 if img.mode == "F" else 255.0 / 65535.0
+        np.clip(a, 0.0, 255.0, out=a)
+        img = Image.fromarray(np.rint(a, out=a).astype(np.uint8))  # 2-D uint8 -> mode "L"
+    elif img.mode in _ALPHA_MODES or (img.mode == "P" and "transparency" in img.info):
+        # Transparent pixels often hold arbitrary colours; show them on white like a viewer would.
+        rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba)  # blends by alpha, like alpha_composite onto opaque white
+        img = white
+    target = "L" if channels == 1 else "RGB"
+    return img if img.mode == target else img.convert(target)
+
+
+def read_image(data: bytes, name: str) -> np.ndarray:
+    """One uploaded image -> uint8 array (H, W, C): C = 1 for grey, 3 for colour.
+
+    The size in bytes, then the header's dimensions (pixels, aspect ratio) are checked
+    before any pixel is decoded; EXIF orientation is applied (phone photos store their
+    rotation there) and transparency is composited on white, as the data layer does.
+    Raises ``DataError`` with one sentence for anything that is not a usable image.
+    """
+    what = f"The image {shown_name(Path(str(name)).name) or '(unnamed)'}"
+    if not data:
+        raise DataError(f"{what} is empty; upload the image file again.")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise DataError(f"{what} is {byte_size(len(data))}, more than the {byte_size(MAX_IMAGE_BYTES)} limit per image; "
+                        "save it smaller (as a JPEG, or scaled down) and try again.")
+    try:
+        with open_image(io.BytesIO(data), what) as img:
+            img.load()
+            # Memory: a 48-megapixel photo is 200 MB in Pillow, so no step keeps a spare copy.
+            ImageOps.exif_transpose(img, in_place=True)
+            flat = flatten(img, native_channels(img.mode))
+            if flat is not img:
+                img.close()  # frees the decoded pixels
+            array = _to_array(flat)
+    except GanError:
+        raise
+    except Exception:  # noqa: BLE001 - whatever a decoder raises on a visitor's bytes means "not a readable image"
+        raise DataError(f"{what} cannot be read (damaged, incomplete or not a {IMAGE_KINDS} image); "
+                        "open it in an image viewer, save it again and upload that.") from None
+    return array
+
+
+def _to_array(img: Image.Image) -> np.ndarray:
+    """Pillow "L" or "RGB" -> writable uint8 (H, W, C), one band of rows at a time:
+    ``np.asarray(img)`` would hold the whole image twice more, as bytes on the way."""
+    width, height = img.size
+    channels = 1 if img.mode == "L" else 3
+    out = np.empty((height, width, channels), dtype=np.uint8)
+    rows = max(1, 2**22 // width)  # bands of about 4 MB
+    for top in range(0, height, rows):
+        band = np.asarray(img.crop((0, top, width, min(height, top + rows))))
+        out[top : top + band.shape[0]] = band.reshape(band.shape[0], width, channels)
+    return out
+
+
+# ----------------------------------------------------------------------------- zips
+
+
+def check_zip_members(members: list[zipfile.ZipInfo], what: str = "The uploaded zip") -> None:
+    """Refuse a zip whose central directory declares too many entries or members that
+    unpack too large, too well or too much in total. Only the directory is read: the
+    declared sizes are binding, because zipfile never unpacks a member beyond its
+    declared size (and fails its CRC check if the data says otherwise)."""
+    if len(members) > MAX_ZIP_ENTRIES:
+        raise DataError(f"{what} holds {len(members):,} entries, more than the {MAX_ZIP_ENTRIES:,}-entry limit; "
+                        f"zip at most {MAX_ZIP_ENTRIES:,} images and try again.")
+    total = 0
+    for m in members:
+        if m.is_dir():
+            continue
+        if m.file_size > MAX_IMAGE_BYTES:
+            raise DataError(f"{what} holds {shown_name(m.filename)}, which unpacks to {byte_size(m.file_size)}, more than "
+                            f"the {byte_size(MAX_IMAGE_BYTES)} limit per file; leave it out or shrink it and zip again.")
+        if m.file_size > RATIO_CHECK_BYTES and m.file_size > MAX_COMPRESSION_RATIO * max(m.compress_size, 1):
+            ratio = m.file_size / max(m.compress_size, 1)
+            raise DataError(f"{what} holds {shown_name(m.filename)}, which unpacks {ratio:,.0f} times larger than it "
+                            f"is stored, more than the {MAX_COMPRESSION_RATIO}:1 compression-ratio limit for images; "
+                            "zip the image files themselves.")
+        total += m.file_size
+        if total > MAX_ZIP_TOTAL_BYTES:
+            raise DataError(f"{what} unpacks to more than the {byte_size(MAX_ZIP_TOTAL_BYTES)} limit in total; "
+                            "zip fewer or smaller images.")
+
+
+def end_record(fp: BinaryIO) -> tuple[int, int]:
+    """(entries, central-directory bytes) a zip's end record declares, read without
+    parsing the directory; ``zipfile.BadZipFile`` when there is no end record.
+
+    zipfile has no public way to read the end record alone, so this uses its private
+    ``_EndRecData`` and ``_ECD_*`` indices: unchanged since Python 2, and
+    tests/test_untrusted.py fails if an upgrade changes them."""
+    end = zipfile._EndRecData(fp)
+    if end is None:
+        raise zipfile.BadZipFile("File is not a zip file")
+    return end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+
+
+def _check_end_record(fp: BinaryIO, what: str) -> None:
+    entries, directory = end_record(fp)
+    if entries > MAX_ZIP_ENTRIES:
+        raise DataError(f"{what} holds {entries:,} entries, more than the {MAX_ZIP_ENTRIES:,}-entry limit; "
+                        f"zip at most {MAX_ZIP_ENTRIES:,} images and try again.")
+    if directory > MAX_ZIP_DIRECTORY_BYTES:
+        raise DataError(f"{what} has a {byte_size(directory)} table of contents, more than the "
+                        f"{byte_size(MAX_ZIP_DIRECTORY_BYTES)} limit; zip fewer files, with shorter names.")
+
+
+def open_zip(source: str | Path | BinaryIO, what: str = "The uploaded zip") -> zipfile.ZipFile:
+    """Open a zip within the limits: its end record (entry count, directory size) is
+    checked before zipfile parses the directory, the members' declared sizes before
+    anything is unpacked. Raises ``DataError`` naming the limit, ``zipfile.BadZipFile``
+    for a damaged archive and ``OSError`` for an unreadable file (callers word those)."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fp:
+            _check_end_record(fp, what)
+    else:
+        _check_end_record(source, what)
+        source.seek(0)
+    archive = zipfile.ZipFile(source)
+    try:
+        check_zip_members(archive.infolist(), what)
+    except DataError:
+        archive.close()
+        raise
+    return archive
+
+
+# ----------------------------------------------------------------------------- regular files
+
+
+class Unreadable(RunError):
+    """A file that exists but cannot be used (a run's status, config or owner file); the
+    message is a phrase naming the file and what is wrong with it, for "This run cannot
+    be read: ..."."""
+
+
+def open_regular(path: str | Path):
+    """``open(path, "rb")`` for a regular file only. A FIFO put in a run folder would
+    block a plain open forever (and every page that lists runs with it): O_NONBLOCK
+    keeps open() from waiting for a writer, and fstat refuses it (``Unreadable``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unreadable(f"{Path(path).name} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+__all__ = [
+    "MAX_UPLOAD_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ASPECT", "MAX_ZIP_ENTRIES",
+    "MAX_ZIP_DIRECTORY_BYTES", "MAX_ZIP_TOTAL_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_CHECK_BYTES", "MAX_NAMES",
+    "MAX_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS", "GREY_MODES",
+    "byte_size", "unprintable", "shown_name", "check_image_size", "open_image", "native_channels", "flatten",
+    "read_image", "check_zip_members", "end_record", "open_zip", "Unreadable", "open_regular",
+]
