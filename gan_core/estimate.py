@@ -8,12 +8,22 @@ sample grids and checkpoints are included), else by timing a few steps of the
 real trainer now, on the data itself for built-in sets or on built-in images of
 the same size for data read from disk (loading a large folder only to time it
 would cost more than the estimate is worth).
+
+The timing never runs in the caller's process: the dashboard's server is shared by
+every visitor, and a form value (batch 4,096 at 128 px) would otherwise allocate
+gigabytes there. A worker process (``python -m gan_core.estimate``) times the steps
+under a memory limit (``RLIMIT_DATA``: PyTorch's allocator then fails cleanly
+instead of the kernel killing someone) and a wall-clock limit, and answers in JSON.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,6 +31,7 @@ from pathlib import Path
 
 from .config import Config
 from .data.base import SOURCES
+from .errors import ConfigError, GanError
 from .recipes import RECIPES, resolve
 from .runs import list_runs, read_config, read_metrics, read_status
 
@@ -32,6 +43,15 @@ TIMING_BUDGET_S = 2.0  # ... and no more once this long has passed, so a slow re
 WARMUP = 1  # the first step (allocations, caches) is left out of the slope, unless it is all there is
 PAST_RUNS = 5  # the newest matching runs consulted
 MIN_STEPS_SPAN = 20  # a past run must have logged over at least this many steps
+# The timing worker's limits. Importing PyTorch and the engine takes about 0.9 GB of
+# the data segment on its own (measured: 800 MB is too little to import, 1,200 MB
+# runs the default dcgan timing); 1.5 GB leaves room for any run the server could
+# train, and refuses the form values that would need gigabytes per step.
+TIMING_MEMORY_BYTES = 1536 * 2**20
+# Start-up (about 3-5 s on a busy 2-core machine) plus TIMING_BUDGET_S of steps, with
+# room for a slow first step; a worker still busy after this is stopped.
+TIMING_TIMEOUT_S = 120.0
+_OUT_OF_MEMORY = ("can't allocate", "not enough memory", "out of memory", "DefaultCPUAllocator")
 
 
 @dataclass(frozen=True)
@@ -123,8 +143,60 @@ def _timing_config(cfg: Config) -> tuple[Config, str]:
 
 
 def time_per_step(cfg: Config) -> tuple[float, str]:
+    """(seconds per step, basis) from a few steps of the real trainer, timed by
+    ``measure_step`` in a worker process with TIMING_MEMORY_BYTES and
+    TIMING_TIMEOUT_S. Raises a ``GanError`` in one sentence for a config the trainer
+    refuses, one that needs more memory than that, or a worker that ran out of time."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}  # never join a torchrun job
+    try:
+        proc = subprocess.run([sys.executable, "-m", "gan_core.estimate"], input=json.dumps(cfg.to_dict()),
+                              capture_output=True, text=True, timeout=TIMING_TIMEOUT_S, env=env,
+                              preexec_fn=_limit_memory)
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"Timing a few steps of this run took over {TIMING_TIMEOUT_S:.0f} s, so it would be very slow "
+                          "here; lower the batch size, the image size or the width.") from None
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        # Killed from outside, or crashed before it could answer (its stderr has the reason).
+        raise RuntimeError(f"the timing worker ended with code {proc.returncode}: {proc.stderr.strip()[-300:]}") from None
+    if "per_step" in answer:
+        return float(answer["per_step"]), str(answer["basis"])
+    if answer.get("memory"):
+        raise ConfigError(f"One step of this run needs more than the {TIMING_MEMORY_BYTES // 2**20:,} MB this server "
+                          "lets a run be timed with; lower the batch size, the image size or the width.")
+    if answer.get("refused"):
+        raise ConfigError(answer["refused"])
+    raise RuntimeError(answer.get("error") or "the timing worker gave no answer")
+
+
+def _limit_memory() -> None:  # runs in the worker, between fork and exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_DATA, (TIMING_MEMORY_BYTES, TIMING_MEMORY_BYTES))
+
+
+def _worker() -> int:
+    """``python -m gan_core.estimate``: a config as JSON on stdin, one JSON line out:
+    {"per_step", "basis"}, {"memory": true}, {"refused": sentence} or {"error": text}."""
+    try:
+        answer = dict(zip(("per_step", "basis"), measure_step(Config.from_dict(json.loads(sys.stdin.read())))))
+    except GanError as e:
+        answer = {"refused": str(e)}
+    except MemoryError:
+        answer = {"memory": True}
+    except Exception as e:  # noqa: BLE001 - reported to the caller, which words it
+        message = f"{type(e).__name__}: {e}"
+        answer = {"memory": True} if any(s in message for s in _OUT_OF_MEMORY) else {"error": message[:500]}
+    print(json.dumps(answer), flush=True)
+    return 0
+
+
+def measure_step(cfg: Config) -> tuple[float, str]:
     """(seconds per step, basis) from a few steps of the real trainer in a temporary
-    run directory. Raises what the trainer raises for a config it cannot run."""
+    run directory, in this process: ``time_per_step``'s worker runs it. Raises what
+    the trainer raises for a config it cannot run."""
     from .runs import create_run
     from .training import train
 
@@ -165,4 +237,8 @@ def estimate(cfg: Config, runs_dir: str | Path | None = None, timer=None) -> Est
     return Estimate(STARTUP_S + per_step * cfg.train.steps, per_step, cfg.train.steps, basis)
 
 
-__all__ = ["Estimate", "about", "signature", "per_step_from_runs", "time_per_step", "estimate", "STARTUP_S"]
+__all__ = ["Estimate", "about", "signature", "per_step_from_runs", "time_per_step", "measure_step", "estimate", "STARTUP_S"]
+
+
+if __name__ == "__main__":
+    sys.exit(_worker())

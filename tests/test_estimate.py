@@ -8,6 +8,7 @@ import pytest
 from conftest import tiny
 from gan_core import estimate, runs
 from gan_core.config import Config
+from gan_core.errors import ConfigError
 from gan_core.recipes import resolve
 
 
@@ -50,6 +51,30 @@ def test_without_past_runs_a_few_real_steps_are_timed(tmp_path):
     assert found.seconds == pytest.approx(estimate.STARTUP_S + 125) and found.text() == "about 2 min"
 
 
+def test_the_steps_are_timed_in_a_worker_never_in_this_process(monkeypatch):
+    # The dashboard's server is every visitor's: it must not train (nor allocate) for a form value.
+    from gan_core import training
+
+    monkeypatch.setattr(training, "train", lambda *a, **k: pytest.fail("trained in the caller's process"))
+    per_step, basis = estimate.time_per_step(tiny("gan", "ring-8", steps=500))
+    assert 0 < per_step < 5 and basis == "timed just now on this machine"
+
+
+def test_a_step_that_needs_more_memory_than_the_timing_limit_is_refused_in_one_sentence():
+    # Batch 4,096 of 128-px colour images through a DCGAN: gigabytes of activations in one step.
+    cfg = Config(recipe="dcgan").replace(**{"data.name": "photos", "data.image_size": 128, "data.channels": 3,
+                                            "train.batch_size": 4096, "train.steps": 300})
+    with pytest.raises(ConfigError, match=r"^One step of this run needs more than the 1,536 MB .*lower the batch size") as e:
+        estimate.time_per_step(resolve(cfg))
+    assert "\n" not in str(e.value)
+
+
+def test_a_timing_worker_out_of_time_is_stopped_and_refused(monkeypatch):
+    monkeypatch.setattr(estimate, "TIMING_TIMEOUT_S", 0.05)  # not even time to import PyTorch
+    with pytest.raises(ConfigError, match=r"^Timing a few steps of this run took over 0 s"):
+        estimate.time_per_step(tiny("gan", "ring-8", steps=500))
+
+
 def record_timed_steps(monkeypatch) -> list[int]:
     from gan_core import training
 
@@ -65,12 +90,12 @@ def record_timed_steps(monkeypatch) -> list[int]:
 def test_a_quick_recipe_is_timed_over_a_few_dozen_steps_and_a_slow_one_over_one(monkeypatch):
     seen = record_timed_steps(monkeypatch)
     monkeypatch.setattr(estimate, "TIMING_BUDGET_S", 100.0)
-    estimate.time_per_step(tiny("gan", "ring-8", steps=5000))
+    estimate.measure_step(tiny("gan", "ring-8", steps=5000))
     assert seen == list(range(1, estimate.TIMING_STEPS["vector"] + 1))  # capped, whatever the run's own steps
 
     seen.clear()
     monkeypatch.setattr(estimate, "TIMING_BUDGET_S", 0.0)  # every step is slower than the budget
-    per_step, _ = estimate.time_per_step(tiny("dcgan", "faces-lfw", steps=2000))
+    per_step, _ = estimate.measure_step(tiny("dcgan", "faces-lfw", steps=2000))
     assert seen == [1] and per_step > 0  # one step is timed, not the run
 
 
