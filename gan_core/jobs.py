@@ -1,20 +1,42 @@
 """Background runs: launch, stop, resume. A run is a separate process
 (``python -m gan_core train --resume RUN_DIR``) writing its run directory, so it
-outlives the dashboard script run, browser tab or even server that started it."""
+outlives the dashboard script run, browser tab or even server that started it.
+
+The engine holds the server's limits here, whoever calls: the longest run
+(``GAN_WORKBENCH_MAX_STEPS``) is refused before anything is created, and a training
+slot is reserved atomically across processes: counting the active runs and creating
+the new run directories happen under one exclusive lock on ``<runs_dir>/.slots.lock``,
+so two browsers pressing Start in the same moment cannot both take the last slot.
+A demo visitor's ``owner.json`` is written under that lock too, before any worker
+can start.
+
+Several runs can be launched as one group (``launch_group``, the comparisons): all
+of them reserved at once or none; side by side when a slot is free for each, else
+queued in one worker (``python -m gan_core.jobs RUN_DIR ...``) that trains them one
+after another.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 from . import visitors
 from .config import Config
 from .errors import RunError
 from .recipes import resolve
-from .runs import RunInfo, create_run, list_runs, read_status, request_stop, worker_identity, write_status
+from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
+                   request_stop, worker_identity, write_status)
+from .settings import load_settings
+
+SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a run directory)
 
 _children: list[subprocess.Popen] = []  # kept so finished workers are reaped, not left as zombies
 
@@ -26,12 +48,52 @@ def active_runs(runs_dir: str | Path) -> list[RunInfo]:
     return [r for r in list_runs(runs_dir) if r.active]
 
 
-def _check_capacity(runs_dir: Path, max_active: int | None) -> int:
-    """Refuse when the limit is reached; return how many runs are active."""
-    n = len(active_runs(runs_dir))
-    if max_active is not None and n >= max_active:
-        raise RunError(f"{n} run(s) are already training or queued and the limit is {max_active}; wait for one to finish, or stop one of your own.")
-    return n
+def free_slots(runs_dir: str | Path, max_active: int | None) -> int | None:
+    """How many more runs may train now (None = no limit)."""
+    if max_active is None:
+        return None
+    return max(0, max_active - len(active_runs(runs_dir)))
+
+
+@contextlib.contextmanager
+def slots(runs_dir: str | Path) -> Iterator[int]:
+    """Hold the runs folder's slot lock and yield how many runs are active. Whoever
+    creates a run under it counts it before the next holder counts: flock is released
+    by the kernel when the holder dies, so a killed server never leaves it held."""
+    runs_dir = prepare_runs_dir(runs_dir)
+    try:
+        fd = os.open(runs_dir / SLOTS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise RunError(f"Cannot reserve a training slot in {runs_dir} ({e.strerror or e}); set --runs-dir or "
+                       "GAN_WORKBENCH_RUNS_DIR to a folder you can write to.") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield len(active_runs(runs_dir))
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
+
+
+def _refuse_if_full(active: int, max_active: int | None, what: str | None = None) -> None:
+    if max_active is None or active < max_active:
+        return
+    if what is None:
+        raise RunError(f"{active} run(s) are already training or queued and the limit is {max_active}; wait for one to "
+                       "finish, or stop one of your own.")
+    raise RunError(f"The {what} needs one free training slot, but {active} run(s) are already training and the limit is "
+                   f"{max_active}; stop one or wait for it to finish.")
+
+
+def check_steps(cfgs: Sequence[Config], what: str | None = None) -> None:
+    """Refuse, in one sentence, runs longer than the server allows (``GAN_WORKBENCH_MAX_STEPS``).
+    ``cfgs`` are resolved; ``what`` names a group ("the optimiser comparison")."""
+    limit = load_settings().max_steps
+    longest = max((c.train.steps or 0 for c in cfgs), default=0)
+    if limit is None or longest <= limit:
+        return
+    if what is None:
+        raise RunError(f"This server trains at most {limit:,} steps per run, not {longest:,}; choose {limit:,} steps or fewer.")
+    raise RunError(f"The {what} would train {longest:,} steps per run and this server trains at most {limit:,}; "
+                   f"choose {limit:,} steps or fewer.")
 
 
 def worker_env(active: int = 0) -> dict[str, str]:
@@ -49,36 +111,89 @@ def worker_env(active: int = 0) -> dict[str, str]:
     return env
 
 
-def _spawn(run_dir: Path, active: int = 0) -> None:
-    env = worker_env(active)
+def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
+    """Start a worker process with its output in the first run's train.log, and record
+    its identity on every run it will train: if it dies, they read as "interrupted"."""
     try:
-        with open(run_dir / "train.log", "ab") as log:
-            # --worker: this process only starts what was queued; a STOP pressed meanwhile is honoured.
+        with open(run_dirs[0] / "train.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "gan_core", "train", "--resume", str(run_dir), "--no-progress", "--worker"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                [sys.executable, "-m", *command, *map(str, run_dirs)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env(active),
                 start_new_session=True,  # a Ctrl-C to the server does not kill its runs
             )
         _children.append(proc)
-        write_status(run_dir, **worker_identity(proc.pid))
+        for run_dir in run_dirs:
+            write_status(run_dir, **worker_identity(proc.pid))  # pid, host and start time: a reused pid is not it
     except OSError as e:
-        with contextlib.suppress(OSError):
-            write_status(run_dir, state="failed", error=f"The worker process could not start ({e.strerror or e}).")
-        raise RunError(f"Cannot start the training process for {run_dir.name} ({e.strerror or e}); check the runs folder "
-                       "has free space and can be written.") from None
+        for run_dir in run_dirs:
+            with contextlib.suppress(OSError):
+                write_status(run_dir, state=RunState.FAILED, error=f"The worker process could not start ({e.strerror or e}).")
+        raise RunError(f"Cannot start the training process for {run_dirs[0].name} ({e.strerror or e}); check the runs "
+                       "folder has free space and can be written.") from None
+
+
+def _spawn(run_dir: Path, active: int = 0) -> None:
+    # --worker: this process only starts what was queued; a STOP pressed meanwhile is honoured.
+    _start(["gan_core", "train", "--no-progress", "--worker", "--resume"], [run_dir], active)
+
+
+def _spawn_queue(run_dirs: list[Path], active: int = 0) -> None:
+    """One worker training ``run_dirs`` one after another (``train_queue``)."""
+    _start(["gan_core.jobs"], run_dirs, active)
+
+
+def _create(cfg: Config, runs_dir: Path, owner: str | None) -> Path:
+    run_dir = create_run(cfg, runs_dir)
+    if owner is not None:
+        visitors.write_owner(run_dir, owner)
+    return run_dir
 
 
 def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None, owner: str | None = None) -> Path:
     """Validate ``cfg``, create its run directory and start training it in the background.
-    ``owner``: the demo visitor it belongs to (gan_core.visitors), recorded before it starts."""
+    ``max_active``: refuse when this many runs are active (None: no limit). ``owner``: the
+    demo visitor it belongs to (gan_core.visitors), recorded before it starts."""
     runs_dir = Path(runs_dir)
     cfg = resolve(cfg)  # a bad config fails here, before a run directory exists
-    active = _check_capacity(runs_dir, max_active)
-    run_dir = create_run(cfg, runs_dir)
-    if owner is not None:
-        visitors.write_owner(run_dir, owner)
-    _spawn(run_dir, active)
+    check_steps([cfg])
+    with slots(runs_dir) as active:
+        _refuse_if_full(active, max_active)
+        run_dir = _create(cfg, runs_dir, owner)
+    _spawn(run_dir, active)  # the queued run already holds its slot: the lock need not wait for the process
     return run_dir
+
+
+def launch_group(cfgs: Sequence[Config], runs_dir: str | Path, max_active: int | None = None, owner: str | None = None,
+                 what: str = "group of runs", tag: Callable[[list[Path]], None] | None = None) -> list[Path]:
+    """Create every run of ``cfgs`` at once, or none, and start them: side by side (a
+    worker each) when a slot is free for each, else queued in one worker that trains
+    them in order. ``tag(run_dirs)`` writes what the group's runs share (experiment.json)
+    before any worker starts. Refused in one sentence naming ``what`` when no slot is free."""
+    runs_dir = Path(runs_dir)
+    cfgs = [resolve(c) for c in cfgs]
+    check_steps(cfgs, what)
+    with slots(runs_dir) as active:
+        _refuse_if_full(active, max_active, what)
+        run_dirs: list[Path] = []
+        try:
+            for cfg in cfgs:
+                run_dirs.append(_create(cfg, runs_dir, owner))
+            if tag is not None:
+                tag(run_dirs)
+        except BaseException:
+            for run_dir in run_dirs:  # none, rather than part of a group
+                _remove(run_dir)
+            raise
+    if max_active is None or max_active - active >= len(run_dirs):
+        for i, run_dir in enumerate(run_dirs):
+            _spawn(run_dir, active + i)
+    else:
+        _spawn_queue(run_dirs, active)
+    return run_dirs
+
+
+def _remove(run_dir: Path) -> None:
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def stop(run_dir: str | Path) -> None:
@@ -86,17 +201,103 @@ def stop(run_dir: str | Path) -> None:
     request_stop(run_dir)
 
 
-def resume(run_dir: str | Path, max_active: int | None = None) -> None:
-    run_dir = Path(run_dir)
+def _check_resumable(run_dir: Path) -> None:
     status = read_status(run_dir)
     state = status.get("state")
-    if state == "unreadable":
+    if state == RunState.UNREADABLE:
         raise RunError(status["error"])
-    if state in ("queued", "running"):
+    if state in ACTIVE:
         raise RunError(f"Run {run_dir.name} is still {state}; stop it before resuming.")
-    if state == "finished":
+    if state == RunState.FINISHED:
         raise RunError(f"Run {run_dir.name} has finished all its steps; start a new run to train longer.")
-    active = _check_capacity(run_dir.parent, max_active)
-    (run_dir / "STOP").unlink(missing_ok=True)
-    write_status(run_dir, state="queued", error=None, message=None)
+
+
+def resume(run_dir: str | Path, max_active: int | None = None) -> None:
+    """Queue a stopped, interrupted, failed or diverged run again and start its worker."""
+    run_dir = Path(run_dir)
+    _check_resumable(run_dir)
+    limit = load_settings().max_steps
+    steps = (read_config(run_dir).train.steps or 0) if limit is not None else 0
+    if limit is not None and steps > limit:
+        raise RunError(f"Run {run_dir.name} trains {steps:,} steps and this server trains at most {limit:,} per run; "
+                       f"start a new run of {limit:,} steps or fewer.")
+    with slots(run_dir.parent) as active:
+        _check_resumable(run_dir)  # again: another process may have resumed it while this one waited
+        _refuse_if_full(active, max_active)
+        (run_dir / "STOP").unlink(missing_ok=True)
+        write_status(run_dir, state=RunState.QUEUED, error=None, message=None)
     _spawn(run_dir, active)
+
+
+# --- the queue: one worker process training a group's runs one after another
+
+
+@contextlib.contextmanager
+def _output_to(log_path: Path):
+    """Send this process's output to ``log_path``: Python's sys.stdout / sys.stderr
+    and file descriptors 1 and 2 (for anything C code or a subprocess prints)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_fds = os.dup(1), os.dup(2)
+    saved_streams = sys.stdout, sys.stderr
+    with open(log_path, "a", buffering=1) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+
+
+def train_queue(run_dirs: Sequence[str | Path]) -> list[str]:
+    """Train queued runs one after another in this process; returns their final states.
+
+    A run that is no longer queued (resumed or deleted meanwhile) is left alone; a
+    queued run with a STOP request is marked stopped without training."""
+    from .training import resume as train_resume  # imports torch: only the worker pays for it
+
+    states: list[str] = []
+    run_dirs = [Path(d) for d in run_dirs]
+    for i, run_dir in enumerate(run_dirs, 1):
+        if not (run_dir / "config.json").is_file():
+            states.append("missing")
+            continue
+        with _output_to(run_dir / "train.log"):
+            state = read_status(run_dir).get("state")
+            if state != RunState.QUEUED:
+                print(f"Queue: skipping {run_dir.name}, which is {state}.", flush=True)
+                states.append(state)
+                continue
+            if (run_dir / "STOP").exists():
+                write_status(run_dir, state=RunState.STOPPED, eta=None,
+                             message="Stopped before it started; resume trains it from the start.")
+                print(f"Queue: {run_dir.name} was stopped before it started.", flush=True)
+                states.append(RunState.STOPPED)
+                continue
+            print(f"Queue: training {run_dir.name} ({i} of {len(run_dirs)})", flush=True)
+            try:
+                status = train_resume(run_dir)
+            except Exception:  # train() has recorded the failure in status.json
+                traceback.print_exc()
+                states.append(read_status(run_dir).get("state", RunState.FAILED))
+                continue
+            print(f"Queue: {run_dir.name} {status.get('state')} at step {status.get('step')}", flush=True)
+            states.append(status.get("state"))
+    return states
+
+
+def _main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m gan_core.jobs RUN_DIR [RUN_DIR ...]  (trains queued runs one after another)", file=sys.stderr)
+        return 2
+    train_queue(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

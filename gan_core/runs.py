@@ -16,6 +16,7 @@ tab or a restarted server all see the same truth.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import os
@@ -33,8 +34,32 @@ from .config import Config
 from .errors import RunError
 from .untrusted import Unreadable, open_regular  # Unreadable: a run file that exists but cannot be used
 
-ACTIVE = ("queued", "running")
-FINAL = ("finished", "stopped", "diverged", "failed", "interrupted")
+
+
+class RunState(enum.StrEnum):
+    """What a run is doing or how it ended. A ``StrEnum``, so status.json keeps plain
+    strings and ``state == "running"`` still holds for code that compares text."""
+
+    QUEUED = "queued"  # created, waiting for its worker (or its turn in a queue)
+    RUNNING = "running"
+    FINISHED = "finished"  # all its steps
+    STOPPED = "stopped"  # on request; resumable
+    DIVERGED = "diverged"  # a non-finite loss or weight; the last good checkpoint is kept
+    FAILED = "failed"  # an error the worker recorded
+    # Derived on read, never written: the worker of a queued or running run is gone...
+    INTERRUPTED = "interrupted"
+    # ...its status.json or config.json cannot be used...
+    UNREADABLE = "unreadable"
+    # ...or it has no status.json at all.
+    UNKNOWN = "unknown"
+
+    @property
+    def active(self) -> bool:
+        return self in ACTIVE
+
+
+ACTIVE = (RunState.QUEUED, RunState.RUNNING)
+FINAL = (RunState.FINISHED, RunState.STOPPED, RunState.DIVERGED, RunState.FAILED, RunState.INTERRUPTED)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -60,22 +85,35 @@ def new_run_id(cfg: Config) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{slug}-{secrets.token_hex(2)}"
 
 
-def create_run(cfg: Config, runs_dir: str | Path) -> Path:
+def prepare_runs_dir(runs_dir: str | Path) -> Path:
+    """The runs folder, created if missing; ``RunError`` in one sentence if it cannot be."""
     runs_dir = Path(runs_dir)
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise RunError(f"The runs folder {runs_dir} is a file, not a folder; set --runs-dir or GAN_WORKBENCH_RUNS_DIR to a folder.")
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _cannot_create(runs_dir, e) from None
+    return runs_dir
+
+
+def _cannot_create(runs_dir: Path, e: OSError) -> RunError:
+    return RunError(f"Cannot create a run in {runs_dir} ({e.strerror or e}); set --runs-dir or GAN_WORKBENCH_RUNS_DIR "
+                    "to a folder you can write to, with free space.")
+
+
+def create_run(cfg: Config, runs_dir: str | Path) -> Path:
+    runs_dir = prepare_runs_dir(runs_dir)
     run_dir = runs_dir / new_run_id(cfg)
     try:
-        if runs_dir.exists() and not runs_dir.is_dir():
-            raise RunError(f"The runs folder {runs_dir} is a file, not a folder; set --runs-dir or GAN_WORKBENCH_RUNS_DIR to a folder.")
-        runs_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
         (run_dir / "samples").mkdir()
         (run_dir / "checkpoints").mkdir()
         atomic_write_bytes(run_dir / "config.json", cfg.to_json().encode())
-        write_status(run_dir, state="queued", step=0, total=cfg.train.steps, created=time.time())
+        write_status(run_dir, state=RunState.QUEUED, step=0, total=cfg.train.steps, created=time.time())
     except OSError as e:
         shutil.rmtree(run_dir, ignore_errors=True)  # half a run directory would list as a broken run
-        raise RunError(f"Cannot create a run in {runs_dir} ({e.strerror or e}); set --runs-dir or GAN_WORKBENCH_RUNS_DIR "
-                       "to a folder you can write to, with free space.") from None
+        raise _cannot_create(runs_dir, e) from None
     return run_dir
 
 
@@ -232,6 +270,10 @@ _STATUS_FIELDS = {
 
 
 def _check_status(status: dict) -> None:
+    state = status.get("state")
+    if isinstance(state, str) and state not in RunState.__members__.values():
+        shown = repr(state) if len(repr(state)) <= 40 else repr(state)[:37] + "..."
+        raise Unreadable(f"status.json field 'state' is {shown}, not one of {', '.join(RunState)}")
     for key, (kind, nullable) in _STATUS_FIELDS.items():
         if key not in status or (nullable and status[key] is None):
             continue
@@ -260,10 +302,12 @@ def read_status(run_dir: str | Path) -> dict:
         status = _read_json(Path(run_dir) / "status.json")
         _check_status(status)
     except Unreadable as e:
-        return {"state": "unreadable", "error": unreadable_message(str(e))}
+        return {"state": RunState.UNREADABLE, "error": unreadable_message(str(e))}
+    if "state" in status:
+        status["state"] = RunState(status["state"])
     if status.get("state") in ACTIVE and status.get("host") == socket.gethostname():
         if isinstance(status.get("pid"), int) and not _worker_alive(status):
-            status["state"] = "interrupted"
+            status["state"] = RunState.INTERRUPTED
     return status
 
 
@@ -331,7 +375,7 @@ def request_stop(run_dir: str | Path) -> None:
 class RunInfo:
     id: str
     path: Path
-    state: str
+    state: RunState
     step: int
     total: int
     recipe: str
@@ -370,12 +414,12 @@ def run_info(run_dir: str | Path) -> RunInfo:
         cfg = None
         # A live worker keeps its run active (not deletable under it); the error says what is wrong.
         live = status.get("state") in ACTIVE and isinstance(status.get("pid"), int)
-        state = status["state"] if live else "unreadable"
+        state = status["state"] if live else RunState.UNREADABLE
         status = {**status, "state": state, "error": unreadable_message(str(e)), "eta": None}
     return RunInfo(
         id=run_dir.name,
         path=run_dir,
-        state=status.get("state", "unknown"),
+        state=status.get("state", RunState.UNKNOWN),
         step=int(status.get("step", 0)),
         total=int(status.get("total", (cfg.train.steps or 0) if cfg else 0)),  # unset in an unresolved config
         recipe=cfg.recipe if cfg else "?",

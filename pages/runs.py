@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from gan_core import catalog, checkpoints, experiments, export, jobs, runs, visitors
+from gan_core import catalog, checkpoints, experiments, export, jobs, runs
 from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.data import list_sources
@@ -415,13 +415,12 @@ def comparison_section(settings) -> None:
         comparison_duration(kind, base, settings, side_by_side)
         if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key="cmp_go"):
             try:
-                run_dirs = experiments.launch_comparison(kind, base, settings.runs_dir, settings.max_active_runs)
+                # demo mode: the runs are this visitor's, recorded before any of them starts
+                run_dirs = experiments.launch_comparison(kind, base, settings.runs_dir, settings.max_active_runs,
+                                                         owner=visitor(settings))
             except GanError as e:
                 st.error(plain(str(e)))
             else:
-                if visitor(settings):  # demo mode: the runs are this visitor's (unowned, nobody sees them)
-                    for run_dir in run_dirs:
-                        visitors.write_owner(run_dir, visitor(settings))
                 st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
                 st.session_state["runs_group_pref"] = ARTICLE_GROUP if kind == "optimizers" else "Losses"
                 st.toast(f"Launched the {c.short} ({len(run_dirs)} runs); they are selected below.",

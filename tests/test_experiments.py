@@ -24,14 +24,19 @@ OPTIM_FIELDS = {"optimizer", "lr_g", "lr_d", "beta1", "beta2", "momentum", "rho"
 
 
 def record_launches(monkeypatch):
-    """Replace jobs.launch with one that creates the run directory but starts nothing."""
+    """Let jobs.launch_group create the run directories but start no worker; record
+    (config, max_active) of every run it starts side by side."""
     calls = []
+    limits = []
+    launch_group = jobs.launch_group
 
-    def fake_launch(cfg, runs_dir, max_active=None):
-        calls.append((cfg, max_active))
-        return runs.create_run(cfg, runs_dir)
+    def recording(cfgs, runs_dir, max_active=None, *args, **kwargs):
+        limits.append(max_active)
+        return launch_group(cfgs, runs_dir, max_active, *args, **kwargs)
 
-    monkeypatch.setattr(jobs, "launch", fake_launch)
+    monkeypatch.setattr(jobs, "launch_group", recording)
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: calls.append((runs.read_config(run_dir), limits[-1])))
+    monkeypatch.setattr(jobs, "_spawn_queue", lambda run_dirs, active=0: pytest.fail("queued instead of side by side"))
     return calls
 
 
@@ -97,7 +102,7 @@ def test_train_queue_skips_stopped_and_no_longer_queued_runs(tmp_path):
     (dirs[1] / "STOP").touch()           # stopped while waiting in the queue
     runs.write_status(dirs[2], state="finished")  # e.g. trained meanwhile by hand
 
-    assert experiments.train_queue(dirs) == ["finished", "stopped", "finished"]
+    assert jobs.train_queue(dirs) == ["finished", "stopped", "finished"]
     assert runs.read_status(dirs[0])["step"] == 4 and (dirs[0] / "checkpoints" / "last.safetensors").exists()
     assert runs.read_status(dirs[1])["state"] == "stopped" and runs.read_metrics(dirs[1])[0] == []
     assert not (dirs[2] / "metrics.jsonl").exists()
@@ -260,7 +265,7 @@ def test_an_unknown_comparison_is_one_sentence():
 
 def test_the_command_line_trains_a_comparison_and_ends_with_figures_and_a_verdict(tmp_path, capsys):
     figure = tmp_path / "cmp.png"
-    assert experiments._main(["losses", "--data", "ring-8", "--steps", "20", "--seed", "1", "--device", "cpu",
+    assert experiments.main(["losses", "--data", "ring-8", "--steps", "20", "--seed", "1", "--device", "cpu",
                               "--runs-dir", str(tmp_path / "runs"), "--figure", str(figure)]) == 0
     out = capsys.readouterr().out
     (exp,) = experiments.list_experiments(tmp_path / "runs")

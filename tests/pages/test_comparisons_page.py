@@ -51,13 +51,9 @@ def captions(at: AppTest) -> list[str]:
 ])
 def test_one_click_launches_each_comparison_after_saying_how_long_it_takes(env, monkeypatch, kind, data, variants, recipes, duration):
     launched = []
-
-    def record(cfg, runs_dir, max_active=None, owner=None):
-        launched.append(cfg)
-        return runs.create_run(resolve(cfg), runs_dir)
-
-    monkeypatch.setattr(jobs, "launch", record)
-    monkeypatch.setattr(experiments, "_spawn_queue", lambda run_dirs: None)  # queued runs stay queued here
+    # The real jobs.launch_group creates the runs; no worker starts, so queued runs stay queued here.
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: launched.append(runs.read_config(run_dir)))
+    monkeypatch.setattr(jobs, "_spawn_queue", lambda run_dirs, active=0: None)
     at = AppTest.from_file(PAGE, default_timeout=90).run()
     at.radio(key="cmp_kind").set_value(kind).run()
     assert not at.exception

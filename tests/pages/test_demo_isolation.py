@@ -156,16 +156,14 @@ def test_runs_page_experiments_are_per_visitor(server):
 
 def test_optimiser_comparison_runs_belong_to_who_started_them(server, monkeypatch):
     made = []
-
-    def fake_comparison(name, base, runs_dir, max_active):
-        made.extend(runs.create_run(resolve(base), runs_dir) for _ in range(3))
-        return made
-
-    monkeypatch.setattr("gan_core.experiments.launch_comparison", fake_comparison)
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "2")  # a slot beside A's training run: the three runs are queued
+    # The real launch: owners are written before any worker could start (here none does).
+    monkeypatch.setattr("gan_core.jobs._spawn_queue", lambda run_dirs, active=0: made.extend(
+        (d, visitors.run_owner(d)) for d in run_dirs))
     at_b = visit(RUNS, B)
     at_b.button(key="cmp_go").click().run()
     assert not at_b.exception
-    assert [visitors.run_owner(d) for d in made] == [B] * 3
+    assert [owner for _, owner in made] == [B] * 3
     assert set(visit(RUNS, A).dataframe[0].value["Run"]) == {server.a.name}
 
 

@@ -172,8 +172,9 @@ def test_comparison_button_launches_the_experiment_and_selects_its_runs(page, mo
     at, made = page
     calls = []
 
-    def fake_comparison(kind, base_cfg, runs_dir, max_active):
+    def fake_comparison(kind, base_cfg, runs_dir, max_active, owner):
         calls.append((kind, base_cfg, runs_dir, max_active))
+        assert owner is None  # not a demo: the runs are everyone's
         return [made["gan"], made["wgan"], made["stopped"]]
 
     monkeypatch.setattr(experiments, "launch_comparison", fake_comparison)
