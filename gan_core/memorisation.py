@@ -19,11 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import visitors
 from .catalog import CheckpointEntry
 from .config import Config, DataConfig
+from .data import load_data
+from .data.base import SOURCES
 from .errors import ConfigError, DataError
+from .samples import to_uint8
+from .settings import check_server_path
 from .visitors import UPLOADS
 
 # Training images compared with a sample: enough for every built-in set, bounded
@@ -49,13 +54,6 @@ class Neighbour:
     image: np.ndarray  # (H, W, C) uint8
 
 
-def _as_uint8(real) -> np.ndarray:
-    """(N, C, H, W) float in [-1, 1] (a torch tensor) -> (N, H, W, C) uint8."""
-    from .samples import to_uint8
-
-    return to_uint8(real)
-
-
 def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig:
     """The training data the gallery may compare ``entry``'s samples with, rebuilt
     from what the server itself vouches for; never a path, download or loader
@@ -67,9 +65,6 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
     one or a run's own) and only where it lies under the data root or is that run's
     own upload; never with downloads. ``settings`` is ``gan_core.settings.Settings``.
     Raises DataError (one sentence) otherwise."""
-    from .data.base import SOURCES
-    from .settings import check_server_path
-
     d = cfg.data
     try:
         source = SOURCES.get(d.name)
@@ -112,22 +107,18 @@ def _own_upload(entry: CheckpointEntry, upload: Path, settings) -> bool:
 def training_pool(data_cfg: DataConfig) -> TrainingPool:
     """The training images of a checkpoint's data config, loaded once per config.
     Raises DataError / ConfigError (one sentence) when the data is not available here."""
-    import torch
-
-    from .data import load_data
-
     data = load_data(data_cfg)
     if data.kind != "image":
         raise DataError(f"Data source '{data_cfg.name}' holds points, not images; there are no training images to compare.")
     per_image = int(np.prod(data.shape))
     n = min(len(data), MAX_POOL_IMAGES, max(1, MAX_POOL_BYTES // per_image))
     if data.tensors is not None:
-        images = _as_uint8(data.tensors["real"][:n])
+        images = to_uint8(data.tensors["real"][:n])
     else:
         chunks = []
         for start in range(0, n, 256):
             batch = torch.stack([data.item(i)["real"] for i in range(start, min(n, start + 256))])
-            chunks.append(_as_uint8(batch))
+            chunks.append(to_uint8(batch))
         images = np.concatenate(chunks)
     images.flags.writeable = False
     return TrainingPool(images, len(data), data_cfg.name)
@@ -141,8 +132,6 @@ def training_points(data_cfg: DataConfig, n: int = 2000) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _points(data_cfg: DataConfig) -> np.ndarray:
-    from .data import load_data
-
     data = load_data(data_cfg)
     if data.kind != "vector" or data.tensors is None:
         raise DataError(f"Data source '{data_cfg.name}' holds images, not points.")

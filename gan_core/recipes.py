@@ -17,6 +17,7 @@ from torch import nn
 
 from .config import Config
 from .data.base import SOURCES, GanData
+from .data.paired import source_channels
 from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
 from .models.conditional import ProjectionDiscriminator
@@ -255,8 +256,6 @@ def _pix2pix_defaults(kind: str, cfg: Config) -> dict:
 
 
 def _build_pix2pix(cfg: Config, data: GanData):
-    from .data.paired import source_channels
-
     target = data.shape[0]
     source = source_channels(cfg.data.pairs, target)
     size, width = cfg.data.image_size, cfg.model.width
