@@ -13,7 +13,10 @@ import numpy as np
 import streamlit as st
 
 from gan_core import catalog, inference, pictures, uploads
-from pages._shared import judge_section, loaded_or_stop, own_checkpoint, plain, settings_or_stop, through_app, visitor
+from pages._checkpoints import loaded_or_stop, own_checkpoint
+from pages._judge import judge_section
+from pages._session import settings_or_stop, through_app, visitor
+from pages._shared import plain
 
 through_app()
 

@@ -17,7 +17,8 @@ import streamlit as st
 
 from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
-from pages._shared import restore_upload, plain, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages._shared import plain
 
 through_app()
 

@@ -22,7 +22,8 @@ from gan_core import lab1d
 from gan_core.errors import GanError
 from gan_core.lab1d_image import DATA, DISC, GAP, GEN, LOG4, LOSS_COLOURS, OPT, Painter, density_top, steady_span, thin, value_range, z_lines
 from pages._lab import click_guard, frame_rate, live, play, rate_line
-from pages._shared import plain, settings_or_stop, through_app
+from pages._session import settings_or_stop, through_app
+from pages._shared import plain
 from pages._streamlit_internals import unvalidated_figure
 
 through_app()

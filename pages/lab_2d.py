@@ -24,7 +24,8 @@ from gan_core.errors import GanError
 from gan_core.lab_clock import training_budget
 from gan_core.lab2d_image import ARROW, FAKE, HEAT_SCALE_SHOWN, REAL, draw_framed, draw_plane, heat_range, image_uri
 from pages._lab import FRAME_S, click_guard, frame_rate, live, play, rate_line
-from pages._shared import plain, settings_or_stop, through_app
+from pages._session import settings_or_stop, through_app
+from pages._shared import plain
 from pages._streamlit_internals import numbered
 
 through_app()

@@ -13,10 +13,9 @@ import streamlit as st
 
 from gan_core import catalog, translate, untrusted, uploads
 from gan_core.errors import GanError
-from pages._shared import (
-    DERIVED_INPUT, for_page, loaded_or_stop, own_checkpoint, plain, results_zip, settings_or_stop, through_app,
-    translate_picture, translate_upload, visitor,
-)
+from pages._checkpoints import loaded_or_stop, own_checkpoint
+from pages._session import settings_or_stop, through_app, visitor
+from pages._shared import DERIVED_INPUT, for_page, plain, results_zip, translate_picture, translate_upload
 
 through_app()
 

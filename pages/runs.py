@@ -26,10 +26,10 @@ from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.health import HEALTHY, HISTORY, Finding, diagnose, exploded, judged
-from pages._shared import (
-    condition_rows_note, is_conditional, judge_section, may_act, settings_or_stop, thin, through_app, tidy_uploads, visible_runs,
-    plain, visitor,
-)
+from pages._charts import thin
+from pages._judge import condition_rows_note, is_conditional, judge_section
+from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs, visitor
+from pages._shared import plain
 from gan_core.estimate import about
 from pages._shared import expected_duration
 

@@ -23,10 +23,11 @@ from gan_core.settings import check_server_path
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
 from gan_core.visitors import UPLOADS
-from pages._shared import (
-    discriminator_figure, fmt_duration, log_tail, loss_figure, read_all_metrics, run_label, state_badge, settings_or_stop, through_app,
-)
-from pages._shared import condition_rows_note, plain, may_act, tidy_uploads, use_upload, visible_runs, visitor
+from pages._charts import discriminator_figure, loss_figure
+from pages._judge import condition_rows_note
+from pages._live import log_tail, read_all_metrics
+from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
+from pages._shared import fmt_duration, plain, run_label, state_badge
 from pages._shared import expected_duration
 
 through_app()

@@ -85,7 +85,7 @@ def test_markdown_in_a_file_name_is_shown_as_typed_never_rendered(weights, tmp_p
 def test_an_upload_swept_by_the_visitors_other_tab_is_saved_again(tmp_path):
     """The decision behind both pages' re-save: only an uploaded file that is gone
     while the widget still holds it (not a run's checkpoint, not a file still there)."""
-    from pages._shared import restore_upload
+    from pages._session import restore_upload
 
     gone = tmp_path / "runs" / "uploads" / "ab" / "ckpt-1.safetensors"
     there = tmp_path / "here.safetensors"
