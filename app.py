@@ -1,5 +1,7 @@
 """GAN Workbench: the dashboard's entry point. Pages live in pages/, one file each;
-they read widgets, call gan_core and render, and never train inside a script run."""
+they read widgets, call gan_core and render. Only the two labs train inside a script
+run, a few tiny steps per frame (README, "The dashboard"); every other training is a
+background run. pages/_*.py are their helpers, not pages: only those listed here are."""
 
 import streamlit as st
 

@@ -81,12 +81,19 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     translate.add_argument("checkpoint", help="a pix2pix .safetensors checkpoint")
     translate.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (jpg, png, gif, webp, bmp, tiff)")
     translate.add_argument("--out", required=True, metavar="DIR", help="folder for the outputs (made if missing); never one of the inputs' own files")
-    translate.add_argument("--scale", type=float, default=1.0,
-                           help="work on a copy scaled by this (e.g. 0.25 brings a photo nearer the training crops' scale); "
-                                "outputs keep the input's size (default: 1)")
+    translate.add_argument("--scale", default="as-trained", metavar="as-trained|full|0.5|0.25|0.125",
+                           help="the size each picture is translated at, as on the Pix2Pix page: as-trained makes it about as "
+                                "large as the training pictures, full keeps it, a factor (any up to 4) scales it; outputs keep "
+                                "the input's size (default: as-trained)")
     translate.add_argument("--no-derive", action="store_true",
                            help="models trained on derived pairs (--pairs edges, ...): the inputs already are sources, "
                                 "e.g. edge maps drawn by hand, instead of photos to derive them from")
+    translate.add_argument("--pairs", action="store_true",
+                           help="the inputs are A|B pairs side by side: the half the model's direction names is translated, "
+                                "the other half is written as NAME-target.png and the L1 error against it is reported")
+    translate.add_argument("--realism-map", action="store_true",
+                           help="also write NAME-realism.png: the discriminator's verdict laid over each output, green where "
+                                "it looks real, red where fake (checkpoints saved with their discriminator)")
 
     export = sub.add_parser("export", help="write a run's generator alone to a small .safetensors file (for sharing or checkpoints/)")
     export.add_argument("source", help="a run directory or a .safetensors checkpoint")
@@ -336,8 +343,16 @@ def _encoded(image, name: str) -> bytes:
     return buf.getvalue()
 
 
+def _resolved(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: it is no input anyone can name
+        return None
+
+
 def _cmd_translate(args) -> int:
-    """Each input independently: a refused or unreadable file gets one ``error:`` line
+    """Each input independently through translate.translate_picture, as the Pix2Pix
+    page translates an upload: a refused or unreadable file gets one ``error:`` line
     and nothing written; the others are translated. Exit 1 if any failed."""
     import warnings
 
@@ -345,55 +360,84 @@ def _cmd_translate(args) -> int:
 
     from .errors import DataError
     from .runs import atomic_write_bytes
-    from .translate import load_translator, translate_image
+    from .translate import load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
     from .untrusted import MAX_IMAGE_BYTES, read_image, shown_name
 
     # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    scale = parse_scale(args.scale)
     tr = load_translator(args.checkpoint)
-    if not (0 < args.scale <= 4):
-        raise GanError(f"--scale must be above 0 and at most 4, not {args.scale}.")
+    if args.realism_map:
+        require_discriminator(tr)  # refused before any input is read, not once per input
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise GanError(f"--out {out_dir} is a file; give a folder for the outputs.")
     print(f"Translating with {tr.describe()}", flush=True)
-    written: dict[str, str] = {}
-    failed = 0
+    inputs = {r for r in map(_resolved, map(Path, args.inputs)) if r is not None}
+    claimed: dict[str, str] = {}  # each file name written -> the input it was written for
+    done = failed = 0
     for given in args.inputs:
         src = Path(given)
         shown = shown_name(given if len(given) <= 80 else "..." + given[-77:], 80)  # the end of a long path names the file
-        dest = out_dir / src.name
+        stem = Path(src.name).stem
+        names = [src.name] + ([f"{stem}-target.png"] if args.pairs else []) + ([f"{stem}-realism.png"] if args.realism_map else [])
         try:
-            if src.name in written:
-                raise DataError(f"{shown} and {shown_name(written[src.name])} have the same file name, so both would be written "
-                                f"to {shown_name(dest)}; translate them into different --out folders.")
+            for name in names:
+                if name in claimed:
+                    other = claimed[name]
+                    if Path(other).name == src.name:
+                        raise DataError(f"{shown} and {shown_name(other)} have the same file name, so both would be written "
+                                        f"to {shown_name(out_dir / name)}; translate them into different --out folders.")
+                    raise DataError(f"{shown_name(name)} would be written for both {shown} and {shown_name(other)}; "
+                                    "translate them into different --out folders.")
             try:
                 if not src.is_file():  # never open a folder, FIFO or device
                     raise DataError(f"{shown} does not exist or is not a file; check the path.")
-                if dest.exists() and dest.resolve() == src.resolve():
-                    raise DataError(f"{shown} would be overwritten by its own translation; choose another --out folder.")
+                for name in names:
+                    dest = out_dir / name
+                    if dest.exists() and _resolved(dest) == _resolved(src):
+                        raise DataError(f"{shown} would be overwritten by its own translation; choose another --out folder.")
+                    if dest.exists() and _resolved(dest) in inputs:
+                        raise DataError(f"Translating {shown} would overwrite {shown_name(name)}, which is one of the inputs; "
+                                        "choose another --out folder.")
                 with open(src, "rb") as f:
                     data = f.read(MAX_IMAGE_BYTES + 1)  # enough for read_image to refuse an oversized file
             except OSError as e:
                 raise DataError(f"{shown} cannot be read ({e.strerror}); check its permissions.") from None
             image = read_image(data, src.name)
             del data
-            result = translate_image(tr, image, scale=args.scale, derive_source=not args.no_derive)
-            encoded = _encoded(result.output, src.name)
-            try:
-                out_dir.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(dest, encoded)  # whole or not at all
-            except OSError as e:
-                raise DataError(f"Cannot write {shown_name(dest)} ({e.strerror}); choose another --out folder.") from None
+            result = translate_picture(tr, image, pair=args.pairs, scale=scale, derive=not args.no_derive,
+                                       realism=args.realism_map, name=shown)
+            files = [_encoded(result.output, src.name)]
+            if args.pairs:
+                files.append(_encoded(result.target, ".png"))
+            if args.realism_map:
+                files.append(_encoded(realism_overlay(result.realism, result.output), ".png"))
+            for name, encoded in zip(names, files):
+                dest = out_dir / name
+                try:
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(dest, encoded)  # whole or not at all
+                except OSError as e:
+                    raise DataError(f"Cannot write {shown_name(dest)} ({e.strerror}); choose another --out folder.") from None
         except GanError as e:
             print(f"error: {e}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        written[src.name] = given
-        h, w = result.output.shape[:2]
-        print(f"{shown} -> {shown_name(dest)} ({w} x {h})", flush=True)
+        claimed.update(dict.fromkeys(names, given))
+        done += 1
+        w, h = result.size
+        notes = [f"{w} x {h}"]
+        if result.work_size:
+            notes.append("translated at {} x {}".format(*result.work_size))
+        if result.mean_error is not None:
+            notes.append(f"L1 error {result.mean_error:.3f} against {'the target half' if args.pairs else 'the picture'}")
+        if result.mean_realism is not None:
+            notes.append(f"realism {result.mean_realism:.2f}")
+        beside = f" and {', '.join(shown_name(n) for n in names[1:])} beside it" if names[1:] else ""
+        print(f"{shown} -> {shown_name(out_dir / names[0])}{beside} ({'; '.join(notes)})", flush=True)
     if failed:
-        print(f"{failed} of {len(args.inputs)} image(s) failed; {len(written)} written to {out_dir}.", file=sys.stderr)
+        print(f"{failed} of {len(args.inputs)} image(s) failed; {done} translated into {out_dir}.", file=sys.stderr)
         return 1
     return 0
 

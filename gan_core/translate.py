@@ -1,7 +1,9 @@
 """Translating images with a pix2pix checkpoint: any size and aspect, returned at its own size.
 
 Everything here takes and returns numpy (uint8 (H, W, C) images, float32 (H, W) maps),
-so pages never touch torch. Images a visitor sends come through
+so pages never touch torch. ``translate_picture`` is what the Pix2Pix page and the
+``translate`` command both call: A|B pairs, the "as trained" scale, the derived input,
+the error against the target and the realism map, in one ``Translation``. Images a visitor sends come through
 ``untrusted.read_image`` first (limits before decoding, EXIF rotation, alpha on white).
 
 Any size: the U-Net of depth d needs sides that are multiples of 2^d. An image up to
@@ -25,6 +27,7 @@ patch, upsampled to the image. It needs the discriminator, so pix2pix exports ke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,13 +188,15 @@ def training_scale(tr: Translator, width: int, height: int) -> float:
     return min(1.0, short / max(1, min(width, height)))
 
 
-def split_pair(image: np.ndarray, direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
+def split_pair(image: np.ndarray, direction: str = "AtoB", name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """An A|B side-by-side image -> (source, target) for ``direction`` (the reference's
-    aligned format: A is the left half; an odd last column belongs to neither)."""
+    aligned format: A is the left half; an odd last column belongs to neither).
+    ``name``, if given, names the picture in the refusal."""
     image = _hwc(image)
     h, w = image.shape[:2]
     if w < 16 or h < 8:
-        raise DataError(f"An A|B pair must be two images side by side, and this one is only {w} x {h} pixels; upload a wider image.")
+        raise DataError(f"An A|B pair must be two images side by side, and {name or 'this one'} is only {w} x {h} pixels; "
+                        "use a wider image, or translate it as a single picture.")
     half = w // 2
     a, b = image[:, :half], image[:, half : 2 * half]
     return (b, a) if direction == "BtoA" else (a, b)
@@ -277,10 +282,33 @@ def translate(tr: Translator, source: np.ndarray, tile: int = TILE, overlap: int
     return out
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Translation:
-    source: np.ndarray  # what the generator took (the derived input for derived-pair models), at the image's size
-    output: np.ndarray  # its translation, at the image's size
+    """One picture through a translator. Images are uint8 (H, W, C) and maps float32
+    (H, W) in [0, 1], all at the picture's own height and width, whatever it was
+    translated at."""
+
+    picture: np.ndarray  # what was translated: the picture, or an A|B pair's source half
+    source: np.ndarray  # what the generator took: the derived input (edge map, grey...) or the picture in its source channels
+    output: np.ndarray  # the translation, in the model's target channels
+    derived: bool  # ``source`` was derived from the picture, as in training (else the picture is the source)
+    target: np.ndarray | None = None  # what the output should be: a pair's other half, or the picture a source was derived from
+    error: np.ndarray | None = None  # L1 between output and target per pixel (0: equal, 1: black against white)
+    realism: np.ndarray | None = None  # the PatchGAN's belief that each patch of the output is real (1: looks real)
+    work_size: tuple[int, int] | None = None  # (width, height) it was translated at, when not the picture's own
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the picture, and of every image and map here."""
+        return self.picture.shape[1], self.picture.shape[0]
+
+    @property
+    def mean_error(self) -> float | None:
+        return None if self.error is None else float(self.error.mean())
+
+    @property
+    def mean_realism(self) -> float | None:
+        return None if self.realism is None else float(self.realism.mean())
 
 
 def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, derive_source: bool = True,
@@ -288,7 +316,8 @@ def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, deriv
     """Translate a picture as a user means it: for derived-pair models the source is
     derived from it first (unless ``derive_source`` is False: the image already is a
     source, e.g. a hand-drawn edge map). ``scale`` < 1 works on a smaller copy, closer
-    to the scale of the training crops, and returns both images at the original size."""
+    to the scale of the training crops, and returns both images at the original size.
+    No target, error or realism map: ``translate_picture`` adds those."""
     image = _hwc(image)
     h, w = image.shape[:2]
     if not (math.isfinite(scale) and 0 < scale <= 4):
@@ -299,11 +328,77 @@ def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, deriv
         if sw * sh > MAX_IMAGE_PIXELS:
             raise ConfigError(f"Scaling {w} x {h} pixels by {scale} exceeds the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; use a smaller scale.")
         work = _resize(image, sw, sh)
-    source = source_for(tr, work) if derive_source else as_channels(work, tr.source_channels)
+    derived = derive_source and tr.pairs is not None
+    source = source_for(tr, work) if derived else as_channels(work, tr.source_channels)
     output = translate(tr, source, progress=progress)
     if (sw, sh) != (w, h):
         source, output = _resize(source, w, h), _resize(output, w, h)
-    return Translation(source, output)
+    return Translation(picture=image, source=source, output=output, derived=derived,
+                       work_size=None if (sw, sh) == (w, h) else (sw, sh))
+
+
+# The scales a picture can be translated at, as the Pix2Pix page's menu and the
+# translate command offer them: AS_TRAINED first, the default of both.
+AS_TRAINED = "as trained"
+SCALES: tuple[str | float, ...] = (AS_TRAINED, 1.0, 0.5, 0.25, 0.125)
+_SCALE_WORDS = {"as trained": AS_TRAINED, "as-trained": AS_TRAINED, "full": 1.0}
+
+
+def parse_scale(text: str | float) -> str | float:
+    """A scale as a person writes it: "as-trained" (or "as trained"), "full", or a
+    factor above 0 and at most 4 ("0.5": half size); AS_TRAINED or a float."""
+    word = str(text).strip().lower()
+    if word in _SCALE_WORDS:
+        return _SCALE_WORDS[word]
+    try:
+        factor = float(word)
+    except ValueError:
+        factor = math.nan
+    if not (math.isfinite(factor) and 0 < factor <= 4):
+        raise ConfigError(f"The scale must be as-trained, full or a factor above 0 and at most 4 (0.5 is half size), not {str(text)[:40]!r}.")
+    return factor
+
+
+def require_discriminator(tr: Translator) -> None:
+    """Refuse, in one sentence, a realism map from a checkpoint saved without its discriminator."""
+    if tr.discriminator is None:
+        raise CheckpointError(f"{tr.path.name} has no discriminator (it was exported without it), so it has no realism map; "
+                              "use the run's own checkpoint or a pix2pix export.")
+
+
+def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False, scale: str | float = AS_TRAINED,
+                      derive: bool = True, realism: bool = False, name: str | None = None,
+                      progress: Callable[[float], None] | None = None) -> Translation:
+    """Translate one picture (uint8 (H, W, C), as from ``untrusted.read_image``) the way the
+    Pix2Pix page and ``python -m gan_core translate`` both do.
+
+    ``pair``: the picture is an A|B pair, split by the model's direction; its source
+    half is taken as it is and the other half is the target. ``scale``: AS_TRAINED
+    (the picture made about as large as the training pictures, ``training_scale``) or a
+    factor; the results come back at the picture's size either way. ``derive`` False:
+    the picture already is a source (an edge map drawn by hand). A model trained on
+    derived pairs that derives its source from the picture gets the picture as its
+    target, so the error says how well it gives the picture back. ``realism``: add the
+    discriminator's map (refused in one sentence for a file without one). ``name``
+    (safe to show) names the picture in a refusal. Raises GanError (one sentence) for
+    what cannot be translated."""
+    if realism:
+        require_discriminator(tr)  # before the work, not after it
+    picture = _hwc(picture)
+    target = None
+    if pair:
+        picture, target = split_pair(picture, tr.direction, name)
+    h, w = picture.shape[:2]
+    scale = parse_scale(scale)
+    factor = training_scale(tr, w, h) if scale == AS_TRAINED else scale
+    result = translate_image(tr, picture, scale=factor, derive_source=derive and not pair, progress=progress)
+    if target is None and result.derived and picture.shape[2] >= tr.target_channels:
+        target = as_channels(picture, tr.target_channels)  # a grey picture cannot be the target of a colour model
+    return dataclasses.replace(
+        result, target=target,
+        error=None if target is None else l1_error_map(result.output, target),
+        realism=realism_map(tr, result.source, result.output) if realism else None,
+    )
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -331,9 +426,7 @@ def l1_error_map(output: np.ndarray, target: np.ndarray) -> np.ndarray:
 def realism_map(tr: Translator, source: np.ndarray, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> np.ndarray:
     """The discriminator's belief that each patch of ``image`` is a real target for
     ``source``: float32 (H, W) in [0, 1] (1 = looks real), its patch logits upsampled."""
-    if tr.discriminator is None:
-        raise CheckpointError(f"{tr.path.name} has no discriminator (it was exported without it), so it has no realism map; "
-                              "use the run's own checkpoint or a pix2pix export.")
+    require_discriminator(tr)
     source = as_channels(source, tr.source_channels)
     image = as_channels(image, tr.target_channels)
     if source.shape[:2] != image.shape[:2]:
@@ -366,9 +459,17 @@ def heatmap(values: np.ndarray, image: np.ndarray | None = None, alpha: float = 
     return np.clip(np.rint(colours * 255), 0, 255).astype(np.uint8)
 
 
+def realism_overlay(realism: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """A realism map as the Pix2Pix page and the translate command show it: laid over
+    the output it judges, green where it looks real, red where it looks fake."""
+    return heatmap(realism, output, alpha=0.55, cmap="RdYlGn")
+
+
 __all__ = [
+    "AS_TRAINED",
     "OVERLAP",
     "SAMPLE_PHOTOS",
+    "SCALES",
     "TILE",
     "Translation",
     "Translator",
@@ -377,12 +478,16 @@ __all__ = [
     "heatmap",
     "l1_error_map",
     "load_translator",
+    "parse_scale",
     "realism_map",
+    "realism_overlay",
+    "require_discriminator",
     "sample_photo",
     "source_for",
     "split_pair",
     "training_scale",
     "translate",
     "translate_image",
+    "translate_picture",
     "translator_from",
 ]

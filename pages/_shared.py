@@ -90,25 +90,17 @@ def plain(text) -> str:
 
 # ------------------------------------------------------------------ pix2pix translation
 
-# What the model takes, for a model trained on derived pairs (gan_core.data.paired.derive).
-DERIVED_INPUT = {"edges": "Edge map", "grey": "Grey version", "blur": "Blurred copy", "mask": "Masked copy"}
 PREVIEW_SIDE = 640  # pictures are shown at most this large; downloads keep the full size
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Translated:
-    """One picture through a translator: uint8 (H, W, C) images at the picture's own size."""
+    """A picture's translation (gan_core.translate.Translation) with the names the page
+    shows it under and downloads it as."""
 
     name: str  # the file's name, safe to show in one line
     stem: str  # download name without extension: the file's, in safe characters
-    image: np.ndarray  # the picture (for an A|B pair, its source half)
-    source: np.ndarray  # what the generator took: the derived input (edge map...) or the picture in its channels
-    output: np.ndarray
-    derived: bool  # source was derived from the picture (shown beside it)
-    target: np.ndarray | None = None  # an A|B pair's other half; for derived pairs, the picture itself
-    error: np.ndarray | None = None  # float32 (H, W) L1 between output and target, in [0, 1]
-    realism: np.ndarray | None = None  # float32 (H, W): the PatchGAN's belief that the output is real, in [0, 1]
-    work_size: tuple[int, int] | None = None  # (width, height) it was translated at, when scaled
+    translation: object  # gan_core.translate.Translation
 
 
 def download_stem(name: str) -> str:
@@ -118,42 +110,27 @@ def download_stem(name: str) -> str:
     return stem[:80] or "image"
 
 
-def translate_picture(tr, image: np.ndarray, name: str, pair: bool = False, scale: float | None = 1.0,
-                      derive: bool = True, realism: bool = False) -> Translated:
-    """Translate one picture (uint8 (H, W, C), as from untrusted.read_image) with ``tr``
-    (gan_core.translate.Translator). ``pair``: it is an A|B pair, split by the model's
-    direction; its source half is taken as it is. ``scale`` None: translate_image at
-    translate.training_scale. ``derive`` False: the picture already is a source (an edge
-    map drawn by hand). Raises GanError (one sentence) for what cannot be translated."""
-    from gan_core import translate
+def shown_file_name(name: str) -> str:
+    """A visitor's file name without its folder, safe to show in one line."""
     from gan_core.untrusted import shown_name
 
-    target = None
-    if pair:
-        image, target = translate.split_pair(image, tr.direction)
-    derived = tr.pairs is not None and derive and not pair
-    h, w = image.shape[:2]
-    factor = translate.training_scale(tr, w, h) if scale is None else scale
-    result = translate.translate_image(tr, image, scale=factor, derive_source=derived)
-    if target is None and derived and image.shape[2] >= tr.target_channels:
-        target = translate.as_channels(image, tr.target_channels)  # the picture is what the model should give back
-    work = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return Translated(
-        name=shown_name(Path(str(name)).name) or "image", stem=download_stem(name), image=image, source=result.source,
-        output=result.output, derived=derived, target=target,
-        error=None if target is None else translate.l1_error_map(result.output, target),
-        realism=translate.realism_map(tr, result.source, result.output) if realism else None,
-        work_size=None if work == (w, h) else work,
-    )
+    return shown_name(Path(str(name)).name) or "image"
 
 
-def translate_upload(tr, data: bytes, name: str, pair: bool = False, scale: float | None = 1.0, derive: bool = True,
-                     realism: bool = False) -> Translated:
+def named(translation, name: str) -> Translated:
+    """``translation`` under the name of the file it came from."""
+    return Translated(name=shown_file_name(name), stem=download_stem(name), translation=translation)
+
+
+def translate_upload(tr, data: bytes, name: str, **options) -> Translated:
     """One uploaded file through the one checked door (untrusted.read_image: limits before
-    decoding, EXIF rotation, first GIF frame), then translate_picture."""
+    decoding, EXIF rotation, first GIF frame), then gan_core.translate.translate_picture
+    with ``options`` (pair, scale, derive, realism). Raises GanError in one sentence
+    naming the file."""
+    from gan_core.translate import translate_picture
     from gan_core.untrusted import read_image
 
-    return translate_picture(tr, read_image(data, name), name, pair, scale, derive, realism)
+    return named(translate_picture(tr, read_image(data, name), name=shown_file_name(name), **options), name)
 
 
 def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -219,22 +196,21 @@ def _shrink_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.Resampling.BILINEAR))
 
 
-def for_page(r: Translated) -> Shown:
+def for_page(item: Translated) -> Shown:
+    """What the page keeps of a translation: previews, heat maps and the full-size PNG."""
     from gan_core.pictures import image_png
-    from gan_core.translate import heatmap
+    from gan_core.translate import heatmap, realism_overlay
 
+    r = item.translation
     output = preview(r.output)
     error = realism = None
     if r.error is not None:
         error = heatmap(_shrink_map(r.error, output.shape), cmap="magma")
     if r.realism is not None:
-        realism = heatmap(_shrink_map(r.realism, output.shape), output if output.ndim == 3 else output[..., None], alpha=0.55,
-                          cmap="RdYlGn")
-    h, w = r.output.shape[:2]
+        realism = realism_overlay(_shrink_map(r.realism, output.shape), output if output.ndim == 3 else output[..., None])
     return Shown(
-        name=r.name, stem=r.stem, size=(w, h), work_size=r.work_size, image=preview(r.image),
+        name=item.name, stem=item.stem, size=r.size, work_size=r.work_size, image=preview(r.picture),
         source=preview(r.source) if r.derived else None, output=output,
         target=None if r.target is None or r.derived else preview(r.target), error=error, realism=realism,
-        mean_error=None if r.error is None else float(r.error.mean()),
-        mean_realism=None if r.realism is None else float(r.realism.mean()), png=image_png(r.output),
+        mean_error=r.mean_error, mean_realism=r.mean_realism, png=image_png(r.output),
     )

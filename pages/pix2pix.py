@@ -3,8 +3,9 @@ upload pictures (or A|B pairs) of any size, see the derived input, the output an
 on request, the PatchGAN's verdict on it; download each result at its own size.
 
 Every upload goes through the engine's one checked door (untrusted.read_image) in
-pages._shared.translate_upload; the page reads widgets, calls it and renders. It
-never trains and never touches torch.
+pages._shared.translate_upload, then gan_core.translate.translate_picture, which the
+translate command calls too; the page reads widgets, calls it and renders. It never
+trains and never touches torch.
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core import catalog, translate, untrusted, uploads
+from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from pages._checkpoints import loaded_or_stop, own_checkpoint
 from pages._session import settings_or_stop, through_app, visitor
-from pages._shared import DERIVED_INPUT, for_page, plain, results_zip, translate_picture, translate_upload
+from pages._shared import for_page, named, plain, results_zip, translate_upload
 
 through_app()
 
 TRAIN_COMMAND = "python -m gan_core train --recipe pix2pix --data photos --pairs grey --image-size 64"
 IMAGE_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
 FACE_DATA = ("faces-lfw", "celeba")  # trained on faces: the sample photograph is a face, cropped as those are
-AS_TRAINED = "as trained"  # scale each picture to the size of the training pictures (translate.training_scale)
-SCALES = [AS_TRAINED, 1.0, 0.5, 0.25, 0.125]
+AS_TRAINED = translate.AS_TRAINED  # scale each picture to the size of the training pictures (translate.training_scale)
+SCALES = list(translate.SCALES)  # the translate command offers the same (--scale)
 
 
 # ------------------------------------------------------------------ cached engine calls
@@ -37,19 +39,21 @@ def load_translator(path: str, mtime: float):
 # Keyed by the picture's bytes (or the sample's name) and the checkpoint's path and mtime;
 # a refusal is kept too, so a bad file is not read again on every rerun.
 @st.cache_data(max_entries=16, show_spinner=False)
-def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: float | None, derive: bool,
+def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: str | float, derive: bool,
                       realism: bool):
     try:
-        return for_page(translate_upload(load_translator(path, mtime), data, name, pair, scale, derive, realism))
+        return for_page(translate_upload(load_translator(path, mtime), data, name, pair=pair, scale=scale, derive=derive,
+                                         realism=realism))
     except GanError as e:
         return str(e)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def translated_sample(path: str, mtime: float, name: str, scale: float | None, derive: bool, realism: bool):
+def translated_sample(path: str, mtime: float, name: str, scale: str | float, derive: bool, realism: bool):
     try:
-        image = translate.sample_photo(name)
-        return for_page(translate_picture(load_translator(path, mtime), image, f"{name}.png", False, scale, derive, realism))
+        result = translate.translate_picture(load_translator(path, mtime), translate.sample_photo(name), scale=scale,
+                                             derive=derive, realism=realism)
+        return for_page(named(result, f"{name}.png"))
     except GanError as e:
         return str(e)
 
@@ -63,15 +67,11 @@ def demos_first(entries: list) -> list:
     return sorted(entries, key=lambda e: (not e.shipped, e.error is not None, e.data != "photos"))
 
 
-PLURALS = {"edges": "edge maps", "grey": "grey already", "blur": "blurred already", "mask": "masked already"}
-KIND_ARROWS = {"edges": "edge maps into pictures", "grey": "grey into colour", "blur": "blurred into sharp",
-               "mask": "masked into filled-in"}
-
-
 def describe(entry, tr) -> str:
     """What a translator does and where it comes from, in one line."""
     c = tr.gen.config
-    what = (f"{KIND_ARROWS.get(tr.pairs, tr.pairs)}, on pairs made from {c.data.name}" if tr.pairs
+    kind = PAIR_KINDS.get(tr.pairs)
+    what = (f"{kind.turns if kind else tr.pairs}, on pairs made from {c.data.name}" if tr.pairs
             else f"the {'B' if tr.direction == 'BtoA' else 'A'} side of {c.data.name} pairs into the other")
     origin = ("shipped demo checkpoint" if entry.shipped else f"run {entry.run_id}" if entry.run_id else "uploaded checkpoint")
     live = ", still training" if entry.training else ""
@@ -96,7 +96,8 @@ def show(i: int, r, tr, pair: bool) -> None:
                             on_click="ignore", key=f"p2p_dl_{i}", width="stretch")
     pictures = [(r.image, "Source half of the pair" if pair else "Your picture")]
     if r.source is not None:
-        pictures.append((r.source, f"{DERIVED_INPUT.get(tr.pairs, 'Derived input')}: what the model is given"))
+        kind = PAIR_KINDS.get(tr.pairs)
+        pictures.append((r.source, f"{kind.model_input if kind else 'Derived input'}: what the model is given"))
     pictures.append((r.output, "Output, at the picture's own size"))
     if r.target is not None:
         pictures.append((r.target, "Target: the pair's other half"))
@@ -150,19 +151,18 @@ tr = loaded_or_stop(entry, load_translator)
 st.caption(plain(describe(entry, tr)))
 
 o1, o2, o3, o4 = st.columns(4, vertical_alignment="top")
-choice = o1.selectbox("Translate at", SCALES, format_func=scale_label, key="p2p_scale",
-                      help="As in training: each picture is scaled so it is about as large as the pictures the model "
-                           "learned from (a face photo becomes a face of the training size), translated, and brought "
-                           "back to its own size. Full size keeps every detail, at the scale you uploaded.")
-scale = None if choice == AS_TRAINED else float(choice)
+scale = o1.selectbox("Translate at", SCALES, format_func=scale_label, key="p2p_scale",
+                     help="As in training: each picture is scaled so it is about as large as the pictures the model "
+                          "learned from (a face photo becomes a face of the training size), translated, and brought "
+                          "back to its own size. Full size keeps every detail, at the scale you uploaded.")
 pair = o2.toggle("My pictures are A|B pairs", key="p2p_pair",
                  help=f"Each upload holds the source and the target side by side, as pix2pix's aligned data sets do. "
                       f"This model translates the {'right' if tr.direction == 'BtoA' else 'left'} half ({tr.direction}); "
                       "the other half is shown as the target, with the L1 error between it and the output.")
 derive = True
 if tr.pairs is not None:
-    what = DERIVED_INPUT[tr.pairs].lower()
-    derive = not o3.toggle(f"Uploads are {PLURALS[tr.pairs]}", key="p2p_no_derive",
+    what = PAIR_KINDS[tr.pairs].model_input.lower()
+    derive = not o3.toggle(f"Uploads are {PAIR_KINDS[tr.pairs].already}", key="p2p_no_derive",
                            help=f"This model was trained to turn a {what} into a picture. Off: the {what} is made from "
                                 "each upload, as in training. On: each upload is taken as it is (a sketch you drew, say).")
 realism = o4.toggle("Overlay the realism map", key="p2p_realism", disabled=not tr.has_discriminator,

@@ -15,7 +15,7 @@ import streamlit as st
 from gan_core import jobs, presets, runs
 from gan_core.config import Config, DataConfig, command_line, torchrun_command
 from gan_core.data import list_sources, load_data
-from gan_core.data.paired import PAIR_KINDS
+from gan_core.data.paired import FROM_FILES, PAIR_KINDS
 from gan_core.errors import GanError
 from gan_core.health import HEALTHY, Finding, diagnose, exploded, judged
 from gan_core.recipes import RECIPES, describe, resolve
@@ -45,19 +45,6 @@ RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 # never ends, and a million points is already 50x the default.
 MAX_BATCH, MAX_D_STEPS, MAX_POINTS, MAX_SEED = 4096, 50, 1_000_000, 2**31 - 1
 BUILTIN_NAMES = {s.name for s in list_sources() if s.builtin}
-# pix2pix: where its (source, target) pairs come from: derived from single images
-# (--pairs KIND), or read from the files (--data paired).
-FROM_FILES = "files"
-PAIRS = {"edges": "edges → picture", "grey": "grey → colour", "blur": "blurred → sharp", "mask": "masked → filled",
-         FROM_FILES: "pairs in the files"}
-PAIRS_NOTE = {
-    "edges": "The images are the targets; each source is the image's edge map (Canny, black lines on white).",
-    "grey": "The images are the targets; each source is the image's grey version, so the images must be in colour.",
-    "blur": "The images are the targets; each source is a blurred copy (Gaussian, σ 1.5 pixels).",
-    "mask": "The images are the targets; each source is a copy with a grey square hole, somewhere different in each.",
-    FROM_FILES: "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders A/ and B/ whose files "
-                "have matching names; either may sit in train/ val/ test/ sub-folders.",
-}
 DIRECTIONS = {"AtoB": "A → B (left half, or A/, into the other)", "BtoA": "B → A (right half, or B/, into the other)"}
 # pix2pix: the paper's objective and its two ablations (Isola et al. 2017, Table 1).
 OBJECTIVES = {"cGAN + L1 (the paper's)": {}, "L1 only": {"loss.gan_weight": 0.0}, "cGAN only": {"loss.l1_weight": 0.0}}
@@ -302,14 +289,14 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
 def pairs_choice(mode: str) -> str:
     """pix2pix's pairs: derived from single images by one of PAIR_KINDS, or (for data
     from a folder or an upload) read from the files."""
-    options = list(PAIR_KINDS) + ([FROM_FILES] if mode != BUILTIN else [])
+    options = [k.name for k in PAIR_KINDS.values() if k.derived or mode != BUILTIN]  # built-in sets hold no pairs
     if st.session_state.get("train_pairs") not in options:
         st.session_state["train_pairs"] = options[0]
-    pairs = st.selectbox("Pairs", options, format_func=PAIRS.get, key="train_pairs",
+    pairs = st.selectbox("Pairs", options, format_func=lambda k: PAIR_KINDS[k].label, key="train_pairs",
                          help="pix2pix learns from pairs to turn a source picture into its target. Derived: the images are "
                               "the targets and the sources are made from them (--pairs). In the files: pairs you made "
                               "(--data paired).")
-    st.caption(PAIRS_NOTE[pairs])
+    st.caption(PAIR_KINDS[pairs].note)
     return pairs
 
 
@@ -612,8 +599,9 @@ def triplets_note(cfg: Config) -> str | None:
             return None
     except GanError:  # a run of a recipe this version does not know
         return None
-    source = {"edges": "the edge map", "grey": "the grey version", "blur": "the blurred copy", "mask": "the masked copy"}
-    return (f"read each row in threes: {source.get(cfg.data.pairs, 'the source')}, the generator's output from it, "
+    kind = PAIR_KINDS.get(cfg.data.pairs or "")
+    source = f"the {kind.model_input.lower()}" if kind else "the source"
+    return (f"read each row in threes: {source}, the generator's output from it, "
             "and the real target, on fixed pairs from the data")
 
 

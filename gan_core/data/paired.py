@@ -50,7 +50,42 @@ from . import store as stores
 from ._images import convert_channels, pil_to_uint8
 from .base import SOURCES, BatchStream, GanData, Source, register_source
 
-PAIR_KINDS = ("edges", "grey", "blur", "mask")
+
+@dataclass(frozen=True)
+class PairKind:
+    """One way pix2pix gets its (source, target) pairs: derived from single images by
+    ``derive`` (``--pairs NAME``), or read from files (``--data paired``). Every page
+    and command that names, explains or offers a kind reads it from here."""
+
+    name: str  # the --pairs value; FROM_FILES for pairs read from disk
+    label: str  # a menu entry: "edges → picture"
+    note: str  # how the pairs are made, one sentence
+    model_input: str  # what the generator is given, capitalised: "Edge map"
+    turns: str  # what a model of this kind does: "edge maps into pictures"
+    already: str  # pictures that need no derivation: "Uploads are edge maps"
+    derived: bool  # made from any image source by ``derive``; else the data must hold pairs (a folder or zip)
+    grey_source: bool  # the source has one channel whatever the target's (edge maps, grey versions)
+    needs_colour: bool  # the images must be in colour (their grey version is the source)
+
+
+FROM_FILES = "files"
+PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
+    PairKind("edges", "edges → picture", "The images are the targets; each source is the image's edge map (Canny, black lines on white).",
+             "Edge map", "edge maps into pictures", "edge maps", derived=True, grey_source=True, needs_colour=False),
+    PairKind("grey", "grey → colour", "The images are the targets; each source is the image's grey version, so the images must be in colour.",
+             "Grey version", "grey into colour", "grey already", derived=True, grey_source=True, needs_colour=True),
+    PairKind("blur", "blurred → sharp", "The images are the targets; each source is a blurred copy (Gaussian, σ 1.5 pixels).",
+             "Blurred copy", "blurred into sharp", "blurred already", derived=True, grey_source=False, needs_colour=False),
+    PairKind("mask", "masked → filled", "The images are the targets; each source is a copy with a grey square hole, "
+             "somewhere different in each.", "Masked copy", "masked into filled-in", "masked already",
+             derived=True, grey_source=False, needs_colour=False),
+    PairKind(FROM_FILES, "pairs in the files", "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders "
+             "A/ and B/ whose files have matching names; either may sit in train/ val/ test/ sub-folders.",
+             "Source half", "one half of each pair into the other", "source halves already",
+             derived=False, grey_source=False, needs_colour=False),
+)}
+# The --pairs choices (config.DataConfig.pairs lists the same; a test holds them equal).
+DERIVED_KINDS = tuple(k.name for k in PAIR_KINDS.values() if k.derived)
 EDGE_SIGMA = 1.0
 BLUR_SIGMA = 1.5
 MASK_VALUE = 128  # mid-grey fill of the hole
@@ -58,6 +93,13 @@ HOLDOUT = 10  # derived pairs: every tenth item is held out (val / test)
 SPLITS = ("train", "val", "test")
 EAGER_BYTES = 1 << 30  # uint8 pairs decoded up front when they fit in 1 GiB, else read lazily
 _BAND_PIXELS = 1 << 22  # derive large images in bands of about 4 megapixels
+
+
+def derived_kind(name: str) -> PairKind:
+    """The derived kind ``name`` (``--pairs``), or a one-sentence refusal naming the others."""
+    if name not in DERIVED_KINDS:
+        raise ConfigError(f"Unknown pairs {name!r}; use one of: {', '.join(DERIVED_KINDS)}.")
+    return PAIR_KINDS[name]
 
 
 def load_size(crop: int) -> int:
@@ -68,7 +110,8 @@ def load_size(crop: int) -> int:
 def source_channels(pairs: str | None, target_channels: int) -> int:
     """Channels of the source half: edge maps and grey images are single-channel; blurred
     and masked copies, and pairs from disk (both halves converted alike), match the target."""
-    return 1 if pairs in ("edges", "grey") else target_channels
+    kind = PAIR_KINDS.get(pairs) if pairs else None
+    return 1 if kind is not None and kind.grey_source else target_channels
 
 
 # ----------------------------------------------------------------------------- derivation
@@ -117,8 +160,7 @@ def derive(kind: str, image: np.ndarray, box: tuple[int, int, int] | None = None
     so memory stays bounded and the result equals the whole-image one away from the
     rare Canny edge whose hysteresis would continue across a band. ``box`` (mask only)
     is the hole; unset, the centred one of ``mask_box``."""
-    if kind not in PAIR_KINDS:
-        raise ConfigError(f"Unknown pairs {kind!r}; use one of: {', '.join(PAIR_KINDS)}.")
+    derived_kind(kind)
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
@@ -249,9 +291,10 @@ def _derived(cfg: DataConfig, source: Source) -> PairedData:
     if base.kind != "image":
         raise ConfigError(f"--pairs derives image pairs, and {cfg.name!r} is points; use an image source.")
     channels = base.shape[0]
-    if kind == "grey" and channels == 1:
-        raise ConfigError(f"--pairs grey pairs grey images with their colours, and {cfg.name!r} is grey; "
-                          "use photos or a folder of colour images, or --pairs edges, blur or mask.")
+    if derived_kind(kind).needs_colour and channels == 1:
+        others = [k for k in DERIVED_KINDS if not PAIR_KINDS[k].needs_colour]
+        raise ConfigError(f"--pairs {kind} pairs grey images with their colours, and {cfg.name!r} is grey; "
+                          f"use photos or a folder of colour images, or --pairs {', '.join(others[:-1])} or {others[-1]}.")
     keep = list(range(len(base))) if base.split == cfg.split else _held_out(range(len(base)), cfg.split)
     if cfg.limit is not None:
         keep = keep[: cfg.limit]
@@ -445,11 +488,15 @@ def batch_stream(data: GanData, batch_size: int, seed: int, device: torch.device
 
 
 __all__ = [
+    "DERIVED_KINDS",
+    "FROM_FILES",
     "PAIR_KINDS",
+    "PairKind",
     "PairedBatchStream",
     "PairedData",
     "batch_stream",
     "derive",
+    "derived_kind",
     "is_paired",
     "load_pairs",
     "load_size",

@@ -1,7 +1,8 @@
 """The Pix2Pix page, with AppTest: a sample photograph translated at once, uploads of
 any size (good ones translated while bad ones get their one sentence), A|B pairs split
 by the model's direction, the derived input and the realism map; and the handler
-behind the uploader (pages._shared.translate_upload) on hostile files."""
+behind the uploader (pages._shared.translate_upload, over gan_core.translate.translate_picture)
+on hostile files."""
 
 from __future__ import annotations
 
@@ -236,9 +237,10 @@ def test_an_uploaded_pix2pix_checkpoint_is_chosen_and_a_noise_generator_is_refus
 def test_the_handler_returns_every_picture_at_its_own_size(models):
     tr = T.load_translator(models["grey"])
     for h, w in ((200, 300), (37, 91), (600, 31)):
-        for scale in (1.0, None, 0.5):
+        for scale in (1.0, T.AS_TRAINED, 0.5):
             r = translate_upload(tr, encoded(photo(h, w), "JPEG"), "dir/holiday photo.JPG", scale=scale)
-            assert r.output.shape == (h, w, 3) and r.source.shape == (h, w, 1) and r.error.shape == (h, w)
+            t = r.translation
+            assert t.output.shape == (h, w, 3) and t.source.shape == (h, w, 1) and t.error.shape == (h, w)
             assert r.name == "holiday photo.JPG" and r.stem == "holiday_photo"
     shown = for_page(translate_upload(tr, encoded(photo(900, 1200)), "big.png", realism=True))
     assert shown.size == (1200, 900) and max(shown.output.shape[:2]) == 640  # the page gets a light preview
@@ -258,10 +260,10 @@ def test_the_handler_refuses_hostile_files_in_one_sentence_each(models):
         with pytest.raises(DataError) as e:
             translate_upload(tr, data, name)
         one_sentence(str(e.value), name, mention)
-    assert translate_upload(tr, buf.getvalue(), "cmyk.jpg").output.shape == (30, 40, 3)  # CMYK is read, not refused
+    assert translate_upload(tr, buf.getvalue(), "cmyk.jpg").translation.output.shape == (30, 40, 3)  # CMYK is read, not refused
     with pytest.raises(DataError) as e:  # a "pair" too narrow to split
         translate_upload(tr, encoded(photo(8, 10)), "tiny.png", pair=True)
-    one_sentence(str(e.value), "A|B pair")
+    one_sentence(str(e.value), "A|B pair", "tiny.png")
 
 
 def test_downloads_keep_the_inputs_names(models):
