@@ -1,0 +1,190 @@
+"""The engine holds the server's limits, whoever calls it: runs longer than
+GAN_WORKBENCH_MAX_STEPS are refused by jobs.launch, jobs.resume and every comparison
+before anything is created; a training slot is reserved atomically across
+processes; a demo visitor's ownership is on disk before any worker starts; a run's
+state is a RunState."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+
+import pytest
+
+from conftest import tiny
+from gan_core import experiments, jobs, runs, visitors
+from gan_core.errors import RunError
+from gan_core.recipes import resolve
+from gan_core.runs import RunState
+
+A = "a" * 32
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Nothing trains: record what would have started, with the owner it had then."""
+    started = []
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: started.append((run_dir, visitors.run_owner(run_dir))))
+    monkeypatch.setattr(jobs, "_spawn_queue", lambda run_dirs, active=0: started.extend(
+        (d, visitors.run_owner(d)) for d in run_dirs))
+    return started
+
+
+@pytest.fixture
+def capped(monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "300")
+
+
+def one_sentence(e: pytest.ExceptionInfo) -> str:
+    text = str(e.value)
+    assert "\n" not in text and text.endswith(".") and text.count(". ") == 0, text
+    return text
+
+
+# ----------------------------------------------------------------------------- the step cap
+
+
+def test_launch_refuses_a_run_longer_than_the_cap_before_creating_it(tmp_path, capped, no_workers):
+    with pytest.raises(RunError) as e:
+        jobs.launch(tiny("gan", "ring-8", steps=5000), tmp_path, owner=A)
+    assert one_sentence(e) == "This server trains at most 300 steps per run, not 5,000; choose 300 steps or fewer."
+    assert runs.list_runs(tmp_path) == [] and no_workers == []
+    jobs.launch(tiny("gan", "ring-8", steps=300), tmp_path)  # at the cap: allowed
+    assert len(no_workers) == 1
+
+
+def test_resume_refuses_a_run_whose_config_asks_more_than_the_cap(tmp_path, monkeypatch, no_workers):
+    run_dir = runs.create_run(resolve(tiny("gan", "ring-8", steps=5000)), tmp_path)  # made before the cap was set
+    runs.write_status(run_dir, state=RunState.STOPPED, step=100)
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "300")
+    with pytest.raises(RunError) as e:
+        jobs.resume(run_dir)
+    assert one_sentence(e) == (f"Run {run_dir.name} trains 5,000 steps and this server trains at most 300 per run; "
+                               "start a new run of 300 steps or fewer.")
+    assert runs.read_status(run_dir)["state"] == "stopped" and no_workers == []
+    monkeypatch.delenv("GAN_WORKBENCH_MAX_STEPS")
+    jobs.resume(run_dir)
+    assert runs.read_status(run_dir)["state"] == "queued" and [d for d, _ in no_workers] == [run_dir]
+
+
+@pytest.mark.parametrize("name", list(experiments.COMPARISONS))
+def test_every_comparison_refuses_runs_longer_than_the_cap(tmp_path, capped, no_workers, name):
+    base = experiments.base_config(name, steps=1000)
+    c = experiments.comparison(name)
+    expected = (f"The {c.short} would train 1,000 steps per run and this server trains at most 300; "
+                "choose 300 steps or fewer.")
+    with pytest.raises(RunError) as e:
+        experiments.launch_comparison(name, base, tmp_path, max_active=None)
+    assert one_sentence(e) == expected
+    with pytest.raises(RunError, match="at most 300"):
+        experiments.create(name, base, tmp_path)  # what the command line trains
+    assert runs.list_runs(tmp_path) == [] and no_workers == []
+    assert len(experiments.launch_comparison(name, experiments.base_config(name, steps=300), tmp_path)) == len(c.variants)
+
+
+def test_the_command_line_comparison_obeys_the_cap_in_one_error_line(tmp_path, capped, capsys):
+    assert experiments.main(["losses", "--steps", "1000", "--runs-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: The G-loss comparison would train 1,000 steps") and err.count("\n") == 1
+    assert runs.list_runs(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- owners and groups
+
+
+@pytest.mark.parametrize("max_active, queued", [(None, False), (2, True)])
+def test_a_comparisons_runs_are_owned_and_tagged_before_any_worker_starts(tmp_path, monkeypatch, max_active, queued):
+    started = []
+
+    def seen(run_dir, how):
+        started.append((run_dir, how, visitors.run_owner(run_dir), (experiments.read_experiment(run_dir) or {}).get("variant")))
+
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: seen(run_dir, "own worker"))
+    monkeypatch.setattr(jobs, "_spawn_queue", lambda run_dirs, active=0: [seen(d, "queue") for d in run_dirs])
+    run_dirs = experiments.optimizer_comparison(tiny("gan", "ring-8", steps=30), tmp_path, max_active, owner=A)
+    how = "queue" if queued else "own worker"  # 2 free slots for 3 runs: one worker trains them in turn
+    assert started == [(d, how, A, v) for d, v in zip(run_dirs, ["sgd", "rmsprop", "adam"])]
+
+
+def test_a_group_is_created_whole_or_not_at_all(tmp_path, no_workers):
+    def broken_tag(run_dirs):
+        assert len(run_dirs) == 2  # both created...
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        jobs.launch_group([tiny("gan", "ring-8"), tiny("gan", "toy-1d")], tmp_path, tag=broken_tag)
+    assert runs.list_runs(tmp_path) == [] and no_workers == []  # ...and both removed
+
+
+def test_a_comparison_with_no_free_slot_creates_nothing(tmp_path, no_workers):
+    runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path)  # a queued run holds the only slot
+    with pytest.raises(RunError) as e:
+        experiments.loss_comparison(experiments.base_config("losses", steps=50), tmp_path, max_active=1)
+    assert one_sentence(e).startswith("The G-loss comparison needs one free training slot, but 1 run(s)")
+    assert len(runs.list_runs(tmp_path)) == 1 and no_workers == []
+
+
+# ----------------------------------------------------------------------------- atomic slots
+
+
+def _launch_at_once(runs_dir, barrier, results) -> None:
+    """One of several processes pressing Start at the same moment on a one-run server."""
+    from gan_core import jobs as child_jobs
+
+    slow_create = child_jobs.create_run
+
+    def create_run(cfg, where):
+        time.sleep(0.3)  # widen the window between counting the runs and creating one
+        return slow_create(cfg, where)
+
+    child_jobs.create_run = create_run
+    child_jobs._spawn = lambda run_dir, active=0: None  # the queued run holds its slot; nothing needs to train
+    cfg = tiny("gan", "ring-8", steps=10)
+    barrier.wait()
+    try:
+        results.put(("started", str(child_jobs.launch(cfg, runs_dir, max_active=1))))
+    except RunError as e:
+        results.put(("refused", str(e)))
+
+
+def test_three_simultaneous_launches_from_separate_processes_start_exactly_one(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(3), ctx.Queue()
+    procs = [ctx.Process(target=_launch_at_once, args=(tmp_path, barrier, results)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert sorted(kind for kind, _ in outcomes) == ["refused", "refused", "started"]
+    for kind, text in outcomes:
+        if kind == "refused":
+            assert text == ("1 run(s) are already training or queued and the limit is 1; wait for one to finish, "
+                            "or stop one of your own.")
+    assert [r.state for r in runs.list_runs(tmp_path)] == ["queued"]  # the lock file beside it is not a run
+    assert (tmp_path / jobs.SLOTS_LOCK).is_file()
+
+
+# ----------------------------------------------------------------------------- RunState
+
+
+def test_states_are_run_states_and_stay_plain_strings_on_disk(tmp_path):
+    run_dir = runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path)
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "queued"
+    status = runs.read_status(run_dir)
+    assert status["state"] is RunState.QUEUED and status["state"] == "queued"
+    info = runs.run_info(run_dir)
+    assert info.state is RunState.QUEUED and info.active and info.state.active
+    assert set(runs.ACTIVE) == {RunState.QUEUED, RunState.RUNNING}
+    assert not (set(runs.ACTIVE) & set(runs.FINAL))
+
+
+def test_a_state_the_engine_never_writes_lists_the_run_as_unreadable(tmp_path):
+    run_dir = runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path)
+    runs.write_status(run_dir, state="exploded")  # shown by pages, never a state on disk
+    info = runs.run_info(run_dir)
+    assert info.state is RunState.UNREADABLE and not info.active
+    assert info.error.startswith("This run cannot be read: status.json field 'state' is 'exploded', not one of queued, "
+                                 "running, finished,")
