@@ -14,14 +14,14 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from gan_core import catalog, checkpoints, experiments, export, jobs, runs
+from gan_core import catalog, checkpoints, curves, experiments, export, jobs, runs
+from gan_core.curves import ARTICLE_GROUP, COLLAPSE_NOTE, GROUPS, LABELS, NOTES, WASSERSTEIN_GROUP
 from gan_core.config import Config
 from gan_core.errors import GanError
 from gan_core.data import list_sources
@@ -34,86 +34,6 @@ from gan_core.estimate import about
 from pages._shared import expected_duration
 
 through_app()
-
-# --- what can be plotted -------------------------------------------------------
-
-ARTICLE_GROUP = "Losses as the Keras article plots them"
-GROUPS = {
-    "Losses": ("loss_d", "loss_g", "loss_d_real", "loss_d_fake"),
-    ARTICLE_GROUP: ("loss_d_mean", "loss_g"),
-    "D outputs": ("d_real", "d_fake"),
-    "Gradient norms": ("grad_norm_d", "grad_norm_g"),
-    "Wasserstein estimate": ("wasserstein", "gradient_penalty"),
-}
-LABELS = {
-    "loss_d": "D loss (real + fake)",
-    "loss_d_mean": "D loss: mean of real and fake (the article's d_loss)",
-    "loss_g": "G loss",
-    "loss_d_real": "D loss on real: −log D(x)",
-    "loss_d_fake": "D loss on fakes: −log(1 − D(G(z)))",
-    "d_real": "D(x): mean output on real",
-    "d_fake": "D(G(z)): mean output on fakes",
-    "grad_norm_d": "‖∇D‖: discriminator gradient norm",
-    "grad_norm_g": "‖∇G‖: generator gradient norm",
-    "wasserstein": "Wasserstein estimate (−critic loss)",
-    "gradient_penalty": "Gradient penalty (WGAN-GP)",
-}
-LOG4, LOG2 = math.log(4), math.log(2)
-# Goodfellow et al.'s equilibrium (D* = 1/2 everywhere) for the standard GAN.
-EQUILIBRIUM = {"loss_d": LOG4, "loss_d_mean": LOG2, "loss_d_real": LOG2, "loss_d_fake": LOG2, "d_real": 0.5, "d_fake": 0.5}
-
-NOTES = {
-    "Losses": f"""
-**Healthy.** A GAN's losses do not fall like a classifier's: the two players balance.
-At Goodfellow et al.'s equilibrium the best discriminator is D\\*(x) = ½ everywhere,
-so D's loss hovers near **log 4 ≈ {LOG4:.3f}** (log 2 on real plus log 2 on fakes,
-the dotted lines) and the non-saturating G loss near log 2 ≈ {LOG2:.3f}. Wobbling
-around those values is normal.
-
-**Failing.** D loss sliding to **0 while the G loss climbs**: D has won, it rejects
-every fake with certainty and G's gradients vanish; lower D's learning rate or try
-WGAN-GP. Swings that never settle, or a jump to NaN (the run is marked *diverged*):
-the learning rate is too high.
-""",
-    ARTICLE_GROUP: f"""
-**As in the Keras article.** Its loss figures plot D's loss as the **mean** of the
-real and fake parts, Keras's d_loss = 0.5 × (d_loss_real + d_loss_fake), beside G's
-loss; the other Losses view shows their sum. At D\\*(x) = ½ both sit near
-**log 2 ≈ {LOG2:.3f}** (dotted). The article's curve labelled "Discriminator Loss -
-Fake" is really D's accuracy (its code logs d_loss[1]), so it has no match here.
-
-**Failing.** D's mean loss sliding to 0 while G's climbs: D has won.
-""",
-    "D outputs": """
-**Healthy.** D(x) is D's mean probability that a real image is real, D(G(z)) the same
-for fakes. When G's distribution matches the data, the best D can do is
-D\\*(x) = p_data / (p_data + p_G) = **½**, so both curves drift towards 0.5 (dotted).
-
-**Failing.** D(x) → 1 and D(G(z)) → 0 and staying there: D separates the two perfectly
-and G learns nothing (vanishing gradients). D(G(z)) stuck near 1: D has collapsed.
-""",
-    "Gradient norms": """
-**Healthy.** Both norms stay within an order of magnitude or so of where they started;
-smoothing helps read them.
-
-**Failing.** ‖∇G‖ shrinking towards 0 while D wins means vanishing gradients (with
-the minimax loss especially). Spikes that grow run after run usually come right
-before a divergence: lower the learning rate.
-""",
-    "Wasserstein estimate": """
-**WGAN.** The critic's loss, negated, estimates the Wasserstein-1 distance between
-the data and G's samples (up to the critic's Lipschitz constant). Unlike the
-standard GAN loss it means something: it should **fall as the samples improve**.
-With weight clipping its scale is arbitrary; compare its trend, not its value.
-WGAN-GP's gradient penalty should stay small (well under 1): a large one means the
-critic is far from 1-Lipschitz.
-""",
-}
-COLLAPSE_NOTE = """
-**Mode collapse does not show in the losses**: G can fool D with a few outputs and the
-curves look healthy. Look at the samples below: the same digit or face over and over
-is collapse.
-"""
 
 STATE_COLOURS = {
     "queued": "blue", "running": "blue", "stopping": "orange", "finished": "green", "stopped": "orange",
@@ -237,28 +157,9 @@ def short_name(info: runs.RunInfo) -> str:
     return f"{info.recipe} on {info.data} · {datetime.fromtimestamp(info.created):%H:%M} · {info.id[-4:]}"
 
 
-def ema(values: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard's smoothing: an exponential moving average, debiased so the first
-    points are not pulled towards zero; missing values stay missing."""
-    if weight <= 0:
-        return values
-    out = np.full(len(values), np.nan)
-    last, n = 0.0, 0
-    for i, v in enumerate(values):
-        if not np.isfinite(v):
-            continue
-        last = last * weight + (1 - weight) * v
-        n += 1
-        out[i] = last / (1 - weight**n)
-    return out
-
-
 @st.cache_data(max_entries=200, show_spinner=False)
 def _metrics_frame(run_dir: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    frame = pd.DataFrame(runs.read_metrics(run_dir)[0])
-    if {"loss_d_real", "loss_d_fake"} <= set(frame.columns):  # D's loss as the Keras article plots it
-        frame["loss_d_mean"] = 0.5 * (frame["loss_d_real"] + frame["loss_d_fake"])
-    return frame
+    return pd.DataFrame(curves.with_loss_d_mean(runs.read_metrics(run_dir)[0]))
 
 
 def metrics_of(info: runs.RunInfo) -> pd.DataFrame:
@@ -293,18 +194,7 @@ def available_groups(selected: list[runs.RunInfo], frames: dict[str, pd.DataFram
     """Metric groups that at least one selected run has (or will have: a WGAN run
     that has not logged yet still offers the Wasserstein group)."""
     columns = set().union(*(set(f.columns) for f in frames.values())) if frames else set()
-    wgan = [is_wasserstein(r) for r in selected]
-    out = []
-    for group, metrics in GROUPS.items():
-        expected = any(wgan) if group == "Wasserstein estimate" else (
-            not all(wgan) or group in ("Losses", "Gradient norms"))
-        if group == ARTICLE_GROUP:  # offered for runs of the article's study, or trained its way
-            if any(article_style(r) for r in selected):
-                out.append(group)
-            continue
-        if columns.intersection(metrics) or expected:
-            out.append(group)
-    return out
+    return curves.available_groups(columns, [is_wasserstein(r) for r in selected], [article_style(r) for r in selected])
 
 
 # --- the figure ------------------------------------------------------------------
@@ -316,11 +206,8 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
     rows = max(1, math.ceil(len(metrics) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[LABELS[m] for m in metrics],
                         horizontal_spacing=0.07, vertical_spacing=0.16 if rows > 1 else 0.1)
-    if x_key == "elapsed":
-        longest = max((f["elapsed"].max() for f in frames.values() if "elapsed" in f.columns and len(f)), default=0)
-        scale, x_title = (60.0, "wall time (min)") if longest > 300 else (1.0, "wall time (s)")
-    else:
-        scale, x_title = 1.0, "step"
+    longest = max((f["elapsed"].max() for f in frames.values() if "elapsed" in f.columns and len(f)), default=0)
+    scale, x_title = curves.x_axis(x_key, longest)
     standard = [r for r in selected if not is_wasserstein(r)]
     in_legend: set[str] = set()
     equilibrium: list[dict] = []
@@ -330,12 +217,9 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
             frame = frames.get(info.id)
             if frame is None or metric not in frame.columns:
                 continue
-            part = frame[[x_key, metric]].dropna()
-            if part.empty:
+            x, y, smooth = curves.curve(frame[x_key].to_numpy(float), frame[metric].to_numpy(float), smoothing, scale)
+            if not len(x):
                 continue
-            x = part[x_key].to_numpy(float) / scale
-            y = part[metric].to_numpy(float)
-            smooth = ema(y, smoothing)  # on every point, before thinning
             keep = thin(len(x))
             x, y, smooth = x[keep], y[keep], smooth[keep]
             name, colour = short_name(info), colours[info.id]
@@ -348,10 +232,8 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
                 hovertemplate=f"{name}<br>{x_title} %{{x:.4g}}<br>{metric} %{{y:.4g}}<extra></extra>",
             ), row=row, col=col)
             in_legend.add(info.id)
-        level = EQUILIBRIUM.get(metric)
-        if metric == "loss_g" and all((c := run_config(r)) is not None and c.loss.g_loss == "non-saturating" for r in standard):
-            level = LOG2  # -log D(G(z)) at D = 1/2
-        if level is not None and standard:
+        level = curves.equilibrium(metric, [(c := run_config(r)) and c.loss.g_loss for r in standard])
+        if level is not None:
             axis = "" if i == 0 else str(i + 1)  # (a plain shape: add_hline costs more than all the curves)
             equilibrium.append(dict(type="line", xref=f"x{axis} domain", x0=0, x1=1, yref=f"y{axis}", y0=level, y1=level,
                                     line=dict(dash="dot", color="grey", width=1.5), opacity=0.8))
@@ -577,7 +459,7 @@ def curves_section(selected: list[runs.RunInfo]) -> None:
         fig = curves_figure(now_selected, now_frames, colours, GROUPS[group], smoothing, log_y, x_key,
                             revision=f"{group}|{x_key}|{log_y}|{','.join(ids)}")
         st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
-        if log_y and group == "Wasserstein estimate":
+        if log_y and group == WASSERSTEIN_GROUP:
             st.caption("A log axis leaves out values at or below zero, which the Wasserstein estimate can take.")
 
     with chart_col:
