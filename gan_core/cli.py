@@ -86,8 +86,11 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
                                 "large as the training pictures, full keeps it, a factor (any up to 4) scales it; outputs keep "
                                 "the input's size (default: as-trained)")
     translate.add_argument("--no-derive", action="store_true",
-                           help="models trained on derived pairs (--pairs edges, ...): the inputs already are sources, "
+                           help="models trained on derived pairs (train --pairs edges, ...): the inputs already are sources, "
                                 "e.g. edge maps drawn by hand, instead of photos to derive them from")
+    translate.add_argument("--model-input", action="store_true",
+                           help="also write NAME-input.png: what the model was given (for models trained on derived pairs, "
+                                "the edge map, grey version, blurred or masked copy made from the picture)")
     translate.add_argument("--pairs", action="store_true",
                            help="the inputs are A|B pairs side by side: the half the model's direction names is translated, "
                                 "the other half is written as NAME-target.png and the L1 error against it is reported")
@@ -380,7 +383,9 @@ def _cmd_translate(args) -> int:
         src = Path(given)
         shown = shown_name(given if len(given) <= 80 else "..." + given[-77:], 80)  # the end of a long path names the file
         stem = Path(src.name).stem
-        names = [src.name] + ([f"{stem}-target.png"] if args.pairs else []) + ([f"{stem}-realism.png"] if args.realism_map else [])
+        extras = [what for what, wanted in (("input", args.model_input), ("target", args.pairs), ("realism", args.realism_map))
+                  if wanted]
+        names = [src.name] + [f"{stem}-{what}.png" for what in extras]
         try:
             for name in names:
                 if name in claimed:
@@ -408,11 +413,9 @@ def _cmd_translate(args) -> int:
             del data
             result = translate_picture(tr, image, pair=args.pairs, scale=scale, derive=not args.no_derive,
                                        realism=args.realism_map, name=shown)
-            files = [_encoded(result.output, src.name)]
-            if args.pairs:
-                files.append(_encoded(result.target, ".png"))
-            if args.realism_map:
-                files.append(_encoded(realism_overlay(result.realism, result.output), ".png"))
+            pictures = {"input": lambda: result.source, "target": lambda: result.target,
+                        "realism": lambda: realism_overlay(result.realism, result.output)}
+            files = [_encoded(result.output, src.name)] + [_encoded(pictures[what](), ".png") for what in extras]
             for name, encoded in zip(names, files):
                 dest = out_dir / name
                 try:

@@ -1,6 +1,7 @@
 """``python -m gan_core translate`` offers what the Pix2Pix page offers, through the same
 function (translate.translate_picture): A|B pairs (--pairs), the page's scales
-(--scale, "as-trained" by default) and the realism map (--realism-map). A real
+(--scale, "as-trained" by default), the input the model is given (--model-input) and
+the realism map (--realism-map). A real
 subprocess for the happy path, ``main()`` in-process for every error a user can cause."""
 
 from __future__ import annotations
@@ -121,6 +122,21 @@ def test_scales_as_on_the_page_with_as_trained_by_default(ckpts, tmp_path, capsy
     assert "translated at" not in seen["--scale full"]
     assert "translated at 45 x 60" in seen["--scale 0.5"] and "translated at 11 x 15" in seen["--scale 0.125"]
     assert "L1 error 0." in seen[""] and "against the picture" in seen[""]  # grey -> colour: the picture is the target
+
+
+def test_the_model_input_is_the_derived_one(ckpts, tmp_path, capsys):
+    from gan_core.data.paired import to_grey
+
+    picture = photo(30, 40)
+    path = save(picture, tmp_path / "in" / "x.png")
+    out = tmp_path / "out"
+    assert main(["translate", str(ckpts["grey"]), str(path), "--out", str(out), "--model-input", "--scale", "full"]) == 0
+    assert "x-input.png beside it" in capsys.readouterr().out
+    given = np.asarray(Image.open(out / "x-input.png"))
+    assert given.shape == (30, 40) and np.array_equal(given, to_grey(picture)[..., 0])  # the grey version it was given
+    assert main(["translate", str(ckpts["grey"]), str(path), "--out", str(tmp_path / "drawn"), "--model-input", "--no-derive",
+                 "--scale", "full"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "drawn" / "x-input.png")), to_grey(picture)[..., 0])
 
 
 # ----------------------------------------------------------------------------- what a user can get wrong
