@@ -14,6 +14,7 @@ dashboard shows it without importing the command line's argparse and signals.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import shlex
 import types
@@ -71,12 +72,23 @@ class OptimConfig:
                           "step (PyTorch's alpha, whose default is 0.99; the Keras article used Keras's 0.9)")
 
 
+WASSERSTEIN = "wasserstein"  # the G loss that makes D a critic: what "is a WGAN" means
+
+
+class DataKind(enum.StrEnum):
+    """What one item of a data source is (``data.SOURCES``). A ``StrEnum``: checkpoints
+    and code that compare with "image" keep working."""
+
+    IMAGE = "image"  # (C, H, W) pixels in [-1, 1]
+    VECTOR = "vector"  # (D,) numbers: 2-D points, 1-D samples
+
+
 @dataclass(frozen=True)
 class LossConfig:
     g_loss: str | None = _f(
         None,
         "generator loss: non-saturating -log D(G(z)) (used in practice) or minimax log(1 - D(G(z))) (the paper's)",
-        choices=("non-saturating", "minimax", "wasserstein"),
+        choices=("non-saturating", "minimax", WASSERSTEIN),
     )
     d_steps: int | None = _f(None, "k: discriminator steps per generator step (Goodfellow et al.'s algorithm)")
     d_update: str = _f("joint", "how D learns from a batch: joint = one step on the real and the fake batch together "
@@ -86,6 +98,13 @@ class LossConfig:
     gp_weight: float | None = _f(None, "WGAN-GP gradient penalty weight lambda")
     l1_weight: float | None = _f(None, "pix2pix: weight lambda of the L1 loss (100 as in the paper; 0 = cGAN only)")
     gan_weight: float | None = _f(None, "pix2pix: weight of the cGAN loss (1; 0 = L1 only, the paper's ablation: D still trains but G ignores it)")
+
+    @property
+    def wasserstein(self) -> bool:
+        """Whether D is a critic of the Wasserstein estimate (wgan, wgan-gp, or any recipe
+        given ``--g-loss wasserstein``). Unset before ``recipes.resolve`` fills the recipe's
+        default, so ask a resolved config."""
+        return self.g_loss == WASSERSTEIN
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,11 @@ class Config:
     def replace(self, **changes: Any) -> "Config":
         """Replace fields by dotted name: ``cfg.replace(**{"train.steps": 10})``."""
         return self.from_dict(_set_dotted(self.to_dict(), changes))
+
+    @property
+    def wasserstein(self) -> bool:
+        """Whether this (resolved) config trains a WGAN: ``LossConfig.wasserstein``."""
+        return self.loss.wasserstein
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "loss": LossConfig, "train": TrainConfig}

@@ -3,7 +3,8 @@
 Pure functions over the rows of ``metrics.jsonl`` (``runs.read_metrics``), so the
 dashboard, the command line and tests judge a run the same way, from the same
 file, whether it trained here, on a GPU server or long ago. No torch: pages import
-this module.
+this module. ``shown_state`` says, once for every page, what a run's state shows as
+(including "stopping" and "exploded") and in which colour.
 
 ``diagnose(rows, recipe, kind, config)`` names what a learner meets, each as a
 ``Finding`` with what the numbers show and what to try:
@@ -26,8 +27,13 @@ and at each sample grid ``diversity``, ``noise`` / ``noise_real``
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import WASSERSTEIN, DataKind
+from .runs import RunInfo, RunState, read_metrics
 
 # Beyond this magnitude a logged loss means the training blew up. The standard
 # GAN's losses are softplus of D's logits, so 1e5 would mean logits of 1e5, where
@@ -64,8 +70,8 @@ CRITIC_GROWTH, CRITIC_STEPS = 1.25, 1000
 COLLAPSED, COLLAPSE_STEPS = 0.3, 1000
 # The recipes made against mode collapse, by data kind, for the advice.
 ANTI_COLLAPSE = {
-    "vector": "pacgan (D judges packs of samples, so a generator that repeats itself is caught) or minibatch-std",
-    "image": "pacgan (D judges packs of samples, so a generator that repeats itself is caught)",
+    DataKind.VECTOR: "pacgan (D judges packs of samples, so a generator that repeats itself is caught) or minibatch-std",
+    DataKind.IMAGE: "pacgan (D judges packs of samples, so a generator that repeats itself is caught)",
 }
 # Modes lost: over the last GRIDS grids coverage stayed at half its best or below
 # (and 2 modes or more below it); early coverage wanders (a healthy gan on ring-8
@@ -188,7 +194,7 @@ def _settings(rows: list[dict], recipe: str, config) -> _Settings:
         return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else None
 
     g_loss = field("loss", "g_loss")
-    critic = (any("wasserstein" in r for r in rows) or g_loss == "wasserstein"
+    critic = (any("wasserstein" in r for r in rows) or g_loss == WASSERSTEIN
               or (g_loss is None and recipe in ("wgan", "wgan-gp")))
     return _Settings(critic, field("optim", "lr_g"), field("optim", "lr_d"), field("loss", "d_steps"), g_loss,
                      field("loss", "gan_weight"))
@@ -317,8 +323,8 @@ def _collapse(rows: list[dict], s: _Settings, kind: str) -> Finding | None:
     fell = best >= 2 * max(v for _, v in recent) and best_step < recent[0][0]
     if not fell and _last_step(rows) < COLLAPSE_STEPS:
         return None  # a generator starts out making nearly one thing for every z (DCGAN's does); give it time
-    what = "points" if kind == "vector" else "samples"
-    real = "points" if kind == "vector" else "images"
+    what = "points" if kind == DataKind.VECTOR else "samples"
+    real = "points" if kind == DataKind.VECTOR else "images"
     was = f"; {best:.2f} at step {best_step:,}" if fell else ""
     modes = _modes(rows)
     covers = f"; it covers {int(modes[0][-1][1])} of the {modes[1]} modes" if modes is not None else ""
@@ -428,7 +434,7 @@ def _oscillation(rows: list[dict], s: _Settings, recipe: str) -> Finding | None:
 
 
 def _still_noise(rows: list[dict], s: _Settings, kind: str, recipe: str) -> Finding | None:
-    if kind != "image" or _last_step(rows) < NOISE_STEPS:
+    if kind != DataKind.IMAGE or _last_step(rows) < NOISE_STEPS:
         return None
     noise = _grid_values(rows, "noise")[-GRIDS:]
     real = [v for _, v in _grid_values(rows, "noise_real")]
@@ -451,10 +457,10 @@ def _still_noise(rows: list[dict], s: _Settings, kind: str, recipe: str) -> Find
     )
 
 
-def diagnose(rows: list, recipe: str, kind: str, config=None) -> list[Finding]:
+def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None) -> list[Finding]:
     """What is wrong with the run whose metrics rows these are, worst first; [] when
     nothing is (or it is too early to tell: see ``judged``). ``kind`` is the data's
-    ("image" or "vector"); ``config`` (a Config, the dict of config.json, or None)
+    (a ``DataKind``, or its text); ``config`` (a Config, the dict of config.json, or None)
     only sharpens the advice, e.g. naming the learning rates to change."""
     rows = [r for r in rows if isinstance(r, dict)][-HISTORY:]
     findings = []
@@ -503,4 +509,83 @@ def from_status(value) -> list[Finding] | None:
         return None
 
 
-__all__ = ["EXPLODED", "HEALTHY", "HISTORY", "LAST_ROWS", "Finding", "diagnose", "exploded", "from_status", "judged", "to_status"]
+# ----------------------------------------------------------------------------- the state a page shows
+
+
+class Shown(enum.StrEnum):
+    """What a page shows as a run's state: its ``RunState``, or one of two words only
+    a reader of more than status.json can say."""
+
+    QUEUED = RunState.QUEUED.value
+    RUNNING = RunState.RUNNING.value
+    FINISHED = RunState.FINISHED.value
+    STOPPED = RunState.STOPPED.value
+    DIVERGED = RunState.DIVERGED.value
+    FAILED = RunState.FAILED.value
+    INTERRUPTED = RunState.INTERRUPTED.value
+    UNREADABLE = RunState.UNREADABLE.value
+    UNKNOWN = RunState.UNKNOWN.value
+    STOPPING = "stopping"  # active, with a STOP file its worker has not acted on yet
+    EXPLODED = "exploded"  # ended cleanly, but its losses blew up (``exploded``): never a green "finished"
+
+
+# Streamlit's colour names (``:green-badge[...]``); a state not listed is gray.
+SHOWN_COLOURS = {
+    Shown.QUEUED: "blue", Shown.RUNNING: "blue", Shown.STOPPING: "orange", Shown.FINISHED: "green",
+    Shown.STOPPED: "orange", Shown.INTERRUPTED: "orange", Shown.DIVERGED: "red", Shown.FAILED: "red",
+    Shown.EXPLODED: "red",
+}
+# The same colours as text (the runs table), from Streamlit's badge palette.
+COLOUR_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
+# Ended without an error of their own: a blow-up is what there is to say about them.
+ENDED_CLEANLY = (RunState.FINISHED, RunState.STOPPED, RunState.INTERRUPTED)
+TAIL_BYTES = 16384  # ``exploded`` judges the last LAST_ROWS rows; a row is well under 1 KB
+
+
+@dataclass(frozen=True)
+class ShownState:
+    """A run's state as every page shows it."""
+
+    state: RunState  # what its files say
+    shown: Shown  # what a page shows
+    colour: str  # a Streamlit colour name: blue, green, orange, red or gray
+    reason: str | None  # one sentence why, in red: its error, or how its training blew up
+
+    @property
+    def css(self) -> str:
+        """The colour as CSS, for text outside a badge ("inherit" for gray)."""
+        return COLOUR_CSS.get(self.colour, "inherit")
+
+    def badge(self) -> str:
+        """Streamlit Markdown for the coloured badge, e.g. ``:red-badge[exploded]``."""
+        return f":{self.colour}-badge[{self.shown}]"
+
+
+def _last_rows(run_dir: Path) -> list[dict]:
+    try:
+        size = (run_dir / "metrics.jsonl").stat().st_size
+    except OSError:
+        return []
+    # From an offset the first line is usually cut; read_metrics skips it.
+    rows, _ = read_metrics(run_dir, max(0, size - TAIL_BYTES))
+    return rows
+
+
+def shown_state(info: RunInfo, rows: list[dict] | None = None) -> ShownState:
+    """What a page shows for the run ``info``: "stopping" while an active run has a STOP
+    its worker has not acted on, "exploded" for a run that ended cleanly but whose
+    losses blew up (``exploded`` over its last rows), else its state; its colour; and
+    the reason to show beside it. ``rows``: its metrics rows if the caller has them
+    (else the end of metrics.jsonl is read)."""
+    blown = exploded(_last_rows(info.path) if rows is None else rows)
+    if info.active and (info.path / "STOP").exists():
+        shown = Shown.STOPPING
+    elif blown and info.state in ENDED_CLEANLY:
+        shown = Shown.EXPLODED
+    else:
+        shown = Shown(info.state)
+    return ShownState(info.state, shown, SHOWN_COLOURS.get(shown, "gray"), info.error or blown)
+
+
+__all__ = ["EXPLODED", "HEALTHY", "HISTORY", "LAST_ROWS", "Finding", "Shown", "ShownState", "diagnose", "exploded",
+           "from_status", "judged", "shown_state", "to_status"]

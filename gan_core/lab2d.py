@@ -137,7 +137,7 @@ class Lab:
         self._stop_at = 0
         self.stop_at = self.cfg.train.steps
         self.snapshot_every = snapshot_every
-        self.wasserstein = self.cfg.loss.g_loss == "wasserstein"
+        self.wasserstein = self.cfg.wasserstein
         self._recipe = RECIPES.get(recipe)
         self._data = _load(data, self.cfg.data.n_points)
         info = self._data.info()

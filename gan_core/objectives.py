@@ -167,7 +167,7 @@ class ConditionalObjective(Objective):
         super().__init__(cfg, data)
         self.class_names, self.attr_names = data.class_names, data.attr_names
         self.cond_dim = condition_dim(data)
-        self.wasserstein = cfg.loss.g_loss == "wasserstein"
+        self.wasserstein = cfg.wasserstein
 
     def condition(self, batch: dict) -> torch.Tensor:
         if self.attr_names:

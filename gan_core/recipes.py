@@ -213,7 +213,7 @@ def _cgan_defaults(kind: str, cfg: Config) -> dict:
     size = cfg.data.image_size
     conv = cfg.model.arch != "mlp" and 16 <= size <= 256 and not size & (size - 1)
     width = (32 if cfg.data.image_size <= 32 else 64) if conv else 256
-    if cfg.loss.g_loss == "wasserstein":  # WGAN-GP's settings (Gulrajani et al.)
+    if cfg.wasserstein:  # WGAN-GP's settings (Gulrajani et al.)
         return {"model.arch": "conv" if conv else "mlp", "model.width": width, **_adam(1e-4, 0.0, 0.9),
                 "loss.d_steps": 5, "loss.gp_weight": 10.0}
     return {"model.arch": "conv" if conv else "mlp", "model.width": width, **_adam(2e-4, 0.5, 0.999),
@@ -230,7 +230,7 @@ def _build_conditional(cfg: Config, data: GanData):
         return MLPGenerator(m.z_dim, data.shape, m.width, cond_dim=cond_dim), MLPDiscriminator(data.shape, m.width, cond_dim=cond_dim)
     channels, size = data.shape[0], data.shape[-1]
     G = DCGANGenerator(m.z_dim, channels, size, m.width, cond_dim=cond_dim)
-    D = ProjectionDiscriminator(channels, cond_dim, size, m.width, norm="layer" if cfg.loss.g_loss == "wasserstein" else "batch")
+    D = ProjectionDiscriminator(channels, cond_dim, size, m.width, norm="layer" if cfg.wasserstein else "batch")
     G.apply(init_dcgan_weights)
     D.apply(init_dcgan_weights)
     return G, D
@@ -313,10 +313,10 @@ def resolve(cfg: Config) -> Config:
     _drop_unused_options(cfg, d, defaults, source.kind)
     out = Config.from_dict(d)
 
-    wasserstein = out.loss.g_loss == "wasserstein" if recipe.any_loss else issubclass(recipe.objective, WassersteinObjective)
-    if wasserstein and out.loss.g_loss != "wasserstein":
+    wasserstein = out.wasserstein if recipe.any_loss else issubclass(recipe.objective, WassersteinObjective)
+    if wasserstein and not out.wasserstein:
         raise ConfigError(f"Recipe {cfg.recipe!r} trains with the Wasserstein loss; leave --g-loss unset or use gan / dcgan for {out.loss.g_loss!r}.")
-    if not wasserstein and out.loss.g_loss == "wasserstein":
+    if not wasserstein and out.wasserstein:
         raise ConfigError(f"The Wasserstein loss needs a critic; use --recipe wgan or wgan-gp instead of {cfg.recipe!r}.")
     if out.model.arch not in recipe.archs:
         raise ConfigError(f"--arch {out.model.arch} is not an architecture of recipe {cfg.recipe!r}; use {' or '.join(recipe.archs)}.")

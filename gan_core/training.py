@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 
 from . import checkpoints, distributed
-from .config import Config
+from .config import Config, DataKind
 from .data import batch_stream, load_data
 from .data.toy import mode_centres
 from .distributed import SINGLE, Ranks
@@ -29,7 +29,8 @@ from .errors import ConfigError, GanError, RunError
 from .health import HISTORY, diagnose, to_status
 from .modes import N_SAMPLES, coverage_for
 from .recipes import RECIPES, batch_multiple, make_optimizer, resolve
-from .runs import read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity, write_status
+from .runs import (RunState, read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity,
+                   write_status)
 from .sample_stats import reference_batch, sample_stats
 from .samples import save_samples
 
@@ -147,11 +148,11 @@ def train(
     run_dir = Path(run_dir)
     stop_file = run_dir / "STOP"
     if distributed.broadcast(ranks.main and stop_file.exists(), ranks):
-        return _stopped_before_start(run_dir) if ranks.main else {"state": "stopped", "step": 0}
+        return _stopped_before_start(run_dir) if ranks.main else {"state": RunState.STOPPED, "step": 0}
     try:
         if ranks.main:
             remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
-            write_status(run_dir, state="running", **worker_identity(os.getpid()), error=None, message=None)
+            write_status(run_dir, state=RunState.RUNNING, **worker_identity(os.getpid()), error=None, message=None)
         with deterministic_mode(cfg.train.deterministic):
             return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress, ranks)
     except KeyboardInterrupt:
@@ -165,7 +166,7 @@ def train(
             msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
         try:
             if ranks.main:
-                write_status(run_dir, state="failed", error=msg, eta=None)
+                write_status(run_dir, state=RunState.FAILED, error=msg, eta=None)
         except OSError:
             pass  # the disk is still full: the dead worker's pid makes the run read as interrupted
         if isinstance(e, OSError):
@@ -177,7 +178,7 @@ def _stopped_before_start(run_dir: Path) -> dict:
     """Honour a Stop pressed while the run waited for its worker: nothing trained."""
     resumable = (run_dir / "checkpoints" / checkpoints.STATE).exists()
     where = "resume continues from its last checkpoint" if resumable else "resume trains it from the start"
-    status = write_status(run_dir, state="stopped", eta=None, error=None, message=f"Stopped before it started; {where}.")
+    status = write_status(run_dir, state=RunState.STOPPED, eta=None, error=None, message=f"Stopped before it started; {where}.")
     (run_dir / "STOP").unlink(missing_ok=True)  # acted on
     return status
 
@@ -247,7 +248,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
     if main:
         # Grids of real items (pix2pix's source | output | target) take them from the data.
         fixed = objective.fixed_inputs(t.n_samples, device, t.seed, **({"data": data} if objective.fixed_from_data else {}))
-        if data.kind == "vector":
+        if data.kind == DataKind.VECTOR:
             real_points = data.tensors["real"][:2000].numpy() if data.tensors is not None else None
         # Real items the fixed-noise samples are compared with (diversity, noise: sample_stats.py);
         # none for pix2pix, whose grid is source | output | target triplets.
@@ -257,7 +258,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
     # PacGAN's protocol) with each grid, on 2,500 samples of noise of their own: one
     # forward pass of a small MLP, a few milliseconds.
     mode_noise = None
-    if main and data.kind == "vector" and mode_centres(cfg.data.name) is not None:
+    if main and data.kind == DataKind.VECTOR and mode_centres(cfg.data.name) is not None:
         mode_noise = objective.noise(N_SAMPLES, torch.device("cpu"), torch.Generator().manual_seed(t.seed + 54321)).to(device)
 
     k = cfg.loss.d_steps
@@ -320,18 +321,18 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
     stop_file = run_dir / "STOP"
     stopped_by_file = False
     step = start
-    final = "finished"
+    final = RunState.FINISHED
     message = data_note
     if main:
         where = f"{device} x {ranks.world} processes" if ranks.active else str(device)
-        write_status(run_dir, state="running", step=start, total=t.steps, device=where, started=time.time())
+        write_status(run_dir, state=RunState.RUNNING, step=start, total=t.steps, device=where, started=time.time())
     try:
         with open(run_dir / "metrics.jsonl", "a") if main else contextlib.nullcontext() as metrics:
             for step in range(start + 1, t.steps + 1):
                 stop_now = should_stop() or (main and stop_file.exists())
                 if distributed.any_rank(stop_now, ranks):  # every process stops after the same step
                     step -= 1
-                    final = "stopped"
+                    final = RunState.STOPPED
                     stopped_by_file = main and stop_file.exists()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
@@ -420,15 +421,15 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         # stop, so this is a second one): the step is half done, so keep the last
         # checkpoint rather than save a state no uninterrupted run would have.
         if main:
-            write_status(run_dir, state="stopped", step=last_ckpt, eta=None,
+            write_status(run_dir, state=RunState.STOPPED, step=last_ckpt, eta=None,
                          message=f"Interrupted; resume continues from step {last_ckpt}.")
         raise
     except Diverged as e:
         if main:
-            write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
-        return {"state": "diverged", "step": step, "error": str(e)}
+            write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge())
+        return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
 
-    if final == "stopped":
+    if final == RunState.STOPPED:
         # A stop between steps: everything up to `step` is complete, so checkpoint it.
         if step > last_ckpt:
             try:
@@ -438,13 +439,13 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     save_grid(step)  # so the last grid shown is where the run stopped
             except Diverged as e:
                 if main:
-                    write_status(run_dir, state="diverged", error=str(e), eta=None, health=judge())
-                return {"state": "diverged", "step": step, "error": str(e)}
+                    write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge())
+                return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
     if not main:
         return {"state": final, "step": step, "message": message}
     remove_orphaned_temp_files(run_dir)  # a kill mid-write just before this worker started left them
-    status = write_status(run_dir, state=final, step=step, eta=None if final != "finished" else 0, message=message, health=judge())
+    status = write_status(run_dir, state=final, step=step, eta=None if final != RunState.FINISHED else 0, message=message, health=judge())
     if stopped_by_file:
         stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed
     return status

@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from ..config import DataConfig
+from ..config import DataConfig, DataKind
 from ..registry import Registry
 
 
@@ -52,7 +52,7 @@ class DataInfo:
 @dataclass
 class GanData:
     name: str
-    kind: str  # "image" or "vector"
+    kind: DataKind
     shape: tuple[int, ...]  # of one "real" item: (C, H, W) or (D,)
     tensors: dict[str, torch.Tensor] | None = None
     dataset: torch.utils.data.Dataset | None = None
@@ -66,7 +66,7 @@ class GanData:
 
     def __post_init__(self):
         assert (self.tensors is None) != (self.dataset is None), "give tensors or a dataset"
-        assert self.kind in ("image", "vector")
+        self.kind = DataKind(self.kind)  # loaders give the text; anything else is refused here
 
     def __len__(self) -> int:
         if self.tensors is not None:
@@ -89,7 +89,7 @@ class GanData:
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: str  # "image" or "vector"
+    kind: DataKind
     load: Callable[[DataConfig], GanData]
     description: str
     builtin: bool  # works offline with nothing but the installed packages
@@ -100,9 +100,9 @@ class Source:
 SOURCES: Registry[Source] = Registry("data source")
 
 
-def register_source(name: str, kind: str, description: str, builtin: bool, needs_path: bool = False, tags=()):
+def register_source(name: str, kind: DataKind | str, description: str, builtin: bool, needs_path: bool = False, tags=()):
     def add(load: Callable[[DataConfig], GanData]):
-        SOURCES.register(name)(Source(name, kind, load, description, builtin, needs_path, tuple(tags)))
+        SOURCES.register(name)(Source(name, DataKind(kind), load, description, builtin, needs_path, tuple(tags)))
         return load
 
     return add

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from ..config import DataKind
 from ..runs import read_config, read_metrics, read_status
 from .records import read_experiment
 
@@ -90,7 +91,7 @@ def mode_figures(run_dir: str | Path, seed: int = 0) -> dict | None:
     if not ckpt.is_file():
         return None
     gen = inference.load_generator(ckpt)
-    if gen.kind != "vector":
+    if gen.kind != DataKind.VECTOR:
         return None
     found = coverage_for(gen.config.data.name, inference.sample_tensor(gen, N_SAMPLES, seed))
     if found is None:
