@@ -11,7 +11,9 @@
       experiment.json optional: the experiment a run belongs to (gan_core.experiments)
 
 Everything the dashboard shows comes from here, so a refreshed browser, a second
-tab or a restarted server all see the same truth.
+tab or a restarted server all see the same truth. A run's state is a ``RunState``.
+Beside the runs, ``runs/.slots.lock`` is the lock ``gan_core.jobs`` holds while it
+counts active runs and creates one (it is not a run: it has no config.json).
 """
 
 from __future__ import annotations

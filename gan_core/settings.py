@@ -8,7 +8,10 @@
     GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 300)
 
 The dashboard and the command line read the same settings, so a GPU server and
-the dashboard browsing its runs agree on where runs are.
+the dashboard browsing its runs agree on where runs are. The engine enforces the
+limits whoever calls it: ``gan_core.jobs`` refuses runs longer than MAX_STEPS in
+launches, resumes and comparisons; MAX_RUNS is the ``max_active`` the dashboard
+passes to them (``None`` there means no limit, as for the command line's own runs).
 """
 
 from __future__ import annotations
