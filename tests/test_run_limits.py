@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 import time
 
 import pytest
@@ -165,6 +166,28 @@ def test_three_simultaneous_launches_from_separate_processes_start_exactly_one(t
                             "or stop one of your own.")
     assert [r.state for r in runs.list_runs(tmp_path)] == ["queued"]  # the lock file beside it is not a run
     assert (tmp_path / jobs.SLOTS_LOCK).is_file()
+
+
+def test_a_resume_that_waited_for_the_lock_sees_the_run_another_resume_queued(tmp_path, no_workers):
+    run_dir = runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path)
+    runs.write_status(run_dir, state=RunState.STOPPED, step=5)
+    outcome = []
+
+    def press_resume():
+        try:
+            jobs.resume(run_dir)
+            outcome.append("resumed")
+        except RunError as e:
+            outcome.append(str(e))
+
+    with jobs.slots(tmp_path):  # another process is resuming it: it holds the lock...
+        waiting = threading.Thread(target=press_resume)
+        waiting.start()
+        waiting.join(1.0)
+        assert waiting.is_alive() and outcome == []  # ...so this resume waits...
+        runs.write_status(run_dir, state=RunState.QUEUED)  # ...while that one queues the run
+    waiting.join(30)
+    assert outcome == [f"Run {run_dir.name} is still queued; stop it before resuming."] and no_workers == []
 
 
 # ----------------------------------------------------------------------------- RunState
