@@ -18,8 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .config import Config, _unwrap_optional, flag_name, iter_fields
-from .data import list_sources
+from .config import Config, DataConfig, _unwrap_optional, flag_name, iter_fields
+from .data import list_sources, load_data
 from .errors import GanError
 from .recipes import RECIPES, resolve
 
@@ -237,6 +237,51 @@ def preset_values(cfg: Config, max_steps: int | None = None) -> tuple[dict[str, 
     return values, signatures
 
 
+def labelled(source) -> bool:
+    """Whether a data source carries the class labels or attributes a conditional recipe needs."""
+    return bool({"labels", "attrs"} & set(source.tags))
+
+
+def labelled_instead(recipe: str, data_name: str | None) -> str | None:
+    """The built-in set to pick when a conditional ``recipe`` is chosen while ``data_name``,
+    a built-in set without labels it could not train on, is selected: the first labelled
+    image set. None: keep the choice (a labelled set, not built in, or an unconditional recipe)."""
+    if not RECIPES.get(recipe).conditional:
+        return None
+    sources = {s.name: s for s in list_sources() if s.builtin}
+    current = sources.get(data_name)
+    if current is None or labelled(current):
+        return None
+    return next((n for n, s in sources.items() if labelled(s) and s.kind == "image"), None)
+
+
+def recipe_defaults(recipe: str, data: dict) -> Config:
+    """The recipe's settings for these data (the form's {data field: value}). For data
+    it cannot train on (cgan on a set without labels), its settings on the first source
+    it accepts, so the form still draws and ``problem`` says why the chosen data does not
+    fit; the chosen data's GanError if no source will do."""
+    size = data.get("image_size", DataConfig().image_size)
+    first = None
+    for name in [data["name"]] + [s.name for s in list_sources() if s.name != data["name"]]:
+        try:
+            return resolve(Config(recipe=recipe, data=DataConfig(name=name, image_size=size,
+                                                                 pairs=data.get("pairs") if name == data["name"] else None)))
+        except GanError as e:
+            first = first or e
+    raise first
+
+
+def pairs_problem(name: str, path: str | None, channels: int | None, pairs: str) -> str | None:
+    """Why pairs cannot be derived from these data (a grey set cannot give grey -> colour
+    pairs), as the run would say it when it loads them, or None. Loading one item at the
+    smallest size makes the data loader judge the data itself."""
+    try:
+        load_data(DataConfig(name=name, path=path, image_size=16, channels=channels, pairs=pairs, limit=1))
+    except GanError as e:
+        return str(e)
+    return None
+
+
 def problem(cfg: Config, kind: str, settings, uploads_dir: str, pairs_problem: Callable[..., str | None]) -> str | None:
     """Why Start cannot run ``cfg``, in one sentence, or None. The engine judges the
     config as it judges the command line (recipes.resolve); the form adds what this
@@ -267,4 +312,5 @@ def problem(cfg: Config, kind: str, settings, uploads_dir: str, pairs_problem: C
 
 
 __all__ = ["FormField", "FIELDS", "FORM_KEYS", "KEYS", "BY_KEY", "RECIPE", "ONCE", "PLAIN", "WIDGET", "BUILTIN", "SERVER",
-           "UPLOAD", "defaults", "changes", "build_config", "preset_values", "problem", "sample_every_for", "signature"]
+           "UPLOAD", "defaults", "changes", "build_config", "preset_values", "problem", "sample_every_for", "signature", "labelled",
+           "labelled_instead", "recipe_defaults", "pairs_problem"]

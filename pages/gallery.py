@@ -17,6 +17,7 @@ import streamlit as st
 
 from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
+from pages._keys import Train
 from pages._session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 from pages._shared import plain
 
@@ -303,7 +304,7 @@ def guided_start() -> None:
         cols = st.columns(len(QUICK_STARTS))
         for col, (key, label) in zip(cols, QUICK_STARTS.items()):
             if col.button(label, key=f"start_{key}", icon=":material/bolt:", width="stretch"):
-                st.session_state["train_preset_request"] = key  # pages/train.py fills its form with this preset
+                st.session_state[Train.PRESET_REQUEST] = key  # pages/train.py fills its form with this preset
                 st.switch_page("pages/train.py")
 
 

@@ -9,29 +9,21 @@ stopping and resuming go through gan_core.jobs / gan_core.experiments.
 
 from __future__ import annotations
 
-import math
-import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
-import plotly.colors
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-from gan_core import catalog, checkpoints, curves, experiments, export, jobs, runs
-from gan_core.curves import ARTICLE_GROUP, COLLAPSE_NOTE, GROUPS, LABELS, NOTES, WASSERSTEIN_GROUP
-from gan_core.config import Config
+from gan_core import catalog, checkpoints, experiments, export, jobs, runs
 from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.health import HEALTHY, HISTORY, Finding, diagnose, exploded, judged
-from pages._charts import thin
+from pages._comparisons import comparison_section
+from pages._curves import curves_section, run_config, short_name
 from pages._judge import condition_rows_note, is_conditional, judge_section
-from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs, visitor
+from pages._keys import Runs
+from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs
 from pages._shared import plain
-from gan_core.estimate import about
-from pages._shared import expected_duration
 
 through_app()
 
@@ -42,8 +34,7 @@ STATE_COLOURS = {
 # The same colours as text in the runs table (Streamlit's badge palette).
 STATE_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
-PALETTE = plotly.colors.qualitative.Plotly
-SELECTED = "runs_selected"  # session key of the runs multiselect
+SELECTED = Runs.SELECTED
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -149,187 +140,7 @@ def state_text(info: runs.RunInfo) -> str:
     return info.state
 
 
-def short_name(info: runs.RunInfo) -> str:
-    """The legend / caption name of a run: its experiment variant if it has one."""
-    exp = experiments.read_experiment(info.path)
-    if exp and exp.get("variant_label"):
-        return f"{exp['variant_label']} · {info.id[-4:]}"
-    return f"{info.recipe} on {info.data} · {datetime.fromtimestamp(info.created):%H:%M} · {info.id[-4:]}"
-
-
-@st.cache_data(max_entries=200, show_spinner=False)
-def _metrics_frame(run_dir: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    return pd.DataFrame(curves.with_loss_d_mean(runs.read_metrics(run_dir)[0]))
-
-
-def metrics_of(info: runs.RunInfo) -> pd.DataFrame:
-    """The run's metrics; re-read only when metrics.jsonl has changed."""
-    try:
-        stat = (info.path / "metrics.jsonl").stat()
-    except FileNotFoundError:
-        return pd.DataFrame()
-    return _metrics_frame(str(info.path), stat.st_size, stat.st_mtime_ns)
-
-
-def run_config(info: runs.RunInfo) -> Config | None:
-    try:
-        return runs.read_config(info.path)
-    except GanError:
-        return None
-
-
-def is_wasserstein(info: runs.RunInfo) -> bool:
-    cfg = run_config(info)
-    return cfg is not None and cfg.loss.g_loss == "wasserstein"
-
-
-def article_style(info: runs.RunInfo) -> bool:
-    """A run of the Keras article's optimiser comparison, or one whose D learns its way (on half-batches)."""
-    cfg = run_config(info)
-    exp = experiments.read_experiment(info.path) or {}
-    return exp.get("kind") == experiments.KIND_OPTIMIZERS or (cfg is not None and cfg.loss.d_update == "halves")
-
-
-def available_groups(selected: list[runs.RunInfo], frames: dict[str, pd.DataFrame]) -> list[str]:
-    """Metric groups that at least one selected run has (or will have: a WGAN run
-    that has not logged yet still offers the Wasserstein group)."""
-    columns = set().union(*(set(f.columns) for f in frames.values())) if frames else set()
-    return curves.available_groups(columns, [is_wasserstein(r) for r in selected], [article_style(r) for r in selected])
-
-
-# --- the figure ------------------------------------------------------------------
-
-
-def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, revision) -> go.Figure:
-    metrics = [m for m in metrics if any(m in f.columns and f[m].notna().any() for f in frames.values())]
-    cols = 1 if len(metrics) == 1 else 2
-    rows = max(1, math.ceil(len(metrics) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[LABELS[m] for m in metrics],
-                        horizontal_spacing=0.07, vertical_spacing=0.16 if rows > 1 else 0.1)
-    longest = max((f["elapsed"].max() for f in frames.values() if "elapsed" in f.columns and len(f)), default=0)
-    scale, x_title = curves.x_axis(x_key, longest)
-    standard = [r for r in selected if not is_wasserstein(r)]
-    in_legend: set[str] = set()
-    equilibrium: list[dict] = []
-    for i, metric in enumerate(metrics):
-        row, col = i // cols + 1, i % cols + 1
-        for info in selected:
-            frame = frames.get(info.id)
-            if frame is None or metric not in frame.columns:
-                continue
-            x, y, smooth = curves.curve(frame[x_key].to_numpy(float), frame[metric].to_numpy(float), smoothing, scale)
-            if not len(x):
-                continue
-            keep = thin(len(x))
-            x, y, smooth = x[keep], y[keep], smooth[keep]
-            name, colour = short_name(info), colours[info.id]
-            if smoothing > 0:  # the raw curve, faint, behind the smoothed one (as TensorBoard does)
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color=colour, width=1), opacity=0.25,
-                                         legendgroup=info.id, showlegend=False, hoverinfo="skip"), row=row, col=col)
-            fig.add_trace(go.Scatter(
-                x=x, y=smooth, mode="lines", name=name, line=dict(color=colour, width=2),
-                legendgroup=info.id, showlegend=info.id not in in_legend,
-                hovertemplate=f"{name}<br>{x_title} %{{x:.4g}}<br>{metric} %{{y:.4g}}<extra></extra>",
-            ), row=row, col=col)
-            in_legend.add(info.id)
-        level = curves.equilibrium(metric, [(c := run_config(r)) and c.loss.g_loss for r in standard])
-        if level is not None:
-            axis = "" if i == 0 else str(i + 1)  # (a plain shape: add_hline costs more than all the curves)
-            equilibrium.append(dict(type="line", xref=f"x{axis} domain", x0=0, x1=1, yref=f"y{axis}", y0=level, y1=level,
-                                    line=dict(dash="dot", color="grey", width=1.5), opacity=0.8))
-    for col in range(1, cols + 1):  # the x title under the lowest chart of each column
-        last_row = max((i // cols + 1 for i in range(len(metrics)) if i % cols + 1 == col), default=rows)
-        fig.update_xaxes(title_text=x_title, row=last_row, col=col)
-    if log_y:
-        fig.update_yaxes(type="log")
-    fig.update_layout(
-        height=280 * rows + 90, margin=dict(l=10, r=10, t=70, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.22 / rows, xanchor="left", x=0),
-        hovermode="closest", uirevision=revision,  # keep the user's zoom across live refreshes
-        shapes=equilibrium,
-    )
-    fig.update_annotations(font_size=13)
-    return fig
-
-
 # --- page sections ---------------------------------------------------------------
-
-
-def _comparison_chosen(max_steps: int) -> None:
-    """A different comparison: its own data and steps."""
-    c = experiments.comparison(st.session_state["cmp_kind"])
-    st.session_state["cmp_data"] = c.data[0]
-    st.session_state["cmp_steps"] = min(c.steps, max_steps)
-
-
-def comparison_section(settings) -> None:
-    with st.expander("Comparisons in one click: optimisers (the Keras article), G losses, GAN vs WGAN",
-                     icon=":material/science:"):
-        max_steps = settings.max_steps or 20000
-        names = list(experiments.COMPARISONS)
-        if st.session_state.get("cmp_kind") not in names:
-            st.session_state["cmp_kind"] = names[0]
-        kind = st.radio("Comparison", names, key="cmp_kind", format_func=lambda n: experiments.COMPARISONS[n].title,
-                        on_change=_comparison_chosen, args=(max_steps,))
-        c = experiments.COMPARISONS[kind]
-        st.markdown(f"{c.question} " + " · ".join(f"**{v.label}**" for v in c.variants) + ".")
-        if kind == "optimizers":
-            st.caption("The article's own settings (its keras_gan.py): the MLP GAN of recipe `gan`, batch 32, D updated on a "
-                       "real half-batch and then on a fake half-batch, 28 × 28 × 3 images, 5,000 steps, the same settings "
-                       "for G and D. What differs:")
-        st.markdown("\n".join(f"- {note}" for note in c.notes))
-        c1, c2, c3 = st.columns(3)
-        if st.session_state.get("cmp_data") not in c.data:
-            st.session_state["cmp_data"] = c.data[0]
-        data = c1.selectbox("Data", c.data, key="cmp_data")
-        st.session_state.setdefault("cmp_steps", min(c.steps, max_steps))
-        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key="cmp_steps")
-        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="cmp_seed")
-        base = experiments.base_config(kind, data, int(steps), int(seed))
-        n = len(c.variants)
-        free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
-        side_by_side = free is None or free >= n
-        if side_by_side:
-            st.caption(f"The {n} runs train side by side. Select them below to watch their curves overlaid.")
-        elif free > 0:
-            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the {n} runs are "
-                       "queued and train one after another in a single background worker.")
-        comparison_duration(kind, base, settings, side_by_side)
-        if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key="cmp_go"):
-            try:
-                # demo mode: the runs are this visitor's, recorded before any of them starts
-                run_dirs = experiments.launch_comparison(kind, base, settings.runs_dir, settings.max_active_runs,
-                                                         owner=visitor(settings))
-            except GanError as e:
-                st.error(plain(str(e)))
-            else:
-                st.session_state[SELECTED] = [Path(d).name for d in run_dirs]
-                st.session_state["runs_group_pref"] = ARTICLE_GROUP if kind == "optimizers" else "Losses"
-                st.toast(f"Launched the {c.short} ({len(run_dirs)} runs); they are selected below.",
-                         icon=":material/science:")
-        st.caption("The same from a terminal, with the figures and a verdict at the end:")
-        st.code(f"python -m gan_core.experiments {kind} --data {data} --steps {int(steps)} --seed {int(seed)}", language="bash")
-
-
-def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
-    """The comparison's expected duration, before it starts: each run's (gan_core.estimate)."""
-    try:
-        configs = experiments.variant_configs(kind, base)
-    except GanError as e:
-        st.error(plain(str(e)))
-        return
-    found = [expected_duration(cfg.to_json(), str(settings.runs_dir)) for _, cfg in configs]
-    problem = next((f for f in found if isinstance(f, str)), None)
-    if problem:
-        st.caption(plain(problem))
-        return
-    each = " · ".join(f"{re.split(r'[,(:]', v.label)[0].strip()}: {e.text()}" for (v, _), e in zip(configs, found))
-    if side_by_side:  # on shared cores side-by-side runs slow each other down; the longest bounds it from below
-        st.caption(f":material/schedule: Expected duration: **{about(max(e.seconds for e in found))} or more** side by side "
-                   f"({each}, each measured alone).")
-    else:
-        st.caption(f":material/schedule: Expected duration: **{about(sum(e.seconds for e in found))}** in all, one after "
-                   f"another ({each}).")
 
 
 def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
@@ -361,10 +172,10 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
 def runs_table(settings) -> None:
     all_runs = visible_runs(settings)
     signature = tuple((r.id, r.state) for r in all_runs)
-    if st.session_state.get("runs_signature") != signature:
+    if st.session_state.get(Runs.SIGNATURE) != signature:
         # A run started, stopped or finished since the page was drawn: redraw all of it,
         # so buttons, curves and the run picker agree with the table.
-        st.session_state["runs_signature"] = signature
+        st.session_state[Runs.SIGNATURE] = signature
         st.rerun()
     table = table_rows(all_runs).style.map(
         lambda state: f"color: {STATE_CSS.get(STATE_COLOURS.get(state, ''), 'inherit')}; font-weight: 600", subset=["State"])
@@ -402,22 +213,22 @@ def run_actions(info: runs.RunInfo, settings) -> None:
         if f.code != "exploded":  # said in red above
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"
     row.markdown(text, width="stretch")
-    if row.button("Stop", key=f"stop_{info.id}", icon=":material/stop:", disabled=not info.active or stop_requested(info),
+    if row.button("Stop", key=Runs.stop(info.id), icon=":material/stop:", disabled=not info.active or stop_requested(info),
                   help="Stop at the next step; a checkpoint is saved so it can resume."):
         run_action(lambda: jobs.stop(info.path), f"Stopping {short_name(info)} after its current step.")
-    if row.button("Resume", key=f"resume_{info.id}", icon=":material/play_arrow:",
+    if row.button("Resume", key=Runs.resume(info.id), icon=":material/play_arrow:",
                   disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
         run_action(lambda: jobs.resume(info.path, settings.max_active_runs), f"Resumed {short_name(info)}.")
     row.download_button(
         "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",
-        mime="application/zip", key=f"zip_{info.id}", icon=":material/download:", on_click="ignore",
+        mime="application/zip", key=Runs.zip(info.id), icon=":material/download:", on_click="ignore",
         help="config.json, status.json, metrics.jsonl, the sample grids and the weights (last.safetensors).",
     )
     # Keyed by run: after a delete, the open confirmation must not pass to the next run's row.
-    with row.popover("Delete", icon=":material/delete:", disabled=info.active, key=f"delete_confirm_{info.id}",
+    with row.popover("Delete", icon=":material/delete:", disabled=info.active, key=Runs.delete_confirm(info.id),
                      help="Stop the run first." if info.active else "Delete the run directory."):
         st.markdown(f"Delete run `{info.id}` with its samples and checkpoints? This cannot be undone.")
-        if st.button("Delete for good", key=f"delete_{info.id}", type="primary"):
+        if st.button("Delete for good", key=Runs.delete(info.id), type="primary"):
             try:
                 export.delete_run(info.path)
             except GanError as e:
@@ -425,46 +236,6 @@ def run_actions(info: runs.RunInfo, settings) -> None:
             else:
                 st.toast(f"Deleted {info.id}.")
                 st.rerun()
-
-
-def curves_section(selected: list[runs.RunInfo]) -> None:
-    frames = {r.id: metrics_of(r) for r in selected}
-    groups = available_groups(selected, frames)
-    pref = st.session_state.get("runs_group_pref", "Losses")
-    c1, c2, c3, c4 = st.columns([3.8, 1.6, 0.9, 1.5], vertical_alignment="bottom")
-    group = c1.radio("Metrics", groups, index=groups.index(pref) if pref in groups else 0, horizontal=True,
-                     key=f"runs_group_{'|'.join(groups)}")
-    st.session_state["runs_group_pref"] = group
-    smoothing = c2.slider("Smoothing", 0.0, 0.99, 0.6, 0.01, key="runs_smoothing",
-                          help="Exponential moving average, as in TensorBoard: 0 = raw values. The raw curve stays faint behind.")
-    log_y = c3.toggle("Log y", key="runs_log_y")
-    x_key = c4.radio("x axis", ["step", "elapsed"], horizontal=True, key="runs_x",
-                     format_func=lambda k: "Step" if k == "step" else "Wall time")
-    colours = {r.id: PALETTE[i % len(PALETTE)] for i, r in enumerate(selected)}
-    ids = tuple(r.id for r in selected)
-
-    chart_col, note_col = st.columns([3, 1.15])
-    with note_col:
-        with st.expander("How to read these curves", expanded=True, icon=":material/help:"):
-            st.markdown(NOTES[group])
-            st.markdown(COLLAPSE_NOTE)
-
-    def chart() -> None:
-        fresh = {r.id: r for r in (runs.run_info(r.path) for r in selected if r.path.is_dir())}
-        now_selected = [fresh[i] for i in ids if i in fresh]
-        now_frames = {r.id: metrics_of(r) for r in now_selected}
-        if not any(len(f) for f in now_frames.values()):
-            st.info("No metrics yet: the first line is written after the first logging step.")
-            return
-        fig = curves_figure(now_selected, now_frames, colours, GROUPS[group], smoothing, log_y, x_key,
-                            revision=f"{group}|{x_key}|{log_y}|{','.join(ids)}")
-        st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
-        if log_y and group == WASSERSTEIN_GROUP:
-            st.caption("A log axis leaves out values at or below zero, which the Wasserstein estimate can take.")
-
-    with chart_col:
-        live = any(r.active for r in selected)
-        st.fragment(chart, run_every=5 if live else None)()
 
 
 def samples_section(selected: list[runs.RunInfo]) -> None:
@@ -480,10 +251,10 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
             st.info("No sample grids yet: the first is saved at the first sampling step.")
             return
         # The slider follows the newest grid of running runs until the user moves it back.
-        key = "runs_sample_step"
-        if key not in st.session_state or st.session_state[key] not in steps or st.session_state.get("runs_sample_latest", True):
+        key = Runs.SAMPLE_STEP
+        if key not in st.session_state or st.session_state[key] not in steps or st.session_state.get(Runs.SAMPLE_LATEST, True):
             st.session_state[key] = steps[-1]
-        st.session_state["runs_sample_max"] = steps[-1]
+        st.session_state[Runs.SAMPLE_MAX] = steps[-1]
         if len(steps) > 1:
             chosen = st.select_slider("Training step", options=steps, key=key, on_change=_slider_moved,
                                       help="Each run shows its grid nearest to this step.")
@@ -526,18 +297,18 @@ def judge_runs_section(selected: list[runs.RunInfo], settings) -> None:
             live = " (the run is still training, so later weights may score differently)" if info.active else ""
             st.caption(f"Scores the weights saved at step {entry.step:,}{live}. "
                        "The Conditional generation page makes what you choose with them.")
-            judge_section(entry, cfg, settings, key=f"runs_judge_{info.id}")
+            judge_section(entry, cfg, settings, key=Runs.judge(info.id))
 
 
 def _slider_moved() -> None:
-    st.session_state["runs_sample_latest"] = st.session_state["runs_sample_step"] == st.session_state.get("runs_sample_max")
+    st.session_state[Runs.SAMPLE_LATEST] = st.session_state[Runs.SAMPLE_STEP] == st.session_state.get(Runs.SAMPLE_MAX)
 
 
 def select_experiment(options: dict[str, list[str]]) -> None:
-    label = st.session_state.get("runs_experiment")
+    label = st.session_state.get(Runs.EXPERIMENT)
     if label in options:
         st.session_state[SELECTED] = options[label]
-    st.session_state["runs_experiment"] = None
+    st.session_state[Runs.EXPERIMENT] = None
 
 
 # --- the page ----------------------------------------------------------------------
@@ -555,7 +326,7 @@ if not all_runs:
     st.stop()
 
 any_active = any(r.active for r in all_runs)
-st.session_state["runs_signature"] = tuple((r.id, r.state) for r in all_runs)
+st.session_state[Runs.SIGNATURE] = tuple((r.id, r.state) for r in all_runs)
 st.subheader("All runs")
 st.fragment(runs_table, run_every=3 if any_active else 10)(settings)
 
@@ -577,7 +348,7 @@ chosen = pick_col.multiselect(
     format_func=lambda i: short_name(by_id[i]),
 )
 if experiment_runs:
-    exp_col.selectbox("Or select an experiment's runs", list(experiment_runs), index=None, key="runs_experiment",
+    exp_col.selectbox("Or select an experiment's runs", list(experiment_runs), index=None, key=Runs.EXPERIMENT,
                       placeholder="Experiments", on_change=select_experiment, args=(experiment_runs,))
 
 selected = [by_id[i] for i in chosen]
@@ -589,7 +360,7 @@ for info in selected:
     run_actions(info, settings)
 st.download_button(
     "Metrics of the selected runs (CSV)", data=lambda: export.metrics_csv([r.path for r in selected]),
-    file_name="gan-metrics.csv", mime="text/csv", icon=":material/table:", on_click="ignore", key="runs_csv",
+    file_name="gan-metrics.csv", mime="text/csv", icon=":material/table:", on_click="ignore", key=Runs.CSV,
 )
 
 st.subheader("Curves")

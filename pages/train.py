@@ -12,13 +12,13 @@ import time
 import streamlit as st
 
 from gan_core import form, jobs, presets, runs
-from gan_core.config import Config, DataConfig, command_line, torchrun_command
-from gan_core.data import list_sources, load_data
+from gan_core.config import Config, command_line, torchrun_command
+from gan_core.data import list_sources
 from gan_core.data.paired import FROM_FILES, PAIR_KINDS
 from gan_core.errors import GanError
 from gan_core.form import BUILTIN, KEYS, SERVER, UPLOAD
-from gan_core.health import HEALTHY, Finding, diagnose, exploded, judged
-from gan_core.recipes import RECIPES, describe, resolve
+from gan_core.health import diagnose, exploded
+from gan_core.recipes import RECIPES, describe
 from gan_core.settings import check_server_path
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
@@ -26,16 +26,16 @@ from gan_core.visitors import UPLOADS
 from pages._charts import discriminator_figure, loss_figure
 from pages._judge import condition_rows_note
 from pages._live import log_tail, read_all_metrics
-from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
-from pages._shared import fmt_duration, plain, run_label, state_badge
+from pages._session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
+from pages._shared import fmt_duration, plain, state_badge
 from pages._shared import expected_duration
 from pages._keys import Train
 from pages._train_form import apply_preset, draw, draw_section, put_defaults, remember_form, restore_form
+from pages._train_live import choose_run, controls, latest_numbers, progress, samples, show_health, triplets_note
 
 through_app()
 
 REFRESH_S = 1.0  # live view refresh while a run is active
-RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 DIRECTIONS = {"AtoB": "A → B (left half, or A/, into the other)", "BtoA": "B → A (right half, or B/, into the other)"}
 
 
@@ -85,20 +85,13 @@ def recipe_section() -> dict:
     return recipe
 
 
-def labelled(source) -> bool:
-    return bool({"labels", "attrs"} & set(source.tags))
-
-
 def labelled_data_for_conditional() -> None:
     """Choosing a conditional recipe while an unlabelled built-in set is selected picks a
     labelled one instead (it could not train on the other); choosing the unlabelled set
     again afterwards is still allowed, and Start then says why it cannot run."""
-    if not RECIPES.get(st.session_state[KEYS.recipe]).conditional:
-        return
-    sources = {s.name: s for s in list_sources() if s.builtin}
-    current = sources.get(st.session_state.get(KEYS.data))
-    if current is not None and not labelled(current):
-        st.session_state[KEYS.data] = next((n for n, s in sources.items() if labelled(s) and s.kind == "image"), current.name)
+    other = form.labelled_instead(st.session_state[KEYS.recipe], st.session_state.get(KEYS.data))
+    if other is not None:
+        st.session_state[KEYS.data] = other
 
 
 def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
@@ -115,7 +108,7 @@ def data_section(recipe: dict, settings) -> tuple[dict, str | None, str]:
         builtin = {s.name: s for s in sources if s.builtin and s.kind in recipe["kinds"]}
         if st.session_state.get(KEYS.data) not in builtin:
             st.session_state[KEYS.data] = "faces-lfw" if "faces-lfw" in builtin else next(iter(builtin))
-        tag = (lambda n: ", labelled" if labelled(builtin[n]) else ", no labels") if recipe["conditional"] else (lambda n: "")
+        tag = (lambda n: ", labelled" if form.labelled(builtin[n]) else ", no labels") if recipe["conditional"] else (lambda n: "")
         name = st.selectbox("Built-in data set", list(builtin), key=KEYS.data,
                             format_func=lambda n: f"{n} ({builtin[n].kind}{tag(n)})")
         st.caption(builtin[name].description)
@@ -229,32 +222,15 @@ def paired_upload(checked: dict, file_id: str, upload) -> tuple[bool, str]:
     return checked[key]
 
 
-@st.cache_data(max_entries=32, show_spinner="Checking the pairs...")
-def pairs_problem(name: str, path: str | None, channels: int | None, pairs: str) -> str | None:
-    """Why pairs cannot be derived from these data (a grey set cannot give grey -> colour
-    pairs), as the run would say it when it loads them, or None. Loading one item at the
-    smallest size makes the engine judge the data itself."""
-    try:
-        load_data(DataConfig(name=name, path=path, image_size=16, channels=channels, pairs=pairs, limit=1))
-    except GanError as e:
-        return str(e)
-    return None
+pairs_problem = st.cache_data(max_entries=32, show_spinner="Checking the pairs...")(form.pairs_problem)
 
 
 def recipe_defaults(recipe_name: str, data: dict) -> Config:
-    """The recipe's settings for these data. For data it cannot train on (cgan on a set
-    without labels), its settings on the first source it accepts, so the form still
-    draws and Start says why the chosen data does not fit (form_problem)."""
-    size = data.get("image_size", 32)
-    problem = None
-    for name in [data["name"]] + [s.name for s in list_sources() if s.name != data["name"]]:
-        try:
-            return resolve(Config(recipe=recipe_name, data=DataConfig(name=name, image_size=size,
-                                                                      pairs=data.get("pairs") if name == data["name"] else None)))
-        except GanError as e:
-            problem = problem or str(e)
-    st.error(plain(problem))
-    st.stop()
+    try:
+        return form.recipe_defaults(recipe_name, data)
+    except GanError as e:
+        st.error(plain(str(e)))
+        st.stop()
 
 
 def fixed_wasserstein_loss() -> None:
@@ -328,32 +304,6 @@ def settings_form(settings) -> None:
 # ----------------------------------------------------------------------------- live view
 
 
-def choose_run(all_runs: list[runs.RunInfo]) -> runs.RunInfo | None:
-    """The run to watch: ?run=<id> if it names a run, else the one this session last
-    watched, else the newest active run. Only ids from list_runs are ever used."""
-    by_id = {r.id: r for r in all_runs}
-    wanted = st.query_params.get("run")
-    if wanted not in by_id:
-        wanted = st.session_state.get(Train.WATCHED)
-    if wanted not in by_id:
-        wanted = next((r.id for r in all_runs if r.active), None)
-    if wanted is None:
-        st.query_params.pop("run", None)
-    elif st.query_params.get("run") != wanted:
-        st.query_params["run"] = wanted
-    st.session_state[Train.WATCHED] = wanted
-    st.session_state[Train.WATCH_SELECT] = wanted
-
-    def picked():
-        choice = st.session_state[Train.WATCH_SELECT]
-        st.session_state[Train.WATCHED] = choice
-        st.query_params["run"] = choice
-
-    st.selectbox("Watch a run", list(by_id), key=Train.WATCH_SELECT, on_change=picked,
-                 format_func=lambda i: run_label(by_id[i]), placeholder="Choose a run to watch")
-    return by_id.get(wanted)
-
-
 BLOWN_UP_STATES = ("finished", "stopped", "interrupted")  # ended without an error of their own
 
 
@@ -383,92 +333,6 @@ def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> No
         st.error(plain(info.error) if info.error else "The run failed; see its log below.")
     elif message:
         st.caption(plain(message))
-
-
-def show_health(findings: list[Finding], rows: list[dict], blown: str | None) -> None:
-    """gan_core.health's diagnosis in plain words: "healthy so far", or each finding with what to try."""
-    if not judged(rows):
-        return  # too few logged steps to say anything
-    if not findings:
-        st.markdown(f":green-badge[{HEALTHY}] No sign yet of D winning, collapse, oscillation or exploding losses.")
-    for f in findings:
-        if blown and f.code == "exploded":
-            continue  # show_state has said it, with what happened to the run
-        show = st.error if f.severity == "error" else st.warning
-        show(f"**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}", icon=":material/stethoscope:")
-
-
-def progress(info: runs.RunInfo, status: dict) -> None:
-    fraction = min(1.0, info.step / info.total) if info.total else 0.0
-    parts = [f"Step {info.step:,} / {info.total:,}"]
-    if info.images_per_s:
-        parts.append(f"{info.images_per_s:,.0f} images/s")
-    if info.active and info.eta is not None and info.step:
-        parts.append(f"ETA {fmt_duration(info.eta)}")
-    elif status.get("elapsed"):
-        parts.append(f"trained for {fmt_duration(status['elapsed'])}")
-    st.progress(fraction, text="  ·  ".join(parts))
-
-
-def controls(info: runs.RunInfo, settings) -> None:
-    if not may_act(info, settings):
-        return  # demo mode: another visitor's run is never shown, let alone stopped
-    if info.active:
-        stopping = (info.path / "STOP").exists()
-        st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key=Train.STOP, disabled=stopping,
-                  on_click=jobs.stop, args=(info.path,), help="Stops after the current step and saves a checkpoint.")
-    elif info.state in RESUMABLE:
-        if st.button("Resume", icon=":material/play_arrow:", key=Train.RESUME):
-            try:
-                jobs.resume(info.path, max_active=settings.max_active_runs)
-            except GanError as e:
-                st.error(plain(str(e)))
-                return
-            st.rerun()  # the whole page, so the live view polls again
-
-
-def triplets_note(cfg: Config) -> str | None:
-    """What a pix2pix run's saved grid shows (objectives.Pix2PixObjective.generate), or None for other recipes."""
-    try:
-        if not RECIPES.get(cfg.recipe).paired:
-            return None
-    except GanError:  # a run of a recipe this version does not know
-        return None
-    kind = PAIR_KINDS.get(cfg.data.pairs or "")
-    source = f"the {kind.model_input.lower()}" if kind else "the source"
-    return (f"read each row in threes: {source}, the generator's output from it, "
-            "and the real target, on fixed pairs from the data")
-
-
-def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None = None, paired: bool = False) -> None:
-    grids = runs.sample_images(info.path)
-    if not grids:
-        if info.active:
-            st.caption(f"The first sample grid appears at step {min(sample_every, info.total):,}.")
-        else:
-            st.caption(f"No sample grid was saved: the run ended at step {info.step:,}, before the first one at step {sample_every:,}.")
-        return
-    step, path = grids[-1]
-    if not info.active and len(grids) > 1:
-        step = st.select_slider("Samples at step", [s for s, _ in grids], value=step, key=Train.grid(info.id))
-        path = dict(grids)[step]
-    what = ("Source | output | target triplets" if paired else "Fixed-noise samples" if kind == "image"
-            else "Generated points over the real ones")
-    st.image(path.read_bytes(), caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
-
-
-def latest_numbers(rows: list[dict], wasserstein: bool) -> None:
-    if not rows:
-        return
-    last = rows[-1]
-    shown = ([("Critic loss", "loss_d"), ("G loss", "loss_g"), ("Wasserstein estimate", "wasserstein")]
-             if wasserstein else [("D loss", "loss_d"), ("G loss", "loss_g"), ("D(x) on real", "d_real"), ("D(G(z)) on fake", "d_fake"),
-                                  ("L1 to the target", "l1")])
-    for label, key in shown:
-        if last.get(key) is not None:
-            value = last[key]  # a blown-up loss is millions: keep it short enough for the column
-            st.metric(label, f"{value:.3f}" if abs(value) < 1000 else f"{value:.3g}")
-    st.caption(f"at step {last['step']:,}")
 
 
 def live_view(info: runs.RunInfo, settings) -> None:

@@ -108,3 +108,23 @@ def test_pairs_are_judged_for_built_in_data_only():
     grey = Config(recipe="pix2pix").replace(**{"data.pairs": "grey"})
     assert form.problem(grey, "image", SETTINGS, "uploads", lambda *a: seen.append(a) or "No colour here.") == "No colour here."
     assert seen == [("faces-lfw", None, None, "grey")]
+
+
+def test_a_conditional_recipe_moves_off_an_unlabelled_built_in_set():
+    assert form.labelled_instead("cgan", "faces-lfw") == "mnist-5k"  # the first labelled image set
+    assert form.labelled_instead("cgan", "mnist-5k") is None  # already labelled
+    assert form.labelled_instead("dcgan", "faces-lfw") is None  # an unconditional recipe trains on anything
+    assert form.labelled_instead("cgan", None) is None  # not a built-in set (a folder or an upload)
+
+
+def test_recipe_defaults_fall_back_to_a_source_the_recipe_accepts():
+    assert form.recipe_defaults("dcgan", {"name": "faces-lfw"}) == dcgan()
+    # cgan cannot train on unlabelled faces: its settings on the first source it takes, so the form still draws
+    fallback = form.recipe_defaults("cgan", {"name": "faces-lfw"})
+    assert fallback.recipe == "cgan" and fallback.data.name != "faces-lfw"
+
+
+def test_pairs_problem_is_the_loaders_own_sentence():
+    assert form.pairs_problem("faces-lfw", None, None, "edges") is None
+    sentence = form.pairs_problem("mnist-5k", None, None, "grey")  # grey digits cannot give grey -> colour pairs
+    assert sentence and sentence.endswith(".") and "grey" in sentence.lower()

@@ -1,0 +1,96 @@
+"""The Runs page's one-click comparisons (gan_core.experiments): the optimisers of the
+Keras article, minimax vs non-saturating G loss, GAN vs WGAN vs WGAN-GP, with their
+expected duration before they start. Not a page: app.py lists the pages it shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import streamlit as st
+
+from gan_core import experiments
+from gan_core.config import Config
+from gan_core.curves import ARTICLE_GROUP
+from gan_core.errors import GanError
+from gan_core.estimate import about
+from pages._keys import Runs
+from pages._session import visitor
+from pages._shared import expected_duration, plain
+
+
+def _comparison_chosen(max_steps: int) -> None:
+    """A different comparison: its own data and steps."""
+    c = experiments.comparison(st.session_state[Runs.CMP_KIND])
+    st.session_state[Runs.CMP_DATA] = c.data[0]
+    st.session_state[Runs.CMP_STEPS] = min(c.steps, max_steps)
+
+
+def comparison_section(settings) -> None:
+    with st.expander("Comparisons in one click: optimisers (the Keras article), G losses, GAN vs WGAN",
+                     icon=":material/science:"):
+        max_steps = settings.max_steps or 20000
+        names = list(experiments.COMPARISONS)
+        if st.session_state.get(Runs.CMP_KIND) not in names:
+            st.session_state[Runs.CMP_KIND] = names[0]
+        kind = st.radio("Comparison", names, key=Runs.CMP_KIND, format_func=lambda n: experiments.COMPARISONS[n].title,
+                        on_change=_comparison_chosen, args=(max_steps,))
+        c = experiments.COMPARISONS[kind]
+        st.markdown(f"{c.question} " + " · ".join(f"**{v.label}**" for v in c.variants) + ".")
+        if kind == "optimizers":
+            st.caption("The article's own settings (its keras_gan.py): the MLP GAN of recipe `gan`, batch 32, D updated on a "
+                       "real half-batch and then on a fake half-batch, 28 × 28 × 3 images, 5,000 steps, the same settings "
+                       "for G and D. What differs:")
+        st.markdown("\n".join(f"- {note}" for note in c.notes))
+        c1, c2, c3 = st.columns(3)
+        if st.session_state.get(Runs.CMP_DATA) not in c.data:
+            st.session_state[Runs.CMP_DATA] = c.data[0]
+        data = c1.selectbox("Data", c.data, key=Runs.CMP_DATA)
+        st.session_state.setdefault(Runs.CMP_STEPS, min(c.steps, max_steps))
+        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key=Runs.CMP_STEPS)
+        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=Runs.CMP_SEED)
+        base = experiments.base_config(kind, data, int(steps), int(seed))
+        n = len(c.variants)
+        free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
+        side_by_side = free is None or free >= n
+        if side_by_side:
+            st.caption(f"The {n} runs train side by side. Select them below to watch their curves overlaid.")
+        elif free > 0:
+            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the {n} runs are "
+                       "queued and train one after another in a single background worker.")
+        comparison_duration(kind, base, settings, side_by_side)
+        if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key=Runs.CMP_GO):
+            try:
+                # demo mode: the runs are this visitor's, recorded before any of them starts
+                run_dirs = experiments.launch_comparison(kind, base, settings.runs_dir, settings.max_active_runs,
+                                                         owner=visitor(settings))
+            except GanError as e:
+                st.error(plain(str(e)))
+            else:
+                st.session_state[Runs.SELECTED] = [Path(d).name for d in run_dirs]
+                st.session_state[Runs.GROUP_PREF] = ARTICLE_GROUP if kind == "optimizers" else "Losses"
+                st.toast(f"Launched the {c.short} ({len(run_dirs)} runs); they are selected below.",
+                         icon=":material/science:")
+        st.caption("The same from a terminal, with the figures and a verdict at the end:")
+        st.code(f"python -m gan_core.experiments {kind} --data {data} --steps {int(steps)} --seed {int(seed)}", language="bash")
+
+
+def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
+    """The comparison's expected duration, before it starts: each run's (gan_core.estimate)."""
+    try:
+        configs = experiments.variant_configs(kind, base)
+    except GanError as e:
+        st.error(plain(str(e)))
+        return
+    found = [expected_duration(cfg.to_json(), str(settings.runs_dir)) for _, cfg in configs]
+    problem = next((f for f in found if isinstance(f, str)), None)
+    if problem:
+        st.caption(plain(problem))
+        return
+    each = " · ".join(f"{re.split(r'[,(:]', v.label)[0].strip()}: {e.text()}" for (v, _), e in zip(configs, found))
+    if side_by_side:  # on shared cores side-by-side runs slow each other down; the longest bounds it from below
+        st.caption(f":material/schedule: Expected duration: **{about(max(e.seconds for e in found))} or more** side by side "
+                   f"({each}, each measured alone).")
+    else:
+        st.caption(f":material/schedule: Expected duration: **{about(sum(e.seconds for e in found))}** in all, one after "
+                   f"another ({each}).")
