@@ -28,7 +28,7 @@ import torch
 
 from ..config import DataConfig
 from ..errors import DataError
-from ..untrusted import native_channels, open_image, open_zip, shown_name
+from ..untrusted import Unreadable, native_channels, open_image, open_regular, open_zip, shown_name
 from ._images import pil_to_uint8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -47,16 +47,13 @@ class DirStore:
         self.where = str(root)
 
     def open(self, name: str) -> BinaryIO:
-        # Listing keeps only regular files; should one be swapped for a FIFO since, O_NONBLOCK
-        # keeps open() from waiting for a writer that never comes, and fstat refuses it.
-        fd = os.open(self.root / name, os.O_RDONLY | os.O_NONBLOCK)
+        # Listing keeps only regular files; should one be swapped for a FIFO since, open_regular
+        # refuses it at once instead of waiting for a writer that never comes. OSError, as for
+        # any file that cannot be read: a store's callers count it as unreadable.
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(f"{name} is not a regular file")
-            return os.fdopen(fd, "rb")
-        except BaseException:
-            os.close(fd)
-            raise
+            return open_regular(self.root / name)
+        except Unreadable as e:
+            raise OSError(str(e)) from None
 
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
