@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoints, visitors
+from .config import DataKind
 from .errors import CheckpointError
 from .runs import ACTIVE, read_status
 from .visitors import UPLOADS
@@ -48,10 +49,10 @@ class CheckpointEntry:
         if self.error:
             return self.error
         what = ""
-        if self.kind == "image" and self.shape:
+        if self.kind == DataKind.IMAGE and self.shape:
             c, h, w = self.shape
             what = f", {h}\u00d7{w} {'grey' if c == 1 else 'colour'} images"
-        elif self.kind == "vector" and self.shape:
+        elif self.kind == DataKind.VECTOR and self.shape:
             what = f", {self.shape[0]}-D points"
         origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}" if self.run_id else "uploaded checkpoint"
         live = " (still training: newer weights appear as they are saved)" if self.training else ""
@@ -104,7 +105,7 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: s
                 shipped.append(describe_checkpoint(p, shipped=True))
             except CheckpointError:
                 continue  # deleted while listing
-        shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != "image", e.path.name))
+        shipped.sort(key=lambda e: (e.error is not None, e.data != "faces-lfw", e.kind != DataKind.IMAGE, e.path.name))
     uploaded = []
     # uploads/checkpoints/ (outside demo mode) and uploads/<owner>/ (a demo visitor's)
     if not isolated:
@@ -141,9 +142,9 @@ def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None
     """The shipped faces checkpoint when there is one, else the first usable entry."""
     usable = [e for e in entries if e.error is None]
     for e in usable:
-        if e.shipped and e.data == "faces-lfw" and e.kind == "image" and e.recipe not in TRANSLATORS:
+        if e.shipped and e.data == "faces-lfw" and e.kind == DataKind.IMAGE and e.recipe not in TRANSLATORS:
             return e
-    images = [e for e in usable if e.kind == "image"]
+    images = [e for e in usable if e.kind == DataKind.IMAGE]
     return (images or usable or entries or [None])[0]
 
 

@@ -9,6 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .config import DataKind
 from .errors import GanError
 
 EPILOG_TRAIN = """\
@@ -270,7 +271,7 @@ def _cmd_sample(args) -> int:
         buf = io.BytesIO()
         np.save(buf, sample_tensor(gen, args.n, args.seed, args.truncation, cond).float().numpy())
         data = buf.getvalue()
-    elif gen.kind == "image":
+    elif gen.kind == DataKind.IMAGE:
         data = png_bytes(sample_grid(gen, args.n, args.seed, args.truncation, cond=cond))
     else:
         points = sample_tensor(gen, args.n, args.seed, args.truncation).float().numpy()
@@ -295,7 +296,7 @@ def _cmd_evaluate(args) -> int:
     if args.n is not None and not 10 <= args.n <= 20_000:
         raise GanError(f"--n must be between 10 and 20000, not {args.n}.")
     gen = load_generator(args.checkpoint)
-    if gen.kind == "vector":
+    if gen.kind == DataKind.VECTOR:
         return _evaluate_points(gen, args)
     args.n = args.n or 1000
     data_cfg = dataclasses.replace(gen.config.data, download=False, limit=None, workers=0)

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
+from .config import Config, DataKind
 from .data.base import SOURCES
 from .errors import ConfigError, GanError
 from .recipes import RECIPES, resolve
@@ -38,7 +38,7 @@ from .runs import list_runs, read_config, read_metrics, read_status
 # A background run's worker imports PyTorch and loads its data before the first
 # step: about 5 s on the build machine (docs/BENCHMARKS.md, "first live sample grid").
 STARTUP_S = 5.0
-TIMING_STEPS = {"image": 12, "vector": 40}  # at most this many steps are timed (2-D steps are fast and noisy)
+TIMING_STEPS = {DataKind.IMAGE: 12, DataKind.VECTOR: 40}  # at most this many steps are timed (2-D steps are fast and noisy)
 TIMING_BUDGET_S = 2.0  # ... and no more once this long has passed, so a slow recipe is timed in seconds too
 WARMUP = 1  # the first step (allocations, caches) is left out of the slope, unless it is all there is
 PAST_RUNS = 5  # the newest matching runs consulted
@@ -81,7 +81,7 @@ def about(seconds: float) -> str:
 def signature(cfg: Config) -> tuple:
     """What decides the cost of one step of a resolved config."""
     d, m, lo, t = cfg.data, cfg.model, cfg.loss, cfg.train
-    return (cfg.recipe, d.name, d.image_size if SOURCES.get(d.name).kind == "image" else None, d.channels, d.pairs,
+    return (cfg.recipe, d.name, d.image_size if SOURCES.get(d.name).kind == DataKind.IMAGE else None, d.channels, d.pairs,
             m.arch, m.width, m.z_dim, t.batch_size, lo.d_steps, lo.d_update, lo.gan_weight, _device(t.device))
 
 
@@ -127,9 +127,9 @@ def _timing_config(cfg: Config) -> tuple[Config, str]:
     source = SOURCES.get(cfg.data.name)
     short = {"train.steps": TIMING_STEPS[source.kind], "train.log_every": 1, "train.sample_every": 10**6,
              "train.checkpoint_every": 10**6, "train.n_samples": 4}
-    if source.kind == "vector":
+    if source.kind == DataKind.VECTOR:
         short["data.n_points"] = min(cfg.data.n_points, 4096)
-    if source.builtin or source.kind == "vector":
+    if source.builtin or source.kind == DataKind.VECTOR:
         return cfg.replace(**short), "timed just now on this machine"
     recipe = RECIPES.get(cfg.recipe)
     if recipe.conditional:

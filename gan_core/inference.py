@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import checkpoints
-from .config import Config
+from .config import Config, DataKind
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .objectives import ConditionalObjective, Objective
@@ -85,7 +85,7 @@ def _fitting_generator(ckpt: checkpoints.Checkpoint):
         r = RECIPES.get(ckpt.config.recipe)
     except ConfigError:
         raise CheckpointError(f"{name} names recipe {ckpt.config.recipe!r}, which this workbench does not have; use a checkpoint of {', '.join(RECIPES.names())}.") from None
-    if ckpt.data.kind not in r.kinds or (ckpt.config.model.arch == "conv" and ckpt.data.kind != "image"):
+    if ckpt.data.kind not in r.kinds or (ckpt.config.model.arch == "conv" and ckpt.data.kind != DataKind.IMAGE):
         raise CheckpointError(f"The metadata of {name} is damaged (recipe {ckpt.config.recipe!r} cannot produce {ckpt.data.kind} data); use another checkpoint.")
     weights = ckpt.part("generator")
     try:
@@ -207,12 +207,12 @@ def sample(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=
     """n samples: (n, H, W, C) uint8 images, or (n, D) float points. ``cond`` (from
     ``condition_vector``) fixes what a conditional model makes; unset, it is random."""
     out = sample_tensor(gen, n, seed, truncation, cond)
-    return to_uint8(out) if gen.kind == "image" else out.float().numpy()
+    return to_uint8(out) if gen.kind == DataKind.IMAGE else out.float().numpy()
 
 
 def sample_grid(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, nrow: int | None = None, cond=None) -> np.ndarray:
     """n samples as one (H, W, 3) uint8 grid image."""
-    if gen.kind != "image":
+    if gen.kind != DataKind.IMAGE:
         raise CheckpointError(f"{gen.path.name} generates points, not images; plot its samples instead of a grid.")
     return grid_array(sample_tensor(gen, n, seed, truncation, cond), nrow or max(1, int(math.ceil(math.sqrt(n)))))
 

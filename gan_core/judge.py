@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import DataConfig
+from .config import DataConfig, DataKind
 from .data import load_data
 from .data.base import GanData
 from .errors import DataError
@@ -124,7 +124,7 @@ def _accuracy(predicted: torch.Tensor, wanted: torch.Tensor) -> float:
 def load_judge(data_cfg: DataConfig, cache_dir: str | Path | None = None, data: GanData | None = None) -> Judge:
     """The judge for this data: from the cache, or trained now (a few CPU-seconds)."""
     data = data if data is not None else load_data(data_cfg)
-    if data.kind != "image":
+    if data.kind != DataKind.IMAGE:
         raise DataError(f"Data set {data.name!r} holds points, not images; the judge scores images.")
     real = _real_tensors(data, MAX_TRAIN + 1000)
     targets, kind = _targets(data, real)
@@ -186,7 +186,7 @@ def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0,
     caller vouches for: see memorisation.comparison_data for data named by an upload)."""
     if not gen.conditional:
         raise DataError(f"{gen.path.name} is an unconditional {gen.config.recipe} generator; the judge scores conditional (cgan) models.")
-    if gen.kind != "image":
+    if gen.kind != DataKind.IMAGE:
         raise DataError(f"{gen.path.name} generates points; the judge scores images.")
     data = load_data(data_cfg)
     judge = load_judge(data_cfg, cache_dir, data)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from . import modes
-from .config import Config, DataConfig
+from .config import Config, DataConfig, DataKind
 from .data import SOURCES, batch_stream, load_data
 from .errors import ConfigError
 from .lab1d import _one_thread  # one OpenMP thread for these small models (see there)
@@ -70,7 +70,7 @@ def point_sets() -> list[dict]:
     modes that coverage can count (ring-8, grid-25)."""
     out = []
     for name, source in SOURCES.items():
-        if source.kind == "vector" and source.builtin and _dimension(name) == 2:
+        if source.kind == DataKind.VECTOR and source.builtin and _dimension(name) == 2:
             out.append({"name": name, "description": source.description, "modes": "modes" in source.tags})
     return out
 

@@ -23,7 +23,7 @@ import torch
 
 from . import visitors
 from .catalog import CheckpointEntry
-from .config import Config, DataConfig
+from .config import Config, DataConfig, DataKind
 from .data import load_data
 from .data.base import SOURCES
 from .errors import ConfigError, DataError
@@ -108,7 +108,7 @@ def training_pool(data_cfg: DataConfig) -> TrainingPool:
     """The training images of a checkpoint's data config, loaded once per config.
     Raises DataError / ConfigError (one sentence) when the data is not available here."""
     data = load_data(data_cfg)
-    if data.kind != "image":
+    if data.kind != DataKind.IMAGE:
         raise DataError(f"Data source '{data_cfg.name}' holds points, not images; there are no training images to compare.")
     per_image = int(np.prod(data.shape))
     n = min(len(data), MAX_POOL_IMAGES, max(1, MAX_POOL_BYTES // per_image))
@@ -133,7 +133,7 @@ def training_points(data_cfg: DataConfig, n: int = 2000) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _points(data_cfg: DataConfig) -> np.ndarray:
     data = load_data(data_cfg)
-    if data.kind != "vector" or data.tensors is None:
+    if data.kind != DataKind.VECTOR or data.tensors is None:
         raise DataError(f"Data source '{data_cfg.name}' holds images, not points.")
     pts = data.tensors["real"][:5000].float().numpy()
     pts.flags.writeable = False

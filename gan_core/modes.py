@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .config import DataKind
 from .errors import DataError
 
 N_SAMPLES = 2500  # generated samples per evaluation, as in PacGAN's Table 1
@@ -120,7 +121,7 @@ def generator_coverage(gen, n: int = N_SAMPLES, seed: int = 0) -> Coverage:
     from .inference import sample_tensor
 
     name = gen.config.data.name
-    if gen.kind != "vector":
+    if gen.kind != DataKind.VECTOR:
         raise DataError(f"{gen.path.name} generates images; mode coverage scores points of ring-8, grid-25 or toy-1d.")
     result = coverage_for(name, sample_tensor(gen, n, seed))
     if result is None:

@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import Config
+from .config import Config, DataKind
 from .data.base import SOURCES, GanData
 from .data.paired import source_channels
 from .errors import ConfigError
@@ -61,7 +61,7 @@ def _build_mlp_or_conv(critic_norm: str):
     def build(cfg: Config, data: GanData):
         m = cfg.model
         if m.arch == "mlp":
-            G = MLPGenerator(m.z_dim, data.shape, m.width, image=data.kind == "image")
+            G = MLPGenerator(m.z_dim, data.shape, m.width, image=data.kind == DataKind.IMAGE)
             D = MLPDiscriminator(data.shape, m.width)
         else:
             channels, size = data.shape[0], data.shape[-1]
@@ -78,7 +78,7 @@ RECIPES.register("gan")(Recipe(
     "gan",
     "The original GAN (Goodfellow et al. 2014) with MLPs shaped like the Keras article: Dense -> LeakyReLU -> BatchNorm blocks.",
     ("image", "vector"),
-    lambda kind, cfg: {"model.arch": "mlp", "model.width": 256 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "mlp", "model.width": 256 if kind == DataKind.IMAGE else 128,
                   **_adam(2e-4, 0.5, 0.999), "loss.g_loss": "non-saturating", "loss.d_steps": 1},
     _build_mlp_or_conv("batch"),
     Objective,
@@ -100,7 +100,7 @@ RECIPES.register("wgan")(Recipe(
     "wgan",
     "Wasserstein GAN (Arjovsky et al. 2017): critic without sigmoid, weight clipping 0.01, 5 critic steps, RMSProp 5e-5.",
     ("image", "vector"),
-    lambda kind, cfg: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "conv" if kind == DataKind.IMAGE else "mlp", "model.width": 64 if kind == DataKind.IMAGE else 128,
                   "optim.optimizer": "rmsprop", "optim.lr_g": 5e-5, "optim.lr_d": 5e-5,
                   "loss.g_loss": "wasserstein", "loss.d_steps": 5, "loss.clip": 0.01},
     _build_mlp_or_conv("batch"),
@@ -111,7 +111,7 @@ RECIPES.register("wgan-gp")(Recipe(
     "wgan-gp",
     "WGAN with gradient penalty (Gulrajani et al. 2017): lambda 10, critic without batch norm, Adam 1e-4 / (0, 0.9).",
     ("image", "vector"),
-    lambda kind, cfg: {"model.arch": "conv" if kind == "image" else "mlp", "model.width": 64 if kind == "image" else 128,
+    lambda kind, cfg: {"model.arch": "conv" if kind == DataKind.IMAGE else "mlp", "model.width": 64 if kind == DataKind.IMAGE else 128,
                   **_adam(1e-4, 0.0, 0.9), "loss.g_loss": "wasserstein", "loss.d_steps": 5, "loss.gp_weight": 10.0},
     _build_mlp_or_conv("layer"),
     GradientPenaltyObjective,
@@ -138,7 +138,7 @@ def _point_models(cfg: Config, data: GanData, d_inputs: int, group: int = 0, bat
 
 def _remedy_defaults(extra: dict):
     def defaults(kind: str, cfg: Config) -> dict:
-        if kind == "image":  # DCGAN's settings (or the gan recipe's MLP width for --arch mlp)
+        if kind == DataKind.IMAGE:  # DCGAN's settings (or the gan recipe's MLP width for --arch mlp)
             width = 256 if cfg.model.arch == "mlp" else 32 if cfg.data.image_size <= 32 else 64
             return {"model.arch": "conv", "model.width": width, **_adam(2e-4, 0.5, 0.999),
                     "loss.g_loss": "non-saturating", "loss.d_steps": 1, **extra}
@@ -151,7 +151,7 @@ def _remedy_defaults(extra: dict):
 def _build_packed(cfg: Config, data: GanData):
     """G as usual; D built for m samples side by side, behind ``Packed``."""
     m, width = cfg.model.pack, cfg.model.width
-    if data.kind == "vector":
+    if data.kind == DataKind.VECTOR:
         G, D = _point_models(cfg, data, m * math.prod(data.shape))
         return G, Packed(D, m)
     channels, size = data.shape[0], data.shape[-1]
@@ -297,7 +297,7 @@ def resolve(cfg: Config) -> Config:
     source = SOURCES.get(cfg.data.name)
     if source.kind not in recipe.kinds:
         fits = ", ".join(name for name, r in RECIPES.items() if source.kind in r.kinds)
-        what = "images" if source.kind == "image" else "points (vectors)"
+        what = "images" if source.kind == DataKind.IMAGE else "points (vectors)"
         raise ConfigError(f"Recipe {cfg.recipe!r} cannot train on {cfg.data.name!r}, which is {what}; use one of: {fits}.")
     if recipe.conditional and source.builtin and not {"labels", "attrs"} & set(source.tags):
         labelled = ", ".join(n for n, s in SOURCES.items() if {"labels", "attrs"} & set(s.tags))
@@ -320,12 +320,12 @@ def resolve(cfg: Config) -> Config:
         raise ConfigError(f"The Wasserstein loss needs a critic; use --recipe wgan or wgan-gp instead of {cfg.recipe!r}.")
     if out.model.arch not in recipe.archs:
         raise ConfigError(f"--arch {out.model.arch} is not an architecture of recipe {cfg.recipe!r}; use {' or '.join(recipe.archs)}.")
-    if out.model.arch == "conv" and source.kind != "image":
+    if out.model.arch == "conv" and source.kind != DataKind.IMAGE:
         raise ConfigError(f"Convolutional models need images, but {cfg.data.name!r} is points; use --arch mlp.")
     size = out.data.image_size
     if out.model.arch != "mlp" and (size < 16 or size > 256 or size & (size - 1)):
         raise ConfigError(f"Convolutional models need --image-size 16, 32, 64, 128 or 256, not {size}.")
-    if source.kind == "image" and not 8 <= size <= 1024:
+    if source.kind == DataKind.IMAGE and not 8 <= size <= 1024:
         raise ConfigError(f"--image-size must be between 8 and 1024, not {size}.")
     t = out.train
     for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "n_samples"):
