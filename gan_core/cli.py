@@ -185,7 +185,7 @@ def _on_rank0(ranks, work):
 def _train_as(ranks, args, dests) -> int:
     from . import distributed
     from .recipes import batch_multiple, resolve
-    from .runs import create_run, discard_unstarted, read_config
+    from .runs import RunState, create_run, discard_unstarted, read_config
     from .training import choose_device, resume, train
 
     progress_bar = None
@@ -232,12 +232,12 @@ def _train_as(ranks, args, dests) -> int:
     if progress_bar is not None:
         progress_bar.close()
     state = status.get("state")
-    if state == "finished" and status.get("message"):
+    if state == RunState.FINISHED and status.get("message"):
         say(status["message"])
-    if state == "finished":
+    if state == RunState.FINISHED:
         say(f"Finished {status.get('step')} steps. Samples: {run_dir / 'samples'}  Checkpoint: {run_dir / 'checkpoints' / 'last.safetensors'}")
         return 0
-    if state == "stopped":
+    if state == RunState.STOPPED:
         launcher = "torchrun --nproc_per_node " + str(ranks.world) + " -m gan_core" if ranks.active else "python -m gan_core"
         say(f"Stopped at step {status.get('step')}. Continue with: {launcher} train --resume {run_dir}")
         return 0
@@ -460,7 +460,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_runs(args) -> int:
-    from .runs import list_runs
+    from .runs import RunState, list_runs
 
     runs_dir = _runs_dir(args)
     runs = list_runs(runs_dir)
@@ -471,7 +471,7 @@ def _cmd_runs(args) -> int:
     for r in runs:
         when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
         print(f"{r.id:52} {r.state:11} {f'{r.step}/{r.total}':>13} {r.recipe:8} {r.data:12} {when}")
-        if r.state == "unreadable" or (r.active and r.error):
+        if r.state == RunState.UNREADABLE or (r.active and r.error):
             print(f"    {r.error}")
     return 0
 

@@ -33,7 +33,7 @@ from .config import Config, DataKind
 from .data.base import SOURCES
 from .errors import ConfigError, GanError
 from .recipes import RECIPES, resolve
-from .runs import list_runs, read_config, read_metrics, read_status
+from .runs import RunState, list_runs, read_config, read_metrics, read_status
 
 # A background run's worker imports PyTorch and loads its data before the first
 # step: about 5 s on the build machine (docs/BENCHMARKS.md, "first live sample grid").
@@ -213,7 +213,7 @@ def measure_step(cfg: Config) -> tuple[float, str]:
             return (done >= WARMUP + 1 and spent > TIMING_BUDGET_S) or (done >= 1 and spent > 3 * TIMING_BUDGET_S)
 
         status = train(timing, run_dir, should_stop=enough)
-        if status.get("state") not in ("finished", "stopped"):
+        if status.get("state") not in (RunState.FINISHED, RunState.STOPPED):
             raise RuntimeError(status.get("error") or f"the timing run ended {status.get('state')}")
         rows = read_metrics(run_dir)[0]
     last = rows[-1]

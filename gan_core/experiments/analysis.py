@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..config import DataKind
-from ..runs import read_config, read_metrics, read_status
+from ..runs import RunState, read_config, read_metrics, read_status
 from .records import read_experiment
 
 TAIL = 0.1  # the end of a run: its last 10% of logged rows
@@ -156,12 +156,12 @@ def verdict(summary: list[dict]) -> list[str]:
     them out."""
     words = []
     for s in summary:
-        if s["state"] != "finished":
+        if s["state"] != RunState.FINISHED:
             words.append(f"{s['label']} did not finish ({s['state']} at step {s['step']}).")
         elif s.get("d_real") is not None and s.get("d_fake") is not None and s["d_real"] > 0.95 and s["d_fake"] < 0.05:
             words.append(f"{s['label']}: D won outright (D(x) {s['d_real']:.2f}, D(G(z)) {s['d_fake']:.2f} at the end), "
                          "so G was left without a useful gradient.")
-    finished = [s for s in summary if s["state"] == "finished"]
+    finished = [s for s in summary if s["state"] == RunState.FINISHED]
     with_modes = [s for s in finished if s.get("modes") is not None]
     if with_modes:
         best = max(with_modes, key=lambda s: (s["modes"], -s["reverse_kl"], s["high_quality"]))
