@@ -36,8 +36,8 @@ WIDGET = "widget"  # the widget's first option, or what the page puts; always se
 ONLY: dict[str, Callable[[Config, str], bool]] = {
     "image": lambda cfg, kind: kind == "image",
     "points": lambda cfg, kind: kind == "vector",
-    "standard-loss": lambda cfg, kind: cfg.loss.g_loss != "wasserstein",
-    "wasserstein": lambda cfg, kind: cfg.loss.g_loss == "wasserstein",
+    "standard-loss": lambda cfg, kind: not cfg.loss.wasserstein,
+    "wasserstein": lambda cfg, kind: cfg.loss.wasserstein,
     "paired": lambda cfg, kind: RECIPES.get(cfg.recipe).paired,
 }
 

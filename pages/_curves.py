@@ -54,7 +54,7 @@ def run_config(info: runs.RunInfo) -> Config | None:
 
 def is_wasserstein(info: runs.RunInfo) -> bool:
     cfg = run_config(info)
-    return cfg is not None and cfg.loss.g_loss == "wasserstein"
+    return cfg is not None and cfg.loss.wasserstein
 
 
 def article_style(info: runs.RunInfo) -> bool:

@@ -349,7 +349,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
             st.error(plain(str(e)))
             return
         data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
-        wasserstein = cfg.loss.g_loss == "wasserstein"
+        wasserstein = cfg.loss.wasserstein
 
         rows = read_all_metrics(info.path)
         blown = exploded(rows)
