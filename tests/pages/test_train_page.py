@@ -93,6 +93,21 @@ def codes(at: AppTest) -> list[str]:
 # ----------------------------------------------------------------------------- form
 
 
+def test_an_advanced_setting_from_its_declaration_alone_reaches_the_run_and_is_judged(env, launches):
+    """gan_core.form declares "metrics every N steps" and nothing else names it: it is
+    drawn, sent, shown on the command line, kept within bounds and launched."""
+    at = page().run()
+    assert at.number_input(key="train_log_every").value == Config().train.log_every
+    at.number_input(key="train_log_every").set_value(5).run()
+    assert any("--log-every 5" in c for c in codes(at))
+    at.number_input(key="train_log_every").set_value(0).run()
+    assert at.button(key="train_start").disabled
+    assert "--log-every must be at least 1, not 0." in errors(at)
+    at.number_input(key="train_log_every").set_value(5).run()
+    at.button(key="train_start").click().run()
+    assert [c.cfg.train.log_every for c in launches] == [5]
+
+
 def test_renders_with_recipe_defaults(env):
     at = page().run()
     assert not at.exception
