@@ -204,6 +204,11 @@ def _unwrap_optional(tp):
     return tp, False
 
 
+def base_type(tp) -> type:
+    """A field's value type without its ``| None``: int for ``int | None``."""
+    return _unwrap_optional(tp)[0]
+
+
 def coerce(value: Any, tp, where: str) -> Any:
     """Check a JSON value against a field type; ints are accepted for floats."""
     base, optional = _unwrap_optional(tp)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .config import Config, DataConfig, _unwrap_optional, flag_name, iter_fields
+from .config import Config, DataConfig, base_type, flag_name, iter_fields
 from .data import list_sources, load_data
 from .errors import GanError
 from .recipes import RECIPES, resolve
@@ -37,7 +37,6 @@ ONLY: dict[str, Callable[[Config, str], bool]] = {
     "image": lambda cfg, kind: kind == "image",
     "points": lambda cfg, kind: kind == "vector",
     "standard-loss": lambda cfg, kind: not cfg.loss.wasserstein,
-    "wasserstein": lambda cfg, kind: cfg.loss.wasserstein,
     "paired": lambda cfg, kind: RECIPES.get(cfg.recipe).paired,
 }
 
@@ -96,7 +95,7 @@ class FormField:
         return {bool: "toggle", str: "text"}.get(base, "number")
 
     def python_type(self) -> type | None:
-        return _unwrap_optional(CONFIG_FIELDS[self.path][1])[0] if self.path else None
+        return base_type(CONFIG_FIELDS[self.path][1]) if self.path else None
 
     def help_text(self, defaults: Config) -> str | None:
         if callable(self.help):

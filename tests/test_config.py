@@ -84,3 +84,9 @@ def test_command_line_names_only_what_differs_from_the_plain_defaults():
     # a path with a space is quoted; a bool switched off is its --no- flag; the runs folder comes last
     assert cmd == "python -m gan_core train --recipe gan --data-path 'my photos/a.zip' --steps 300 --no-amp --runs-dir /srv/runs"
     assert torchrun_command(cfg, 2) == "torchrun --nproc_per_node 2 -m gan_core train " + command_line(cfg)[len("python -m gan_core train "):]
+
+
+def test_base_type_drops_only_the_none():
+    from gan_core.config import base_type
+
+    assert base_type(int | None) is int and base_type(str) is str and base_type(float | None) is float
