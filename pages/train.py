@@ -240,7 +240,7 @@ def fixed_wasserstein_loss() -> None:
 
 def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
     """The training settings' widgets, as gan_core.form declares them; returns
-    {dotted field: value} for the config, leaving at the recipe's default what is."""
+    {dotted field: value} for the config, leaving unset what equals the recipe's choice."""
     defaults = recipe_defaults(recipe_name, data)
     for section in ("training", "advanced"):
         put_defaults(section, defaults, kind, settings.max_steps)
