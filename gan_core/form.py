@@ -281,12 +281,12 @@ def pairs_problem(name: str, path: str | None, channels: int | None, pairs: str)
     return None
 
 
-def problem(cfg: Config, kind: str, settings, uploads_dir: str, pairs_problem: Callable[..., str | None]) -> str | None:
+def problem(cfg: Config, kind: str, settings, uploads_dir: str, check_pairs: Callable[..., str | None] = pairs_problem) -> str | None:
     """Why Start cannot run ``cfg``, in one sentence, or None. The engine judges the
     config as it judges the command line (recipes.resolve); the form adds what this
-    server allows one run, whatever number the browser sends. ``pairs_problem(name,
-    path, channels, pairs)`` says why pairs cannot be derived from built-in or uploaded
-    data (a server folder may be huge: its run says it)."""
+    server allows one run, whatever number the browser sends. ``check_pairs(name, path,
+    channels, pairs)`` (``pairs_problem``, or the page's cached copy) says why pairs cannot
+    be derived from built-in or uploaded data (a server folder may be huge: its run says it)."""
     try:
         resolved = resolve(cfg)
     except GanError as e:
@@ -295,7 +295,7 @@ def problem(cfg: Config, kind: str, settings, uploads_dir: str, pairs_problem: C
     builtin = {s.name for s in list_sources() if s.builtin}
     uploaded = d.path is not None and Path(d.path).is_relative_to(Path(settings.runs_dir) / uploads_dir)
     if d.pairs is not None and (d.name in builtin or uploaded):
-        found = pairs_problem(d.name, d.path, d.channels, d.pairs)
+        found = check_pairs(d.name, d.path, d.channels, d.pairs)
         if found:
             return found
     t = resolved.train
