@@ -1,4 +1,6 @@
-"""Session-state keys of the Train and Runs pages, in one place.
+"""Session-state keys, in one place: every key of the Train and Runs pages, and on the
+Gallery and Conditional pages each key read or written anywhere besides its own widget
+(a key named once, at its widget, is declared there).
 
 The Train form's own fields take theirs from their declaration (gan_core.form.KEYS);
 these are the rest: what the pages remember between script runs, and their buttons.
@@ -80,3 +82,25 @@ class Runs:
     @staticmethod
     def delete(run_id: str) -> str:
         return f"delete_{run_id}"
+
+
+class Gallery:
+    CHECKPOINT = "gallery_ckpt"
+    SEED = "gallery_seed"
+    PICK = "gallery_pick"  # the sample shown large
+    SMOOTH = "gallery_smooth"
+    UPLOAD = "gallery_upload"
+    UPLOAD_ERROR = "gallery_upload_error"
+
+    @staticmethod
+    def interp_seed(end: str) -> str:  # end: "a" (start) or "b" (end) of the interpolation
+        return f"interp_seed_{end}"
+
+    @staticmethod
+    def interp_pick(end: str) -> str:
+        return f"interp_{end}"
+
+
+class Conditional:
+    CHECKPOINT = "cond_ckpt"
+    INDEX = "cond_index"  # the noise column the morph starts from

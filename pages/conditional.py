@@ -15,6 +15,7 @@ import streamlit as st
 from gan_core import catalog, inference, pictures, uploads
 from pages._checkpoints import loaded_or_stop, own_checkpoint
 from pages._judge import judge_section
+from pages._keys import Conditional
 from pages._session import settings_or_stop, through_app, visitor
 from pages._shared import plain
 
@@ -102,9 +103,9 @@ def class_section(entry, gen, seed: int, truncation: float) -> None:
     a = m1.selectbox("From", names, index=0, key="cond_from")
     b = m2.selectbox("To", names, index=min(1, len(names) - 1), key="cond_to")
     steps = m3.slider("Frames", 3, 16, 8, key="cond_frames")
-    if st.session_state.get("cond_index", 1) > cols:  # fewer columns than before: a kept value above the new maximum is an error
-        st.session_state["cond_index"] = cols
-    index = m4.number_input("Noise of column", 1, cols, 1, key="cond_index",
+    if st.session_state.get(Conditional.INDEX, 1) > cols:  # fewer columns than before: a kept value above the new maximum is an error
+        st.session_state[Conditional.INDEX] = cols
+    index = m4.number_input("Noise of column", 1, cols, 1, key=Conditional.INDEX,
                             help="Which column of the rows above lends its noise to the morph.")
     ca = inference.condition_vector(gen, label=a)
     cb = inference.condition_vector(gen, label=b)
@@ -174,7 +175,7 @@ owner = visitor(settings)
 own_checkpoint("Use a conditional checkpoint of your own",
                "A cgan generator trained elsewhere and exported with `python -m gan_core export RUN_DIR --out my.safetensors`. "
                "Only .safetensors files are accepted.",
-               "cond_upload", "cond_ckpt", "cgan_checkpoint", uploads.save_conditional_upload, settings, owner)
+               "cond_upload", Conditional.CHECKPOINT, "cgan_checkpoint", uploads.save_conditional_upload, settings, owner)
 entries = [e for e in catalog.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, owner, isolated=settings.demo)
            if e.recipe == "cgan"]
 
@@ -184,10 +185,10 @@ if not entries:
     st.stop()
 
 by_key = {e.key: e for e in entries}
-if st.session_state.get("cond_ckpt") not in by_key:
-    st.session_state["cond_ckpt"] = entries[0].key
+if st.session_state.get(Conditional.CHECKPOINT) not in by_key:
+    st.session_state[Conditional.CHECKPOINT] = entries[0].key
 c_ckpt, c_seed, c_trunc = st.columns([3, 1, 1], vertical_alignment="bottom")
-chosen = c_ckpt.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="cond_ckpt")
+chosen = c_ckpt.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key=Conditional.CHECKPOINT)
 seed = int(c_seed.number_input("Seed", 0, 2**31 - 1, 0, key="cond_seed"))
 truncation = c_trunc.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="cond_truncation")
 entry = by_key[chosen]

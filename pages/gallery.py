@@ -17,7 +17,7 @@ import streamlit as st
 
 from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
-from pages._keys import Train
+from pages._keys import Gallery, Train
 from pages._session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 from pages._shared import plain
 
@@ -110,33 +110,33 @@ def on_grid_click(key: str) -> None:
     points = st.session_state[key].selection.get("points") or []
     for p in points:
         if p.get("curve_number") == 1 and p.get("point_index") is not None:
-            st.session_state["gallery_pick"] = int(p["point_index"]) + 1
+            st.session_state[Gallery.PICK] = int(p["point_index"]) + 1
             return
 
 
 def on_checkpoint_upload(runs_dir, owner) -> None:
     """Keep an uploaded checkpoint and select it; runs before the widgets are drawn,
     which is when the checkpoint menu's choice may still be changed."""
-    upload = st.session_state.get("gallery_upload")
-    st.session_state["gallery_upload_error"] = None
+    upload = st.session_state.get(Gallery.UPLOAD)
+    st.session_state[Gallery.UPLOAD_ERROR] = None
     if upload is None:
         return
     try:
         saved = uploads.save_checkpoint_upload(upload.getvalue(), upload.name, runs_dir, owner)
     except GanError as e:
-        st.session_state["gallery_upload_error"] = str(e)
+        st.session_state[Gallery.UPLOAD_ERROR] = str(e)
     else:
-        st.session_state["gallery_ckpt"] = str(saved)
+        st.session_state[Gallery.CHECKPOINT] = str(saved)
         use_upload("checkpoint", saved)
 
 
 def new_samples() -> None:
-    st.session_state["gallery_seed"] = int(st.session_state["gallery_seed"]) + 1
+    st.session_state[Gallery.SEED] = int(st.session_state[Gallery.SEED]) + 1
 
 
 def use_selected_as(end: str) -> None:
-    st.session_state[f"interp_seed_{end}"] = int(st.session_state["gallery_seed"])
-    st.session_state[f"interp_{end}"] = int(st.session_state["gallery_pick"])
+    st.session_state[Gallery.interp_seed(end)] = int(st.session_state[Gallery.SEED])
+    st.session_state[Gallery.interp_pick(end)] = int(st.session_state[Gallery.PICK])
 
 
 # ------------------------------------------------------------------------- sections
@@ -146,8 +146,8 @@ def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: f
     key = (str(entry.path), entry.mtime)
     images = draw_samples(*key, n, seed, truncation)
     h, w = images.shape[1:3]
-    if st.session_state.get("gallery_pick", 1) > n:
-        st.session_state["gallery_pick"] = n
+    if st.session_state.get(Gallery.PICK, 1) > n:
+        st.session_state[Gallery.PICK] = n
 
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -155,7 +155,7 @@ def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: f
         scale = fit_scale(grid_w, GRID_SOURCE_PX)
         # One chart key per grid: a new grid starts with a fresh click state.
         chart_key = f"gallery_grid_{abs(hash((key, n, seed, truncation, scale)))}"
-        st.plotly_chart(grid_figure(images, int(st.session_state.get("gallery_pick", 1)), scale), width="stretch",
+        st.plotly_chart(grid_figure(images, int(st.session_state.get(Gallery.PICK, 1)), scale), width="stretch",
                         key=chart_key, on_select=lambda: on_grid_click(chart_key), selection_mode="points",
                         config={"displayModeBar": False, "scrollZoom": False, "doubleClick": False})
         st.caption(f"Seed {seed}: {n} samples of {w}\u00d7{h} pixels. Click a face to look at it closely.")
@@ -170,13 +170,13 @@ def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: f
                            on_click="ignore", help=f"A zip of {n} PNGs, one per sample, at the generator's own {w}\u00d7{h} pixels.")
 
     with right:
-        pick = st.number_input("Selected sample", min_value=1, max_value=n, step=1, key="gallery_pick",
+        pick = st.number_input("Selected sample", min_value=1, max_value=n, step=1, key=Gallery.PICK,
                                help="Click a face in the grid, or type its number (counted row by row from the top left).")
         face = images[pick - 1]
-        smooth = st.session_state.get("gallery_smooth", False)
+        smooth = st.session_state.get(Gallery.SMOOTH, False)
         st.image(pictures.upscale(face, fit_scale(w, LARGE_PX), smooth=smooth),
                  caption=f"Sample {pick} of seed {seed}, {w}\u00d7{h} pixels shown {fit_scale(w, LARGE_PX)}\u00d7 larger")
-        st.toggle("Smooth enlargement", key="gallery_smooth",
+        st.toggle("Smooth enlargement", key=Gallery.SMOOTH,
                   help="Off: every generated pixel is a square. On: Lanczos resampling, which hides the pixel grid.")
         show_neighbours(entry, face)
 
@@ -209,27 +209,27 @@ def show_interpolation(entry: catalog.CheckpointEntry, n: int, truncation: float
     st.caption("Walks the noise on a great circle (slerp) from one sample to another, which may come from different seeds. "
                "Smooth changes mean the generator learned a continuous face space rather than a list of pictures.")
     for end, default_pick in (("a", 1), ("b", min(2, n))):
-        st.session_state.setdefault(f"interp_seed_{end}", int(st.session_state.get("gallery_seed", 0)))
-        st.session_state.setdefault(f"interp_{end}", default_pick)
-        if st.session_state[f"interp_{end}"] > n:
-            st.session_state[f"interp_{end}"] = n
+        st.session_state.setdefault(Gallery.interp_seed(end), int(st.session_state.get(Gallery.SEED, 0)))
+        st.session_state.setdefault(Gallery.interp_pick(end), default_pick)
+        if st.session_state[Gallery.interp_pick(end)] > n:
+            st.session_state[Gallery.interp_pick(end)] = n
 
     c1, c2, c3 = st.columns([2, 2, 3])
     with c1:
         a1, a2 = st.columns(2)
-        a1.number_input("Start: seed", min_value=0, max_value=2**31 - 1, step=1, key="interp_seed_a")
-        a2.number_input("Start: sample", min_value=1, max_value=n, step=1, key="interp_a")
+        a1.number_input("Start: seed", min_value=0, max_value=2**31 - 1, step=1, key=Gallery.interp_seed("a"))
+        a2.number_input("Start: sample", min_value=1, max_value=n, step=1, key=Gallery.interp_pick("a"))
         st.button("Start from the selected sample", on_click=use_selected_as, args=("a",), width="stretch")
     with c2:
         b1, b2 = st.columns(2)
-        b1.number_input("End: seed", min_value=0, max_value=2**31 - 1, step=1, key="interp_seed_b")
-        b2.number_input("End: sample", min_value=1, max_value=n, step=1, key="interp_b")
+        b1.number_input("End: seed", min_value=0, max_value=2**31 - 1, step=1, key=Gallery.interp_seed("b"))
+        b2.number_input("End: sample", min_value=1, max_value=n, step=1, key=Gallery.interp_pick("b"))
         st.button("End at the selected sample", on_click=use_selected_as, args=("b",), width="stretch")
     with c3:
         frames = st.slider("Frames", min_value=3, max_value=16, value=8, key="interp_frames")
 
-    a = (int(st.session_state["interp_seed_a"]), int(st.session_state["interp_a"]) - 1)
-    b = (int(st.session_state["interp_seed_b"]), int(st.session_state["interp_b"]) - 1)
+    a = (int(st.session_state[Gallery.interp_seed("a")]), int(st.session_state[Gallery.interp_pick("a")]) - 1)
+    b = (int(st.session_state[Gallery.interp_seed("b")]), int(st.session_state[Gallery.interp_pick("b")]) - 1)
     strip_frames = draw_interpolation(str(entry.path), entry.mtime, a, b, frames, n, truncation)
     h, w = hw
     s_left, s_right = st.columns([4, 1], gap="large")
@@ -319,9 +319,9 @@ if settings.demo:
     st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")
 
 # Demo mode: the shipped checkpoints and this visitor's own uploads and runs only.
-if restore_upload(st.session_state.get("gallery_ckpt"), st.session_state.get("gallery_upload")):
+if restore_upload(st.session_state.get(Gallery.CHECKPOINT), st.session_state.get(Gallery.UPLOAD)):
     on_checkpoint_upload(settings.runs_dir, visitor(settings))  # the visitor's other tab replaced it and the sweep removed it: keep it again
-use_upload("checkpoint", st.session_state.get("gallery_ckpt"))
+use_upload("checkpoint", st.session_state.get(Gallery.CHECKPOINT))
 tidy_uploads(settings)
 entries = [e for e in catalog.list_checkpoints(settings.checkpoints_dir, settings.runs_dir, visitor(settings), isolated=settings.demo)
            if e.recipe not in catalog.TRANSLATORS]  # image-to-image models translate uploads (Pix2Pix page); they draw nothing from noise
@@ -331,22 +331,22 @@ if not entries:
 
 by_key = {e.key: e for e in entries}
 keys = list(by_key)
-if st.session_state.get("gallery_ckpt") not in by_key:
-    st.session_state.pop("gallery_ckpt", None)
-st.session_state.setdefault("gallery_seed", 0)
+if st.session_state.get(Gallery.CHECKPOINT) not in by_key:
+    st.session_state.pop(Gallery.CHECKPOINT, None)
+st.session_state.setdefault(Gallery.SEED, 0)
 
 c_ckpt, c_info = st.columns([3, 2], vertical_alignment="bottom")
 chosen = c_ckpt.selectbox("Checkpoint", keys, index=keys.index(catalog.default_checkpoint(entries).key),
-                          format_func=lambda k: by_key[k].label, key="gallery_ckpt",
+                          format_func=lambda k: by_key[k].label, key=Gallery.CHECKPOINT,
                           help="Shipped demo checkpoints first, then uploaded ones, then the latest weights of every run, newest first.")
 with st.expander("Use a checkpoint of your own", icon=":material/upload:"):
     st.caption("A generator trained elsewhere, e.g. on a GPU server, and made small with "
                "`python -m gan_core export RUN_DIR --out my.safetensors`. Only .safetensors files are "
                "accepted: they hold weights and the config, never code.")
-    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key="gallery_upload",
+    st.file_uploader("Checkpoint (.safetensors)", type=["safetensors"], key=Gallery.UPLOAD,
                      on_change=on_checkpoint_upload, args=(settings.runs_dir, visitor(settings)))
-    if st.session_state.get("gallery_upload_error"):
-        st.error(plain(st.session_state["gallery_upload_error"]))
+    if st.session_state.get(Gallery.UPLOAD_ERROR):
+        st.error(plain(st.session_state[Gallery.UPLOAD_ERROR]))
 
 entry = by_key[chosen]
 if entry.error:
@@ -363,7 +363,7 @@ else:
     n = c_n.slider("Samples", min_value=4, max_value=64, value=36, key="gallery_n")
 truncation = c_trunc.slider("Truncation", min_value=0.1, max_value=1.0, value=1.0, step=0.05, key="gallery_truncation",
                             help="Below 1, extreme noise values are redrawn (the truncation trick): less variety, more typical samples.")
-seed = int(c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gallery_seed",
+seed = int(c_seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=Gallery.SEED,
                                help="The same seed always draws the same samples from a checkpoint."))
 c_new.button("New samples", on_click=new_samples, icon=":material/casino:", width="stretch",
              help="Draw another set: the next seed.")
