@@ -1,6 +1,5 @@
-"""Small helpers for pages: formatting (durations, run labels, state badges, text
-shown as typed) and a run's expected duration. The rest lives by concern beside it:
-_session (the app's entry, settings, visitors), _checkpoints, _charts, _live (a
+"""Small helpers for pages: formatting (run labels, text shown as typed) and a run's
+expected duration. The rest lives by concern beside it: _session (the app's entry, settings, visitors), _checkpoints, _charts, _live (a
 run followed while it trains), _judge (conditional runs), _lab (the labs' frame
 loop), _streamlit_internals. Not a page itself (app.py lists pages explicitly)."""
 
@@ -17,23 +16,6 @@ import streamlit as st
 from gan_core import runs
 from gan_core.errors import GanError
 
-STATE_COLOURS = {
-    "queued": "blue", "running": "blue", "finished": "green", "stopped": "orange",
-    "interrupted": "orange", "diverged": "red", "failed": "red",
-}
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 @st.cache_data(max_entries=64, show_spinner="Timing a few steps of this run on this machine…")
@@ -60,11 +42,6 @@ def expected_duration(config_json: str, runs_dir: str):
         return f"The duration cannot be estimated: {e}"
     except Exception as e:  # noqa: BLE001 - the timing run crashed; a real run's log would say why
         return f"The duration cannot be estimated ({type(e).__name__}); the run's log will say more."
-
-
-def state_badge(state: str) -> str:
-    """Markdown for a coloured state badge."""
-    return f":{STATE_COLOURS.get(state, 'gray')}-badge[{state}]"
 
 
 def run_label(info: runs.RunInfo) -> str:

@@ -12,9 +12,10 @@ from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from gan_core.health import HEALTHY, Finding, judged
 from gan_core.recipes import RECIPES
+from gan_core.timefmt import duration
 from pages._keys import Train
 from pages._session import may_act
-from pages._shared import fmt_duration, plain, run_label
+from pages._shared import plain, run_label
 
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 
@@ -64,9 +65,9 @@ def progress(info: runs.RunInfo, status: dict) -> None:
     if info.images_per_s:
         parts.append(f"{info.images_per_s:,.0f} images/s")
     if info.active and info.eta is not None and info.step:
-        parts.append(f"ETA {fmt_duration(info.eta)}")
+        parts.append(f"ETA {(duration(info.eta) or '–')}")
     elif status.get("elapsed"):
-        parts.append(f"trained for {fmt_duration(status['elapsed'])}")
+        parts.append(f"trained for {(duration(status['elapsed']) or '–')}")
     st.progress(fraction, text="  ·  ".join(parts))
 
 

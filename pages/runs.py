@@ -18,7 +18,7 @@ from gan_core import catalog, checkpoints, experiments, export, jobs, runs
 from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.timefmt import duration, when
-from gan_core.health import HEALTHY, HISTORY, Finding, diagnose, exploded, judged
+from gan_core.health import HEALTHY, HISTORY, TAIL_BYTES, Finding, ShownState, diagnose, judged, shown_state
 from pages._comparisons import comparison_section
 from pages._curves import curves_section, run_config, short_name
 from pages._judge import condition_rows_note, is_conditional, judge_section
@@ -28,12 +28,6 @@ from pages._shared import plain
 
 through_app()
 
-STATE_COLOURS = {
-    "queued": "blue", "running": "blue", "stopping": "orange", "finished": "green", "stopped": "orange",
-    "interrupted": "orange", "diverged": "red", "failed": "red", "exploded": "red",
-}
-# The same colours as text in the runs table (Streamlit's badge palette).
-STATE_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 SELECTED = Runs.SELECTED
 
@@ -57,20 +51,20 @@ def stop_requested(info: runs.RunInfo) -> bool:
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
-def _exploded(run_dir: str, size: int, mtime_ns: int) -> str | None:
-    # Only the file's end is read: the judgement is on the last rows, and the table
+def _last_rows(run_dir: str, size: int, mtime_ns: int) -> list[dict]:
+    # Only the file's end is read: "exploded" is judged on the last rows, and the table
     # redraws every few seconds for runs of any length.
-    rows, _ = runs.read_metrics(run_dir, max(0, size - 16384))
-    return exploded(rows)
+    rows, _ = runs.read_metrics(run_dir, max(0, size - TAIL_BYTES))
+    return rows
 
 
-def blown_up(info: runs.RunInfo) -> str | None:
-    """gan_core.health's sentence if the run's losses blew up, else None."""
+def shown(info: runs.RunInfo) -> ShownState:
+    """The run's state as every page shows it (gan_core.health.shown_state), its rows cached."""
     try:
         stat = (info.path / "metrics.jsonl").stat()
     except OSError:
-        return None
-    return _exploded(str(info.path), stat.st_size, stat.st_mtime_ns)
+        return shown_state(info, [])
+    return shown_state(info, _last_rows(str(info.path), stat.st_size, stat.st_mtime_ns))
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
@@ -104,15 +98,6 @@ def health_text(info: runs.RunInfo) -> str:
     return "; ".join(f.title for f in findings) or HEALTHY
 
 
-def state_text(info: runs.RunInfo) -> str:
-    if stop_requested(info):
-        return "stopping"
-    # An ended run whose losses blew up is never shown as a green "finished".
-    if info.state in ("finished", "stopped", "interrupted") and blown_up(info):
-        return "exploded"
-    return info.state
-
-
 # --- page sections ---------------------------------------------------------------
 
 
@@ -123,10 +108,10 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
     now = datetime.now()
     for r in all_runs:
         exp = experiments.read_experiment(r.path)
-        state = state_text(r)
+        state = shown(r)
         rows.append({
             "Run": r.id,
-            "State": state,
+            "State": str(state.shown),
             "Recipe": r.recipe,
             "Data": r.data,
             "Steps": f"{r.step} / {r.total}",
@@ -136,7 +121,7 @@ def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
             "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
             "Health": health_text(r),
-            "Note": r.error or blown_up(r) or "",
+            "Note": state.reason or "",
         })
     table = pd.DataFrame(rows)
     return table if table["Note"].any() else table.drop(columns="Note")
@@ -150,8 +135,10 @@ def runs_table(settings) -> None:
         # so buttons, curves and the run picker agree with the table.
         st.session_state[Runs.SIGNATURE] = signature
         st.rerun()
-    table = table_rows(all_runs).style.map(
-        lambda state: f"color: {STATE_CSS.get(STATE_COLOURS.get(state, ''), 'inherit')}; font-weight: 600", subset=["State"])
+    css = {r.id: shown(r).css for r in all_runs}
+    frame = table_rows(all_runs)
+    table = frame.style.apply(lambda col: [f"color: {css.get(i, 'inherit')}; font-weight: 600" for i in frame["Run"]],
+                              subset=["State"])
     st.dataframe(
         table, hide_index=True, width="stretch",
         column_config={
@@ -176,12 +163,12 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     if not may_act(info, settings):
         return  # demo mode: another visitor's run is never listed, stopped, resumed, zipped or deleted
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
-    state = state_text(info)
+    state = shown(info)
     # Live progress is in the table (which refreshes); this row changes only with the state.
     detail = "" if info.active else f"step {info.step} / {info.total}"
-    text = f"**{short_name(info)}** :{STATE_COLOURS.get(state, 'gray')}-badge[{state}] {detail}  \n`{info.id}`"
-    if info.error or blown_up(info):
-        text += f"  \n:red[{info.error or blown_up(info)}]"
+    text = f"**{short_name(info)}** {state.badge()} {detail}  \n`{info.id}`"
+    if state.reason:
+        text += f"  \n:red[{state.reason}]"
     for f in health(info) or []:
         if f.code != "exploded":  # said in red above
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"

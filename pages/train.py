@@ -17,9 +17,10 @@ from gan_core.data import list_sources
 from gan_core.data.paired import FROM_FILES, PAIR_KINDS
 from gan_core.errors import GanError
 from gan_core.form import BUILTIN, KEYS, SERVER, UPLOAD
-from gan_core.health import diagnose, exploded
+from gan_core.health import ENDED_CLEANLY, diagnose, exploded, shown_state
 from gan_core.recipes import RECIPES, describe
 from gan_core.settings import check_server_path
+from gan_core.timefmt import duration
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
 from gan_core.visitors import UPLOADS
@@ -27,8 +28,7 @@ from pages._charts import discriminator_figure, loss_figure
 from pages._judge import condition_rows_note
 from pages._live import log_tail, read_all_metrics
 from pages._session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
-from pages._shared import fmt_duration, plain, state_badge
-from pages._shared import expected_duration
+from pages._shared import expected_duration, plain
 from pages._keys import Train
 from pages._train_form import apply_preset, draw, draw_section, put_defaults, remember_form, restore_form
 from pages._train_live import choose_run, controls, latest_numbers, progress, samples, show_health, triplets_note
@@ -304,19 +304,11 @@ def settings_form(settings) -> None:
 # ----------------------------------------------------------------------------- live view
 
 
-BLOWN_UP_STATES = ("finished", "stopped", "interrupted")  # ended without an error of their own
-
-
-def state_label(info: runs.RunInfo, blown: str | None) -> str:
-    """The run's badge: an ended run whose losses blew up is never a green "finished"."""
-    return ":red-badge[exploded]" if blown and info.state in BLOWN_UP_STATES else state_badge(info.state)
-
-
 def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> None:
     """What happened to the run; ``blown`` is gan_core.health's sentence when its losses blew up."""
     message = status.get("message")
-    if blown and info.state in BLOWN_UP_STATES:
-        what = {"finished": f"Ran all {info.total:,} steps in {fmt_duration(status.get('elapsed'))}.",
+    if blown and info.state in ENDED_CLEANLY:
+        what = {"finished": f"Ran all {info.total:,} steps in {(duration(status.get('elapsed')) or '–')}.",
                 "stopped": f"Stopped at step {info.step:,}.", "interrupted": "The worker process ended without finishing."}
         st.error(plain(f"{what[info.state]} {blown}"), icon=":material/warning:")
     elif blown and info.active:
@@ -324,7 +316,7 @@ def show_state(info: runs.RunInfo, status: dict, blown: str | None = None) -> No
     elif info.state == "queued":
         st.info("Starting the worker process; loading PyTorch takes a few seconds.", icon=":material/hourglass_top:")
     elif info.state == "finished":
-        st.success(" ".join(filter(None, [f"Finished all {info.total} steps in {fmt_duration(status.get('elapsed'))}.", message])))
+        st.success(" ".join(filter(None, [f"Finished all {info.total} steps in {(duration(status.get('elapsed')) or '–')}.", message])))
     elif info.state == "stopped":
         st.warning(plain(message) if message else f"Stopped at step {info.step}; Resume continues from there.")
     elif info.state == "interrupted":
@@ -354,7 +346,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
         rows = read_all_metrics(info.path)
         blown = exploded(rows)
         head, buttons = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state_label(now, blown)}")
+        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {shown_state(now, rows).badge()}")
         head.caption(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
                      f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss")
         with buttons:
