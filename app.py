@@ -16,4 +16,17 @@ pages = [
     st.Page("pages/lab_1d.py", title="Lab: GAN theory in 1-D", icon=":material/show_chart:"),
     st.Page("pages/lab_2d.py", title="Lab: mode collapse in 2-D", icon=":material/scatter_plot:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)  # first: until it is sent, the browser lists pages/ as files
+
+# The engine's packages, imported whole before any page. Streamlit runs every session's
+# script in a thread of its own, and Python's import locks are per module: a thread that
+# enters gan_core.data through a submodule (recipes imports gan_core.data.paired) while
+# another is still running the package's __init__ can be handed the other's half-built
+# module ("cannot import name ... from partially initialized module"; seen when two
+# browsers opened pages at once). Imported here first, in one order, every other thread
+# waits for the whole package instead.
+import gan_core.data  # noqa: F401  (order matters: data before what stands on it)
+import gan_core.models  # noqa: F401
+import gan_core.experiments  # noqa: F401
+
+navigation.run()

@@ -96,7 +96,8 @@ def test_pairs_and_the_realism_map_in_a_real_process(ckpts, tmp_path):
     realism = rgb(out / "facade-realism.png")
     assert realism.shape == (30, 40, 3) and realism.std() > 0
     line = r.stdout.strip().splitlines()[-1]
-    assert line.startswith(f"{pair} -> ") and "facade-target.png" in line and "facade-realism.png" in line
+    # Long paths are shortened from the left when printed, so only the end is certain.
+    assert "facade.png -> " in line and "facade-target.png" in line and "facade-realism.png" in line
     assert "L1 error 0." in line and "against the target half" in line and "realism 0." in line
 
 

@@ -7,9 +7,11 @@ state is a RunState."""
 from __future__ import annotations
 
 import json
-import multiprocessing
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,8 @@ from gan_core import experiments, jobs, runs, visitors
 from gan_core.errors import RunError
 from gan_core.recipes import resolve
 from gan_core.runs import RunState
+
+ROOT = Path(__file__).resolve().parents[1]
 
 A = "a" * 32
 
@@ -129,43 +133,58 @@ def test_a_comparison_with_no_free_slot_creates_nothing(tmp_path, no_workers):
 # ----------------------------------------------------------------------------- atomic slots
 
 
-def _launch_at_once(runs_dir, barrier, results) -> None:
-    """One of several processes pressing Start at the same moment on a one-run server."""
-    from gan_core import jobs as child_jobs
+# One of several processes pressing Start at the same moment on a one-run server. A
+# plain ``python -c`` child, not multiprocessing: a spawned child re-runs the parent's
+# __main__, which in a test process that ran an AppTest page is that page's script.
+LAUNCHER = """
+import json, sys, time
+from pathlib import Path
+from gan_core import jobs
+from gan_core.config import Config
+from gan_core.errors import RunError
+from gan_core.recipes import resolve
 
-    slow_create = child_jobs.create_run
+runs_dir, ready, go = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+slow_create = jobs.create_run
 
-    def create_run(cfg, where):
-        time.sleep(0.3)  # widen the window between counting the runs and creating one
-        return slow_create(cfg, where)
+def create_run(cfg, where):
+    time.sleep(0.3)  # widen the window between counting the runs and creating one
+    return slow_create(cfg, where)
 
-    child_jobs.create_run = create_run
-    child_jobs._spawn = lambda run_dir, active=0: None  # the queued run holds its slot; nothing needs to train
-    cfg = tiny("gan", "ring-8", steps=10)
-    barrier.wait()
-    try:
-        results.put(("started", str(child_jobs.launch(cfg, runs_dir, max_active=1))))
-    except RunError as e:
-        results.put(("refused", str(e)))
+jobs.create_run = create_run
+jobs._spawn = lambda run_dir, active=0: None  # the queued run holds its slot; nothing needs to train
+cfg = resolve(Config(recipe="gan").replace(**{"data.name": "ring-8", "train.steps": 10}))
+ready.touch()
+while not go.exists():  # every child is imported and waiting: all press Start together
+    time.sleep(0.005)
+try:
+    print(json.dumps(["started", str(jobs.launch(cfg, runs_dir, max_active=1))]))
+except RunError as e:
+    print(json.dumps(["refused", str(e)]))
+"""
 
 
 def test_three_simultaneous_launches_from_separate_processes_start_exactly_one(tmp_path):
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(3), ctx.Queue()
-    procs = [ctx.Process(target=_launch_at_once, args=(tmp_path, barrier, results)) for _ in range(3)]
+    runs_dir, go = tmp_path / "runs", tmp_path / "go"
+    ready = [tmp_path / f"ready-{i}" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", LAUNCHER, str(runs_dir), str(r), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT) for r in ready]
+    deadline = time.monotonic() + 180
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        time.sleep(0.05)
+    go.touch()
+    outcomes = []
     for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(30)
-        assert p.exitcode == 0
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err[-2000:]
+        outcomes.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(kind for kind, _ in outcomes) == ["refused", "refused", "started"]
     for kind, text in outcomes:
         if kind == "refused":
             assert text == ("1 run(s) are already training or queued and the limit is 1; wait for one to finish, "
                             "or stop one of your own.")
-    assert [r.state for r in runs.list_runs(tmp_path)] == ["queued"]  # the lock file beside it is not a run
-    assert (tmp_path / jobs.SLOTS_LOCK).is_file()
+    assert [r.state for r in runs.list_runs(runs_dir)] == ["queued"]  # the lock file beside it is not a run
+    assert (runs_dir / jobs.SLOTS_LOCK).is_file()
 
 
 def test_a_resume_that_waited_for_the_lock_sees_the_run_another_resume_queued(tmp_path, no_workers):
