@@ -74,6 +74,15 @@ RATIO_CHECK_BYTES = 2**20  # smaller members cost nothing however well they comp
 MAX_NAMES = 1000
 MAX_NAME_CHARS = 200
 
+# Pictures one request may translate (the Pix2Pix page's uploads): each costs a
+# translation and a cached result, and Streamlit has already buffered every file by the
+# time the page runs. Ten holiday photos pass; 200 in one go took 42 s a pass.
+MAX_PICTURES = 50
+MAX_DEMO_PICTURES = 10  # a public demo's shared server (GAN_WORKBENCH_DEMO=1)
+# A file name longer than this is no real file's (NAME_MAX is 255 bytes on Linux, macOS
+# and Windows): a name a visitor forged, refused in one sentence rather than carried along.
+MAX_FILE_NAME_CHARS = 255
+
 IMAGE_KINDS = "jpg, png, gif, webp, bmp or tiff"  # for messages
 # The Pillow decoders a visitor's bytes may reach: those of the kinds named above.
 # Image.open picks a decoder from the content, not the name, out of some 40 (EPS runs
@@ -171,6 +180,94 @@ def flatten(img: Image.Image, channels: int) -> Image.Image:
     return img if img.mode == target else img.convert(target)
 
 
+def pictures_to_take(count: int, demo: bool = False) -> tuple[int, str | None]:
+    """How many of ``count`` pictures sent in one request are read (the first ones, in
+    order), and the one sentence for the rest (None when all are). Called before any
+    file is read or decoded."""
+    limit = MAX_DEMO_PICTURES if demo else MAX_PICTURES
+    if count <= limit:
+        return count, None
+    where = "on this demo server" if demo else "per request"
+    return limit, (f"Only the first {limit} of your {count:,} pictures are translated, the limit {where}; "
+                   f"translate the other {count - limit:,} in another batch.")
+
+
+def check_file_name(name: str, what: str = "The file") -> None:
+    """Refuse a file name no real file has: a NUL or other control character (a NUL is
+    how a name smuggles a second extension past a type check), or more than
+    MAX_FILE_NAME_CHARS characters. ``DataError`` in one sentence, naming the file
+    as far as it can be shown."""
+    name = str(name)
+    if "\0" in name or any(unicodedata.category(c) == "Cc" for c in name):
+        raise DataError(f"{what} {shown_name(name) or '(unnamed)'} has a control character in its name; "
+                        "rename the file and upload it again.")
+    if len(name) > MAX_FILE_NAME_CHARS:
+        raise DataError(f"{what} {shown_name(name)} has a name of {len(name):,} characters, more than the "
+                        f"{MAX_FILE_NAME_CHARS} a file name may have; rename it and upload it again.")
+
+
+# JPEG frame markers (SOF) libjpeg decodes, and the fewest bits each 8 x 8 block of every
+# component costs in its entropy-coded data. Sequential Huffman: a DC code and an
+# end-of-block code, each at least one bit. Progressive: its DC scans code every block
+# with at least one bit (later scans may skip whole runs). Lossless: at least a bit per
+# sample, counted here as per block. Arithmetic coding (C9-CF) has no such floor.
+_JPEG_BITS_PER_BLOCK = {0xC0: 2, 0xC1: 2, 0xC2: 1, 0xC3: 1}
+
+
+def _jpeg_shortfall(data: bytes) -> tuple[int, int] | None:
+    """(bytes of entropy-coded data, the fewest its frame needs) when a JPEG holds less
+    than its header's pixels need, else None. libjpeg fills the blocks a stream lacks
+    with grey when it meets the end marker early (a warning Pillow does not pass on),
+    so a few hundred bytes declaring 7000 x 7000 decode as a 49-megapixel grey picture
+    (147 MB, seconds) before anything looks wrong. Reads the markers only; any
+    structure it does not follow is left to the decoder."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos, n, entropy, needed = 2, len(data), 0, None
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:  # end of image
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2:
+            return None
+        segment = data[pos + 4 : pos + 2 + length]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header
+            if marker not in _JPEG_BITS_PER_BLOCK or len(segment) < 6:
+                return None
+            height, width, count = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big"), segment[5]
+            factors = [(segment[7 + 3 * i] >> 4, segment[7 + 3 * i] & 15) for i in range(count) if 8 + 3 * i <= len(segment)]
+            if not factors or height == 0 or any(h == 0 or v == 0 for h, v in factors):
+                return None
+            hmax, vmax = max(h for h, _ in factors), max(v for _, v in factors)
+            blocks = sum(-(-(-(-width * h // hmax)) // 8) * -(-(-(-height * v // vmax)) // 8) for h, v in factors)
+            needed = blocks * _JPEG_BITS_PER_BLOCK[marker] // 8
+        pos += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next marker that is not a restart
+            start = pos
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= n:
+                    pos = n
+                    break
+                if data[pos + 1] == 0x00 or 0xD0 <= data[pos + 1] <= 0xD7:
+                    pos += 2
+                    continue
+                break
+            entropy += pos - start
+    if needed is None or entropy >= needed:
+        return None
+    return entropy, needed
+
+
 def read_image(data: bytes, name: str) -> np.ndarray:
     """One uploaded image -> uint8 array (H, W, C): C = 1 for grey, 3 for colour.
 
@@ -187,6 +284,12 @@ def read_image(data: bytes, name: str) -> np.ndarray:
                         "save it smaller (as a JPEG, or scaled down) and try again.")
     try:
         with open_image(io.BytesIO(data), what) as img:
+            if img.format == "JPEG" and _jpeg_shortfall(data):
+                raise DataError(f"{what} is incomplete: its header declares {img.size[0]:,} x {img.size[1]:,} pixels "
+                                f"but it holds only {byte_size(len(data))}, too little for them (cut short while copying?); "
+                                "upload the whole file.")
+            # A decoder that meets the end of the data early raises (Pillow's default,
+            # ImageFile.LOAD_TRUNCATED_IMAGES = False, which nothing in this product sets).
             img.load()
             # Memory: a 48-megapixel photo is 200 MB in Pillow, so no step keeps a spare copy.
             ImageOps.exif_transpose(img, in_place=True)
@@ -313,7 +416,7 @@ def open_regular(path: str | Path):
 __all__ = [
     "MAX_UPLOAD_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ASPECT", "MAX_ZIP_ENTRIES",
     "MAX_ZIP_DIRECTORY_BYTES", "MAX_ZIP_TOTAL_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_CHECK_BYTES", "MAX_NAMES",
-    "MAX_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS", "GREY_MODES",
-    "byte_size", "unprintable", "shown_name", "check_image_size", "open_image", "native_channels", "flatten",
-    "read_image", "check_zip_members", "end_record", "open_zip", "Unreadable", "open_regular",
+    "MAX_NAME_CHARS", "MAX_PICTURES", "MAX_DEMO_PICTURES", "MAX_FILE_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS",
+    "GREY_MODES", "byte_size", "unprintable", "shown_name", "check_image_size", "open_image", "native_channels",
+    "flatten", "pictures_to_take", "check_file_name", "read_image", "check_zip_members", "end_record", "open_zip", "Unreadable", "open_regular",
 ]
