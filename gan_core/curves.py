@@ -128,15 +128,29 @@ def x_axis(x_key: str, longest_elapsed: float = 0.0) -> tuple[float, str]:
     return (60.0, "wall time (min)") if longest_elapsed > MINUTES_AFTER_S else (1.0, "wall time (s)")
 
 
-def curve(x: Sequence[float], y: Sequence[float], smoothing: float, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def curve(x: Sequence[float] | None, y: Sequence[float] | None, smoothing: float,
+          scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One run's curve ready to draw: (x / scale, raw y, smoothed y), leaving out the
-    points where either is missing. Smoothed over every point, so thinning for the
-    browser afterwards never changes the smoothed line."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
+    rows where either is missing: a value of None or NaN, or the whole column (None:
+    rows written without ``elapsed`` by an older version or by hand have no wall time).
+    Smoothed over every point, so thinning for the browser afterwards never changes
+    the smoothed line."""
+    if x is None or y is None:
+        empty = np.empty(0)
+        return empty, empty, empty
+    x = np.asarray(x, dtype=float).reshape(-1)
+    y = np.asarray(y, dtype=float).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} values and y {len(y)}")
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep] / scale, y[keep]
     return x, y, ema(y, smoothing)
+
+
+def column(rows: Iterable[dict], key: str) -> np.ndarray:
+    """``key`` of every row as floats, NaN where a row lacks it: what ``curve`` leaves out."""
+    return np.array([v if isinstance(v := row.get(key), (int, float)) and not isinstance(v, bool) else np.nan
+                     for row in rows], dtype=float)
 
 
 def equilibrium(metric: str, standard_g_losses: Sequence[str | None]) -> float | None:

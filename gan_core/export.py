@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import RunError
-from .runs import ACTIVE, read_metrics, read_status, sample_images
+from .runs import ACTIVE, read_metrics, read_sample, read_status, sample_images
 
 RUN_FILES = ("config.json", "status.json", "experiment.json")
 WEIGHTS = "checkpoints/last.safetensors"
@@ -60,8 +60,12 @@ def run_zip_bytes(run_dir: str | Path) -> bytes:
             data = metrics.read_bytes()
             zf.writestr(f"{root}/metrics.jsonl", data[: data.rfind(b"\n") + 1])
         for _, png in sample_images(run_dir):
+            try:
+                data = read_sample(png)  # a FIFO named like a grid would block zf.write forever; junk is left out
+            except RunError:
+                continue
             # PNGs and float weights barely compress: store them, save the time.
-            zf.write(png, f"{root}/samples/{png.name}", compress_type=zipfile.ZIP_STORED)
+            zf.writestr(f"{root}/samples/{png.name}", data, compress_type=zipfile.ZIP_STORED)
         weights = run_dir / WEIGHTS
         if weights.is_file():
             zf.writestr(f"{root}/{WEIGHTS}", weights.read_bytes(), compress_type=zipfile.ZIP_STORED)

@@ -19,6 +19,7 @@ counts active runs and creates one (it is not a run: it has no config.json).
 from __future__ import annotations
 
 import enum
+import io
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import RunError
-from .untrusted import Unreadable, open_regular  # Unreadable: a run file that exists but cannot be used
+from .untrusted import Unreadable, open_image, open_regular, shown_name  # Unreadable: a run file that exists but cannot be used
 
 
 
@@ -359,7 +360,9 @@ def truncate_metrics(run_dir: str | Path, last_step: int) -> None:
 
 
 def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """(step, path) of every saved sample grid, oldest first."""
+    """(step, path) of every entry named like a saved sample grid, oldest first. What
+    is at a path is only checked when it is read (``read_sample``), so that one bad
+    entry is one note beside the others."""
     out = []
     for p in (Path(run_dir) / "samples").glob("step_*.png"):
         try:
@@ -367,6 +370,45 @@ def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(out)
+
+
+# A sample grid is a PNG of at most 64 x 64 samples of 256 px: tens of MB at the most.
+MAX_SAMPLE_BYTES = 64 << 20
+
+
+def read_sample(path: str | Path) -> bytes:
+    """The PNG bytes of a saved sample grid, for a page or a zip. Anything else named
+    like one (a symbolic link, a directory, a named pipe, an empty or damaged file, an
+    image of another kind, a file over MAX_SAMPLE_BYTES) raises ``RunError`` with one
+    sentence naming the file; a named pipe is refused without waiting for a writer."""
+    path = Path(path)
+
+    def refuse(reason: str) -> RunError:
+        return RunError(f"The sample grid {shown_name(path.name)} cannot be shown: {reason}; "
+                        "delete it from the run's samples folder.")
+
+    try:
+        if path.is_symlink():
+            raise refuse("it is a symbolic link, not a grid the run saved")
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_SAMPLE_BYTES:
+                raise refuse(f"it is {size:,} bytes, more than the {MAX_SAMPLE_BYTES:,} a grid may be")
+            data = f.read(MAX_SAMPLE_BYTES + 1)
+    except Unreadable:
+        raise refuse("it is not a regular file") from None
+    except OSError as e:
+        raise refuse(f"it cannot be read ({e.strerror or type(e).__name__})") from None
+    if not data:
+        raise refuse("it is empty")
+    try:
+        with open_image(io.BytesIO(data), "The grid") as img:
+            if img.format != "PNG":
+                raise ValueError(img.format)
+            img.load()
+    except Exception:  # noqa: BLE001 - whatever the decoder says of these bytes, they are no grid
+        raise refuse("it is not a readable PNG image") from None
+    return data
 
 
 def request_stop(run_dir: str | Path) -> None:

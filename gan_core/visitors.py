@@ -35,6 +35,10 @@ OWNER_FILE = "owner.json"
 # An upload nobody has used for this long is removed, whoever it belongs to: a visitor
 # who closed the tab never comes back to tidy up.
 UPLOAD_IDLE_S = 3 * 3600
+# A half-written upload (``.ckpt-*.tmp``, ``.upload-*.tmp``: runs.atomic_write_bytes's
+# temporary file) older than this was left by a server killed mid-write: saving a
+# 200 MB upload takes seconds. Swept, so the visitor's folder can go too.
+TEMP_STALE_S = 600
 UPLOAD_KINDS = (".zip", ".safetensors")  # one "newest" per kind: a training zip, a gallery checkpoint
 _OWNER = re.compile(r"[0-9a-f]{32}")
 # Upload file names (uploads.py: a hash of the bytes). Found in a run's config.json as
@@ -139,6 +143,14 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
             continue
         files = {}
         for f in entries:
+            if f.name.startswith(".") and f.suffix == ".tmp":
+                try:
+                    if f.is_file() and not f.is_symlink() and now - f.stat().st_mtime > TEMP_STALE_S:
+                        f.unlink()
+                        removed.append(f)
+                except OSError:
+                    pass
+                continue
             if f.suffix in UPLOAD_KINDS and not f.name.startswith(".") and f.is_file() and not f.is_symlink():
                 try:  # (another page load may be sweeping the same file right now)
                     if mine and f.resolve() in keep_paths:
@@ -170,6 +182,6 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
 
 
 __all__ = [
-    "UPLOADS", "OWNER_FILE", "UPLOAD_IDLE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
+    "UPLOADS", "OWNER_FILE", "UPLOAD_IDLE_S", "TEMP_STALE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
     "visible_runs", "uploads_dir", "referenced_uploads", "sweep_uploads",
 ]

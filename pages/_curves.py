@@ -88,7 +88,9 @@ def curves_figure(selected, frames, colours, metrics, smoothing, log_y, x_key, r
             frame = frames.get(info.id)
             if frame is None or metric not in frame.columns:
                 continue
-            x, y, smooth = curves.curve(frame[x_key].to_numpy(float), frame[metric].to_numpy(float), smoothing, scale)
+            xs = frame.get(x_key)  # None: no row has it (metrics written without elapsed); curves leaves them out
+            x, y, smooth = curves.curve(None if xs is None else xs.to_numpy(float), frame[metric].to_numpy(float),
+                                        smoothing, scale)
             if not len(x):
                 continue
             keep = thin(len(x))
@@ -155,6 +157,9 @@ def curves_section(selected: list[runs.RunInfo]) -> None:
         fig = curves_figure(now_selected, now_frames, colours, GROUPS[group], smoothing, log_y, x_key,
                             revision=f"{group}|{x_key}|{log_y}|{','.join(ids)}")
         st.plotly_chart(fig, width="stretch", config={"displaylogo": False})
+        if x_key == "elapsed" and any(len(f) and ("elapsed" not in f.columns or f["elapsed"].isna().any())
+                                      for f in now_frames.values()):
+            st.caption("Rows logged without a wall time are left out of this axis; choose Step to see every row.")
         if log_y and group == WASSERSTEIN_GROUP:
             st.caption("A log axis leaves out values at or below zero, which the Wasserstein estimate can take.")
 

@@ -115,7 +115,12 @@ def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None =
         path = dict(grids)[step]
     what = ("Source | output | target triplets" if paired else "Fixed-noise samples" if kind == "image"
             else "Generated points over the real ones")
-    st.image(path.read_bytes(), caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
+    try:
+        png = runs.read_sample(path)  # a regular PNG file, or one sentence (a FIFO, a link, junk...)
+    except GanError as e:
+        st.caption(plain(str(e)))
+        return
+    st.image(png, caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
 
 
 def latest_numbers(rows: list[dict], wasserstein: bool) -> None:

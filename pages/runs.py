@@ -227,9 +227,14 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
                 if not samples:
                     st.caption(f"{names[run_id]}: no grid yet")
                     continue
-                step, png = min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0]))
+                step, path = min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0]))
+                try:
+                    png = runs.read_sample(path)  # a bad grid is one note; the other runs' grids are shown
+                except GanError as e:
+                    st.caption(plain(f"{names[run_id]}: {e}"))
+                    continue
                 note = condition_rows_note(configs[run_id], paths[run_id]) if configs[run_id] else None
-                st.image(str(png), caption=f"{names[run_id]} · step {step}" + (f": {note}" if note else ""), width="stretch")
+                st.image(png, caption=f"{names[run_id]} · step {step}" + (f": {note}" if note else ""), width="stretch")
 
     live = any(r.active for r in selected)
     st.fragment(grids, run_every=5 if live else None)()

@@ -109,3 +109,64 @@ def test_start_with_a_runs_folder_that_is_a_file_is_one_sentence(tmp_path, monke
     assert [e.value for e in at.error] == [
         f"The runs folder {a_file} is a file, not a folder; set --runs-dir or GAN_WORKBENCH_RUNS_DIR to a folder."]
     assert a_file.read_text() == "not a folder"
+
+
+def grid_broken(good: Path, runs_dir: Path, kind: str) -> Path:
+    """A copy of the good run whose sample grid is replaced by ``kind``: junk bytes, a
+    named pipe or a symbolic link to a system file."""
+    import os
+
+    run_dir = Path(shutil.copytree(good, runs_dir / f"{good.name[:-4]}{kind[:4]}"))
+    (grid,) = (run_dir / "samples").glob("step_*.png")
+    grid.unlink()
+    if kind == "junk":
+        grid.write_bytes(b"\x89PNG but nothing after")
+    elif kind == "fifo":
+        os.mkfifo(grid)
+    else:
+        grid.symlink_to("/etc/passwd")
+    return run_dir
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [img.caption for element in at.get("image") for img in element.proto.imgs]
+
+
+def test_bad_sample_grids_are_one_note_each_and_the_good_grid_is_shown(env):
+    """Before: a traceback on the Runs page (every run's grids gone) and a thread blocked for ever on the FIFO."""
+    good, _ = env
+    bad = {kind: grid_broken(good, good.parent, kind) for kind in ("junk", "fifo", "link")}
+    at = render("runs.py")
+    at.multiselect(key="runs_selected").set_value([good.name, *(d.name for d in bad.values())]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(image_captions(at)) == 1 and image_captions(at)[0].endswith("step 2")  # the good run's grid
+    notes = [c.value for c in at.caption if "cannot be shown" in c.value]
+    assert len(notes) == 3 and all("step\\_0000002.png" in n or "step_0000002.png" in n for n in notes), notes
+    assert any("symbolic link" in n for n in notes) and sum("not a regular file" in n for n in notes) == 1
+
+    at = render("train.py")
+    for kind, run_dir in bad.items():
+        at.selectbox(key="train_watch_select").set_value(run_dir.name).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("cannot be shown" in c.value for c in at.caption), kind
+    at.selectbox(key="train_watch_select").set_value(good.name).run()
+    assert not at.exception and any("step 2" in c for c in image_captions(at))
+
+
+def test_wall_time_with_rows_that_never_logged_it_is_no_traceback(env):
+    """Before: metrics rows without ``elapsed`` plus "Wall time" was a KeyError traceback."""
+    import json
+
+    from gan_core.runs import read_metrics
+
+    good, _ = env
+    rows = read_metrics(good)[0]
+    assert rows and all("elapsed" in r for r in rows)
+    (good / "metrics.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "elapsed"}) + "\n" for r in rows))
+    at = render("runs.py")
+    at.multiselect(key="runs_selected").set_value([good.name]).run()
+    at.radio(key="runs_x").set_value("elapsed").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("left out of this axis" in c.value for c in at.caption)
+    at.radio(key="runs_x").set_value("step").run()
+    assert not at.exception and at.get("plotly_chart")
