@@ -120,7 +120,7 @@ def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None =
     except GanError as e:
         st.caption(plain(str(e)))
         return
-    st.image(png, caption=f"{what}, step {step:,}" + (f": {note}" if note else ""), width="stretch")
+    st.image(png, caption=plain(f"{what}, step {step:,}" + (f": {note}" if note else "")), width="stretch")  # names from a checkpoint
 
 
 def latest_numbers(rows: list[dict], wasserstein: bool) -> None:

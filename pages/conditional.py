@@ -61,7 +61,7 @@ def scale_for(width: int, target: int = HALF_PX, most: int = 8) -> int:
 def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: str) -> None:
     grid = pictures.make_grid(images, nrow=cols)
     big = pictures.upscale(grid, scale_for(grid.shape[1]))
-    st.image(big, caption=caption)
+    st.image(big, caption=plain(caption))  # captions render markdown; class names come from the checkpoint
     st.download_button("Download this grid (PNG)", lambda: pictures.image_png(big), file_name=f"{file_stem}.png",
                        mime="image/png", icon=":material/download:", on_click="ignore", key=key)
 
@@ -121,7 +121,7 @@ def chosen_attributes(names: list[str]) -> dict[str, float]:
                             format_func=lambda n: n.replace("_", " "))
         return {name: 1.0 if name in on else 0.0 for name in names}
     toggles = st.columns(min(3, len(names)))
-    return {name: 1.0 if toggles[i % len(toggles)].toggle(name.replace("_", " "), key=f"cond_attr_{name}") else 0.0
+    return {name: 1.0 if toggles[i % len(toggles)].toggle(plain(name.replace("_", " ")), key=f"cond_attr_{name}") else 0.0
             for i, name in enumerate(names)}
 
 
@@ -149,7 +149,7 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
         show_grid(draw_rows(*key, conds, cols, seed, truncation), cols,
                   f"Top row: {flip} off; bottom row: {flip} on; other attributes as set on the left, the same noise in each column.",
                   f"cgan-{flip}-seed{seed}", "cond_dl_flip")
-    st.subheader(f"Morph: {flip} from off to on")
+    st.subheader(plain(f"Morph: {flip} from off to on"))
     morph_strip(entry, np.array(conds[0]), np.array(conds[1]), 8, seed, 0, truncation, f"{flip} off \u2192 on")
 
 
@@ -158,7 +158,7 @@ def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: fl
     strip = pictures.strip(frames)
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.image(pictures.upscale(strip, scale_for(strip.shape[1], 800, 6)),
-               caption=f"{what}: the noise stays fixed while the condition moves in a straight line.")
+               caption=plain(f"{what}: the noise stays fixed while the condition moves in a straight line."))
     gif = pictures.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
     right.image(gif, caption="The same, animated")
     right.download_button("Download the GIF", gif, file_name="cgan-morph.gif", mime="image/gif",

@@ -234,7 +234,7 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
                     st.caption(plain(f"{names[run_id]}: {e}"))
                     continue
                 note = condition_rows_note(configs[run_id], paths[run_id]) if configs[run_id] else None
-                st.image(png, caption=f"{names[run_id]} · step {step}" + (f": {note}" if note else ""), width="stretch")
+                st.image(png, caption=plain(f"{names[run_id]} · step {step}" + (f": {note}" if note else "")), width="stretch")
 
     live = any(r.active for r in selected)
     st.fragment(grids, run_every=5 if live else None)()

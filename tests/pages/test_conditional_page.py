@@ -180,3 +180,34 @@ def test_a_model_trained_on_a_zip_of_class_folders_works_through_the_page(env, t
     at.selectbox(key="cond_class").set_value("squares").run()
     assert not at.exception
     assert images(at)[0][0].startswith("32 samples of class squares")
+
+
+def test_markdown_in_class_names_is_shown_as_typed_in_every_caption(env, trained):
+    """Before: a checkpoint's class names were rendered as markdown in the grids'
+    captions, so an image link made the browser fetch an outside address."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from pages._shared import plain
+
+    names = ["![x](http://evil.example/p.png)", "[link](http://evil.example)"] + [str(k) for k in range(2, 10)]
+    with safe_open(str(trained["digits"]), "pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    data = json.loads(meta["data"])
+    assert data["class_names"] == [str(k) for k in range(10)]
+    meta["data"] = json.dumps({**data, "class_names": names})
+    save_file(tensors, str(env / "cgan-marked.safetensors"), metadata=meta)
+    at = page()
+    assert not at.error, [e.value for e in at.error]
+    at.selectbox(key="cond_to").set_value(names[1]).run()
+    assert not at.exception
+    captions = [c for c, _ in images(at)]
+    assert captions[:3] == [plain(f"32 samples of class {names[0]} (seed 0)"),
+                            plain(f"Top to bottom: class {', '.join(names)}; the same noise down each column."),
+                            plain(f"Class {names[0]} \u2192 {names[1]}: the noise stays fixed while the condition moves "
+                                  "in a straight line.")]
+    for caption in captions:  # no bracket left unescaped: no link, no image
+        assert "](" not in caption.replace("\\](", ""), caption
