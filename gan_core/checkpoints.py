@@ -23,8 +23,9 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from .config import Config
-from .data.base import DataInfo
+from .data.base import SOURCES, DataInfo
 from .errors import CheckpointError, ConfigError
+from .recipes import RECIPES, resolve
 from .runs import atomic_write_bytes
 from .untrusted import MAX_NAME_CHARS, MAX_NAMES, shown_name, unprintable
 
@@ -120,13 +121,15 @@ class Checkpoint:
 
 
 # A checkpoint's metadata is untrusted text (it may come from a visitor): nothing is
-# built from it until every number in it is checked against these bounds, and the
-# models it describes are then built on PyTorch's "meta" device (shapes, no memory)
-# and compared with the tensors actually in the file. The bounds are far above any
-# model this workbench trains (DCGAN width 64 at 256 px; MLP width 256) and far below
-# what would exhaust a 1 GB server.
+# built from it until every number in it is checked against these bounds and its
+# config passes the rules a training config passes (``recipes.resolve``: recipe, data
+# source, architecture, image sizes), and the models it describes are then built on
+# PyTorch's "meta" device (shapes, no memory) and compared with the tensors actually
+# in the file. The bounds are far above any model this workbench trains (DCGAN width
+# 64 at 256 px; MLP width 256) and far below what would exhaust a 1 GB server.
 MAX_HEADER = 16 * 1024 * 1024  # bytes of safetensors JSON header; ours are a few KB
-MAX_IMAGE_SIDE = 1024  # the largest --image-size the engine accepts
+MAX_IMAGE_SIDE = 1024  # the largest --image-size the engine trains (MLP models; recipes.resolve)
+CONV_SIDES = (16, 32, 64, 128, 256)  # the sizes the engine trains conv, U-Net and encoder-decoder models at (recipes.resolve)
 MAX_VECTOR_DIM = 1024  # toy points are 1-D or 2-D
 MAX_Z_DIM = 4096
 MAX_WIDTH = 4096
@@ -193,7 +196,49 @@ def parse_metadata(meta: dict, name: str) -> tuple[Config, DataInfo, int]:
         raise _damaged(name, "its step is negative")
     info = DataInfo(data["name"], kind, tuple(shape), _names(data.get("class_names"), name, "class_names"),
                     _names(data.get("attr_names"), name, "attr_names"))
+    trained_here(cfg, info, name)
     return cfg, info, step
+
+
+def trained_here(cfg: Config, info: DataInfo, name: str) -> None:
+    """Refuse (``CheckpointError``, one sentence naming the file and the field) a
+    checkpoint this engine could not have trained: its config must pass the rules a
+    training config passes (``recipes.resolve``), so a conv model declared at 1,024 px,
+    a recipe without its data kind or a cgan without classes is refused before any
+    model is built or any sample drawn. The form's limits on batch and k are not
+    applied: they bound one dashboard run's training, and cost nothing when sampling."""
+    size, arch = cfg.data.image_size, cfg.model.arch
+    if info.kind == "image" and arch not in (None, "mlp") and size not in CONV_SIDES:
+        sizes = f"up to {CONV_SIDES[-1]} px" if size > CONV_SIDES[-1] else f"at {', '.join(map(str, CONV_SIDES[:-1]))} or {CONV_SIDES[-1]} px"
+        raise CheckpointError(f"{name} declares a {size:,}-px {arch} {cfg.recipe}; this engine trains {arch} models {sizes}, "
+                              "so it cannot be one of its checkpoints.")
+    if info.kind == "image" and not 8 <= size <= MAX_IMAGE_SIDE:
+        raise CheckpointError(f"{name} declares {size:,}-px images; this engine trains at 8 to {MAX_IMAGE_SIDE:,} px, "
+                              "so it cannot be one of its checkpoints.")
+    try:
+        source = SOURCES.get(cfg.data.name)
+    except ConfigError:
+        raise CheckpointError(f"{name} declares data source {shown_name(cfg.data.name, 40)!r}, which this engine does not have, "
+                              "so it cannot be one of its checkpoints.") from None
+    if source.kind != info.kind:
+        raise _damaged(name, f"data source {source.name!r} holds {source.kind} data, not {info.kind} data")
+    if info.kind == "image" and cfg.data.channels is not None and cfg.data.channels != info.shape[0]:
+        raise _damaged(name, f"its data shape {list(info.shape)} disagrees with its {cfg.data.channels} channels")
+    try:
+        recipe = RECIPES.get(cfg.recipe)
+    except ConfigError:
+        raise CheckpointError(f"{name} names recipe {shown_name(cfg.recipe, 40)!r}, which this workbench does not have; "
+                              f"use a checkpoint of {', '.join(RECIPES.names())}.") from None
+    if recipe.conditional and not (info.class_names or info.attr_names):
+        raise _damaged(name, f"a {cfg.recipe} checkpoint must name the classes or attributes it was conditioned on")
+    try:
+        resolve(cfg)
+    except ConfigError as e:
+        reason = str(e).rstrip(".").split("; ")[0]
+        raise CheckpointError(f"{name} cannot be one of this engine's checkpoints: its config would be refused for training "
+                              f"({reason[:1].lower()}{reason[1:]}); use a checkpoint trained by GAN Workbench.") from None
+    except (TypeError, ValueError, ZeroDivisionError, AttributeError):
+        raise _damaged(name, "its config cannot be checked") from None
 
 
 def _header(raw: bytes, name: str) -> dict:
@@ -283,13 +328,18 @@ def export_generator(src: str | Path, out: str | Path) -> int:
     what sampling needs, at about half the size. Returns the bytes written.
     pix2pix keeps its PatchGAN (a tenth or so of the file): the
     translation page's realism map is that discriminator's verdict."""
-    ckpt = read(src)
     out = Path(out)
     if out.suffix != ".safetensors":
-        raise CheckpointError(f"{out.name} must end in .safetensors; choose another --out name.")
+        raise CheckpointError(f"{shown_name(out.name)} must end in .safetensors; choose another --out name.")
+    if out.exists() and not out.is_file():  # a folder, or a named pipe that would block
+        raise CheckpointError(f"{shown_name(str(out), 80)} exists and is not a regular file; choose another --out path.")
+    ckpt = read(src)
     meta = {"format": FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()), "step": str(ckpt.step)}
     keep = ("generator", "discriminator") if ckpt.config.recipe == "pix2pix" else ("generator",)
     data = st_save({f"{part}.{k}": v.contiguous() for part in keep for k, v in ckpt.part(part).items()}, metadata=meta)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, data)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, data)
+    except OSError as e:
+        raise CheckpointError(f"Cannot write {shown_name(str(out), 80)} ({e.strerror}); choose another --out path.") from None
     return len(data)

@@ -246,6 +246,34 @@ def _train_as(ranks, args, dests) -> int:
     return 1
 
 
+# At most this many samples per `sample` command, refused before the checkpoint is read:
+# a count no grid or analysis needs (a 316 x 316 grid). What the samples may cost in
+# memory is the engine's per-request budget (gan_core.budget), which inference's
+# sample_tensor and sample_grid apply, generating in chunks that fit.
+MAX_SAMPLES = 100_000
+
+
+def _output_path(value: str) -> Path:
+    """--out as given, refused in one sentence when it exists and is not a regular
+    file: writing into a named pipe blocks until someone reads it, forever."""
+    from .untrusted import shown_name
+
+    out = Path(value)
+    if out.exists() and not out.is_file():
+        raise GanError(f"--out {shown_name(value, 80)} exists and is not a regular file (a folder, named pipe or device); "
+                       "choose another path.")
+    return out
+
+
+def _write_output(out: Path, data: bytes) -> None:
+    from .runs import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(out, data)  # whole or not at all
+    except OSError as e:
+        raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None
+
+
 def _cmd_sample(args) -> int:
     import io
 
@@ -255,10 +283,11 @@ def _cmd_sample(args) -> int:
     from .pictures import png_bytes
     from .samples import points_png
 
-    if args.n < 1:
-        raise GanError("--n must be at least 1.")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise GanError(f"--n must be between 1 and {MAX_SAMPLES:,}, not {args.n:,}.")
     if not 0 < args.truncation <= 1:
         raise GanError(f"--truncation must be above 0 and at most 1, not {args.truncation}.")
+    out = _output_path(args.out)
     gen = load_generator(args.checkpoint)
     if gen.config.recipe == "pix2pix":
         raise GanError(f"{gen.path.name} is a pix2pix model, which translates images rather than sampling noise; "
@@ -266,7 +295,6 @@ def _cmd_sample(args) -> int:
     cond = None
     if args.label is not None or args.attributes is not None:
         cond = condition_vector(gen, label=args.label, attributes=args.attributes)
-    out = Path(args.out)
     if out.suffix.lower() == ".npy":
         buf = io.BytesIO()
         np.save(buf, sample_tensor(gen, args.n, args.seed, args.truncation, cond).float().numpy())
@@ -276,10 +304,7 @@ def _cmd_sample(args) -> int:
     else:
         points = sample_tensor(gen, args.n, args.seed, args.truncation).float().numpy()
         data = points_png(points, title=f"{gen.config.recipe}, step {gen.step}")
-    try:
-        out.write_bytes(data)
-    except OSError as e:
-        raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None
+    _write_output(out, data)
     what = f" of class {args.label}" if args.label is not None else f" with {args.attributes}" if args.attributes else ""
     print(f"Wrote {args.n} samples{what} from {gen.config.recipe} at step {gen.step} to {out}")
     return 0
@@ -290,11 +315,11 @@ def _cmd_evaluate(args) -> int:
     import json
 
     from .inference import load_generator
-    from .judge import evaluate
+    from .judge import MAX_N, MIN_N, evaluate
     from .settings import load_settings
 
-    if args.n is not None and not 10 <= args.n <= 20_000:
-        raise GanError(f"--n must be between 10 and 20000, not {args.n}.")
+    if args.n is not None and not MIN_N <= args.n <= MAX_N:
+        raise GanError(f"--n must be between {MIN_N} and {MAX_N}, not {args.n}.")
     gen = load_generator(args.checkpoint)
     if gen.kind == DataKind.VECTOR:
         return _evaluate_points(gen, args)
@@ -311,6 +336,8 @@ def _cmd_evaluate(args) -> int:
             print("  " + line)
         for name, acc in result.per_condition.items():
             print(f"    {name:24} {acc:.1%}")
+    if result.note and not args.json:  # the figures stand; only the judge's cache was not written
+        print(f"note: {result.note}", file=sys.stderr)
     return 0
 
 

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 from torch import nn
 
 from .config import DataConfig, DataKind
@@ -35,12 +37,17 @@ from .data import load_data
 from .data.base import GanData
 from .errors import DataError
 from .inference import Generator, condition_vector
+from .memorisation import MAX_REBUILD_BYTES, check_rebuild
 from .runs import atomic_write_bytes
 
 VERSION = 1  # bump when the judge's architecture or training changes: old caches are ignored
 FEATURES = 128
 MAX_TRAIN = 10_000  # real images the judge learns from: enough for MNIST-like sets, seconds on a CPU
 EPOCHS = 6
+MIN_N, MAX_N = 10, 20_000  # generated samples scored: below 10 the figures mean nothing; 20,000 is minutes on a CPU
+# Generated images are made, read and dropped a chunk at a time: at most this many
+# bytes of them (float32) exist at once, whatever the size the checkpoint declares.
+CHUNK_BYTES = 64 * 1024 * 1024
 
 
 class JudgeNet(nn.Module):
@@ -68,6 +75,7 @@ class Evaluation:
     frechet_floor: float  # real vs real, two disjoint halves of the same size
     n: int  # generated samples scored
     per_condition: dict[str, float]  # accuracy per class or per attribute
+    note: str | None = None  # one sentence when something beside the figures went wrong (the judge could not be cached)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,7 +102,10 @@ def _targets(data: GanData, tensors: dict) -> tuple[torch.Tensor, str]:
 
 
 def _real_tensors(data: GanData, limit: int) -> dict:
-    n = min(len(data), limit)
+    """Up to ``limit`` real items in a seeded order, and never more than
+    ``MAX_REBUILD_BYTES`` of images (a folder of large images gives fewer)."""
+    per_item = 4 * math.prod(data.shape)
+    n = min(len(data), limit, max(1, MAX_REBUILD_BYTES // per_item))
     if data.tensors is not None:
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n]
         return {k: v.index_select(0, order) for k, v in data.tensors.items()}
@@ -103,8 +114,9 @@ def _real_tensors(data: GanData, limit: int) -> dict:
 
 
 class Judge:
-    def __init__(self, net: JudgeNet, kind: str, held_out: dict, real_accuracy: float):
+    def __init__(self, net: JudgeNet, kind: str, held_out: dict, real_accuracy: float, note: str | None = None):
         self.net, self.kind, self.held_out, self.real_accuracy = net.eval(), kind, held_out, real_accuracy
+        self.note = note  # one sentence when the trained judge could not be cached
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> np.ndarray:
@@ -122,8 +134,12 @@ def _accuracy(predicted: torch.Tensor, wanted: torch.Tensor) -> float:
 
 
 def load_judge(data_cfg: DataConfig, cache_dir: str | Path | None = None, data: GanData | None = None) -> Judge:
-    """The judge for this data: from the cache, or trained now (a few CPU-seconds)."""
-    data = data if data is not None else load_data(data_cfg)
+    """The judge for this data: from the cache, or trained now (a few CPU-seconds).
+    The cache is written whole or not at all; when it cannot be written (a full disk,
+    a read-only folder) the judge is still returned, with a one-sentence ``note``."""
+    if data is None:
+        check_rebuild(data_cfg)
+        data = load_data(data_cfg)
     if data.kind != DataKind.IMAGE:
         raise DataError(f"Data set {data.name!r} holds points, not images; the judge scores images.")
     real = _real_tensors(data, MAX_TRAIN + 1000)
@@ -150,17 +166,19 @@ def load_judge(data_cfg: DataConfig, cache_dir: str | Path | None = None, data: 
             opt.zero_grad(set_to_none=True)
             loss_fn(net(train_x[idx]), train_y[idx]).backward()
             opt.step()
+    note = None
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".part")
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-        atomic_write_bytes(path, tmp.read_bytes())
-        tmp.unlink(missing_ok=True)
-    return _finish(net, kind, test_x, test_y)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, st_save({k: v.contiguous() for k, v in net.state_dict().items()}))
+        except OSError as e:
+            note = (f"The trained judge could not be saved for next time ({e.strerror or 'write failed'}), "
+                    "so it will be trained again then; these figures are complete.")
+    return _finish(net, kind, test_x, test_y, note)
 
 
-def _finish(net: JudgeNet, kind: str, test_x, test_y) -> Judge:
-    judge = Judge(net, kind, {"images": test_x, "targets": test_y}, 0.0)
+def _finish(net: JudgeNet, kind: str, test_x, test_y, note: str | None = None) -> Judge:
+    judge = Judge(net, kind, {"images": test_x, "targets": test_y}, 0.0, note)
     judge.real_accuracy = _accuracy(judge.predict(test_x), test_y)
     return judge
 
@@ -183,16 +201,22 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0, cache_dir: str | Path | None = None) -> Evaluation:
     """Score a conditional generator against the real data of ``data_cfg`` (which the
-    caller vouches for: see memorisation.comparison_data for data named by an upload)."""
+    caller vouches for: see memorisation.comparison_data for data named by an upload).
+    The data is rebuilt only at a size and colour it holds, within
+    ``memorisation.MAX_REBUILD_BYTES`` (``check_rebuild``, before anything is loaded),
+    and generated images exist ``CHUNK_BYTES`` at a time."""
+    if not MIN_N <= n <= MAX_N:
+        raise DataError(f"The judge scores {MIN_N} to {MAX_N:,} generated samples, not {n:,}; ask for a number in that range.")
     if not gen.conditional:
         raise DataError(f"{gen.path.name} is an unconditional {gen.config.recipe} generator; the judge scores conditional (cgan) models.")
     if gen.kind != DataKind.IMAGE:
         raise DataError(f"{gen.path.name} generates points; the judge scores images.")
+    check_rebuild(data_cfg, gen.path.name)
     data = load_data(data_cfg)
+    if tuple(data.shape) != tuple(gen.data.shape):  # before the judge trains on them
+        raise DataError(f"The real images are {tuple(data.shape)} but {gen.path.name} makes {tuple(gen.data.shape)}; evaluate at the size it was trained at.")
     judge = load_judge(data_cfg, cache_dir, data)
     real = _real_tensors(data, 2 * n)
-    if tuple(real["real"].shape[1:]) != tuple(gen.data.shape):
-        raise DataError(f"The real images are {tuple(real['real'].shape[1:])} but {gen.path.name} makes {tuple(gen.data.shape)}; evaluate at the size it was trained at.")
     classes, attrs = gen.data.class_names, gen.data.attr_names
     if judge.kind == "classes":
         if not classes or classes != data.class_names:
@@ -205,8 +229,22 @@ def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0,
         rows = real["attrs"].float()
         wanted = rows[torch.arange(n) % len(rows)]  # real combinations of attributes, as they occur
         cond = wanted
-    fake = torch.cat([gen.from_noise(gen.noise(len(c), seed + i), c) for i, c in enumerate(cond.split(500))])
-    predicted = judge.predict(fake)
+    images = real["real"]
+    half = min(n, len(images) // 2)
+    # The noise of each block of 500 is seeded as before; G runs on pieces of a block small
+    # enough that CHUNK_BYTES bounds the generated images held at once. Only the judge's
+    # reading of them is kept: its predictions, and the features of the first ``half``.
+    piece = max(1, min(500, CHUNK_BYTES // (4 * math.prod(gen.data.shape))))
+    predictions, fake_features, made = [], [], 0
+    for i, block in enumerate(cond.split(500)):
+        for z, c in zip(gen.noise(len(block), seed + i).split(piece), block.split(piece)):
+            fake = gen.from_noise(z, c)
+            predictions.append(judge.predict(fake))
+            if made < half:
+                fake_features.append(judge.features(fake[: half - made]))
+            made += len(fake)
+            del fake
+    predicted = torch.cat(predictions)
     per = {}
     if judge.kind == "classes":
         for k, name in enumerate(classes):
@@ -216,12 +254,10 @@ def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0,
         for j, name in enumerate(attrs):
             per[name] = float((predicted[:, j] == wanted[:, j]).float().mean())
     accuracy = _accuracy(predicted, wanted)
-    images = real["real"]
-    half = min(n, len(images) // 2)
     # Both distances between sets of the same size: the estimate is biased by sample size.
-    frechet = frechet_distance(judge.features(fake[:half]), judge.features(images[:half]))
+    frechet = frechet_distance(np.concatenate(fake_features), judge.features(images[:half]))
     floor = frechet_distance(judge.features(images[:half]), judge.features(images[half : 2 * half]))
-    return Evaluation(judge.kind, accuracy, judge.real_accuracy, frechet, floor, n, per)
+    return Evaluation(judge.kind, accuracy, judge.real_accuracy, frechet, floor, n, per, judge.note)
 
 
-__all__ = ["Evaluation", "Judge", "evaluate", "frechet_distance", "load_judge", "condition_vector"]
+__all__ = ["Evaluation", "Judge", "evaluate", "frechet_distance", "load_judge", "condition_vector", "MIN_N", "MAX_N", "CHUNK_BYTES"]

@@ -35,6 +35,18 @@ from .visitors import UPLOADS
 # for large folders so the check stays quick and small on a 1 GB server.
 MAX_POOL_IMAGES = 10_000
 MAX_POOL_BYTES = 64 * 1024 * 1024
+# Rebuilding a set at a checkpoint's size and colour allocates it whole as float32
+# before anything is compared or judged, and the size and colour come from the
+# checkpoint's metadata (a visitor's text for an upload): mnist-5k declared at 1,024 px
+# in colour asked for 62.9 GB. So what a set holds is known here, the rebuild's bytes
+# are computed first, and a rebuild over this is refused. 256 MB is mnist-5k up to
+# 64 px or faces-lfw up to 256 px in colour; the shipped checkpoints need under 16 MB.
+MAX_REBUILD_BYTES = 256_000_000
+# What the sets of a fixed size and colour hold: (items, side in pixels, channels). A
+# grey set is never rebuilt in colour (three copies of each grey pixel). The other
+# sources (photos' tiles, folders, CelebA) are bounded per item where they are read.
+HELD = {"mnist-5k": (5_000, 28, 1), "faces-lfw": (100, 25, 1), "mnist": (60_000, 28, 1), "fashion-mnist": (60_000, 28, 1),
+        "cifar-10": (50_000, 32, 3)}
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,9 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
         raise DataError(f"This checkpoint was trained on data this server does not know ({d.name[:40]!r}), so there are no training images to compare.") from None
     channels = d.channels if d.channels in (1, 3) else None
     if source.builtin:
-        return DataConfig(name=d.name, image_size=d.image_size, channels=channels, n_points=min(d.n_points, 100_000))
+        out = DataConfig(name=d.name, image_size=d.image_size, channels=channels, n_points=min(d.n_points, 100_000))
+        check_rebuild(out)  # at the size and colour a set holds, within MAX_REBUILD_BYTES
+        return out
     if not entry.shipped and entry.run_id is None:
         raise DataError(f"This checkpoint was uploaded and trained on a {d.name} data set elsewhere, so its training images are not on this server; "
                         "training images are compared only for built-in data and for runs trained here.")
@@ -95,6 +109,32 @@ def comparison_data(entry: CheckpointEntry, cfg: Config, settings) -> DataConfig
                       attributes=d.attributes)
 
 
+def byte_size(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def check_rebuild(data_cfg: DataConfig, who: str = "This checkpoint") -> int:
+    """Refuse (``DataError``, one sentence) to rebuild ``data_cfg``'s set at a size or
+    colour it does not hold, or when the float32 copy would exceed
+    ``MAX_REBUILD_BYTES``; else the bytes that copy takes (0 when not known before
+    loading). Called before ``load_data`` by every rebuild for comparing or judging."""
+    held = HELD.get(data_cfg.name)
+    if held is None:
+        return 0
+    items, side, channels = held
+    wanted = data_cfg.channels or channels
+    if wanted > channels:
+        raise DataError(f"{who} asks for {data_cfg.name} in colour, but {data_cfg.name} holds grey {side}-px images, "
+                        "so its training images cannot be rebuilt that way; use a grey checkpoint of it.")
+    size = data_cfg.image_size
+    need = items * wanted * size * size * 4
+    if need > MAX_REBUILD_BYTES:
+        raise DataError(f"{who} asks for {data_cfg.name} at {size:,} px, where its {items:,} {side}-px images would take "
+                        f"{byte_size(need)}, more than the {byte_size(MAX_REBUILD_BYTES)} this server rebuilds training images in; "
+                        "use a checkpoint trained at a smaller size.")
+    return need
+
+
 def _own_upload(entry: CheckpointEntry, upload: Path, settings) -> bool:
     """In demo mode an upload is only compared for a run of the visitor who sent it."""
     if not settings.demo:
@@ -106,7 +146,9 @@ def _own_upload(entry: CheckpointEntry, upload: Path, settings) -> bool:
 @functools.lru_cache(maxsize=2)
 def training_pool(data_cfg: DataConfig) -> TrainingPool:
     """The training images of a checkpoint's data config, loaded once per config.
-    Raises DataError / ConfigError (one sentence) when the data is not available here."""
+    Raises DataError / ConfigError (one sentence) when the data is not available here,
+    or not at this size and colour (``check_rebuild``)."""
+    check_rebuild(data_cfg)
     data = load_data(data_cfg)
     if data.kind != DataKind.IMAGE:
         raise DataError(f"Data source '{data_cfg.name}' holds points, not images; there are no training images to compare.")
@@ -168,5 +210,5 @@ def nearest_training_images(image: np.ndarray, pool: np.ndarray, k: int = 3) -> 
     return [Neighbour(int(i), float(math.sqrt(d2[i])), float(math.sqrt(d2[i] / x.size)), pool[i]) for i in order]
 
 
-__all__ = ["TrainingPool", "Neighbour", "comparison_data", "training_pool", "training_points", "nearest_training_images",
-           "MAX_POOL_IMAGES", "MAX_POOL_BYTES"]
+__all__ = ["TrainingPool", "Neighbour", "comparison_data", "check_rebuild", "training_pool", "training_points",
+           "nearest_training_images", "MAX_POOL_IMAGES", "MAX_POOL_BYTES", "MAX_REBUILD_BYTES", "HELD"]

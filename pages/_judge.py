@@ -98,6 +98,8 @@ def show_judge(fig: dict) -> None:
               help="Between generated and real images in the judge's features (lower is closer). "
                    "Below: the same distance between two halves of the real images, the floor.")
     st.plotly_chart(judge_figure(fig), config={"displaylogo": False, "displayModeBar": False})
+    if fig.get("note"):  # the figures are complete; the judge could not be cached (a full disk)
+        st.caption(plain(fig["note"]))
 
 
 def judge_section(entry, cfg, settings, key: str) -> None:
