@@ -79,6 +79,12 @@ MAX_NAME_CHARS = 200
 # time the page runs. Ten holiday photos pass; 200 in one go took 42 s a pass.
 MAX_PICTURES = 50
 MAX_DEMO_PICTURES = 10  # a public demo's shared server (GAN_WORKBENCH_DEMO=1)
+# Translations kept so that a rerun with settings already computed is served at once
+# (the Pix2Pix page: toggling the realism map off and on): previews and full-size outputs
+# as PNG bytes, the least recently used dropped first past this total, server-wide.
+# Before, 16 results of 48 MP pictures kept about 1.2 GB.
+MAX_KEPT_RESULTS_BYTES = 256 * 2**20
+MAX_DEMO_KEPT_RESULTS_BYTES = 96 * 2**20
 # A file name longer than this is no real file's (NAME_MAX is 255 bytes on Linux, macOS
 # and Windows): a name a visitor forged, refused in one sentence rather than carried along.
 MAX_FILE_NAME_CHARS = 255
@@ -416,7 +422,8 @@ def open_regular(path: str | Path):
 __all__ = [
     "MAX_UPLOAD_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ASPECT", "MAX_ZIP_ENTRIES",
     "MAX_ZIP_DIRECTORY_BYTES", "MAX_ZIP_TOTAL_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_CHECK_BYTES", "MAX_NAMES",
-    "MAX_NAME_CHARS", "MAX_PICTURES", "MAX_DEMO_PICTURES", "MAX_FILE_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS",
+    "MAX_NAME_CHARS", "MAX_PICTURES", "MAX_DEMO_PICTURES", "MAX_KEPT_RESULTS_BYTES", "MAX_DEMO_KEPT_RESULTS_BYTES",
+    "MAX_FILE_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS",
     "GREY_MODES", "byte_size", "unprintable", "shown_name", "check_image_size", "open_image", "native_channels",
     "flatten", "pictures_to_take", "check_file_name", "read_image", "check_zip_members", "end_record", "open_zip", "Unreadable", "open_regular",
 ]

@@ -100,13 +100,14 @@ def named(translation, name: str) -> Translated:
 
 
 def translate_upload(tr, data: bytes, name: str, **options) -> Translated:
-    """One uploaded file through the one checked door (untrusted.read_image: limits before
-    decoding, EXIF rotation, first GIF frame), then gan_core.translate.translate_picture
-    with ``options`` (pair, scale, derive, realism). Raises GanError in one sentence
-    naming the file."""
+    """One uploaded file through the one checked door (untrusted.check_file_name, then
+    untrusted.read_image: limits before decoding, EXIF rotation, first GIF frame), then
+    gan_core.translate.translate_picture with ``options`` (pair, scale, derive, realism).
+    Raises GanError in one sentence naming the file."""
     from gan_core.translate import translate_picture
-    from gan_core.untrusted import read_image
+    from gan_core.untrusted import check_file_name, read_image
 
+    check_file_name(name, "The picture")
     return named(translate_picture(tr, read_image(data, name), name=shown_file_name(name), **options), name)
 
 
@@ -144,24 +145,49 @@ def results_zip(results: list[Shown]) -> bytes:
     return buf.getvalue()
 
 
-@dataclass
+PREVIEWS = ("image", "source", "output", "target", "error", "realism")
+
+
+@dataclass(frozen=True)
 class Shown:
-    """What the page keeps of a Translated (cached per picture): previews and the
-    full-size output as PNG bytes, never the full-size arrays and maps."""
+    """What the page keeps of a Translated (cached per picture and settings): the
+    previews and the full-size output as PNG bytes only, never arrays or full-size
+    maps. ``image``, ``output``... decode a preview to an array on demand."""
 
     name: str
     stem: str
     size: tuple[int, int]  # (width, height) of the picture and of the output
     work_size: tuple[int, int] | None
-    image: np.ndarray
-    source: np.ndarray | None  # the derived input, when there is one to show
-    output: np.ndarray
-    target: np.ndarray | None
-    error: np.ndarray | None  # heatmap, RGB
-    realism: np.ndarray | None  # heatmap over the output, RGB
+    pngs: dict  # PREVIEWS name -> PNG bytes of the preview; absent: nothing to show
     mean_error: float | None
     mean_realism: float | None
     png: bytes  # the output at full size
+
+    @property
+    def nbytes(self) -> int:
+        """What keeping it costs, roughly: its PNGs and names."""
+        return len(self.png) + sum(len(b) for b in self.pngs.values()) + len(self.name) + len(self.stem) + 512
+
+    def _array(self, which: str) -> np.ndarray | None:
+        import io
+
+        from PIL import Image
+
+        data = self.pngs.get(which)
+        return None if data is None else np.asarray(Image.open(io.BytesIO(data)))
+
+    image = property(lambda self: self._array("image"))
+    source = property(lambda self: self._array("source"))  # the derived input, when there is one to show
+    output = property(lambda self: self._array("output"))
+    target = property(lambda self: self._array("target"))
+    error = property(lambda self: self._array("error"))  # heatmap, RGB
+    realism = property(lambda self: self._array("realism"))  # heatmap over the output, RGB
+
+    def without_realism(self) -> "Shown":
+        """The same result as computed without the realism map (which changes nothing else)."""
+        import dataclasses
+
+        return dataclasses.replace(self, pngs={k: v for k, v in self.pngs.items() if k != "realism"}, mean_realism=None)
 
 
 def _shrink_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -174,20 +200,75 @@ def _shrink_map(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def for_page(item: Translated) -> Shown:
-    """What the page keeps of a translation: previews, heat maps and the full-size PNG."""
+    """What the page keeps of a translation: previews, heat maps and the full-size output, as PNGs."""
     from gan_core.pictures import image_png
     from gan_core.translate import heatmap, realism_overlay
 
     r = item.translation
     output = preview(r.output)
-    error = realism = None
+    arrays = {"image": preview(r.picture), "source": preview(r.source) if r.derived else None, "output": output,
+              "target": None if r.target is None or r.derived else preview(r.target)}
     if r.error is not None:
-        error = heatmap(_shrink_map(r.error, output.shape), cmap="magma")
+        arrays["error"] = heatmap(_shrink_map(r.error, output.shape), cmap="magma")
     if r.realism is not None:
-        realism = realism_overlay(_shrink_map(r.realism, output.shape), output if output.ndim == 3 else output[..., None])
+        arrays["realism"] = realism_overlay(_shrink_map(r.realism, output.shape),
+                                            output if output.ndim == 3 else output[..., None])
     return Shown(
-        name=item.name, stem=item.stem, size=r.size, work_size=r.work_size, image=preview(r.picture),
-        source=preview(r.source) if r.derived else None, output=output,
-        target=None if r.target is None or r.derived else preview(r.target), error=error, realism=realism,
+        name=item.name, stem=item.stem, size=r.size, work_size=r.work_size,
+        pngs={k: image_png(a) for k, a in arrays.items() if a is not None},
         mean_error=r.mean_error, mean_realism=r.mean_realism, png=image_png(r.output),
     )
+
+
+class ResultCache:
+    """Translations kept for reruns, bounded by bytes (gan_core.untrusted.MAX_KEPT_RESULTS_BYTES):
+    the least recently used go first, and one result larger than half the bound is not
+    kept. A refusal (its sentence) is kept too, so a bad file is not read on every rerun.
+    Shared by every session (st.cache_resource); thread-safe."""
+
+    def __init__(self, max_bytes: int):
+        import threading
+        from collections import OrderedDict
+
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key][0]
+
+    def put(self, key, value) -> None:
+        size = value.nbytes if isinstance(value, Shown) else len(str(value)) + 256
+        if size > self.max_bytes // 2:
+            return
+        with self._lock:
+            if key in self._items:
+                self.nbytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                self.nbytes -= self._items.popitem(last=False)[1][1]
+
+
+def cached_result(cache: ResultCache, key: tuple, realism: bool, compute):
+    """``compute()`` (a Shown, or a refusal's sentence) for the picture and settings
+    ``key`` (everything but the realism map) and ``realism``, from ``cache`` when it was
+    computed before: a result with the realism map serves the same settings without it,
+    so toggling the map off and on again translates nothing."""
+    found = cache.get((*key, realism))
+    if found is None and not realism:
+        with_map = cache.get((*key, True))
+        if with_map is not None:
+            found = with_map.without_realism() if isinstance(with_map, Shown) else with_map
+    if found is None:
+        found = compute()
+        cache.put((*key, realism), found)
+    return found
