@@ -89,6 +89,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     translate.add_argument("--no-derive", action="store_true",
                            help="models trained on derived pairs (train --pairs edges, ...): the inputs already are sources, "
                                 "e.g. edge maps drawn by hand, instead of photos to derive them from")
+    translate.add_argument("--enlarge", type=int, default=1, metavar="N",
+                           help="super-resolution models (train --pairs sr4): enlarge each picture N times by bicubic, then "
+                                "translate the enlargement, so the output is N times the input's width and height (N = 4 for "
+                                "sr4; default 1: no enlargement). An input already enlarged takes --no-derive instead")
     translate.add_argument("--model-input", action="store_true",
                            help="also write NAME-input.png: what the model was given (for models trained on derived pairs, "
                                 "the edge map, grey version, blurred or masked copy made from the picture)")
@@ -391,7 +395,7 @@ def _cmd_translate(args) -> int:
 
     from .errors import DataError
     from .runs import atomic_write_bytes
-    from .translate import load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
+    from .translate import check_enlarge, load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
     from .untrusted import MAX_IMAGE_BYTES, read_image, shown_name
 
     # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
@@ -400,6 +404,10 @@ def _cmd_translate(args) -> int:
     tr = load_translator(args.checkpoint)
     if args.realism_map:
         require_discriminator(tr)  # refused before any input is read, not once per input
+    if args.enlarge != 1:
+        if args.pairs:
+            raise GanError("--enlarge makes a picture larger and --pairs compares it with its target half at its own size; use one of them.")
+        check_enlarge(tr, 1, 1, args.enlarge)  # the model's own factor, refused once; each picture's size below
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise GanError(f"--out {out_dir} is a file; give a folder for the outputs.")
@@ -440,7 +448,7 @@ def _cmd_translate(args) -> int:
             image = read_image(data, src.name)
             del data
             result = translate_picture(tr, image, pair=args.pairs, scale=scale, derive=not args.no_derive,
-                                       realism=args.realism_map, name=shown)
+                                       realism=args.realism_map, name=shown, enlarge=args.enlarge)
             pictures = {"input": lambda: result.source, "target": lambda: result.target,
                         "realism": lambda: realism_overlay(result.realism, result.output)}
             files = [_encoded(result.output, src.name)] + [_encoded(pictures[what](), ".png") for what in extras]

@@ -17,7 +17,7 @@ from torch import nn
 
 from .config import Config, DataKind
 from .data.base import SOURCES, GanData
-from .data.paired import source_channels
+from .data.paired import PAIR_KINDS, source_channels
 from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
 from .models.conditional import ProjectionDiscriminator
@@ -259,7 +259,8 @@ def _build_pix2pix(cfg: Config, data: GanData):
     target = data.shape[0]
     source = source_channels(cfg.data.pairs, target)
     size, width = cfg.data.image_size, cfg.model.width
-    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder")
+    residual = cfg.data.pairs in PAIR_KINDS and PAIR_KINDS[cfg.data.pairs].residual  # sr4: output = input + correction
+    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder", residual=residual)
     D = PatchDiscriminator(source, target, size, width)
     G.apply(init_dcgan_weights)  # the reference's "normal" init: N(0, 0.02), norm scales N(1, 0.02)
     D.apply(init_dcgan_weights)

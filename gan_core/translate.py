@@ -38,7 +38,7 @@ import torch
 
 from . import checkpoints
 from .data.builtin import TILE_SCALES
-from .data.paired import derive, source_channels, to_grey
+from .data.paired import bicubic_resize, derive, enlarge_factor, source_channels, to_grey
 from .errors import CheckpointError, ConfigError, DataError
 from .inference import Generator, cached_loader, generator_from
 from .recipes import RECIPES
@@ -81,6 +81,11 @@ class Translator:
     def multiple(self) -> int:
         """Sides are padded to a multiple of this: 2^depth of the U-Net."""
         return 2**self.gen.model.depth
+
+    @property
+    def enlarge(self) -> int:
+        """How many times this model enlarges a picture: 4 for sr4 (``translate_picture(enlarge=4)``), else 1."""
+        return enlarge_factor(self.pairs)
 
     @property
     def has_discriminator(self) -> bool:
@@ -176,7 +181,8 @@ def sample_photo(name: str) -> np.ndarray:
 
 def training_scale(tr: Translator, width: int, height: int) -> float:
     """The scale (at most 1) at which a whole picture of ``width`` x ``height`` is about
-    as large as the pictures the model learned from: a short side of one training crop,
+    as large as the pictures the model learned from (1 for a super-resolution model,
+    which works at the picture's own size): a short side of one training crop,
     or for the ``photos`` source 3 crops (its tiles cut each photo at 2, 3 and 4 a
     short side). A model trained on 64 px faces then sees a face photo at 64 px, as one
     crop: the U-Net's innermost level is then 1 x 1 as in training. (At the 1.12-crop
@@ -184,6 +190,8 @@ def training_scale(tr: Translator, width: int, height: int) -> float:
     of a face was noise.)"""
 
     data = tr.gen.config.data
+    if tr.enlarge > 1:
+        return 1.0  # a super-resolution model restores detail pixel for pixel: at the picture's own size
     short = data.image_size * (sorted(TILE_SCALES)[len(TILE_SCALES) // 2] if data.name == "photos" else 1)
     return min(1.0, short / max(1, min(width, height)))
 
@@ -366,8 +374,25 @@ def require_discriminator(tr: Translator) -> None:
                               "use the run's own checkpoint or a pix2pix export.")
 
 
+def check_enlarge(tr: Translator, width: int, height: int, enlarge: int, name: str | None = None) -> None:
+    """Refuse, in one sentence and before anything is allocated, an enlargement the
+    model does not make or whose output would pass ``MAX_IMAGE_PIXELS``."""
+    if enlarge == 1:
+        return
+    if enlarge != tr.enlarge:
+        if tr.enlarge == 1:
+            raise ConfigError(f"{tr.path.name} was not trained to enlarge pictures; choose a super-resolution checkpoint, or leave the enlargement off.")
+        raise ConfigError(f"{tr.path.name} enlarges pictures {tr.enlarge}x, not {enlarge}x; use {tr.enlarge}x or leave the enlargement off.")
+    if width * height * enlarge * enlarge > MAX_IMAGE_PIXELS:
+        shrink = math.sqrt(MAX_IMAGE_PIXELS / (width * height * enlarge * enlarge))
+        fit_w, fit_h = max(1, math.floor(width * shrink)), max(1, math.floor(height * shrink))
+        raise ConfigError(f"Enlarging {name or 'this picture'} ({width} x {height} pixels) {enlarge}x would make "
+                          f"{width * height * enlarge * enlarge / 1e6:.0f} megapixels, over the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; "
+                          f"use a picture of at most {fit_w} x {fit_h} pixels, or leave the enlargement off.")
+
+
 def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False, scale: str | float = AS_TRAINED,
-                      derive: bool = True, realism: bool = False, name: str | None = None,
+                      derive: bool = True, realism: bool = False, name: str | None = None, enlarge: int = 1,
                       progress: Callable[[float], None] | None = None) -> Translation:
     """Translate one picture (uint8 (H, W, C), as from ``untrusted.read_image``) the way the
     Pix2Pix page and ``python -m gan_core translate`` both do.
@@ -380,12 +405,22 @@ def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False
     derived pairs that derives its source from the picture gets the picture as its
     target, so the error says how well it gives the picture back. ``realism``: add the
     discriminator's map (refused in one sentence for a file without one). ``name``
-    (safe to show) names the picture in a refusal. Raises GanError (one sentence) for
-    what cannot be translated."""
+    (safe to show) names the picture in a refusal. ``enlarge`` (a super-resolution
+    model's factor, ``Translator.enlarge``): the picture is enlarged that many times by
+    bicubic and the enlargement translated as it is (no derivation: it already is what
+    the model restores), so the result is ``enlarge`` times the picture's size; the
+    output's pixels are checked against the limit before anything is allocated.
+    Raises GanError (one sentence) for what cannot be translated."""
     if realism:
         require_discriminator(tr)  # before the work, not after it
     picture = _hwc(picture)
     target = None
+    if enlarge != 1:
+        if pair:
+            raise ConfigError("An A|B pair cannot be enlarged; translate pairs at their own size.")
+        check_enlarge(tr, picture.shape[1], picture.shape[0], enlarge, name)
+        picture = bicubic_resize(picture, picture.shape[1] * enlarge, picture.shape[0] * enlarge)
+        derive = False
     if pair:
         picture, target = split_pair(picture, tr.direction, name)
     h, w = picture.shape[:2]
@@ -421,6 +456,22 @@ def l1_error_map(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     c = max(output.shape[2], target.shape[2])
     diff = np.abs(as_channels(output, c).astype(np.int16) - as_channels(target, c).astype(np.int16))
     return diff.mean(axis=2, dtype=np.float32) / 255.0
+
+
+BORDER = 4  # the strip, in pixels, whose error ``border_ratio`` weighs
+
+
+def border_ratio(error: np.ndarray, strip: int = BORDER) -> float:
+    """How much worse a translation is at its borders: the mean error of the worst of the
+    four outermost strips (``strip`` columns on the left and right, rows at the top and
+    bottom) over the median column's mean error. 1: no worse at the edge; the shipped
+    translators aim at most 1.3 (docs/BENCHMARKS.md)."""
+    error = np.asarray(error, dtype=np.float64)
+    if error.ndim == 3:
+        error = error.mean(axis=2)
+    columns = error.mean(axis=0)
+    sides = (error[:, :strip], error[:, -strip:], error[:strip], error[-strip:])
+    return float(max(side.mean() for side in sides) / max(float(np.median(columns)), 1e-12))
 
 
 def realism_map(tr: Translator, source: np.ndarray, image: np.ndarray, tile: int = TILE, overlap: int = OVERLAP) -> np.ndarray:
@@ -473,8 +524,11 @@ __all__ = [
     "TILE",
     "Translation",
     "Translator",
+    "BORDER",
     "as_channels",
+    "border_ratio",
     "cached_translator",
+    "check_enlarge",
     "heatmap",
     "l1_error_map",
     "load_translator",

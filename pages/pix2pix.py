@@ -40,19 +40,20 @@ def load_translator(path: str, mtime: float):
 # a refusal is kept too, so a bad file is not read again on every rerun.
 @st.cache_data(max_entries=16, show_spinner=False)
 def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: str | float, derive: bool,
-                      realism: bool):
+                      realism: bool, enlarge: int = 1):
     try:
         return for_page(translate_upload(load_translator(path, mtime), data, name, pair=pair, scale=scale, derive=derive,
-                                         realism=realism))
+                                         realism=realism, enlarge=enlarge))
     except GanError as e:
         return str(e)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def translated_sample(path: str, mtime: float, name: str, scale: str | float, derive: bool, realism: bool):
+def translated_sample(path: str, mtime: float, name: str, scale: str | float, derive: bool, realism: bool,
+                      enlarge: int = 1):
     try:
         result = translate.translate_picture(load_translator(path, mtime), translate.sample_photo(name), scale=scale,
-                                             derive=derive, realism=realism)
+                                             derive=derive, realism=realism, enlarge=enlarge)
         return for_page(named(result, f"{name}.png"))
     except GanError as e:
         return str(e)
@@ -94,11 +95,13 @@ def show(i: int, r, tr, pair: bool) -> None:
     head.markdown(f"**{plain(r.name)}** · {size(r.size)} pixels{scaled}")
     button.download_button("Download (PNG)", r.png, file_name=f"{r.stem}.png", mime="image/png", icon=":material/download:",
                             on_click="ignore", key=f"p2p_dl_{i}", width="stretch")
-    pictures = [(r.image, "Source half of the pair" if pair else "Your picture")]
+    grown = enlarge > 1  # the page's "Make it 4x larger" (set below, before any picture is shown)
+    pictures = [(r.image, "Source half of the pair" if pair else f"Your picture, enlarged {enlarge}x by bicubic" if grown
+                 else "Your picture")]
     if r.source is not None:
         kind = PAIR_KINDS.get(tr.pairs)
         pictures.append((r.source, f"{kind.model_input if kind else 'Derived input'}: what the model is given"))
-    pictures.append((r.output, "Output, at the picture's own size"))
+    pictures.append((r.output, f"Output, {enlarge}x your picture's size" if grown else "Output, at the picture's own size"))
     if r.target is not None:
         pictures.append((r.target, "Target: the pair's other half"))
     if r.error is not None:
@@ -170,6 +173,14 @@ realism = o4.toggle("Overlay the realism map", key="p2p_realism", disabled=not t
 if not tr.has_discriminator:
     o4.caption("This checkpoint was saved without its discriminator, so it has no realism map.")
 realism = realism and tr.has_discriminator
+enlarge = 1
+if tr.enlarge > 1:  # a super-resolution model: enlarge by bicubic, then sharpen (translate.translate_picture(enlarge=...))
+    enlarge = tr.enlarge if st.toggle(f"Make it {tr.enlarge}x larger", key="p2p_enlarge",
+                                      help=f"For a small picture: it is enlarged {tr.enlarge}x by bicubic, then the model "
+                                           "sharpens the enlargement, so the output is "
+                                           f"{tr.enlarge} times your picture's width and height. Off: the model is shown "
+                                           f"sharpening a {tr.enlarge}x smaller copy of your picture, so you can compare it "
+                                           "with the original.") else 1
 
 files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)", type=IMAGE_TYPES,
                          accept_multiple_files=True, key="p2p_images")
@@ -178,7 +189,7 @@ results = []
 if files:
     for f in files:  # in upload order; a bad file is one sentence among the results, never the end of them
         with st.spinner(f"Translating {plain(untrusted.shown_name(f.name))}…"):
-            outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism)
+            outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism, enlarge)
         show_outcome(outcome, tr, pair, results)
 else:
     if st.session_state.get("_p2p_sample_for") != entry.key:  # each checkpoint starts on the sample that suits it
@@ -187,7 +198,7 @@ else:
     sample = st.segmented_control("Or try a sample photograph (from scikit-image)", translate.SAMPLE_PHOTOS, key="p2p_sample",
                                   format_func=lambda n: n.replace("-", "'s "), required=True)
     with st.spinner("Translating…"):
-        outcome = translated_sample(*key, sample or translate.SAMPLE_PHOTOS[0], scale, derive, realism)
+        outcome = translated_sample(*key, sample or translate.SAMPLE_PHOTOS[0], scale, derive, realism, enlarge)
     show_outcome(outcome, tr, False, results)  # the samples are single photographs, never pairs
 if len(results) > 1:
     st.download_button(f"Download all {len(results)} translations (zip of PNGs)", lambda: results_zip(results),

@@ -94,6 +94,13 @@ def _held_out_photos() -> tuple[np.ndarray, ...]:
     return tuple(_read_only(read(n)) for n in _HELD_OUT_PHOTOS)
 
 
+def held_out_photos() -> dict[str, np.ndarray]:
+    """The held-out photographs by file name, whole, uint8 (H, W, 3), read-only: what a
+    benchmark measures translation of pictures no model here trained on with
+    (``benchmarks/super_resolution_eval.py``)."""
+    return dict(zip(_HELD_OUT_PHOTOS, _held_out_photos()))
+
+
 def _labels(y: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(y.copy())
 

@@ -18,6 +18,10 @@ Derived: ``--data <any image source> --pairs edges|grey|blur|mask``: the source'
     grey   the luminance (ITU-R 601, as Pillow's "L"), 1 channel; needs colour targets
     blur   a Gaussian blur of sigma 1.5 pixels
     mask   a square hole (1/4 to 1/2 of the side, mid-grey) at a random place per item
+    sr4    the image shrunk by 4 (bicubic, antialiased) and enlarged back by 4 (bicubic)
+           to its own size: SRCNN's pre-upsampled input for x4 super-resolution. Its
+           generator is residual (output = input + a learned correction, ``residual``)
+           and translates at the picture's own scale (``translate.training_scale``).
     ``translate.source_for`` applies the same function to an uploaded photo. One item
     in ten (indices 9, 19, ...) is held out: ``--split val`` (or test) selects those,
     ``train`` the rest. The ``photos`` source holds out whole photographs instead
@@ -66,6 +70,8 @@ class PairKind:
     derived: bool  # made from any image source by ``derive``; else the data must hold pairs (a folder or zip)
     grey_source: bool  # the source has one channel whatever the target's (edge maps, grey versions)
     needs_colour: bool  # the images must be in colour (their grey version is the source)
+    residual: bool = False  # the generator adds a correction to its input (restoration of a picture it is given at full size)
+    enlarge: int = 1  # the source is the picture shrunk by this factor and enlarged back: a model of this kind enlarges pictures by it
 
 
 FROM_FILES = "files"
@@ -79,6 +85,10 @@ PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
     PairKind("mask", "masked → filled", "The images are the targets; each source is a copy with a grey square hole, "
              "somewhere different in each.", "Masked copy", "masked into filled-in", "masked already",
              derived=True, grey_source=False, needs_colour=False),
+    PairKind("sr4", "4x smaller → sharp (super-resolution)", "The images are the targets; each source is the image shrunk "
+             "to a quarter of its width and height (bicubic) and enlarged back to its size, so a model learns to sharpen a "
+             "picture enlarged 4x.", "Bicubic 4x enlargement", "pictures enlarged 4x into sharp ones", "enlarged 4x already",
+             derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4),
     PairKind(FROM_FILES, "pairs in the files", "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders "
              "A/ and B/ whose files have matching names; either may sit in train/ val/ test/ sub-folders.",
              "Source half", "one half of each pair into the other", "source halves already",
@@ -93,6 +103,29 @@ HOLDOUT = 10  # derived pairs: every tenth item is held out (val / test)
 SPLITS = ("train", "val", "test")
 EAGER_BYTES = 1 << 30  # uint8 pairs decoded up front when they fit in 1 GiB, else read lazily
 _BAND_PIXELS = 1 << 22  # derive large images in bands of about 4 megapixels
+
+
+def enlarge_factor(pairs: str | None) -> int:
+    """How many times a model trained on ``pairs`` enlarges a picture (1: it does not)."""
+    kind = PAIR_KINDS.get(pairs) if pairs else None
+    return kind.enlarge if kind is not None else 1
+
+
+def bicubic_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (H, W, C) -> uint8 (height, width, C) by Pillow's bicubic filter, which is
+    antialiased when it shrinks (its support grows with the factor)."""
+    from PIL import Image
+
+    pil = Image.fromarray(image[..., 0] if image.shape[2] == 1 else image)
+    out = np.asarray(pil.resize((width, height), Image.Resampling.BICUBIC))
+    return out[..., None] if out.ndim == 2 else out
+
+
+def degrade(image: np.ndarray, factor: int) -> np.ndarray:
+    """uint8 (H, W, C) -> the same size, shrunk by ``factor`` and enlarged back (bicubic both ways)."""
+    h, w = image.shape[:2]
+    small = bicubic_resize(image, max(1, round(w / factor)), max(1, round(h / factor)))
+    return bicubic_resize(small, w, h)
 
 
 def derived_kind(name: str) -> PairKind:
@@ -166,6 +199,8 @@ def derive(kind: str, image: np.ndarray, box: tuple[int, int, int] | None = None
         image = image[..., None]
     if kind == "grey":
         return to_grey(image)
+    if PAIR_KINDS[kind].enlarge > 1:
+        return degrade(image, PAIR_KINDS[kind].enlarge)
     h, w = image.shape[:2]
     if kind == "mask":
         top, left, side = box if box is not None else mask_box(h, w)
@@ -495,8 +530,11 @@ __all__ = [
     "PairedBatchStream",
     "PairedData",
     "batch_stream",
+    "bicubic_resize",
+    "degrade",
     "derive",
     "derived_kind",
+    "enlarge_factor",
     "is_paired",
     "load_pairs",
     "load_size",

@@ -12,6 +12,11 @@ U-Net generator
     above the innermost one, never in the two outermost levels: the reference's
     three for depth 8, two for depth 5 (32 px).
 
+    ``residual=True`` (restoration kinds such as sr4, ``paired.PairKind.residual``):
+    the output is the input plus the network's tanh correction, clamped to [-1, 1],
+    so an untrained model starts as the identity and every level only learns what the
+    input lacks. Same parameters, so checkpoints of other kinds load unchanged.
+
     Fully convolutional: a generator of depth d runs on any H x W that are
     multiples of 2^d (the bottleneck is then (H / 2^d) x (W / 2^d) instead of 1 x 1).
 
@@ -59,10 +64,13 @@ def _norm(kind: str, ch: int) -> nn.Module:
 
 class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, image_size: int, width: int = 64,
-                 skips: bool = True, norm: str = "batch", dropout: float = 0.5):
+                 skips: bool = True, norm: str = "batch", dropout: float = 0.5, residual: bool = False):
         super().__init__()
+        if residual and in_channels != out_channels:
+            raise ValueError("a residual U-Net needs as many input channels as output channels")
         self.depth = unet_depth(image_size)
         self.skips = skips
+        self.residual = residual
         d = self.depth
         bias = norm != "batch"
         ch = [width * 2 ** min(i, 3) for i in range(d)]  # output channels of encoder level i
@@ -106,6 +114,8 @@ class UNetGenerator(nn.Module):
             if self.skips and i < self.depth - 1:
                 h = torch.cat([features[i], h], dim=1)  # the skip connection: (N, 2 ch[i], ...)
             h = self.up[i](h)
+        if self.residual:
+            return (x + h).clamp(-1.0, 1.0)  # the input plus the learned correction
         return h
 
 

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from gan_core.config import DataConfig
 from gan_core.data import load_data
@@ -17,14 +18,14 @@ from gan_core.errors import ConfigError
 
 
 def test_every_kind_is_described_once_and_fully():
-    assert list(PAIR_KINDS) == ["edges", "grey", "blur", "mask", FROM_FILES]
+    assert list(PAIR_KINDS) == ["edges", "grey", "blur", "mask", "sr4", FROM_FILES]
     for name, kind in PAIR_KINDS.items():
         assert kind.name == name
         for text in (kind.label, kind.note, kind.model_input, kind.turns, kind.already):
             assert text.strip() == text and text, (name, text)
         assert kind.note.endswith(".") and kind.model_input[0].isupper()
     assert len({k.label for k in PAIR_KINDS.values()}) == len(PAIR_KINDS)  # a menu tells them apart
-    assert DERIVED_KINDS == ("edges", "grey", "blur", "mask") and not PAIR_KINDS[FROM_FILES].derived
+    assert DERIVED_KINDS == ("edges", "grey", "blur", "mask", "sr4") and not PAIR_KINDS[FROM_FILES].derived
 
 
 def test_the_config_offers_exactly_the_derived_kinds():
@@ -61,5 +62,49 @@ def test_a_kind_that_needs_colour_refuses_grey_data_and_names_the_alternatives()
     assert needs == ["grey"]
     with pytest.raises(ConfigError) as e:
         load_data(DataConfig(name="faces-lfw", pairs="grey", image_size=16, limit=2))  # grey faces
-    assert "--pairs edges, blur or mask" in str(e.value) and "'faces-lfw' is grey" in str(e.value)
+    assert "--pairs edges, blur, mask or sr4" in str(e.value) and "'faces-lfw' is grey" in str(e.value)
     assert load_data(DataConfig(name="faces-lfw", pairs="edges", image_size=16, limit=2)).source_channels == 1
+
+
+def test_sr4_sources_are_the_picture_shrunk_by_4_and_enlarged_back():
+    """The super-resolution kind: same size and channels as the picture, equal to a
+    bicubic 4x shrink and 4x enlargement, smooth where the picture is not (its finest
+    detail is gone) and nearly unchanged where the picture is already smooth."""
+    from gan_core.data.paired import bicubic_resize, enlarge_factor
+
+    kind = PAIR_KINDS["sr4"]
+    assert kind.derived and kind.residual and kind.enlarge == 4 and enlarge_factor("sr4") == 4
+    assert enlarge_factor("grey") == enlarge_factor(None) == enlarge_factor(FROM_FILES) == 1
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)  # detail at the finest scale
+    src = derive("sr4", noise)
+    assert src.shape == noise.shape and src.dtype == np.uint8
+    assert np.array_equal(src, bicubic_resize(bicubic_resize(noise, 13, 10), 52, 40))
+    assert src.std() < 0.4 * noise.std()  # the detail is gone
+    y, x = np.mgrid[0:40, 0:52]
+    smooth = np.stack([(x * 4), (y * 5), (x + y) * 2], axis=2).clip(0, 255).astype(np.uint8)
+    inner = (slice(8, -8), slice(8, -8))  # a ramp survives away from the borders
+    assert np.abs(derive("sr4", smooth)[inner].astype(int) - smooth[inner]).mean() < 2.0
+    grey = derive("sr4", noise[..., :1])
+    assert grey.shape == (40, 52, 1)
+
+
+def test_sr4_pairs_load_with_colour_sources_and_a_residual_generator():
+    from gan_core.recipes import RECIPES, resolve
+    from conftest import tiny
+
+    data = load_data(DataConfig(name="photos", pairs="sr4", image_size=16, limit=4))
+    batch = data.center({k: torch.stack([data.item(i)[k] for i in range(2)]) for k in ("source", "target")})
+    assert data.source_channels == 3 and batch["source"].shape == batch["target"].shape == (2, 3, 16, 16)
+    assert not torch.equal(batch["source"], batch["target"])
+    cfg = resolve(tiny("pix2pix", "photos", **{"data.pairs": "sr4", "data.limit": 4}))
+    G, _ = RECIPES.get("pix2pix").build(cfg, data)
+    assert G.residual
+    x = torch.rand(1, 3, 32, 48) * 2 - 1
+    with torch.no_grad():
+        for p in G.up[0].parameters():
+            p.zero_()  # no correction: a residual generator then gives its input back
+        G.eval()
+        assert torch.allclose(G(x), x)
+    grey, _ = RECIPES.get("pix2pix").build(resolve(tiny("pix2pix", "photos", **{"data.pairs": "grey"})), data)
+    assert not grey.residual

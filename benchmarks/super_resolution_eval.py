@@ -1,0 +1,143 @@
+"""x4 super-resolution on photographs no model here trained on, re-measured from a shipped file.
+
+For each held-out photograph (scikit-learn's ``china.jpg`` and ``flower.jpg``,
+matplotlib's ``grace_hopper.jpg``: ``gan_core.data.builtin.held_out_photos``), cropped
+to a multiple of 4 a side, the picture a user would upload is the photo shrunk 4x
+(bicubic, antialiased). It goes through ``translate.translate_picture(enlarge=4)``,
+the Pix2Pix page's "Make it 4x larger" and ``translate --enlarge 4``: enlarged 4x by
+bicubic, then translated. Scored against the original photo:
+
+    bicubic    the enlargement alone (doing nothing more)
+    model      the translation
+    PSNR       dB on RGB in [0, 255], and on luminance Y (ITU-R 601, as SRCNN and SRGAN
+               report it) with 4 pixels shaved off each side, per photo
+    SSIM       scikit-image's structural similarity on RGB (channel_axis), per photo
+    border     translate.border_ratio: the worst outermost 4-pixel strip's mean error
+               over the median column's, on the whole output (no shave)
+
+``--border CKPT...`` also measures the border ratio of other translators (the grey and
+edge demos) on the same photographs at the page's default scale ("as trained"),
+against the picture each derives its input from. ``--figure PNG`` writes crops of
+bicubic | model | original at 100% zoom, one row per photo.
+
+    .venv/bin/python benchmarks/super_resolution_eval.py \\
+        [checkpoints/pix2pix-super-resolution-photos.safetensors] [--border checkpoints/pix2pix-*.safetensors] \\
+        [--figure docs/pix2pix-super-resolution-example.png] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT = ROOT / "checkpoints" / "pix2pix-super-resolution-photos.safetensors"
+FACTOR = 4
+CROP = 128  # side of the figure's crops, shown at 100%
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> Y in [16, 235] as float64 (ITU-R 601, the convention of SRCNN's MATLAB code)."""
+    rgb = image.astype(np.float64)
+    return 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255.0
+
+
+def scores(output: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    from skimage.metrics import peak_signal_noise_ratio as psnr
+    from skimage.metrics import structural_similarity as ssim
+
+    s = FACTOR
+    y_out, y_true = luminance(output)[s:-s, s:-s], luminance(truth)[s:-s, s:-s]
+    return {
+        "psnr": float(psnr(truth, output, data_range=255)),
+        "psnr_y": float(psnr(y_true, y_out, data_range=255)),
+        "ssim": float(ssim(truth, output, data_range=255, channel_axis=2)),
+    }
+
+
+def super_resolution(path: Path) -> tuple[list[dict], list[np.ndarray]]:
+    from gan_core.data.builtin import held_out_photos
+    from gan_core.data.paired import bicubic_resize
+    from gan_core.translate import border_ratio, l1_error_map, load_translator, translate_picture
+
+    tr = load_translator(path)
+    rows, figure = [], []
+    for name, photo in held_out_photos().items():
+        h, w = (d - d % FACTOR for d in photo.shape[:2])
+        truth = np.ascontiguousarray(photo[:h, :w])
+        upload = bicubic_resize(truth, w // FACTOR, h // FACTOR)
+        result = translate_picture(tr, upload, enlarge=FACTOR, name=name)
+        assert result.output.shape == truth.shape, (result.output.shape, truth.shape)
+        bicubic = result.picture  # what the model was given: the upload enlarged by bicubic
+        row = {"photo": name, "size": f"{w} x {h}", "upload": f"{w // FACTOR} x {h // FACTOR}"}
+        for what, image in (("bicubic", bicubic), ("model", result.output)):
+            for k, v in scores(image, truth).items():
+                row[f"{what}_{k}"] = v
+            row[f"{what}_border"] = border_ratio(l1_error_map(image, truth))
+        rows.append(row)
+        top, left = (h - CROP) // 2, (w - CROP) // 2
+        cut = (slice(top, top + CROP), slice(left, left + CROP))
+        figure.append(np.concatenate([bicubic[cut], np.full((CROP, 4, 3), 255, np.uint8), result.output[cut],
+                                      np.full((CROP, 4, 3), 255, np.uint8), truth[cut]], axis=1))
+    return rows, figure
+
+
+def borders(paths: list[Path]) -> list[dict]:
+    """Border ratios of any translators at the page's default scale, on the held-out photographs."""
+    from gan_core.data.builtin import held_out_photos
+    from gan_core.translate import border_ratio, load_translator, translate_picture
+
+    out = []
+    for path in paths:
+        tr = load_translator(path)
+        for name, photo in held_out_photos().items():
+            result = translate_picture(tr, photo, name=name)  # the page's defaults: as-trained scale, derived input
+            out.append({"checkpoint": path.name, "photo": name, "border": border_ratio(result.error)})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("--border", nargs="*", type=Path, default=[], metavar="CKPT",
+                        help="other translators whose border ratio to measure at the page's default scale")
+    parser.add_argument("--figure", type=Path, help="write bicubic | model | original crops at 100%% zoom here")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+
+    rows, figure = super_resolution(args.checkpoint)
+    border_rows = borders(args.border)
+    if args.figure:
+        from PIL import Image
+
+        gap = np.full((4, figure[0].shape[1], 3), 255, np.uint8)
+        Image.fromarray(np.concatenate([x for f in figure for x in (f, gap)][:-1], axis=0)).save(args.figure)
+    if args.json:
+        print(json.dumps({"super_resolution": rows, "borders": border_rows}, indent=2))
+        return 0
+    print(f"x{FACTOR} super-resolution of {args.checkpoint.name} on the held-out photographs")
+    print(f"{'photo':18} {'size':>10} | {'PSNR bicubic':>12} {'model':>6} {'gain':>6} | {'PSNR-Y bic.':>11} {'model':>6} | "
+          f"{'SSIM bic.':>9} {'model':>6} | {'border bic.':>11} {'model':>6}")
+    for r in rows:
+        print(f"{r['photo']:18} {r['size']:>10} | {r['bicubic_psnr']:12.2f} {r['model_psnr']:6.2f} "
+              f"{r['model_psnr'] - r['bicubic_psnr']:+6.2f} | {r['bicubic_psnr_y']:11.2f} {r['model_psnr_y']:6.2f} | "
+              f"{r['bicubic_ssim']:9.4f} {r['model_ssim']:6.4f} | {r['bicubic_border']:11.2f} {r['model_border']:6.2f}")
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k.startswith(("bicubic_", "model_"))}
+    print(f"{'mean':18} {'':>10} | {mean['bicubic_psnr']:12.2f} {mean['model_psnr']:6.2f} "
+          f"{mean['model_psnr'] - mean['bicubic_psnr']:+6.2f} | {mean['bicubic_psnr_y']:11.2f} {mean['model_psnr_y']:6.2f} | "
+          f"{mean['bicubic_ssim']:9.4f} {mean['model_ssim']:6.4f} | {mean['bicubic_border']:11.2f} {mean['model_border']:6.2f}")
+    if border_rows:
+        print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3)")
+        for r in border_rows:
+            print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
