@@ -125,3 +125,17 @@ def test_half_written_uploads_of_a_killed_server_are_swept_and_the_folder_goes(t
     later = now + visitors.UPLOAD_IDLE_S + visitors.TEMP_STALE_S
     assert visitors.sweep_uploads(tmp_path, None, now=later) == [fresh]
     assert not folder.exists()  # before: the temp file kept the visitor's folder for ever
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_comparison_figure_notes_a_bad_grid_and_never_blocks(tmp_path):
+    from gan_core.experiments.figure import comparison_figure
+
+    run_dir = runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path / "runs")
+    (run_dir / "metrics.jsonl").write_text('{"step": 1, "loss_d": 1.3, "loss_g": 0.7}\n')
+    os.mkfifo(run_dir / "samples" / "step_0000001.png")
+    done = []
+    worker = threading.Thread(target=lambda: done.append(comparison_figure([run_dir], tmp_path / "c.png")), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert done and Image.open(done[0]).size[0] > 0  # before: imread waited on the FIFO for ever

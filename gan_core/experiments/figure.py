@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
-from ..runs import read_metrics, sample_images
+from ..errors import RunError
+from ..runs import read_metrics, read_sample, sample_images
 from .analysis import d_loss_as_article
 from .records import read_experiment
 
@@ -53,8 +55,13 @@ def comparison_figure(run_dirs: list[str | Path], out: str | Path, title: str = 
         axes[1][col].axis("off")
         if grids:
             step, path = grids[-1]
-            axes[1][col].imshow(imread(path))
-            axes[1][col].set_title(f"samples at step {step:,}", fontsize=10)
+            try:
+                png = read_sample(path)  # a regular PNG, or one sentence (a FIFO named like a grid would block imread)
+            except RunError as e:
+                axes[1][col].set_title(str(e), fontsize=7, wrap=True)
+            else:
+                axes[1][col].imshow(imread(io.BytesIO(png), format="png"))
+                axes[1][col].set_title(f"samples at step {step:,}", fontsize=10)
     if shown:  # the same scale for every run, so the curves compare at a glance; rare spikes may leave it
         shown.sort()
         low, high = shown[int(0.005 * (len(shown) - 1))], shown[int(0.995 * (len(shown) - 1))]
