@@ -273,3 +273,23 @@ def test_sample_evaluate_and_export_of_hostile_requests_are_one_error_line_withi
     assert results[-1] == [0, ""] and (tmp_path / "out.png").stat().st_size > 0
     assert fifo.exists() and not fifo.is_file()  # the pipe was left alone
     assert int(grown_kb) < 200 * 1024, grown_kb  # KB; the largest grid allowed is measured in docs/RELIABILITY.md
+
+
+def test_the_page_shows_the_judges_note_under_its_figures(tmp_path):
+    """The judge's figures and, when its cache could not be written, the note beside them."""
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "judge_page.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from pages._judge import show_judge\n"
+        "show_judge({'kind': 'classes', 'accuracy': 0.5, 'real_accuracy': 0.9, 'frechet': 3.0, 'frechet_floor': 0.5,\n"
+        "            'n': 100, 'per_condition': {'0': 0.5, '1': 0.5}, 'note': NOTE})\n"
+        .replace("NOTE", repr("The trained judge could not be saved for next time (No space left on device), so it "
+                              "will be trained again then; these figures are complete."))
+    )
+    at = AppTest.from_file(str(script), default_timeout=60).run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["50.0%", "3.00"]
+    assert any("could not be saved for next time (No space left on device)" in c.value for c in at.caption)
