@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoints
+from . import budget, checkpoints
 from .config import Config, DataKind
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .objectives import ConditionalObjective, Objective
 from .recipes import RECIPES
-from .samples import grid_array, to_uint8
+from .samples import to_uint8
 
 
 @dataclass
@@ -198,40 +198,141 @@ def _as_cond(cond) -> torch.Tensor | None:
     return None if cond is None else torch.as_tensor(np.asarray(cond, dtype=np.float32))
 
 
+# ----------------------------------------------------------------------------- the budget
+# Every call below sizes its request with gan_core.budget before drawing any noise: the
+# result must fit the server's per-request budget on its own, and the generator then runs
+# in chunks whose peak fits beside it (one batch, exactly as before, when it all fits).
+
+
+def shape_of(gen: Generator) -> budget.GeneratorShape:
+    """What a request's cost depends on, from the checkpoint's config."""
+    m = gen.config.model
+    return budget.GeneratorShape(str(m.arch or "mlp"), tuple(int(x) for x in gen.data.shape), int(m.width or 0),
+                                 int(m.z_dim or 0), gen.objective.cond_dim if gen.conditional else 0)
+
+
+def _uint8(images: torch.Tensor) -> np.ndarray:
+    return to_uint8(images)
+
+
+def _points(out: torch.Tensor) -> np.ndarray:
+    return out.float().numpy()
+
+
+def _generate(gen: Generator, n: int, inputs, plan: budget.Plan, convert) -> np.ndarray | torch.Tensor:
+    """``convert(gen.from_noise(z, cond))`` for the samples [0, n), ``inputs(lo, hi)``
+    giving (z, cond, seed) for a slice, done ``plan.chunk`` samples at a time into one
+    preallocated result, so the peak is the result plus one chunk's forward pass."""
+    if plan.chunk >= n:
+        return convert(gen.from_noise(*inputs(0, n)))
+    out = None
+    for lo in range(0, n, plan.chunk):
+        hi = min(n, lo + plan.chunk)
+        part = convert(gen.from_noise(*inputs(lo, hi)))
+        if out is None:
+            shape = (n, *part.shape[1:])
+            out = torch.empty(shape, dtype=part.dtype) if isinstance(part, torch.Tensor) else np.empty(shape, dtype=part.dtype)
+        out[lo:hi] = part
+        del part
+    return out
+
+
+def _sliced(z: torch.Tensor, cond: torch.Tensor | None, seed: int, gen: Generator):
+    """inputs(lo, hi) over noise drawn whole (the same seed gives the same samples,
+    however they are chunked); random conditions, when none is given, drawn whole too."""
+    if cond is None and gen.conditional:
+        cond = gen.random_conditions(len(z), seed)
+    return lambda lo, hi: (z[lo:hi], None if cond is None else cond if cond.dim() == 1 else cond[lo:hi], seed)
+
+
+def _sampling(gen: Generator, n: int, what: str, result_per_sample: int | None = None, kept: int = 0) -> tuple[budget.GeneratorShape, budget.Plan]:
+    g = shape_of(gen)
+    plan = budget.plan_samples(g, n, what=f"{what} {n:,} {g.describe()}", fix="ask for fewer samples",
+                               result_per_sample=result_per_sample, kept=budget.noise_bytes(g, n) + kept)
+    return g, plan
+
+
 def sample_tensor(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=None) -> torch.Tensor:
-    """n raw samples (N, C, H, W) in [-1, 1] or (N, D); ``cond`` for conditional models."""
-    return gen.from_noise(gen.noise(n, seed, truncation), _as_cond(cond), seed)
+    """n raw samples (N, C, H, W) in [-1, 1] or (N, D); ``cond`` for conditional models.
+    Refused in one sentence (``budget.BudgetError``) when the float32 result alone would
+    not fit the server's budget per request; otherwise generated in chunks that fit."""
+    g, plan = _sampling(gen, n, "Generating", result_per_sample=shape_of(gen).out_numel * budget.FLOAT)
+    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, lambda t: t)
 
 
 def sample(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=None) -> np.ndarray:
     """n samples: (n, H, W, C) uint8 images, or (n, D) float points. ``cond`` (from
-    ``condition_vector``) fixes what a conditional model makes; unset, it is random."""
-    out = sample_tensor(gen, n, seed, truncation, cond)
-    return to_uint8(out) if gen.kind == DataKind.IMAGE else out.float().numpy()
+    ``condition_vector``) fixes what a conditional model makes; unset, it is random.
+    Refused in one sentence when the result alone would not fit the budget per request;
+    otherwise generated in chunks that fit."""
+    g, plan = _sampling(gen, n, "Sampling")
+    convert = _uint8 if gen.kind == DataKind.IMAGE else _points
+    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, convert)
+
+
+def grid_of(images: np.ndarray, nrow: int, padding: int = 2) -> np.ndarray:
+    """(N, H, W, C) uint8 -> one (H', W', 3) uint8 grid laid out exactly as
+    ``samples.grid_array`` (torchvision's make_grid) lays out the same samples: grey
+    repeated to colour, white padding, ``min(nrow, N)`` columns, one image unpadded."""
+    images = np.asarray(images)
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    n, h, w, _ = images.shape
+    if n == 1:
+        return images[0].copy()
+    cols = min(nrow, n)
+    rows = int(math.ceil(n / cols))
+    out = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, 3), 255, dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        out[r * (h + padding) + padding : (r + 1) * (h + padding), c * (w + padding) + padding : (c + 1) * (w + padding)] = images[i]
+    return out
 
 
 def sample_grid(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, nrow: int | None = None, cond=None) -> np.ndarray:
-    """n samples as one (H, W, 3) uint8 grid image."""
+    """n samples as one (H, W, 3) uint8 grid image (within the budget: the samples and
+    the grid must fit, the generator runs in chunks)."""
     if gen.kind != DataKind.IMAGE:
         raise CheckpointError(f"{gen.path.name} generates points, not images; plot its samples instead of a grid.")
-    return grid_array(sample_tensor(gen, n, seed, truncation, cond), nrow or max(1, int(math.ceil(math.sqrt(n)))))
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    c, h, w = gen.data.shape
+    g, plan = _sampling(gen, n, "A grid of", kept=budget.grid_bytes(n, c, h, w, nrow))
+    images = _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, _uint8)
+    return grid_of(images, nrow)
 
 
 def condition_rows(gen: Generator, conds, cols: int, seed: int = 0, truncation: float = 1.0) -> np.ndarray:
     """One row per condition with the same noise in every column, so only the
-    condition changes down a column: (len(conds) * cols, H, W, C) uint8, row by row."""
+    condition changes down a column: (len(conds) * cols, H, W, C) uint8, row by row.
+    Refused in one sentence when the rows alone would not fit the budget per request."""
     conds = torch.as_tensor(np.asarray(conds, dtype=np.float32))
-    z = gen.noise(cols, seed, truncation).repeat(len(conds), 1)
-    return to_uint8(gen.from_noise(z, conds.repeat_interleave(cols, dim=0)))
+    rows = len(conds)
+    g = shape_of(gen)
+    things = "classes" if gen.data.class_names else "rows"
+    c, h, w = g.out_shape if g.image else (1, 1, 1)
+    plan = budget.plan_samples(g, rows * cols, kept=budget.noise_bytes(g, cols),
+                               what=f"A grid of {rows:,} {things} × {cols:,} columns at {budget.pixels_text(h, w)}",
+                               fix=f"ask for fewer {things} or columns")
+    z = gen.noise(cols, seed, truncation)
+
+    def inputs(lo, hi):
+        index = torch.arange(lo, hi)
+        return z[index % cols], conds[index // cols], 0
+
+    return _generate(gen, rows * cols, inputs, plan, _uint8)
 
 
 def morph(gen: Generator, cond_a, cond_b, steps: int = 8, seed: int = 0, index: int = 0, truncation: float = 1.0) -> np.ndarray:
     """The same noise (sample ``index`` of ``seed``) while the condition moves in a
     straight line from ``cond_a`` to ``cond_b``: (steps, H, W, C) uint8."""
+    g = shape_of(gen)
+    plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, index + 1) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,
+                               what=f"A morph of {steps:,} steps from sample {index + 1:,}", fix="ask for fewer steps or an earlier sample")
     z = gen.noise(index + 1, seed, truncation)[index : index + 1].repeat(steps, 1)
     t = torch.linspace(0, 1, steps)[:, None]
     a, b = _as_cond(cond_a), _as_cond(cond_b)
-    return to_uint8(gen.from_noise(z, (1 - t) * a + t * b))
+    cond = (1 - t) * a + t * b
+    return _generate(gen, steps, lambda lo, hi: (z[lo:hi], cond[lo:hi], 0), plan, _uint8)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -248,6 +349,11 @@ def interpolate(gen: Generator, seed_a: int, index_a: int, seed_b: int, index_b:
                 n: int = 64, truncation: float = 1.0) -> np.ndarray:
     """Images along the slerp between sample ``index_a`` of the grid drawn with
     ``seed_a`` and sample ``index_b`` of the grid drawn with ``seed_b``: (steps, H, W, C)."""
+    g = shape_of(gen)
+    drawn = max(n, index_a + 1) + max(n, index_b + 1)
+    plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, drawn) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,
+                               what=f"An interpolation of {steps:,} steps between samples {index_a + 1:,} and {index_b + 1:,}",
+                               fix="ask for fewer steps or earlier samples")
     za = gen.noise(max(n, index_a + 1), seed_a, truncation)[index_a]
     zb = gen.noise(max(n, index_b + 1), seed_b, truncation)[index_b]
     z = torch.stack([slerp(za, zb, i / (steps - 1)) for i in range(steps)])
@@ -257,4 +363,4 @@ def interpolate(gen: Generator, seed_a: int, index_a: int, seed_b: int, index_b:
         cb = gen.random_conditions(max(n, index_b + 1), seed_b)[index_b]
         t = torch.linspace(0, 1, steps)[:, None]
         cond = (1 - t) * ca + t * cb
-    return to_uint8(gen.from_noise(z, cond))
+    return _generate(gen, steps, lambda lo, hi: (z[lo:hi], None if cond is None else cond[lo:hi], 0), plan, _uint8)

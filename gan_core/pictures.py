@@ -14,6 +14,8 @@ import zipfile
 import numpy as np
 from PIL import Image
 
+from . import budget
+
 
 def png_bytes(array: np.ndarray) -> bytes:
     """(H, W, C) or (H, W) uint8 -> PNG bytes; one channel is saved as grey."""
@@ -34,8 +36,11 @@ def upscale(image: np.ndarray, factor: int, smooth: bool = False) -> np.ndarray:
     generated pixel becomes a crisp square (a 32 px face is visible at 4x), or
     Lanczos (``smooth``), which hides the pixel grid. Grey images come back 2-D,
     which every image widget shows as grey."""
-    img = _pil(image)
     factor = max(1, int(factor))
+    shape = np.shape(image)
+    budget.check(f"Enlarging a {shape[1]:,} × {shape[0]:,} px image {factor:,} times",
+                 shape[0] * shape[1] * factor * factor * (shape[2] if len(shape) == 3 else 1) * 3, "ask for a smaller enlargement")
+    img = _pil(image)
     if factor > 1:
         method = Image.Resampling.LANCZOS if smooth else Image.Resampling.NEAREST
         img = img.resize((img.width * factor, img.height * factor), method)
@@ -54,6 +59,8 @@ def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, pad
     images = np.asarray(images)
     n, h, w, c = images.shape
     cols, rows = grid_shape(n, nrow)
+    budget.check(f"A grid of {n:,} images in rows of {cols:,}", (rows * (h + padding) + padding) * (cols * (w + padding) + padding) * c,
+                 "ask for fewer images or columns")
     out = np.full((rows * (h + padding) + padding, cols * (w + padding) + padding, c), pad_value, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, cols)
@@ -90,6 +97,10 @@ def gif_bytes(frames: np.ndarray, scale: int = 4, duration_ms: int = 120, bounce
     order = list(range(len(frames)))
     if bounce and len(frames) > 2:
         order += list(range(len(frames) - 2, 0, -1))
+    _, h, w = frames.shape[:3]
+    scale = max(1, int(scale))
+    budget.check(f"A GIF of {len(order):,} frames of {w * scale:,} × {h * scale:,} px", len(order) * h * w * scale * scale * 5,
+                 "ask for fewer frames or a smaller enlargement")  # Pillow's frames and the encoder's palette copies
     pics = [_pil(upscale(frames[i], scale)) for i in order]
     buf = io.BytesIO()
     pics[0].save(buf, format="GIF", save_all=True, append_images=pics[1:], duration=duration_ms, loop=0, disposal=1)

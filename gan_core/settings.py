@@ -6,6 +6,8 @@
     GAN_WORKBENCH_DEMO         1 = public demo: short runs, one at a time
     GAN_WORKBENCH_MAX_RUNS     concurrent background runs (default 2, demo 1)
     GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 300)
+    GAN_WORKBENCH_MEMORY_BUDGET  memory one request may use, in MB (default 2048,
+                               demo 256; ``gan_core.budget`` holds every request to it)
 
 The dashboard and the command line read the same settings, so a GPU server and
 the dashboard browsing its runs agree on where runs are. The engine enforces the
@@ -33,6 +35,25 @@ class Settings:
     demo: bool
     max_active_runs: int
     max_steps: int | None
+    memory_budget_mb: int = 2048  # DEFAULT_MEMORY_BUDGET_MB; a field with a default, so Settings(...) built by hand still works
+
+
+# Per-request memory (GAN_WORKBENCH_MEMORY_BUDGET, MB). The demo's figure fits Community
+# Cloud's ~1 GB beside the server's own ~530 MB (CPU wheels) and leaves the one training
+# worker its ~520 MB only while nobody asks for much: docs/DEPLOY.md "Memory budget".
+DEFAULT_MEMORY_BUDGET_MB = 2048
+DEMO_MEMORY_BUDGET_MB = 256
+
+
+def demo_mode() -> bool:
+    return os.environ.get("GAN_WORKBENCH_DEMO", "").lower() in ("1", "true", "yes", "on")
+
+
+def memory_budget_mb() -> int:
+    """The memory one request may use, in MB: GAN_WORKBENCH_MEMORY_BUDGET, else the
+    demo or the ordinary default. Read on every call (no other variable is parsed), so
+    the engine's budget checks cost nothing and follow the environment."""
+    return _int("GAN_WORKBENCH_MEMORY_BUDGET", DEMO_MEMORY_BUDGET_MB if demo_mode() else DEFAULT_MEMORY_BUDGET_MB)
 
 
 def _int(name: str, default: int | None) -> int | None:
@@ -49,7 +70,7 @@ def _int(name: str, default: int | None) -> int | None:
 
 
 def load_settings() -> Settings:
-    demo = os.environ.get("GAN_WORKBENCH_DEMO", "").lower() in ("1", "true", "yes", "on")
+    demo = demo_mode()
     return Settings(
         runs_dir=Path(os.environ.get("GAN_WORKBENCH_RUNS_DIR") or ROOT / "runs").expanduser().resolve(),
         data_root=Path(os.environ.get("GAN_WORKBENCH_DATA_ROOT") or ROOT / "data").expanduser().resolve(),
@@ -57,6 +78,7 @@ def load_settings() -> Settings:
         demo=demo,
         max_active_runs=_int("GAN_WORKBENCH_MAX_RUNS", 1 if demo else 2),
         max_steps=_int("GAN_WORKBENCH_MAX_STEPS", 300 if demo else None),
+        memory_budget_mb=memory_budget_mb(),
     )
 
 

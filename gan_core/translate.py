@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoints
+from . import budget, checkpoints
 from .data.builtin import TILE_SCALES
 from .data.paired import bicubic_resize, derive, enlarge_factor, source_channels, to_grey
 from .errors import CheckpointError, ConfigError, DataError
@@ -45,6 +45,7 @@ from .recipes import RECIPES
 from .untrusted import MAX_IMAGE_PIXELS
 
 TILE = 512  # tile side, and the largest side translated in one pass
+_BAND_PIXELS = 1 << 20  # pixels per band of the error map and the heat map (about 30 MB of float64 colours)
 OVERLAP = 64  # least overlap between neighbouring tiles
 
 
@@ -320,7 +321,7 @@ class Translation:
 
 
 def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, derive_source: bool = True,
-                    progress: Callable[[float], None] | None = None) -> Translation:
+                    progress: Callable[[float], None] | None = None, tile: int | None = None) -> Translation:
     """Translate a picture as a user means it: for derived-pair models the source is
     derived from it first (unless ``derive_source`` is False: the image already is a
     source, e.g. a hand-drawn edge map). ``scale`` < 1 works on a smaller copy, closer
@@ -335,10 +336,14 @@ def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, deriv
     if (sw, sh) != (w, h):
         if sw * sh > MAX_IMAGE_PIXELS:
             raise ConfigError(f"Scaling {w} x {h} pixels by {scale} exceeds the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit; use a smaller scale.")
+    if tile is None:  # called directly: the budget of this translation alone (translate_picture checks its own)
+        tile = budget_tile(tr, h, w, image.shape[2], sh, sw, target=False, realism=False,
+                           derived=derive_source and tr.pairs is not None)
+    if (sw, sh) != (w, h):
         work = _resize(image, sw, sh)
     derived = derive_source and tr.pairs is not None
     source = source_for(tr, work) if derived else as_channels(work, tr.source_channels)
-    output = translate(tr, source, progress=progress)
+    output = translate(tr, source, tile=tile, progress=progress)
     if (sw, sh) != (w, h):
         source, output = _resize(source, w, h), _resize(output, w, h)
     return Translation(picture=image, source=source, output=output, derived=derived,
@@ -414,6 +419,7 @@ def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False
     if realism:
         require_discriminator(tr)  # before the work, not after it
     picture = _hwc(picture)
+    tile = _picture_budget(tr, picture, pair=pair, scale=scale, derive=derive, realism=realism, enlarge=enlarge, name=name)
     target = None
     if enlarge != 1:
         if pair:
@@ -426,14 +432,96 @@ def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False
     h, w = picture.shape[:2]
     scale = parse_scale(scale)
     factor = training_scale(tr, w, h) if scale == AS_TRAINED else scale
-    result = translate_image(tr, picture, scale=factor, derive_source=derive and not pair, progress=progress)
+    result = translate_image(tr, picture, scale=factor, derive_source=derive and not pair, progress=progress, tile=tile)
     if target is None and result.derived and picture.shape[2] >= tr.target_channels:
         target = as_channels(picture, tr.target_channels)  # a grey picture cannot be the target of a colour model
     return dataclasses.replace(
         result, target=target,
         error=None if target is None else l1_error_map(result.output, target),
-        realism=realism_map(tr, result.source, result.output) if realism else None,
+        realism=realism_map(tr, result.source, result.output, tile=tile) if realism else None,
     )
+
+
+# ----------------------------------------------------------------------------- the budget
+
+
+def unet_shape(tr: Translator) -> budget.UNetShape:
+    from .models.pix2pix import patch_layers
+
+    c = tr.gen.config
+    return budget.UNetShape(tr.source_channels, tr.target_channels, tr.gen.model.depth, int(c.model.width or 1),
+                            skips=c.model.arch != "encoder-decoder", patch_layers=patch_layers(c.data.image_size))
+
+
+def _derive_bytes(pairs: str | None, pixels: int) -> int:
+    """Deriving a source from ``pixels`` pixels (data/paired.derive): grey converts the
+    whole picture through float32; edges and blur work in float bands of about 4 MP
+    (Canny's float64 arrays measured at about 48 bytes a pixel); a mask copies it."""
+    if pairs == "grey":
+        return pixels * 20
+    if pairs in ("edges", "blur"):
+        return min(pixels, (1 << 22) + (1 << 20)) * 48
+    return pixels * 3 if pairs else 0
+
+
+def budget_tile(tr: Translator, h: int, w: int, channels: int, sh: int, sw: int, *, target: bool, realism: bool,
+                name: str | None = None, extra: int = 0, derived: bool = False, pair: bool = False) -> int:
+    """The tile side a picture of ``w`` x ``h`` translated at ``sw`` x ``sh`` is done with
+    (``TILE``, or smaller when one tile's model peak would not fit beside the full-size
+    results: the fall-back to tiles), or a refusal in one sentence (``budget.BudgetError``)
+    naming the picture, its cost and this server's budget per request. Nothing is
+    allocated here: ``budget.translation_peak`` is arithmetic over the sizes."""
+    u, limit = unet_shape(tr), budget.limit()
+    derive = _derive_bytes(tr.pairs, sh * sw) if derived else 0
+    ct = tr.target_channels  # a target in other channels is a copy (grey: through float32, about 20 bytes a pixel)
+    copy = 0 if not target or pair or channels == ct else h * w * ct
+
+    def need(tile: int, with_realism: bool) -> int:
+        return extra + budget.translation_peak(height=h, width=w, channels=channels, work_height=sh, work_width=sw, u=u,
+                                               tile=tile, target=copy, convert=copy * 20 if channels > ct else copy,
+                                               error=target, realism=with_realism, derive=derive)
+
+    full = need(TILE, realism)
+    if full <= limit:
+        return TILE
+    arrays = need(16, realism)  # nearly everything but the model's tile
+    for tile in (TILE // 2, TILE // 4, TILE // 8):  # the fall-back to smaller tiles
+        if tile >= tr.multiple and need(tile, realism) <= limit:
+            return tile
+    if realism and need(TILE // 8, False) <= limit:
+        fix = "leave the realism map off, or send a smaller picture"
+    else:
+        fits = limit / max(1.0, arrays / max(1, h * w)) / 1e6  # the arrays grow with the pixels
+        fix = f"send a picture of at most about {fits:.1f} megapixels" if fits >= 0.1 else "use a smaller model on this server"
+    what = f"Translating {name or 'this picture'} ({w:,} × {h:,} pixels{', with the realism map' if realism else ''})"
+    raise budget.refuse(what, full, fix, limit)
+
+
+def _picture_budget(tr: Translator, picture: np.ndarray, *, pair: bool, scale, derive: bool, realism: bool, enlarge: int,
+                    name: str | None) -> int:
+    """``budget_tile`` for ``translate_picture``'s request, from the sizes alone, before
+    anything (an enlargement, a split, a scaled copy) is allocated."""
+    h, w, channels = picture.shape
+    extra = 0
+    if enlarge != 1:
+        if enlarge < 1 or h * w * enlarge * enlarge > MAX_IMAGE_PIXELS:
+            return TILE  # translate_picture refuses it in its own words
+        h, w = h * enlarge, w * enlarge
+        extra = h * w * channels  # the enlarged copy
+    if pair:
+        w = max(1, w // 2)
+    try:
+        s = parse_scale(scale)
+    except ConfigError:
+        return TILE  # refused below in its own words
+    factor = training_scale(tr, w, h) if s == AS_TRAINED else s
+    sw, sh = max(1, round(w * factor)), max(1, round(h * factor))
+    if (sw, sh) != (w, h) and sw * sh > MAX_IMAGE_PIXELS:
+        return TILE  # refused by translate_image in its own words
+    derived = derive and not pair and enlarge == 1 and tr.pairs is not None
+    target = pair or (derived and channels >= tr.target_channels)
+    return budget_tile(tr, h, w, channels, sh, sw, target=target, realism=realism, name=name, extra=extra, derived=derived,
+                       pair=pair)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -454,8 +542,12 @@ def l1_error_map(output: np.ndarray, target: np.ndarray) -> np.ndarray:
         raise DataError(f"The output ({output.shape[1]} x {output.shape[0]}) and the target ({target.shape[1]} x {target.shape[0]}) "
                         "differ in size; compare images of the same size.")
     c = max(output.shape[2], target.shape[2])
-    diff = np.abs(as_channels(output, c).astype(np.int16) - as_channels(target, c).astype(np.int16))
-    return diff.mean(axis=2, dtype=np.float32) / 255.0
+    out = np.empty(output.shape[:2], dtype=np.float32)
+    rows = max(1, _BAND_PIXELS // output.shape[1])  # in bands: the int16 copies of a 48 MP picture were 0.9 GB at once
+    for top in range(0, output.shape[0], rows):
+        diff = np.abs(as_channels(output[top : top + rows], c).astype(np.int16) - as_channels(target[top : top + rows], c).astype(np.int16))
+        out[top : top + rows] = diff.mean(axis=2, dtype=np.float32) / 255.0
+    return out
 
 
 BORDER = 4  # the strip, in pixels, whose error ``border_ratio`` weighs
@@ -503,11 +595,15 @@ def heatmap(values: np.ndarray, image: np.ndarray | None = None, alpha: float = 
     """A float map in [0, 1] as a uint8 RGB picture, laid over ``image`` with ``alpha`` if given."""
     from matplotlib import colormaps
 
-    colours = colormaps[cmap](np.clip(values, 0, 1))[..., :3]
-    if image is not None:
-        base = as_channels(image, 3).astype(np.float32) / 255.0
-        colours = (1 - alpha) * base + alpha * colours
-    return np.clip(np.rint(colours * 255), 0, 255).astype(np.uint8)
+    out = np.empty((*values.shape[:2], 3), dtype=np.uint8)
+    rows = max(1, _BAND_PIXELS // max(1, values.shape[1]))  # in bands: the float64 colours of a 48 MP map were 1.5 GB at once
+    for top in range(0, values.shape[0], rows):
+        colours = colormaps[cmap](np.clip(values[top : top + rows], 0, 1))[..., :3]
+        if image is not None:
+            base = as_channels(image[top : top + rows], 3).astype(np.float32) / 255.0
+            colours = (1 - alpha) * base + alpha * colours
+        out[top : top + rows] = np.clip(np.rint(colours * 255), 0, 255).astype(np.uint8)
+    return out
 
 
 def realism_overlay(realism: np.ndarray, output: np.ndarray) -> np.ndarray:
