@@ -17,7 +17,7 @@ from torch import nn
 
 from .config import Config, DataKind
 from .data.base import SOURCES, GanData
-from .data.paired import PAIR_KINDS, source_channels
+from .data.paired import DERIVED_KINDS, PAIR_KINDS, source_channels
 from .errors import ConfigError
 from .models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator, init_dcgan_weights
 from .models.conditional import ProjectionDiscriminator
@@ -368,7 +368,7 @@ def _check_pairs(cfg: Config, recipe: Recipe, source) -> None:
     has_pairs = "paired" in source.tags or d.pairs is not None
     if recipe.paired and not has_pairs:
         raise ConfigError(f"Recipe {cfg.recipe!r} learns from image pairs and {d.name!r} holds single images; "
-                          f"add --pairs edges, grey, blur or mask to derive pairs from them, or use --data paired.")
+                          f"add --pairs {', '.join(DERIVED_KINDS[:-1])} or {DERIVED_KINDS[-1]} to derive pairs from them, or use --data paired.")
     if not recipe.paired and has_pairs:
         users = " or ".join(name for name, r in RECIPES.items() if r.paired)
         what = "--pairs" if d.pairs is not None else f"--data {d.name}"

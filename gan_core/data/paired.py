@@ -508,7 +508,7 @@ def load_pairs(cfg: DataConfig) -> PairedData:
             raise ConfigError(f"--pairs derives pairs from single images, and {cfg.name!r} already holds pairs; leave --pairs unset.")
         return _derived(cfg, source)
     if "paired" not in source.tags:
-        raise ConfigError(f"Data source {cfg.name!r} holds single images, not pairs; add --pairs edges, grey, blur or mask, or use --data paired.")
+        raise ConfigError(f"Data source {cfg.name!r} holds single images, not pairs; add --pairs {', '.join(DERIVED_KINDS[:-1])} or {DERIVED_KINDS[-1]}, or use --data paired.")
     return source.load(cfg)
 
 
