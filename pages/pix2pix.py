@@ -10,6 +10,8 @@ trains and never touches torch.
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from gan_core import catalog, translate, untrusted, uploads
@@ -17,12 +19,11 @@ from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from pages._checkpoints import loaded_or_stop, own_checkpoint
 from pages._session import settings_or_stop, through_app, visitor
-from pages._shared import for_page, named, plain, results_zip, translate_upload
+from pages._shared import ResultCache, cached_result, for_page, named, plain, results_zip, translate_upload
 
 through_app()
 
 TRAIN_COMMAND = "python -m gan_core train --recipe pix2pix --data photos --pairs grey --image-size 64"
-IMAGE_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff"]
 FACE_DATA = ("faces-lfw", "celeba")  # trained on faces: the sample photograph is a face, cropped as those are
 AS_TRAINED = translate.AS_TRAINED  # scale each picture to the size of the training pictures (translate.training_scale)
 SCALES = list(translate.SCALES)  # the translate command offers the same (--scale)
@@ -36,27 +37,42 @@ def load_translator(path: str, mtime: float):
     return translate.cached_translator(path)
 
 
-# Keyed by the picture's bytes (or the sample's name) and the checkpoint's path and mtime;
-# a refusal is kept too, so a bad file is not read again on every rerun.
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def kept_results(max_bytes: int) -> ResultCache:
+    """Every session's translations, bounded by bytes (the engine's limit, untrusted.MAX_KEPT_RESULTS_BYTES)."""
+    return ResultCache(max_bytes)
+
+
+def results_cache() -> ResultCache:
+    return kept_results(untrusted.MAX_DEMO_KEPT_RESULTS_BYTES if settings.demo else untrusted.MAX_KEPT_RESULTS_BYTES)
+
+
+# Keyed by the picture's bytes (a hash) and name, or the sample's name, the checkpoint's path and mtime and
+# the settings; a refusal is kept too, so a bad file is not read again on every rerun.
 def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: str | float, derive: bool,
                       realism: bool, enlarge: int = 1):
-    try:
-        return for_page(translate_upload(load_translator(path, mtime), data, name, pair=pair, scale=scale, derive=derive,
-                                         realism=realism, enlarge=enlarge))
-    except GanError as e:
-        return str(e)
+    def compute():
+        try:
+            return for_page(translate_upload(load_translator(path, mtime), data, name, pair=pair, scale=scale, derive=derive,
+                                             realism=realism, enlarge=enlarge))
+        except GanError as e:
+            return str(e)
+
+    key = ("upload", path, mtime, hashlib.sha256(data).hexdigest(), name, pair, scale, derive, enlarge)
+    return cached_result(results_cache(), key, realism, compute)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def translated_sample(path: str, mtime: float, name: str, scale: str | float, derive: bool, realism: bool,
                       enlarge: int = 1):
-    try:
-        result = translate.translate_picture(load_translator(path, mtime), translate.sample_photo(name), scale=scale,
-                                             derive=derive, realism=realism, enlarge=enlarge)
-        return for_page(named(result, f"{name}.png"))
-    except GanError as e:
-        return str(e)
+    def compute():
+        try:
+            result = translate.translate_picture(load_translator(path, mtime), translate.sample_photo(name), scale=scale,
+                                                 derive=derive, realism=realism, enlarge=enlarge)
+            return for_page(named(result, f"{name}.png"))
+        except GanError as e:
+            return str(e)
+
+    return cached_result(results_cache(), ("sample", path, mtime, name, scale, derive, enlarge), realism, compute)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -182,12 +198,17 @@ if tr.enlarge > 1:  # a super-resolution model: enlarge by bicubic, then sharpen
                                            f"sharpening a {tr.enlarge}x smaller copy of your picture, so you can compare it "
                                            "with the original.") else 1
 
-files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)", type=IMAGE_TYPES,
+# No type= on purpose: Streamlit then refuses the whole widget, every file with it, for one file whose name
+# holds a NUL ("Filename cannot contain null bytes."); the engine checks each file's name and content instead.
+files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)",
                          accept_multiple_files=True, key="p2p_images")
 key = (str(entry.path), entry.mtime)
 results = []
 if files:
-    for f in files:  # in upload order; a bad file is one sentence among the results, never the end of them
+    taken, rest = untrusted.pictures_to_take(len(files), settings.demo)  # counted before any file is read
+    if rest:
+        st.warning(plain(rest), icon=":material/block:")
+    for f in files[:taken]:  # in upload order; a bad file is one sentence among the results, never the end of them
         with st.spinner(f"Translating {plain(untrusted.shown_name(f.name))}…"):
             outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism, enlarge)
         show_outcome(outcome, tr, pair, results)

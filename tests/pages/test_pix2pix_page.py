@@ -292,3 +292,92 @@ def test_only_translators_are_kept_by_the_translator_upload(models, tmp_path):
     with pytest.raises(CheckpointError) as e:
         uploads.save_conditional_upload(models["grey"].read_bytes(), "p2p.safetensors", tmp_path / "other")
     one_sentence(str(e.value), "p2p.safetensors is a pix2pix model", "Pix2Pix")
+
+
+# ----------------------------------------------------------------------------- issue 17: every request has a budget
+
+
+def test_a_nul_or_a_3000_character_name_is_one_sentence_and_the_others_are_translated(env, models):
+    """Before: Streamlit refused the whole uploader ("Filename cannot contain null bytes"),
+    so one such name stopped all ten; a 3,000-character name went through unremarked."""
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    at = page()
+    files = [(f"photo{i}.png", encoded(photo(12, 16, i)), "image/png") for i in range(8)]
+    files.insert(3, ("evil\x00.png", encoded(photo(12, 16)), "image/png"))
+    files.insert(6, ("y" * 3000 + ".png", encoded(photo(12, 16)), "image/png"))
+    at.file_uploader(key="p2p_images").set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2
+    one_sentence(errors[0], "evil?.png", "control character")
+    one_sentence(errors[1], "yyy", "3,004 characters")
+    assert [h.split("**")[1] for h in headings(at)] == [f"photo{i}.png" for i in range(8)]
+
+
+def test_the_pictures_of_one_request_are_limited_by_the_engine(env, models, monkeypatch):
+    from gan_core import untrusted
+
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    monkeypatch.setattr(untrusted, "MAX_PICTURES", 3)
+    monkeypatch.setattr(untrusted, "MAX_DEMO_PICTURES", 2)
+    files = [(f"p{i}.png", encoded(photo(12, 16, i)), "image/png") for i in range(5)]
+    at = page()
+    at.file_uploader(key="p2p_images").set_value(files).run()
+    assert not at.exception
+    one_sentence(at.warning[0].value, "first 3 of your 5 pictures", "the other 2 in another batch")
+    assert [h.split("**")[1] for h in headings(at)] == ["p0.png", "p1.png", "p2.png"]
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    at = page()
+    at.file_uploader(key="p2p_images").set_value(files).run()
+    assert not at.exception
+    one_sentence(at.warning[0].value, "first 2 of your 5 pictures", "demo server")
+    assert len(headings(at)) == 2
+
+
+def test_toggling_the_realism_map_off_and_on_translates_nothing_again(env, models, monkeypatch):
+    """Before: 16 results were kept, so with more pictures every rerun translated them all again."""
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    calls = []
+    real = T.translate_picture
+    monkeypatch.setattr(T, "translate_picture", lambda *a, **kw: calls.append(kw.get("realism")) or real(*a, **kw))
+    at = page()
+    calls.clear()  # the sample photograph, translated before any upload
+    files = [(f"p{i}.png", encoded(photo(12, 16, i)), "image/png") for i in range(12)]
+    at.file_uploader(key="p2p_images").set_value(files).run()
+    assert calls.count(False) == 12 and len(headings(at)) == 12
+    at.toggle(key="p2p_realism").set_value(True).run()
+    assert calls.count(True) == 12 and sum("realism map" in c for c in captions(at)) == 12
+    for value in (False, True, False):
+        at.toggle(key="p2p_realism").set_value(value).run()
+        assert not at.exception
+        assert sum("realism map" in c for c in captions(at)) == (12 if value else 0)
+    assert len(calls) == 24  # every setting already computed came from the kept results
+
+
+def test_kept_results_are_png_bytes_bounded_in_total():
+    from pages._shared import ResultCache, Shown, cached_result
+
+    def result(n: int) -> Shown:
+        return Shown(name="x", stem="x", size=(1, 1), work_size=None, pngs={"output": b"p" * n}, mean_error=None,
+                     mean_realism=None, png=b"f" * n)
+
+    cache = ResultCache(max_bytes=10_000)
+    for i in range(20):
+        cache.put(i, result(1000))
+        assert cache.nbytes <= 10_000
+    assert len(cache) == 10_000 // result(1000).nbytes and cache.get(0) is None and cache.get(19) is not None  # the oldest went first
+    cache.put("huge", result(4000))  # more than half the bound: shown, not kept
+    assert cache.get("huge") is None
+    made = []
+    first = cached_result(cache, ("a",), True, lambda: made.append(1) or result(10))
+    assert cached_result(cache, ("a",), True, lambda: made.append(1)) is first
+    assert cached_result(cache, ("a",), False, lambda: made.append(1)).pngs == first.pngs  # the map changes nothing else
+    assert made == [1]
+
+
+def test_a_translation_is_kept_as_pngs_not_arrays(models):
+    tr = T.load_translator(models["grey"])
+    shown = for_page(translate_upload(tr, encoded(photo(1200, 1600)), "big.png", realism=True))
+    assert not [k for k, v in vars(shown).items() if isinstance(v, np.ndarray)]
+    assert set(shown.pngs) == {"image", "source", "output", "error", "realism"}
+    assert shown.nbytes < 12 * 2**20 and shown.output.shape[:2] == (480, 640)  # arrays only when asked for
