@@ -12,7 +12,7 @@ On disk: ``--data paired --data-path FOLDER_OR_ZIP``, in either layout people ha
     ``untrusted.open_image`` (pixel and aspect limits before decoding). Files that
     cannot be read, and A/ or B/ files without a partner, are skipped and counted.
 
-Derived: ``--data <any image source> --pairs edges|grey|blur|mask``: the source's
+Derived: ``--data <any image source> --pairs edges|grey|blur|mask|sr4``: the source's
     images are the targets and the sources are made from them by ``derive``:
     edges  Canny edges (scikit-image, sigma 1) as black lines on white, 1 channel
     grey   the luminance (ITU-R 601, as Pillow's "L"), 1 channel; needs colour targets
