@@ -1,6 +1,6 @@
 """Measured against estimated: gan_core.budget's generator model, and whole requests.
 
-    .venv/bin/python benchmarks/budget_peaks.py            # prints two tables (about a minute on 2 cores)
+    .venv/bin/python benchmarks/budget_peaks.py            # prints three tables (about 4 minutes on 2 cores)
 
 Generators: the peak RSS growth of one no_grad forward pass, in a fresh process with one
 thread, at two batch sizes; the slope between them is the measured bytes per sample,
@@ -51,6 +51,23 @@ images = inference.sample(gen, n, seed=1)
 print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024, plan.chunk, plan.peak, budget.limit())
 """
 
+TRANSLATION = r"""
+import os, resource, sys, numpy as np
+from gan_core import budget, translate
+tr = translate.load_translator(sys.argv[1]); h, w = int(sys.argv[2]), int(sys.argv[3]); scale, realism = sys.argv[4], sys.argv[5] == "1"
+picture = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+os.environ["GAN_WORKBENCH_MEMORY_BUDGET"] = "1"  # the engine's own estimate, from its refusal
+try:
+    translate.translate_picture(tr, picture, scale=scale, realism=realism)
+except budget.BudgetError as e:
+    estimate = str(e).split("needs about ")[1].split(",")[0]
+os.environ["GAN_WORKBENCH_MEMORY_BUDGET"] = "100000"
+translate.translate_picture(tr, picture[:64, :64], scale=scale, realism=realism)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+translate.translate_picture(tr, picture, scale=scale, realism=realism)
+print(estimate, "|", budget.size_text((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024))
+"""
+
 GENERATORS = [  # (spec, small batch, large batch)
     ({"arch": "conv", "z": 100, "c": 1, "s": 32, "w": 32, "name": "dcgan 32 px grey, width 32 (dcgan-faces-lfw)"}, 500, 3000),
     ({"arch": "conv", "z": 100, "c": 3, "s": 64, "w": 64, "name": "dcgan 64 px colour, width 64"}, 40, 240),
@@ -81,11 +98,19 @@ def main() -> None:
     print()
     print("| request | budget | chunk | plan's peak | measured peak growth |")
     print("|---|---|---|---|---|")
-    for ckpt, n, mb in (("dcgan-faces-lfw", 2000, None), ("dcgan-faces-lfw", 2000, 32), ("cgan-mnist", 20000, 32)):
+    for ckpt, n, mb in (("dcgan-faces-lfw", 2000, None), ("dcgan-faces-lfw", 2000, 32), ("cgan-mnist", 20000, 32), ("cgan-mnist", 20000, 64)):
         env = {"GAN_WORKBENCH_MEMORY_BUDGET": str(mb)} if mb else {}
         grown, chunk, peak, limit = _run(REQUEST, ROOT / "checkpoints" / f"{ckpt}.safetensors", n, env=env).split()
         print(f"| sample {n:,} of {ckpt} | {budget.size_text(int(limit))} | {int(chunk):,} | {budget.size_text(int(peak))} | "
               f"{budget.size_text(int(grown))} |")
+    print()
+    print("| translation (12 MP picture, 4000 x 3000) | estimated | measured peak growth |")
+    print("|---|---|---|")
+    for ckpt, scale, realism in (("edges-to-faces", "full", "1"), ("edges-to-faces", "as-trained", "0"),
+                                 ("grey-to-colour-photos", "full", "1"), ("grey-to-colour-photos", "full", "0"),
+                                 ("grey-to-colour-photos", "as-trained", "0")):
+        line = _run(TRANSLATION, ROOT / "checkpoints" / f"pix2pix-{ckpt}.safetensors", 3000, 4000, scale, realism)
+        print(f"| {ckpt}, {scale}{', realism map' if realism == '1' else ''} | {line} |")
 
 
 if __name__ == "__main__":
