@@ -201,7 +201,11 @@ if tr.enlarge > 1:  # a super-resolution model: enlarge by bicubic, then sharpen
 # No type= on purpose: Streamlit then refuses the whole widget, every file with it, for one file whose name
 # holds a NUL ("Filename cannot contain null bytes."); the engine checks each file's name and content instead.
 files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)",
-                         accept_multiple_files=True, key="p2p_images")
+                         accept_multiple_files=True, key="p2p_images",
+                         help=f"Up to {untrusted.MAX_DEMO_PICTURES if settings.demo else untrusted.MAX_PICTURES} pictures at a "
+                              f"time, with names of at most {untrusted.MAX_FILE_NAME_CHARS} characters. A file shown with an "
+                              "error in this box never reached the server (Streamlit refuses names of a few thousand "
+                              "characters): rename it and upload it again.")
 key = (str(entry.path), entry.mtime)
 results = []
 if files:

@@ -381,3 +381,15 @@ def test_a_translation_is_kept_as_pngs_not_arrays(models):
     assert not [k for k, v in vars(shown).items() if isinstance(v, np.ndarray)]
     assert set(shown.pngs) == {"image", "source", "output", "error", "realism"}
     assert shown.nbytes < 12 * 2**20 and shown.output.shape[:2] == (480, 640)  # arrays only when asked for
+
+
+def test_the_uploader_says_the_limits_the_engine_holds(env, models, monkeypatch):
+    """Names of a few thousand characters never reach the page (Streamlit's upload answers 400), so
+    the uploader's help says what the engine allows and what a failed upload means."""
+    from gan_core import untrusted
+
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    help_text = page().get("file_uploader")[-1].proto.help
+    assert f"Up to {untrusted.MAX_PICTURES} pictures" in help_text and "at most 255 characters" in help_text
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    assert f"Up to {untrusted.MAX_DEMO_PICTURES} pictures" in page().get("file_uploader")[-1].proto.help
