@@ -15,17 +15,20 @@ is the largest layer's sum, times ``SAFETY``. Measured against peak RSS growth p
 sample (``benchmarks/budget_peaks.py``: the slope between two batch sizes, each in a
 fresh process, 1 thread) on torch 2.14.1 CPU:
 
-    generator                         estimated   measured   estimate / measured
-    dcgan 32 px grey, width 32          220 KB      124 KB     1.8  (dcgan-faces-lfw)
-    dcgan 64 px colour, width 64        1.8 MB      1.0 MB     1.7
-    dcgan 128 px colour, width 64       6.9 MB      3.4 MB     2.0
-    dcgan 256 px colour, width 64      27.5 MB     13.9 MB     2.0
-    mlp 28 px grey, width 256, cgan     10 KB      8.7 KB      1.2  (cgan-mnist)
-    mlp 64 px colour, width 256        120 KB      104 KB      1.2
+    generator                              estimated   measured   estimate / measured
+    dcgan 32 px grey, width 32 (dcgan-faces-lfw)  220 KB     127 KB     1.7
+    dcgan 64 px colour, width 64                   2.0 MB     1.0 MB     1.7
+    dcgan 128 px colour, width 64                  6.9 MB     3.8 MB     1.8
+    dcgan 256 px colour, width 64                   28 MB      10 MB     2.3 to 3.0 (two runs)
+    mlp 28 px grey, width 256, 10 classes (cgan-mnist)  13 KB  12 KB     1.1
+    mlp 64 px colour, width 256                    125 KB     102 KB     1.2
 
 (RELIABILITY "Every request has a budget" has the command and the end-to-end peaks.)
-So the estimate is conservative (never under) and within about 2x: a request the
-model refuses would have needed at least half of what the sentence says.
+So the estimate is conservative (never under) and within about 3x: a request the
+model refuses would have needed at least a third of what the sentence says. Chunks
+are sized to half the room the result leaves (``plan_samples``), because freed
+blocks do not always come back whole; translations are 1.3 to 1.7x their measured
+peaks (RELIABILITY).
 """
 
 from __future__ import annotations
