@@ -145,3 +145,39 @@ def test_a_small_sr4_model_trained_for_seconds_keeps_its_borders(models):
     assert T.border_ratio(result.error) <= 1.3
     bicubic = T.l1_error_map(result.source, truth).mean()
     assert result.error.mean() < 1.1 * bicubic
+
+
+def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(models, tmp_path, monkeypatch):
+    """AppTest on the sample photograph (it cannot drive uploads; the handler above is
+    the uploads' path): the toggle appears for the sr4 model and not for the grey one,
+    and on, the picture comes back 4x its size, its bicubic enlargement shown beside it."""
+    import shutil
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    import gan_core.settings
+
+    repo = tmp_path / "repo"
+    (repo / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copy(models["sr"], repo / "checkpoints" / "pix2pix-super-resolution.safetensors")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "pix2pix.py"), default_timeout=120)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    assert any(c.value.startswith("Turns pictures enlarged 4x into sharp ones") for c in at.caption)
+    heads = [m.value for m in at.markdown if " pixels" in m.value]
+    assert heads == ["**astronaut.png** · 512 x 512 pixels"]  # a super-resolution model works at full size
+    at.segmented_control(key="p2p_sample").set_value("astronaut-face").run()  # 120 x 120: a small picture
+    at.toggle(key="p2p_enlarge").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [m.value for m in at.markdown if " pixels" in m.value] == ["**astronaut-face.png** · 480 x 480 pixels"]
+    shown = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert shown[0] == "Your picture, enlarged 4x by bicubic" and "Output, 4x your picture's size" in shown
+    shutil.copy(models["grey"], repo / "checkpoints" / "pix2pix-super-resolution.safetensors")  # same name, a grey model
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "pix2pix.py"), default_timeout=120)
+    at.run()
+    assert not at.exception and not [t for t in at.toggle if t.key == "p2p_enlarge"]
