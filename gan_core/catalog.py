@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import checkpoints, visitors
 from .config import DataKind
+from .data.paired import PAIR_KINDS
 from .errors import CheckpointError
 from .runs import ACTIVE, read_status
 from .visitors import UPLOADS
@@ -69,7 +70,10 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
     except CheckpointError as e:  # a bad file is one unusable entry, never a broken page
         name = f"{run_id}/{path.name}" if run_id else path.name
         return CheckpointEntry(path, f"{name} (cannot be read)", shipped, mtime, run_id=run_id, error=str(e))
-    what = f"{cfg.recipe} on {cfg.data.name}, step {step:,}"
+    kind = PAIR_KINDS.get(cfg.data.pairs or "")
+    # Two translators of one data set (grey -> colour and super-resolution, both on photos) must differ in the menu.
+    does = f" ({kind.turns})" if kind is not None else ""
+    what = f"{cfg.recipe}{does} on {cfg.data.name}, step {step:,}"
     label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
     return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
 

@@ -186,3 +186,12 @@ def test_cached_description_follows_the_file(trained, tmp_path):
     shutil.copy(trained["ring"], path)
     os.utime(path, (1, 1))  # a different mtime, as a rewrite would give
     assert catalog.describe_checkpoint(path).kind == "vector"
+
+
+def test_shipped_translators_of_one_data_set_have_different_menu_labels(tmp_path):
+    # Grey -> colour and super-resolution both train on photos: the menu says what each does.
+    root = Path(__file__).resolve().parents[1]
+    labels = [e.label for e in catalog.list_checkpoints(root / "checkpoints", tmp_path) if e.recipe == "pix2pix"]
+    assert len(labels) == len(set(labels)) >= 3, labels
+    assert any("grey into colour" in label for label in labels)
+    assert any("enlarged 4x" in label for label in labels)
