@@ -465,7 +465,7 @@ def _derive_bytes(pairs: str | None, pixels: int) -> int:
 
 
 def budget_tile(tr: Translator, h: int, w: int, channels: int, sh: int, sw: int, *, target: bool, realism: bool,
-                name: str | None = None, extra: int = 0, derived: bool = False, pair: bool = False) -> int:
+                name: str | None = None, extra: int = 0, derived: bool = False, pair: bool = False, enlarge: int = 1) -> int:
     """The tile side a picture of ``w`` x ``h`` translated at ``sw`` x ``sh`` is done with
     (``TILE``, or smaller when one tile's model peak would not fit beside the full-size
     results: the fall-back to tiles), or a refusal in one sentence (``budget.BudgetError``)
@@ -492,8 +492,12 @@ def budget_tile(tr: Translator, h: int, w: int, channels: int, sh: int, sw: int,
         fix = "leave the realism map off, or send a smaller picture"
     else:
         fits = limit / max(1.0, arrays / max(1, h * w)) / 1e6  # the arrays grow with the pixels
+        fits /= enlarge * enlarge  # the picture a visitor sends, before the enlargement
         fix = f"send a picture of at most about {fits:.1f} megapixels" if fits >= 0.1 else "use a smaller model on this server"
     what = f"Translating {name or 'this picture'} ({w:,} × {h:,} pixels{', with the realism map' if realism else ''})"
+    if enlarge != 1:
+        what = (f"Enlarging {name or 'this picture'} ({w // enlarge:,} × {h // enlarge:,} pixels) {enlarge}x"
+                f"{' with the realism map' if realism else ''}")
     raise budget.refuse(what, full, fix, limit)
 
 
@@ -521,7 +525,7 @@ def _picture_budget(tr: Translator, picture: np.ndarray, *, pair: bool, scale, d
     derived = derive and not pair and enlarge == 1 and tr.pairs is not None
     target = pair or (derived and channels >= tr.target_channels)
     return budget_tile(tr, h, w, channels, sh, sw, target=target, realism=realism, name=name, extra=extra, derived=derived,
-                       pair=pair)
+                       pair=pair, enlarge=enlarge)
 
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -268,3 +268,19 @@ def test_a_tile_that_does_not_fit_falls_back_to_smaller_tiles(budget_mb):
     source = translate.as_channels(picture, tr.source_channels)
     assert np.array_equal(small, translate.translate(tr, source, tile=tile))  # done in the smaller tiles
     assert small.shape == full.shape and not np.array_equal(small, full)
+
+
+def test_an_enlargement_over_the_budget_names_the_picture_as_sent(budget_mb):
+    """A super-resolution model's budget counts the enlarged picture, but the sentence
+    names the picture the visitor sent and the size of picture that would fit."""
+    path = ROOT / "checkpoints" / "pix2pix-super-resolution-photos.safetensors"
+    if not path.exists():
+        pytest.skip("no super-resolution checkpoint shipped")
+    tr = translate.load_translator(path)
+    budget_mb(16)
+    with pytest.raises(budget.BudgetError) as e:
+        translate.translate_picture(tr, np.zeros((600, 800, 3), dtype=np.uint8), enlarge=tr.enlarge, name="small.jpg")
+    message = str(e.value)
+    assert message.startswith(f"Enlarging small.jpg (800 × 600 pixels) {tr.enlarge}x needs about ") and one_sentence(message)
+    fits = float(message.split("at most about ")[1].split(" megapixels")[0])
+    assert 0.01 < fits < 0.48  # megapixels before the enlargement: less than the 800 x 600 sent
