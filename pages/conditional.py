@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from gan_core import catalog, inference, pictures, uploads
+from gan_core.errors import GanError
 from pages._checkpoints import loaded_or_stop, own_checkpoint
 from pages._judge import judge_section
 from pages._keys import Conditional
@@ -195,9 +196,12 @@ entry = by_key[chosen]
 gen = loaded_or_stop(entry, load_generator)
 st.caption(plain(f"{entry.summary()} {condition_summary(gen)}"))
 
-if gen.data.class_names:
-    class_section(entry, gen, seed, truncation)
-else:
-    attribute_section(entry, gen, seed, truncation)
+try:  # a request over the server's budget (gan_core.budget) is refused in one sentence
+    if gen.data.class_names:
+        class_section(entry, gen, seed, truncation)
+    else:
+        attribute_section(entry, gen, seed, truncation)
+except GanError as e:
+    st.error(plain(str(e)))
 st.subheader("Does it obey? An independent judge")
 judge_section(entry, gen.config, settings, key="cond_judge")

@@ -374,7 +374,10 @@ except GanError as e:
     st.error(plain(str(e)))
     st.stop()
 
-if points:
-    show_points(entry, n, seed, truncation)
-else:
-    show_images(entry, n, seed, truncation)
+try:  # a request over the server's budget (gan_core.budget) is refused in one sentence
+    if points:
+        show_points(entry, n, seed, truncation)
+    else:
+        show_images(entry, n, seed, truncation)
+except GanError as e:
+    st.error(plain(str(e)))

@@ -211,3 +211,21 @@ def test_markdown_in_class_names_is_shown_as_typed_in_every_caption(env, trained
                                   "in a straight line.")]
     for caption in captions:  # no bracket left unescaped: no link, no image
         assert "](" not in caption.replace("\\](", ""), caption
+
+
+def test_a_grid_over_the_request_budget_is_one_sentence_not_a_traceback(env, monkeypatch):
+    # A 2.3 MB conv cgan at 256 px with 1,000 classes: its one-row-per-class grid is refused by the
+    # engine's budget (gan_core.budget); the page says so in the engine's sentence and goes on.
+    from gan_core import checkpoints
+    from gan_core.config import Config
+    from gan_core.recipes import RECIPES, resolve
+
+    cfg = resolve(Config(recipe="cgan").replace(**{"data.name": "mnist-5k", "data.image_size": 256, "model.arch": "conv",
+                                                   "model.width": 1}))
+    info = checkpoints.DataInfo("mnist-5k", "image", (1, 256, 256), [f"class {i}" for i in range(1000)])
+    G, _ = RECIPES.get("cgan").build(cfg, info)
+    (env / "classes.safetensors").write_bytes(checkpoints.weights_bytes(cfg, info, 1, G, None))
+    monkeypatch.setenv("GAN_WORKBENCH_MEMORY_BUDGET", "256")
+    at = page()
+    refusals = [e.value for e in at.error if "1,000 classes" in e.value]
+    assert len(refusals) == 1 and "more than this server's 256 MB per request" in refusals[0], [e.value for e in at.error]
