@@ -1,7 +1,8 @@
 """GAN Workbench: the dashboard's entry point. Pages live in pages/, one file each;
 they read widgets, call gan_core and render. Only the two labs train inside a script
 run, a few tiny steps per frame (README, "The dashboard"); every other training is a
-background run. pages/_*.py are their helpers, not pages: only those listed here are."""
+background run. pages/common/ holds their helpers: Streamlit lists only pages/*.py as pages
+before st.navigation runs, so helpers live one folder down, out of that list."""
 
 import streamlit as st
 

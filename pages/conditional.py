@@ -14,11 +14,11 @@ import streamlit as st
 
 from gan_core import catalog, inference, pictures, uploads
 from gan_core.errors import GanError
-from pages._checkpoints import loaded_or_stop, own_checkpoint
-from pages._judge import judge_section
-from pages._keys import Conditional
-from pages._session import settings_or_stop, through_app, visitor
-from pages._shared import plain
+from pages.common.checkpoints import loaded_or_stop, own_checkpoint
+from pages.common.judge import judge_section
+from pages.common.keys import Conditional
+from pages.common.session import settings_or_stop, through_app, visitor
+from pages.common.shared import plain
 
 through_app()
 

@@ -17,9 +17,9 @@ import streamlit as st
 
 from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
-from pages._keys import Gallery, Train
-from pages._session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
-from pages._shared import plain
+from pages.common.keys import Gallery, Train
+from pages.common.session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
+from pages.common.shared import plain
 
 through_app()
 

@@ -21,10 +21,10 @@ import streamlit as st
 from gan_core import lab1d
 from gan_core.errors import GanError
 from gan_core.lab1d_image import DATA, DISC, GAP, GEN, LOG4, LOSS_COLOURS, OPT, Painter, density_top, steady_span, thin, value_range, z_lines
-from pages._lab import click_guard, frame_rate, live, play, rate_line
-from pages._session import settings_or_stop, through_app
-from pages._shared import plain
-from pages._streamlit_internals import unvalidated_figure
+from pages.common.lab import click_guard, frame_rate, live, play, rate_line
+from pages.common.session import settings_or_stop, through_app
+from pages.common.shared import plain
+from pages.common.streamlit_internals import unvalidated_figure
 
 through_app()
 
@@ -55,7 +55,7 @@ PAIR_KEY = ":red[**━**] minimax G loss · :blue[**━**] non-saturating G loss
 FIG_CONFIG = {"displaylogo": False}
 
 ss = st.session_state
-once = click_guard("lab1d")  # a replayed click must not step twice (pages/_lab.py says when Streamlit replays one)
+once = click_guard("lab1d")  # a replayed click must not step twice (pages/common/lab.py says when Streamlit replays one)
 settings = settings_or_stop()
 
 EXPLAIN = r"""
@@ -155,7 +155,7 @@ def current(view: str, target: lab1d.Target, lab_settings: lab1d.LabSettings, he
 #
 # Each view is ONE plotly chart with hand-placed axes: in the browser every chart
 # costs a fixed redraw per frame. Traces and layout are plain dicts, wrapped without
-# validation (pages/_streamlit_internals.py says why).
+# validation (pages/common/streamlit_internals.py says why).
 
 TITLE = dict(font=dict(size=11), standoff=4)
 
@@ -263,7 +263,7 @@ def pair_figure(snaps: dict[str, lab1d.Snapshot], histories: dict[str, list[dict
 
 
 def live_view(thing, speed: int) -> None:
-    """The live fragment (pages/_lab.py runs its frames). While playing, the chart is
+    """The live fragment (pages/common/lab.py runs its frames). While playing, the chart is
     a picture (gan_core.lab1d_image), which the browser updates in place; a changed
     Plotly figure is rebuilt from scratch and the chart was blank between frames."""
     labs = thing.labs
@@ -340,7 +340,7 @@ labs = thing.labs
 first = next(iter(labs.values()))
 
 
-# Each callback acts last (pages/_lab.click_guard says why).
+# Each callback acts last (pages/common/lab.click_guard says why).
 @once
 def on_play() -> None:
     frame_rate("lab1d", TICKS, restart=True)

@@ -23,10 +23,10 @@ from gan_core.data import mode_centres
 from gan_core.errors import GanError
 from gan_core.lab_clock import training_budget
 from gan_core.lab2d_image import ARROW, FAKE, HEAT_SCALE_SHOWN, REAL, draw_framed, draw_plane, heat_range, image_uri
-from pages._lab import FRAME_S, click_guard, frame_rate, live, play, rate_line
-from pages._session import settings_or_stop, through_app
-from pages._shared import plain
-from pages._streamlit_internals import numbered
+from pages.common.lab import FRAME_S, click_guard, frame_rate, live, play, rate_line
+from pages.common.session import settings_or_stop, through_app
+from pages.common.shared import plain
+from pages.common.streamlit_internals import numbered
 
 through_app()
 
@@ -44,7 +44,7 @@ FIG_CONFIG = {"displaylogo": False}
 
 ONE, COMPARE = "One recipe", "Compare recipes"
 ss = st.session_state
-once = click_guard("lab2d")  # a replayed click must not step twice (pages/_lab.py says when Streamlit replays one)
+once = click_guard("lab2d")  # a replayed click must not step twice (pages/common/lab.py says when Streamlit replays one)
 settings_or_stop()  # a bad environment variable ends the page with its sentence
 
 EXPLAIN = """
@@ -248,7 +248,7 @@ class View:
             holder.image(plane_picture(lab, frame, px), output_format="JPEG")
 
     def chart(self, holder, fig: go.Figure) -> None:
-        self.count += 1  # a chart redrawn within the run is a new element (pages/_streamlit_internals.py)
+        self.count += 1  # a chart redrawn within the run is a new element (pages/common/streamlit_internals.py)
         holder.plotly_chart(numbered(fig, self.count), config=FIG_CONFIG)
 
     def coverage_chart(self, frames: dict[str, lab2d.Frame]) -> None:
@@ -298,7 +298,7 @@ class View:
 
 def live_view(thing, speed) -> None:
     """The live fragment. Paused: the kept snapshot the slider picks. Playing or
-    replaying: a frame at a time (pages/_lab.py runs the frames), each the next
+    replaying: a frame at a time (pages/common/lab.py runs the frames), each the next
     slice of training or the next kept snapshot, until there is no more to show."""
     labs = thing.labs
     first = next(iter(labs.values()))
@@ -377,7 +377,7 @@ ss.setdefault("lab2d_mode", "paused")
 step_n = STEP_CLICK if speed == "auto" else int(speed)
 
 
-# Each callback acts last (pages/_lab.click_guard says why).
+# Each callback acts last (pages/common/lab.click_guard says why).
 @once
 def on_play() -> None:
     if ss.lab2d_mode == "playing":

@@ -3,7 +3,7 @@ upload pictures (or A|B pairs) of any size, see the derived input, the output an
 on request, the PatchGAN's verdict on it; download each result at its own size.
 
 Every upload goes through the engine's one checked door (untrusted.read_image) in
-pages._shared.translate_upload, then gan_core.translate.translate_picture, which the
+pages.common.shared.translate_upload, then gan_core.translate.translate_picture, which the
 translate command calls too; the page reads widgets, calls it and renders. It never
 trains and never touches torch.
 """
@@ -17,9 +17,9 @@ import streamlit as st
 from gan_core import catalog, translate, untrusted, uploads
 from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
-from pages._checkpoints import loaded_or_stop, own_checkpoint
-from pages._session import settings_or_stop, through_app, visitor
-from pages._shared import ResultCache, cached_result, for_page, named, plain, results_zip, translate_upload
+from pages.common.checkpoints import loaded_or_stop, own_checkpoint
+from pages.common.session import settings_or_stop, through_app, visitor
+from pages.common.shared import ResultCache, cached_result, for_page, named, plain, results_zip, translate_upload
 
 through_app()
 

@@ -19,12 +19,12 @@ from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.timefmt import duration, when
 from gan_core.health import HEALTHY, HISTORY, TAIL_BYTES, Finding, ShownState, diagnose, judged, shown_state
-from pages._comparisons import comparison_section
-from pages._curves import curves_section, run_config, short_name
-from pages._judge import condition_rows_note, is_conditional, judge_section
-from pages._keys import Runs
-from pages._session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs
-from pages._shared import plain
+from pages.common.comparisons import comparison_section
+from pages.common.curves import curves_section, run_config, short_name
+from pages.common.judge import condition_rows_note, is_conditional, judge_section
+from pages.common.keys import Runs
+from pages.common.session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs
+from pages.common.shared import plain
 
 through_app()
 

@@ -24,14 +24,14 @@ from gan_core.timefmt import duration
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
 from gan_core.visitors import UPLOADS
-from pages._charts import discriminator_figure, loss_figure
-from pages._judge import condition_rows_note
-from pages._live import log_tail, read_all_metrics
-from pages._session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
-from pages._shared import expected_duration, plain
-from pages._keys import Train
-from pages._train_form import apply_preset, draw, draw_section, put_defaults, remember_form, restore_form
-from pages._train_live import choose_run, controls, latest_numbers, progress, samples, show_health, triplets_note
+from pages.common.charts import discriminator_figure, loss_figure
+from pages.common.judge import condition_rows_note
+from pages.common.live import log_tail, read_all_metrics
+from pages.common.session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
+from pages.common.shared import expected_duration, plain
+from pages.common.keys import Train
+from pages.common.train_form import apply_preset, draw, draw_section, put_defaults, remember_form, restore_form
+from pages.common.train_live import choose_run, controls, latest_numbers, progress, samples, show_health, triplets_note
 
 through_app()
 

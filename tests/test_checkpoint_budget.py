@@ -283,7 +283,7 @@ def test_the_page_shows_the_judges_note_under_its_figures(tmp_path):
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from pages._judge import show_judge\n"
+        "from pages.common.judge import show_judge\n"
         "show_judge({'kind': 'classes', 'accuracy': 0.5, 'real_accuracy': 0.9, 'frechet': 3.0, 'frechet_floor': 0.5,\n"
         "            'n': 100, 'per_condition': {'0': 0.5, '1': 0.5}, 'note': NOTE})\n"
         .replace("NOTE", repr("The trained judge could not be saved for next time (No space left on device), so it "

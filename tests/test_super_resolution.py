@@ -1,5 +1,5 @@
 """x4 super-resolution (issue #18): the enlarge path of translate.translate_picture, which
-the Pix2Pix page's "Make it 4x larger" (its handler, pages._shared.translate_upload) and
+the Pix2Pix page's "Make it 4x larger" (its handler, pages.common.shared.translate_upload) and
 ``translate --enlarge 4`` both take; the output-pixel limit checked before anything is
 allocated; ``--no-derive`` on an already-enlarged picture giving the same pixels; and
 the border ratio of a small sr4 model trained for seconds."""
@@ -22,7 +22,7 @@ from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
 from gan_core.untrusted import MAX_IMAGE_PIXELS
-from pages._shared import translate_upload
+from pages.common.shared import translate_upload
 
 
 def photo(h: int, w: int, seed: int = 0) -> np.ndarray:

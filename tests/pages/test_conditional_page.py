@@ -190,7 +190,7 @@ def test_markdown_in_class_names_is_shown_as_typed_in_every_caption(env, trained
     from safetensors import safe_open
     from safetensors.torch import save_file
 
-    from pages._shared import plain
+    from pages.common.shared import plain
 
     names = ["![x](http://evil.example/p.png)", "[link](http://evil.example)"] + [str(k) for k in range(2, 10)]
     with safe_open(str(trained["digits"]), "pt") as f:

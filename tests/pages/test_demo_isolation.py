@@ -3,7 +3,7 @@ the same server. Each sees, stops, resumes, downloads and deletes only their own
 runs and uploads (plus the shipped checkpoints); server paths are not offered.
 Outside demo mode everything stays visible to everyone.
 
-A visitor is who pages._session.visitor() says; here each AppTest (one browser
+A visitor is who pages.common.session.visitor() says; here each AppTest (one browser
 session) is given its owner id through session state, as the real page derives
 it from the browser's cookie.
 """

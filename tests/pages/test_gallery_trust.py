@@ -61,7 +61,7 @@ def test_malformed_uploads_on_disk_never_break_the_page(weights, tmp_path, monke
 def test_markdown_in_a_file_name_is_shown_as_typed_never_rendered(weights, tmp_path, monkeypatch):
     """A visitor's file name quoted in a message must not become a link, an image
     (a tracking pixel), a colour directive or LaTeX in the page."""
-    from pages._shared import plain
+    from pages.common.shared import plain
 
     repo, runs_dir = tmp_path / "repo", tmp_path / "runs"
     (repo / "checkpoints").mkdir(parents=True)
@@ -85,7 +85,7 @@ def test_markdown_in_a_file_name_is_shown_as_typed_never_rendered(weights, tmp_p
 def test_an_upload_swept_by_the_visitors_other_tab_is_saved_again(tmp_path):
     """The decision behind both pages' re-save: only an uploaded file that is gone
     while the widget still holds it (not a run's checkpoint, not a file still there)."""
-    from pages._session import restore_upload
+    from pages.common.session import restore_upload
 
     gone = tmp_path / "runs" / "uploads" / "ab" / "ckpt-1.safetensors"
     there = tmp_path / "here.safetensors"

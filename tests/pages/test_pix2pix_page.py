@@ -1,7 +1,7 @@
 """The Pix2Pix page, with AppTest: a sample photograph translated at once, uploads of
 any size (good ones translated while bad ones get their one sentence), A|B pairs split
 by the model's direction, the derived input and the realism map; and the handler
-behind the uploader (pages._shared.translate_upload, over gan_core.translate.translate_picture)
+behind the uploader (pages.common.shared.translate_upload, over gan_core.translate.translate_picture)
 on hostile files."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gan_core.errors import CheckpointError, DataError
 from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
-from pages._shared import download_stem, for_page, results_zip, translate_upload
+from pages.common.shared import download_stem, for_page, results_zip, translate_upload
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "pix2pix.py")
 # Pillow warns about the forged 10,000 x 10,000 header before read_image refuses it in one sentence.
@@ -355,7 +355,7 @@ def test_toggling_the_realism_map_off_and_on_translates_nothing_again(env, model
 
 
 def test_kept_results_are_png_bytes_bounded_in_total():
-    from pages._shared import ResultCache, Shown, cached_result
+    from pages.common.shared import ResultCache, Shown, cached_result
 
     def result(n: int) -> Shown:
         return Shown(name="x", stem="x", size=(1, 1), work_size=None, pngs={"output": b"p" * n}, mean_error=None,

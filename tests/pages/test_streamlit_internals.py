@@ -1,4 +1,4 @@
-"""Each private Streamlit and Plotly behaviour pages/_streamlit_internals.py relies on,
+"""Each private Streamlit and Plotly behaviour pages/common/streamlit_internals.py relies on,
 checked on the installed versions: an upgrade that changes one fails here, by name,
 instead of in a visitor's browser."""
 
@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pages import _streamlit_internals as internals  # noqa: E402
+from pages.common import streamlit_internals as internals  # noqa: E402
 
 
 def test_the_legacy_pages_flag_is_a_class_attribute_that_navigation_turns_off(tmp_path, monkeypatch):
@@ -43,7 +43,7 @@ def test_a_fragment_knows_whether_its_timer_or_the_page_ran_it(monkeypatch):
     def app():
         import streamlit as st
 
-        from pages._streamlit_internals import fragment_rerun
+        from pages.common.streamlit_internals import fragment_rerun
 
         st.session_state.setdefault("seen", []).append(("page", fragment_rerun()))
 
@@ -107,7 +107,7 @@ def test_equal_charts_in_one_run_clash_and_numbered_ones_do_not():
         import plotly.graph_objects as go
         import streamlit as st
 
-        from pages._streamlit_internals import numbered
+        from pages.common.streamlit_internals import numbered
 
         for i in range(2):
             fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))

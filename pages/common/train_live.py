@@ -13,9 +13,9 @@ from gan_core.errors import GanError
 from gan_core.health import HEALTHY, Finding, judged
 from gan_core.recipes import RECIPES
 from gan_core.timefmt import duration
-from pages._keys import Train
-from pages._session import may_act
-from pages._shared import plain, run_label
+from pages.common.keys import Train
+from pages.common.session import may_act
+from pages.common.shared import plain, run_label
 
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 

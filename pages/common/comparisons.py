@@ -14,9 +14,9 @@ from gan_core.config import Config
 from gan_core.curves import ARTICLE_GROUP
 from gan_core.errors import GanError
 from gan_core.estimate import about
-from pages._keys import Runs
-from pages._session import visitor
-from pages._shared import expected_duration, plain
+from pages.common.keys import Runs
+from pages.common.session import visitor
+from pages.common.shared import expected_duration, plain
 
 
 def _comparison_chosen(max_steps: int) -> None:

@@ -13,7 +13,7 @@ from typing import Callable
 import streamlit as st
 
 from gan_core.lab_clock import FrameRate
-from pages._streamlit_internals import fragment_rerun
+from pages.common.streamlit_internals import fragment_rerun
 
 FRAME_S = 0.16  # a frame this often while playing (6 per second) when the machine keeps up
 # One timer's rerun of the live fragment draws frames for this long, then its timer

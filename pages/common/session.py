@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import runs, visitors
-from pages._shared import plain
-from pages._streamlit_internals import browser_secret, uses_pages_directory
+from pages.common.shared import plain
+from pages.common.streamlit_internals import browser_secret, uses_pages_directory
 
 
 def through_app() -> None:
@@ -24,7 +24,7 @@ def through_app() -> None:
         return
     import runpy
 
-    runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"))
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / "app.py"))
     st.stop()
 
 

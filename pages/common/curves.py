@@ -16,8 +16,8 @@ from gan_core import curves, experiments, runs
 from gan_core.config import Config
 from gan_core.curves import COLLAPSE_NOTE, GROUPS, LABELS, NOTES, WASSERSTEIN_GROUP
 from gan_core.errors import GanError
-from pages._charts import thin
-from pages._keys import Runs
+from pages.common.charts import thin
+from pages.common.keys import Runs
 
 
 PALETTE = plotly.colors.qualitative.Plotly

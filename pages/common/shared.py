@@ -1,7 +1,7 @@
 """Small helpers for pages: formatting (run labels, text shown as typed) and a run's
-expected duration. The rest lives by concern beside it: _session (the app's entry, settings, visitors), _checkpoints, _charts, _live (a
-run followed while it trains), _judge (conditional runs), _lab (the labs' frame
-loop), _streamlit_internals. Not a page itself (app.py lists pages explicitly)."""
+expected duration. The rest lives by concern beside it: session (the app's entry,
+settings, visitors), checkpoints, charts, live (a run followed while it trains),
+judge (conditional runs), lab (the labs' frame loop), streamlit_internals."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages._shared import plain
+from pages.common.shared import plain
 
 
 JUDGE_SAMPLES = 1000  # generated samples the judge reads (as `python -m gan_core evaluate`)

@@ -13,7 +13,7 @@ import streamlit as st
 from gan_core import form, presets
 from gan_core.config import Config
 from gan_core.form import FORM_KEYS
-from pages._keys import Train
+from pages.common.keys import Train
 
 
 def restore_form() -> None:

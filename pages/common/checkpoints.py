@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gan_core.errors import GanError
-from pages._session import restore_upload, tidy_uploads, use_upload
-from pages._shared import plain
+from pages.common.session import restore_upload, tidy_uploads, use_upload
+from pages.common.shared import plain
 
 
 def keep_checkpoint_upload(widget: str, selected: str, kind: str, save, runs_dir, owner) -> None:
