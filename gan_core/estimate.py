@@ -152,7 +152,9 @@ def time_per_step(cfg: Config) -> tuple[float, str]:
     try:
         proc = subprocess.run([sys.executable, "-m", "gan_core.estimate"], input=json.dumps(cfg.to_dict()),
                               capture_output=True, text=True, timeout=TIMING_TIMEOUT_S, env=env,
-                              preexec_fn=_limit_memory)
+                              # On a GPU the limit would count the CUDA driver's own host memory, not
+                              # the run's: there its out-of-memory error is the limit.
+                              preexec_fn=_limit_memory if _device(cfg.train.device) == "cpu" else None)
     except subprocess.TimeoutExpired:
         raise ConfigError(f"Timing a few steps of this run took over {TIMING_TIMEOUT_S:.0f} s, so it would be very slow "
                           "here; lower the batch size, the image size or the width.") from None

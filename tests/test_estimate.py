@@ -106,3 +106,20 @@ def test_data_read_from_disk_is_timed_on_built_in_images_of_the_same_shape():
     assert timing.train.batch_size == 16 and "photos" in basis
     timing, _ = estimate._timing_config(Config(recipe="cgan").replace(**{"data.name": "celeba", "data.path": "/x", "data.image_size": 32}))
     assert (timing.data.name, timing.data.path) == ("mnist-5k", None)  # labels, as a conditional recipe needs
+
+
+def test_the_memory_limit_applies_to_cpu_timings_only(monkeypatch):
+    # On a GPU, RLIMIT_DATA would count the CUDA driver's host memory, not the run's.
+    import subprocess
+
+    seen = []
+
+    def fake_run(args, **kwargs):
+        seen.append(kwargs.get("preexec_fn"))
+        return subprocess.CompletedProcess(args, 0, stdout='{"per_step": 0.5, "basis": "timed"}\n', stderr="")
+
+    monkeypatch.setattr(estimate.subprocess, "run", fake_run)
+    for device in ("cpu", "cuda"):
+        monkeypatch.setattr(estimate, "_device", lambda name, d=device: d)
+        assert estimate.time_per_step(tiny("gan", "ring-8", steps=50)) == (0.5, "timed")
+    assert seen == [estimate._limit_memory, None]
