@@ -26,3 +26,54 @@ def tiny(recipe: str, data: str, steps: int = 2, **changes):
 @pytest.fixture
 def tiny_config():
     return tiny
+
+
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def ab_pair(h: int = 24, w: int = 24, left=RED, right=BLUE):
+    """An A|B side-by-side picture: the left half ``left``, the right half ``right``."""
+    import numpy as np
+
+    pair = np.zeros((h, 2 * w, 3), np.uint8)
+    pair[:, :w], pair[:, w:] = left, right
+    return pair
+
+
+def smooth_photo(h: int, w: int, seed: int = 0):
+    """A smooth colour picture (noise is all edges; photos are not)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    chans = [np.sin(6 * x * rng.uniform(0.5, 2) + 5 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6)) for _ in range(3)]
+    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
+
+
+def generator_only(src: Path, dst: Path) -> Path:
+    """A copy of the translator checkpoint ``src`` without its discriminator (no realism map)."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from gan_core import checkpoints
+
+    ckpt = checkpoints.read(src)
+    meta = {"format": checkpoints.FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()),
+            "step": str(ckpt.step)}
+    save_file({f"generator.{k}": v for k, v in ckpt.part("generator").items()}, dst, metadata=meta)
+    return dst
+
+
+def isolated_repo(tmp_path: Path, monkeypatch) -> Path:
+    """A page test's own repository: an empty checkpoints/ folder (returned), runs under
+    ``tmp_path`` and none of the demo limits of the environment the suite runs in."""
+    import gan_core.settings
+
+    repo = tmp_path / "repo"
+    (repo / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        monkeypatch.delenv(name, raising=False)
+    return repo / "checkpoints"

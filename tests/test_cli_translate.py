@@ -6,7 +6,6 @@ subprocess for the happy path, ``main()`` in-process for every error a user can 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,27 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, tiny
-from gan_core import checkpoints
+from conftest import RED, ROOT, ab_pair, generator_only, smooth_photo, tiny
 from gan_core.cli import main
 from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
 
-RED, BLUE = (220, 30, 30), (30, 30, 220)
-
-
-def ab_pair(h: int = 24, w: int = 24) -> np.ndarray:
-    pair = np.zeros((h, 2 * w, 3), np.uint8)
-    pair[:, :w], pair[:, w:] = RED, BLUE
-    return pair
-
-
-def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    chans = [np.sin(6 * x * rng.uniform(0.5, 2) + 5 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6)) for _ in range(3)]
-    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
+photo = smooth_photo
 
 
 def save(image: np.ndarray, path):
@@ -58,13 +43,7 @@ def ckpts(tmp_path_factory):
         run_dir = create_run(cfg, root / "runs")
         assert train(cfg, run_dir)["state"] == "finished"
         out[name] = run_dir / "checkpoints" / "last.safetensors"
-    from safetensors.torch import save_file
-
-    ckpt = checkpoints.read(out["grey"])
-    meta = {"format": checkpoints.FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()),
-            "step": str(ckpt.step)}
-    out["no-d"] = root / "g-only.safetensors"
-    save_file({f"generator.{k}": v for k, v in ckpt.part("generator").items()}, out["no-d"], metadata=meta)
+    out["no-d"] = generator_only(out["grey"], root / "g-only.safetensors")
     return out
 
 

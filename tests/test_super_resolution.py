@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tiny
+from conftest import isolated_repo, tiny
 from gan_core import translate as T
 from gan_core.cli import main
 from gan_core.data.builtin import held_out_photos
@@ -156,15 +156,8 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
 
     from streamlit.testing.v1 import AppTest
 
-    import gan_core.settings
-
-    repo = tmp_path / "repo"
-    (repo / "checkpoints").mkdir(parents=True)
-    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
-    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
-        monkeypatch.delenv(name, raising=False)
-    shutil.copy(models["sr"], repo / "checkpoints" / "pix2pix-super-resolution.safetensors")
+    shipped = isolated_repo(tmp_path, monkeypatch)
+    shutil.copy(models["sr"], shipped / "pix2pix-super-resolution.safetensors")
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "pix2pix.py"), default_timeout=120)
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.exception]
@@ -177,7 +170,7 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
     assert [m.value for m in at.markdown if " pixels" in m.value] == ["**astronaut-face.png** · 480 x 480 pixels"]
     shown = [img.caption for el in at.get("image") for img in el.proto.imgs]
     assert shown[0] == "Your picture, enlarged 4x by bicubic" and "Output, 4x your picture's size" in shown
-    shutil.copy(models["grey"], repo / "checkpoints" / "pix2pix-super-resolution.safetensors")  # same name, a grey model
+    shutil.copy(models["grey"], shipped / "pix2pix-super-resolution.safetensors")  # same name, a grey model
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "pix2pix.py"), default_timeout=120)
     at.run()
     assert not at.exception and not [t for t in at.toggle if t.key == "p2p_enlarge"]

@@ -6,15 +6,13 @@ and the realism map; and parse_scale, which reads a scale as a person writes it.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 import torch
-from conftest import tiny
+from conftest import BLUE, RED, ab_pair, generator_only, smooth_photo, tiny
 from PIL import Image
 
-from gan_core import checkpoints
 from gan_core import translate as T
 from gan_core.data.paired import derive
 from gan_core.errors import CheckpointError, ConfigError, DataError
@@ -22,7 +20,6 @@ from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
 
-RED, BLUE = (220, 30, 30), (30, 30, 220)
 
 
 def one_sentence(excinfo, *mentions: str) -> str:
@@ -33,18 +30,7 @@ def one_sentence(excinfo, *mentions: str) -> str:
     return message
 
 
-def ab_pair(h: int = 24, w: int = 24, left=RED, right=BLUE) -> np.ndarray:
-    pair = np.zeros((h, 2 * w, 3), np.uint8)
-    pair[:, :w], pair[:, w:] = left, right
-    return pair
-
-
-def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A smooth colour picture (noise is all edges; photos are not)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    chans = [np.sin(6 * x * rng.uniform(0.5, 2) + 5 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6)) for _ in range(3)]
-    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
+photo = smooth_photo
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +51,7 @@ def models(tmp_path_factory):
         run_dir = create_run(cfg, root / "runs")
         assert train(cfg, run_dir)["state"] == "finished"
         out[name] = T.load_translator(run_dir / "checkpoints" / "last.safetensors")
-    from safetensors.torch import save_file
-
-    ckpt = checkpoints.read(out["grey"].path)
-    meta = {"format": checkpoints.FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()),
-            "step": str(ckpt.step)}
-    save_file({f"generator.{k}": v for k, v in ckpt.part("generator").items()}, root / "g-only.safetensors", metadata=meta)
-    out["no-d"] = T.load_translator(root / "g-only.safetensors")
+    out["no-d"] = T.load_translator(generator_only(out["grey"].path, root / "g-only.safetensors"))
     return out
 
 

@@ -11,8 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-import gan_core.settings
-from conftest import tiny
+from conftest import isolated_repo, tiny
 from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
@@ -46,13 +45,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    repo = tmp_path / "repo"
-    (repo / "checkpoints").mkdir(parents=True)
-    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
-    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
-        monkeypatch.delenv(name, raising=False)
-    return repo / "checkpoints"
+    return isolated_repo(tmp_path, monkeypatch)
 
 
 def page() -> AppTest:

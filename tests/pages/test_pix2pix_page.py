@@ -7,7 +7,6 @@ on hostile files."""
 from __future__ import annotations
 
 import io
-import json
 import shutil
 import struct
 import zipfile
@@ -20,8 +19,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import gan_core.settings
-from conftest import tiny
-from gan_core import checkpoints, uploads
+from conftest import generator_only, isolated_repo, tiny
+from gan_core import uploads
 from gan_core import translate as T
 from gan_core.errors import CheckpointError, DataError
 from gan_core.recipes import resolve
@@ -56,25 +55,13 @@ def models(tmp_path_factory):
         run_dir = create_run(cfg, root / "runs")
         train(cfg, run_dir)
         out[name] = run_dir / "checkpoints" / "last.safetensors"
-    from safetensors.torch import save_file
-
-    ckpt = checkpoints.read(out["grey"])
-    meta = {"format": checkpoints.FORMAT, "config": ckpt.config.to_json(), "data": json.dumps(ckpt.data.to_dict()),
-            "step": str(ckpt.step)}
-    out["no-d"] = root / "g-only.safetensors"
-    save_file({f"generator.{k}": v for k, v in ckpt.part("generator").items()}, out["no-d"], metadata=meta)
+    out["no-d"] = generator_only(out["grey"], root / "g-only.safetensors")
     return out
 
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    repo = tmp_path / "repo"
-    (repo / "checkpoints").mkdir(parents=True)
-    monkeypatch.setattr(gan_core.settings, "ROOT", repo)
-    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
-        monkeypatch.delenv(name, raising=False)
-    return repo / "checkpoints"
+    return isolated_repo(tmp_path, monkeypatch)
 
 
 def page() -> AppTest:
