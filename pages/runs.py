@@ -101,14 +101,15 @@ def health_text(info: runs.RunInfo) -> str:
 # --- page sections ---------------------------------------------------------------
 
 
-def table_rows(all_runs: list[runs.RunInfo]) -> pd.DataFrame:
+def table_rows(all_runs: list[runs.RunInfo], states: dict[str, ShownState]) -> pd.DataFrame:
+    """One row per run; ``states``: each run's shown state, by id."""
     if not all_runs:
         return pd.DataFrame(columns=["Run", "State"])
     rows = []
     now = datetime.now()
     for r in all_runs:
         exp = experiments.read_experiment(r.path)
-        state = shown(r)
+        state = states[r.id]
         rows.append({
             "Run": r.id,
             "State": str(state.shown),
@@ -135,9 +136,9 @@ def runs_table(settings) -> None:
         # so buttons, curves and the run picker agree with the table.
         st.session_state[Runs.SIGNATURE] = signature
         st.rerun()
-    css = {r.id: shown(r).css for r in all_runs}
-    frame = table_rows(all_runs)
-    table = frame.style.apply(lambda col: [f"color: {css.get(i, 'inherit')}; font-weight: 600" for i in frame["Run"]],
+    states = {r.id: shown(r) for r in all_runs}
+    frame = table_rows(all_runs, states)
+    table = frame.style.apply(lambda col: [f"color: {states[i].css}; font-weight: 600" for i in frame["Run"]],
                               subset=["State"])
     st.dataframe(
         table, hide_index=True, width="stretch",
