@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from .config import Config, DataKind
 from .data.base import SOURCES
 from .errors import ConfigError, GanError
+from .jobs import worker_env
 from .recipes import RECIPES, resolve
 from .runs import RunState, list_runs, read_config, read_metrics, read_status
 
@@ -147,8 +147,7 @@ def time_per_step(cfg: Config) -> tuple[float, str]:
     ``measure_step`` in a worker process with TIMING_MEMORY_BYTES and
     TIMING_TIMEOUT_S. Raises a ``GanError`` in one sentence for a config the trainer
     refuses, one that needs more memory than that, or a worker that ran out of time."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}  # never join a torchrun job
+    env = worker_env()  # as a training worker's: never joins a torchrun job, finds gan_core without an install
     try:
         proc = subprocess.run([sys.executable, "-m", "gan_core.estimate"], input=json.dumps(cfg.to_dict()),
                               capture_output=True, text=True, timeout=TIMING_TIMEOUT_S, env=env,
