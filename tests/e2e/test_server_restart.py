@@ -1,6 +1,6 @@
 """The dashboard server restarted while runs train (issue #10): the runs keep going and
 are listed once by the next server, or, when a worker died with the server, listed
-once as interrupted and resumable; resumed, it finishes with every step logged once.
+once as interrupted and resumable; resumed, it goes on with every step logged once.
 
 One flow, three servers on the same runs folder:
 
@@ -10,15 +10,19 @@ One flow, three servers on the same runs folder:
   server B  the Runs page lists R1 once as running and R2 once as interrupted; its
             Resume button restarts R2 (now B's child). B's group gets SIGTERM; both
             workers keep training.
-  server C  the Runs page lists each run once; R1 is stopped, R2 finishes;
-            metrics.jsonl holds every logged step exactly once.
+  server C  the Runs page lists each run once; both are stopped; metrics.jsonl holds
+            every logged step exactly once, R2's across its resume.
 
 Killing the server's whole process group is what a Ctrl-C in its terminal or a
 process manager does; the workers survive it because each is started in its own
 session (gan_core.jobs._spawn, start_new_session=True).
 
-R1 is stopped (its STOP file) once server C lists it, rather than trained to its
-2,400 steps; `pytest -s` prints the time and the runs' steps at the end of each phase.
+Both runs are stopped (their STOP files) once server C lists them. They are far
+longer than the test on purpose: each check that a run outlived its server waits for
+new logged steps, and a run that had already finished logs none. With 1,000 and 2,400
+steps the ring preset (20-120 steps/s here, depending on load) sometimes finished first
+and the check timed out (CI, 2026-12-06). `pytest -s` prints the time and the runs' steps at the end
+of each phase.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from .conftest import ROOT, _free_port, _stop_training, _wait_healthy
 
 pytestmark = pytest.mark.e2e
 
-STEPS = 2400  # about 60 s of the ring preset on a busy 2-core machine: long enough to outlive two restarts
+STEPS = 50_000  # far more than the test's minutes: neither run may end on its own before it is stopped
 TABLE_ROWS = "[data-testid='stDataFrame'] table tbody tr"
 
 
@@ -124,7 +128,12 @@ def parent_of(pid: int) -> int:
 def keeps_training(run_dir: Path, what: str) -> None:
     """The run's worker is alive and appends new steps to metrics.jsonl."""
     before = len(logged_steps(run_dir))
-    wait_for(lambda: len(logged_steps(run_dir)) >= before + 3, f"{what} to log new steps", 30)
+    try:
+        wait_for(lambda: len(logged_steps(run_dir)) >= before + 3, f"{what} to log new steps", 30)
+    except AssertionError as e:
+        status = runs.read_status(run_dir)
+        log = (run_dir / "train.log").read_text(errors="replace")[-1500:]
+        raise AssertionError(f"{e}; its status is {status}; the end of its train.log:\n{log}") from None
     assert runs.read_status(run_dir)["state"] == "running"
 
 
@@ -191,7 +200,7 @@ def test_runs_outlive_server_restarts_and_show_once(servers, browser, monkeypatc
     page.wait_for_url("**run=*")
     r1 = runs_dir / page.url.split("run=")[1].split("&")[0]
     page.close()
-    r2 = jobs.launch(presets.PRESETS["ring"].config.replace(**{"train.steps": 1000}), runs_dir)
+    r2 = jobs.launch(presets.PRESETS["ring"].config.replace(**{"train.steps": STEPS}), runs_dir)
     server_a = servers.procs[-1].pid
     assert parent_of(worker_pid(r1)) == server_a  # the server's own child...
     assert os.getsid(worker_pid(r1)) == worker_pid(r1)  # ...in a session of its own
@@ -231,22 +240,22 @@ def test_runs_outlive_server_restarts_and_show_once(servers, browser, monkeypatc
     assert {worker_pid(r1), worker_pid(r2)} == pids
     phase("B stopped")
 
-    # Server C: each run listed once while they train. R1, which has outlived both
-    # servers, is stopped as a user would stop it (its STOP file: the time of its last
-    # steps is better spent elsewhere in the suite); R2 finishes. Every step logged once.
+    # Server C: each run listed once while they train. Both, having outlived their
+    # servers, are stopped as a user would stop them (their STOP files: the time of their
+    # last steps is better spent elsewhere in the suite). Every step logged once.
     url = servers.start("C")
-    page = open_runs_page(browser, url, {r1.name: ("running", "finished"), r2.name: ("running", "finished")})
+    page = open_runs_page(browser, url, {r1.name: ("running",), r2.name: ("running",)})
     phase("C: listed")
-    (r1 / "STOP").touch()
-    wait_for(lambda: listed(runs_dir) in ({r1.name: "stopped", r2.name: "finished"}, {r1.name: "finished", r2.name: "finished"}),
-             "R1 to stop and R2 to finish", 120)
-    r1_state = listed(runs_dir)[r1.name]
-    wait_for(lambda: table_shows(page, {r1.name: (r1_state,), r2.name: ("finished",)}), "the table to show both ended", 30)
+    for run_dir in (r1, r2):
+        (run_dir / "STOP").touch()
+    wait_for(lambda: set(listed(runs_dir).values()) == {"stopped"}, "R1 and R2 to stop", 120)
+    states = listed(runs_dir)
+    wait_for(lambda: table_shows(page, {r1.name: (states[r1.name],), r2.name: (states[r2.name],)}),
+             "the table to show both ended", 30)
     page.close()
-    phase("C: R1 stopped, R2 finished")
-    r1_last = runs.read_status(r1)["step"]
-    assert r1_last > 0 and (r1_state == "stopped" or r1_last == STEPS)
-    for run_dir, last in ((r1, r1_last), (r2, 1000)):
+    phase("C: both stopped")
+    for run_dir in (r1, r2):
+        last = runs.read_status(run_dir)["step"]
+        assert last > 0 and states[run_dir.name] == "stopped"
         assert logged_steps(run_dir) == list(range(10, last + 1, 10)), f"{run_dir.name}: a step lost or logged twice"
-        assert runs.read_status(run_dir)["step"] == last
     assert "Resuming" in (r2 / "train.log").read_text()
