@@ -293,14 +293,16 @@ def test_d_with_ten_times_g_learning_rate_has_won(tmp_path):
 
 
 def test_a_generator_that_collapsed_is_named(tmp_path):
-    # G learning 50x faster than D: on ring-8 it piles every point onto one spot by step 300, while
-    # both losses sit at log 2 as if all were well.
-    rows_, status, cfg = train(tmp_path, "gan", "ring-8", 400, **{"optim.lr_g": 1e-2})
-    assert abs(rows_[-1]["d_fake"] - 0.5) < 0.1  # the losses show nothing
+    # D all but frozen (lr 1e-6) while G moves at 1e-2: G chases a fixed D and piles its points up
+    # wherever D happens to score highest, off the ring, while both losses sit at log 2 as if all
+    # were well. (G merely 50x faster than D, this test's first setting, collapses on most seeds
+    # but recovers all 8 modes on some: CI failed on a machine where it had not collapsed yet.)
+    rows_, status, cfg = train(tmp_path, "gan", "ring-8", 1000, **{"optim.lr_g": 1e-2, "optim.lr_d": 1e-6})
+    assert abs(sum(r["d_fake"] for r in rows_[-10:]) / 10 - 0.5) < 0.1  # the losses show nothing
     findings = trainer_verdict(rows_, status, cfg, "vector")
-    # What must hold is the kind of finding, not which of the two a trajectory reaches first: on
-    # one machine this seed piles every point on one spot ("collapse"); on another of the same kind
-    # it reaches 4 modes at step 250 and then loses them ("modes lost"). Both name the modes.
+    # What must hold is the kind of finding, not which of the two a trajectory reaches: seeds 0-5, with
+    # 1 and 2 threads, all are named, as "collapse" (nearly identical points) or "modes missing" (points
+    # varied but on at most 4 of the 8 modes after 1,000 steps). Both name the modes.
     assert findings and set(codes(findings)) <= {"collapse", "modes_lost"}, codes(findings)
     assert all("of the 8 modes" in f.sentence for f in findings)
 
