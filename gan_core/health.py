@@ -244,7 +244,7 @@ def _grid_values(rows: list[dict], key: str) -> list[tuple[int, float]]:
 # ----------------------------------------------------------------------------- the findings
 
 
-def _d_won(rows: list[dict], s: _Settings) -> Finding | None:
+def _d_won(rows: list[dict], s: _Settings, recipe: str = "") -> Finding | None:
     if s.critic or s.gan_weight == 0:  # L1-only pix2pix: G ignores D, so D's verdict harms nothing
         return None
     window = _window(rows)
@@ -268,16 +268,26 @@ def _d_won(rows: list[dict], s: _Settings) -> Finding | None:
         advice.append(f"lower D's learning rate from {_lr(s.lr_d)} ({_lr(USUAL_LR)} is usual)")
     else:
         advice.append("lower D's learning rate (e.g. to half of G's)")
+    if recipe == "pix2pix":
+        # A translator already takes one D step per G step and has no Wasserstein form here;
+        # its L1 term keeps G learning whatever D says, so D's win costs sharpness, not the run.
+        advice.append("or keep training with --l1-weight near the paper's 100, which pulls G towards the targets "
+                      "whatever D says (the outputs still improve, only less sharply)")
+        return _d_won_finding(window, fakes, losses, advice, "G learns little from D's verdict now: its L1 term does the teaching.")
     if s.d_steps is not None and s.d_steps > 1:
         advice.append(f"use k = 1 instead of {s.d_steps} D steps per G step")
     if s.g_loss == "minimax":
         advice.append("use the non-saturating G loss, whose gradient does not vanish when D is confident")
     advice.append("or switch to wgan-gp, whose critic keeps giving G a useful gradient however far ahead it gets")
+    return _d_won_finding(window, fakes, losses, advice, "G learns little from a D this sure.")
+
+
+def _d_won_finding(window: list[dict], fakes: list[float], losses: list[float], advice: list[str], closing: str) -> Finding:
     return Finding(
         "d_won", "warning", "D has won",
         f"Over {_span(window)}, D rejected the generated samples "
         f"outright: D(G(z)) {_median(fakes):.3f} and D's loss {_median(losses):.3f} (median), where a balanced game "
-        f"has D(G(z)) = 1/2 and D's loss log 4 ≈ 1.386. G learns little from a D this sure.",
+        f"has D(G(z)) = 1/2 and D's loss log 4 ≈ 1.386. {closing}",
         "; ".join(advice) + ".",
     )
 
@@ -457,11 +467,19 @@ def _still_noise(rows: list[dict], s: _Settings, kind: str, recipe: str) -> Find
     )
 
 
-def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None) -> list[Finding]:
+BLOWN_ADVICE = ("lower both learning rates (10x is a good first step) and train again; a loss that becomes NaN often "
+                "means the learning rate is far too high.")
+
+
+def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None, state: str | None = None,
+             error: str | None = None) -> list[Finding]:
     """What is wrong with the run whose metrics rows these are, worst first; [] when
     nothing is (or it is too early to tell: see ``judged``). ``kind`` is the data's
     (a ``DataKind``, or its text); ``config`` (a Config, the dict of config.json, or None)
-    only sharpens the advice, e.g. naming the learning rates to change."""
+    only sharpens the advice, e.g. naming the learning rates to change. ``state`` and
+    ``error`` (the run's, from status.json): a diverged run is always named as one, even
+    when no row shows it (a weight, not a loss, became NaN: the trainer stops before
+    logging)."""
     rows = [r for r in rows if isinstance(r, dict)][-HISTORY:]
     findings = []
     blown = _explosion(rows, LAST_ROWS)
@@ -469,15 +487,20 @@ def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None) -> list
         name, what = blown
         findings.append(Finding(
             "exploded", "error", "Training blew up",
-            f"The {name} {what}; the samples cannot be trusted.",
-            "lower both learning rates (10x is a good first step) and train again; a loss that becomes NaN often "
-            "means the learning rate is far too high.",
+            f"The {name} {what}; the samples cannot be trusted.", BLOWN_ADVICE,
+        ))
+    elif state == RunState.DIVERGED:
+        said = f" The trainer's words: {error.strip()}" if isinstance(error, str) and error.strip() else ""
+        findings.append(Finding(
+            "diverged", "error", "Training blew up",
+            "A loss or a weight stopped being a number (NaN or infinite), so the training stopped: the updates grew "
+            f"without bound.{said}", BLOWN_ADVICE,
         ))
     if len(rows) < MIN_ROWS:
         return findings
     s = _settings(rows, recipe, config)
     collapse = _collapse(rows, s, kind)
-    for found in (_d_won(rows, s), _critic_won(rows, s), collapse,
+    for found in (_d_won(rows, s, recipe), _critic_won(rows, s), collapse,
                   None if collapse else _modes_lost(rows, s),  # collapse names the modes it covers
                   # Not for pix2pix: its L1 term holds G to the targets, and the PatchGAN's verdict swings
                   # from batch to batch of different pictures in good runs (edges -> faces at 64 px, 6,000
@@ -492,6 +515,34 @@ def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None) -> list
 def judged(rows: list) -> bool:
     """Whether there are enough rows for "healthy so far" to mean something."""
     return sum(isinstance(r, dict) for r in rows) >= MIN_ROWS
+
+
+# Said of a run with no finding, by what it is doing: a run still training is healthy
+# *so far*; one that ended well showed no sign of trouble in all of it.
+HEALTHY_ENDED = "no problems seen"
+CHECKS = "D winning, collapse, oscillation or exploding losses"
+
+
+def verdict(state: str | None, findings: list[Finding]) -> str | None:
+    """The words for a run without findings, by its state (``RunState`` or ``Shown``):
+    "healthy so far" while it is queued, running or stopping, "no problems seen" once it
+    finished, stopped or was interrupted; None when it has findings, and for a run that
+    failed, diverged or exploded (or whose state is unknown): never "healthy" beside a failure."""
+    if findings:
+        return None
+    if state in (RunState.QUEUED, RunState.RUNNING, Shown.STOPPING):
+        return HEALTHY
+    if state in ENDED_CLEANLY:
+        return HEALTHY_ENDED
+    return None
+
+
+def verdict_sentence(state: str | None, findings: list[Finding]) -> str | None:
+    """``verdict`` with what it means, for a page: "No sign yet of ..." / "Its training showed no sign of ..."."""
+    word = verdict(state, findings)
+    if word is None:
+        return None
+    return f"No sign yet of {CHECKS}." if word == HEALTHY else f"Its training showed no sign of {CHECKS}."
 
 
 def to_status(findings: list[Finding]) -> list[dict]:
@@ -587,5 +638,5 @@ def shown_state(info: RunInfo, rows: list[dict] | None = None) -> ShownState:
     return ShownState(info.state, shown, SHOWN_COLOURS.get(shown, "gray"), info.error or blown)
 
 
-__all__ = ["EXPLODED", "HEALTHY", "HISTORY", "LAST_ROWS", "Finding", "Shown", "ShownState", "diagnose", "exploded",
-           "from_status", "judged", "shown_state", "to_status"]
+__all__ = ["EXPLODED", "HEALTHY", "HEALTHY_ENDED", "HISTORY", "LAST_ROWS", "Finding", "Shown", "ShownState", "diagnose", "exploded",
+           "from_status", "judged", "shown_state", "to_status", "verdict", "verdict_sentence"]

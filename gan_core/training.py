@@ -304,9 +304,11 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         }
         checkpoints.save(ckpt_dir, cfg, info, step, G, D, resume_state)
 
-    def judge() -> list[dict]:
-        """The run's health (gan_core.health) for status.json; a few milliseconds, so once per grid."""
-        return to_status(diagnose(list(history), cfg.recipe, data.kind, cfg))
+    def judge(error: str | None = None) -> list[dict]:
+        """The run's health (gan_core.health) for status.json; a few milliseconds, so once per grid.
+        ``error``: the Diverged message of a run that is stopping as diverged."""
+        state = RunState.DIVERGED if error is not None else None
+        return to_status(diagnose(list(history), cfg.recipe, data.kind, cfg, state=state, error=error))
 
     def generate_fixed() -> torch.Tensor:
         G.eval()
@@ -388,7 +390,6 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     # Under torchrun: the means over the processes, i.e. over the global batch.
                     logged = distributed.mean_over_ranks({"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **d_stats, **g_stats}, ranks)
                     loss_d, loss_g = logged["loss_d"], logged["loss_g"]
-                    check_finite(step)
                     now = time.perf_counter()
                     ips = (step - step_tick) * t.batch_size * k / max(now - t_tick, 1e-9)
                     t_tick, step_tick = now, step
@@ -409,6 +410,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                         eta = (t.steps - step) * (time.perf_counter() - t_start) / done
                         write_status(run_dir, step=step, eta=round(eta, 1), images_per_s=row["images_per_s"], elapsed=row["elapsed"],
                                      **({"health": judge()} if sample_now else {}))
+                    # After the row is written: a NaN or infinite loss is logged, so the diagnosis
+                    # (gan_core.health) names it, then the run stops as diverged.
+                    check_finite(step)
                 if sample_now:
                     save_grid(step, fake_fixed)
                 if step % t.checkpoint_every == 0 or step == t.steps:
@@ -426,7 +430,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         raise
     except Diverged as e:
         if main:
-            write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge())
+            write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge(str(e)))
         return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
 
     if final == RunState.STOPPED:
@@ -439,7 +443,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     save_grid(step)  # so the last grid shown is where the run stopped
             except Diverged as e:
                 if main:
-                    write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge())
+                    write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge(str(e)))
                 return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
     if not main:

@@ -18,7 +18,7 @@ from gan_core import catalog, checkpoints, experiments, export, jobs, runs
 from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.timefmt import duration, when
-from gan_core.health import HEALTHY, HISTORY, TAIL_BYTES, Finding, ShownState, diagnose, judged, shown_state
+from gan_core.health import HISTORY, TAIL_BYTES, Finding, ShownState, diagnose, judged, shown_state, verdict
 from pages.common.comparisons import comparison_section
 from pages.common.curves import curves_section, run_config, short_name
 from pages.common.judge import condition_rows_note, is_conditional, judge_section
@@ -68,34 +68,36 @@ def shown(info: runs.RunInfo) -> ShownState:
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
-def _health(run_dir: str, size: int, mtime_ns: int) -> list[Finding] | None:
+def _health(run_dir: str, size: int, mtime_ns: int, state: str, error: str | None) -> list[Finding] | None:
     # The diagnosis judges the last HISTORY rows; a row is well under 1 KB.
-    rows, _ = runs.read_metrics(run_dir, max(0, size - HISTORY * 1024))
-    if not judged(rows):
-        return None
+    rows, _ = runs.read_metrics(run_dir, max(0, size - HISTORY * 1024)) if size >= 0 else ([], 0)
     try:
         cfg = runs.read_config(run_dir)
     except GanError:
         return None  # the table already says the run cannot be read
     kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
-    return diagnose(rows, cfg.recipe, kind, cfg)
+    findings = diagnose(rows, cfg.recipe, kind, cfg, state, error)
+    # Too early to judge, unless the run already failed in a way the diagnosis names (diverged).
+    return findings if judged(rows) or any(f.severity == "error" for f in findings) else None
 
 
 def health(info: runs.RunInfo) -> list[Finding] | None:
-    """gan_core.health's findings for the run ([] = healthy so far), or None before it can be judged."""
+    """gan_core.health's findings for the run ([] = nothing wrong seen), or None before it can be judged."""
     try:
         stat = (info.path / "metrics.jsonl").stat()
+        size, mtime = stat.st_size, stat.st_mtime_ns
     except OSError:
-        return None
-    return _health(str(info.path), stat.st_size, stat.st_mtime_ns)
+        size, mtime = -1, 0  # no rows: a run that diverged before its first row is still named
+    return _health(str(info.path), size, mtime, str(info.state), info.error)
 
 
-def health_text(info: runs.RunInfo) -> str:
-    """The table's Health cell: "healthy so far", the findings' titles, or empty when too early."""
+def health_text(info: runs.RunInfo, state: ShownState) -> str:
+    """The table's Health cell: the findings' titles, "healthy so far" (training) or "no
+    problems seen" (ended well), or empty when too early or when the run failed."""
     findings = health(info)
     if findings is None:
         return ""
-    return "; ".join(f.title for f in findings) or HEALTHY
+    return "; ".join(f.title for f in findings) or verdict(state.shown, findings) or ""
 
 
 # --- page sections ---------------------------------------------------------------
@@ -121,7 +123,7 @@ def table_rows(all_runs: list[runs.RunInfo], states: dict[str, ShownState]) -> p
             "Images/s": f"{r.images_per_s:.0f}" if r.images_per_s is not None else "",
             "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
-            "Health": health_text(r),
+            "Health": health_text(r, state),
             "Note": state.reason or "",
         })
     table = pd.DataFrame(rows)
@@ -171,7 +173,7 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     if state.reason:
         text += f"  \n:red[{state.reason}]"
     for f in health(info) or []:
-        if f.code != "exploded":  # said in red above
+        if f.code != "exploded" or not state.reason or info.error:  # else said in red above (state.reason)
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"
     row.markdown(text, width="stretch")
     if row.button("Stop", key=Runs.stop(info.id), icon=":material/stop:", disabled=not info.active or stop_requested(info),

@@ -346,14 +346,15 @@ def live_view(info: runs.RunInfo, settings) -> None:
         rows = read_all_metrics(info.path)
         blown = exploded(rows)
         head, buttons = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {shown_state(now, rows).badge()}")
+        state = shown_state(now, rows)
+        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state.badge()}")
         head.caption(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
                      f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss")
         with buttons:
             controls(now, settings)
         progress(now, status)
         show_state(now, status, blown)
-        show_health(diagnose(rows, cfg.recipe, data_kind, cfg), rows, blown)
+        show_health(diagnose(rows, cfg.recipe, data_kind, cfg, now.state, now.error), rows, blown, state.shown)
 
         left, right = st.columns([5, 2], gap="medium")
         with left:

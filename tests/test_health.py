@@ -15,7 +15,8 @@ import torch
 from gan_core import runs, training
 from gan_core.config import Config
 from gan_core.health import (
-    EXPLODED, HISTORY, LAST_ROWS, Finding, diagnose, exploded, from_status, judged, to_status,
+    EXPLODED, HEALTHY, HEALTHY_ENDED, HISTORY, LAST_ROWS, Finding, diagnose, exploded, from_status, judged, to_status,
+    verdict,
 )
 from gan_core.recipes import resolve
 
@@ -153,6 +154,38 @@ def test_d_won_advice_fits_the_run_settings():
     assert "from 1 (2e-4 is usual)" in f.advice and "k = 1" not in f.advice
     # pix2pix's L1-only ablation: G ignores D, so a winning D is no failure.
     assert diagnose(won, "pix2pix", "image", {"loss": {"gan_weight": 0.0}}) == []
+
+
+def test_d_won_advice_on_pix2pix_suggests_neither_k_1_nor_wgan_gp():
+    """A translator takes one D step per G step already and has no Wasserstein form; its
+    L1 term keeps G learning (the advice named both, issue #19)."""
+    won = game(20, d_fake=0.004, d_real=0.998)
+    (f,) = diagnose(won, "pix2pix", "image", {"optim": {"lr_g": 2e-4, "lr_d": 2e-4}, "loss": {"d_steps": 2, "gan_weight": 1.0}})
+    assert f.code == "d_won" and "wgan-gp" not in f.text() and "k = 1" not in f.text()
+    assert "L1" in f.text() and "lower D's learning rate" in f.advice
+
+
+def test_healthy_is_said_only_of_runs_still_training_and_never_beside_a_failure():
+    assert verdict("running", []) == verdict("queued", []) == verdict("stopping", []) == HEALTHY
+    assert verdict("finished", []) == verdict("stopped", []) == verdict("interrupted", []) == HEALTHY_ENDED
+    for state in ("failed", "diverged", "exploded", "unreadable", "unknown", None):
+        assert verdict(state, []) is None
+    assert verdict("running", diagnose(game(20, d_fake=0.004, d_real=0.998), "gan", "image")) is None
+
+
+def test_a_diverged_run_is_named_even_without_a_non_finite_row():
+    """A weight that became NaN stops the run before any row shows it: the state says it."""
+    calm = game(20, d_fake=0.45, d_real=0.55)
+    assert diagnose(calm, "gan", "image") == []
+    error = "The weight model.0.weight became non-finite by step 200; the last good checkpoint is from step 100."
+    (f,) = diagnose(calm, "gan", "image", state="diverged", error=error)
+    assert (f.code, f.severity, f.title) == ("diverged", "error", "Training blew up")
+    assert "NaN" in f.sentence and error in f.sentence and "learning rate" in f.advice
+    assert codes(diagnose([], "gan", "image", state="diverged")) == ["diverged"]  # no rows at all
+    assert diagnose(calm, "gan", "image", state="failed", error="Training crashed (ValueError: x).") == []
+    # A NaN row names the loss itself, once.
+    nan_row = [{"step": 210, "loss_d": float("nan"), "loss_g": float("nan")}]
+    assert codes(diagnose(calm + nan_row, "gan", "image", state="diverged", error=error)) == ["exploded"]
 
 
 def test_critic_texts_never_speak_of_probabilities_or_the_standard_equilibrium():

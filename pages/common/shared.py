@@ -15,6 +15,7 @@ import streamlit as st
 
 from gan_core import runs
 from gan_core.errors import GanError
+from gan_core.health import shown_state
 
 
 
@@ -48,7 +49,8 @@ def run_label(info: runs.RunInfo) -> str:
     """A run for menus. An active run says "training" rather than a step count,
     which would be stale in a menu drawn once while the run moves on."""
     when = datetime.fromtimestamp(info.created).strftime("%d %b %H:%M")
-    state = "training" if info.active else f"{info.state} at {info.step}"
+    # The shown state (gan_core.health): a run that ran to the end but blew up reads "exploded at 300", as its badge does.
+    state = "training" if info.active else f"{shown_state(info).shown} at {info.step}"
     return f"{info.recipe} on {info.data} · {info.total} steps, {state} · {when} · {info.id[-4:]}"
 
 

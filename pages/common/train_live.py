@@ -10,7 +10,7 @@ from gan_core import jobs, runs
 from gan_core.config import Config
 from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
-from gan_core.health import HEALTHY, Finding, judged
+from gan_core.health import ENDED_CLEANLY, Finding, judged, verdict, verdict_sentence
 from gan_core.recipes import RECIPES
 from gan_core.timefmt import duration
 from pages.common.keys import Train
@@ -46,14 +46,18 @@ def choose_run(all_runs: list[runs.RunInfo]) -> runs.RunInfo | None:
     return by_id.get(wanted)
 
 
-def show_health(findings: list[Finding], rows: list[dict], blown: str | None) -> None:
-    """gan_core.health's diagnosis in plain words: "healthy so far", or each finding with what to try."""
-    if not judged(rows):
+def show_health(findings: list[Finding], rows: list[dict], blown: str | None, shown: str | None = None) -> None:
+    """gan_core.health's diagnosis in plain words: "healthy so far" (training), "no problems
+    seen" (ended well), or each finding with what to try; never a green word beside a run
+    that failed, diverged or exploded. ``shown``: the run's shown state (health.shown_state)."""
+    failed = [f for f in findings if f.severity == "error"]
+    if not judged(rows) and not failed:
         return  # too few logged steps to say anything
-    if not findings:
-        st.markdown(f":green-badge[{HEALTHY}] No sign yet of D winning, collapse, oscillation or exploding losses.")
+    word = verdict(shown, findings)
+    if word is not None:
+        st.markdown(f":green-badge[{word}] {verdict_sentence(shown, findings)}")
     for f in findings:
-        if blown and f.code == "exploded":
+        if blown and f.code == "exploded" and shown in (*ENDED_CLEANLY, "exploded", "running", "queued", "stopping"):
             continue  # show_state has said it, with what happened to the run
         show = st.error if f.severity == "error" else st.warning
         show(f"**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}", icon=":material/stethoscope:")
