@@ -4,8 +4,11 @@ A small CNN classifier is trained by the project on the real training images
 (never the GAN's discriminator, which co-adapted with G and would be a lenient
 judge), then scores generated samples:
 
-- accuracy: how often the judge sees the class that was asked for (for attribute
-  models, the mean over attributes of how often each one reads as requested);
+- accuracy: how often the judge sees the class that was asked for; for attribute
+  models, each attribute's balanced accuracy (the mean of its hit rate where it was
+  asked on and where it was asked off), averaged over attributes. Plain accuracy over
+  (sample, attribute) pairs would hide a rare attribute: a generator that never draws
+  Eyeglasses (about 6.5% of CelebA) would score about 93% on it; balanced, it scores 50%;
 - a Fréchet distance between generated and real images in the judge's feature
   space (its 128-wide penultimate layer; the FID recipe with a judge trained on
   this data instead of Inception, which this offline machine does not have);
@@ -48,6 +51,7 @@ MIN_N, MAX_N = 10, 20_000  # generated samples scored: below 10 the figures mean
 # Generated images are made, read and dropped a chunk at a time: at most this many
 # bytes of them (float32) exist at once, whatever the size the checkpoint declares.
 CHUNK_BYTES = 64 * 1024 * 1024
+IMAGINARY_TOLERANCE = 1e-3  # pytorch-fid's limit on the imaginary part of sqrtm's diagonal
 
 
 class JudgeNet(nn.Module):
@@ -74,14 +78,14 @@ class Evaluation:
     frechet: float  # generated vs real, in the judge's feature space
     frechet_floor: float  # real vs real, two disjoint halves of the same size
     n: int  # generated samples scored
-    per_condition: dict[str, float]  # accuracy per class or per attribute
+    per_condition: dict[str, float]  # accuracy per class, or balanced accuracy per attribute
     note: str | None = None  # one sentence when something beside the figures went wrong (the judge could not be cached)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def lines(self) -> list[str]:
-        what = "the requested class" if self.kind == "classes" else "the requested attributes"
+        what = "the requested class" if self.kind == "classes" else "the requested attributes (balanced accuracy, per attribute)"
         return [
             f"Judged as {what}: {self.accuracy:.1%} of {self.n} samples (the judge gets {self.real_accuracy:.1%} of held-out real images right)",
             f"Fréchet distance to real images in the judge's features: {self.frechet:.2f} (real vs real: {self.frechet_floor:.2f})",
@@ -128,8 +132,24 @@ class Judge:
         return (out > 0).float() if self.kind == "attributes" else out.argmax(1)
 
 
+def attribute_accuracy(predicted: torch.Tensor, wanted: torch.Tensor) -> list[float]:
+    """Each attribute's balanced accuracy over (N, A) 0/1 tensors: the mean of its hit
+    rate on the samples where it was wanted on and on those where it was wanted off
+    (one of the two alone when the other never occurs)."""
+    out = []
+    for j in range(wanted.shape[1]):
+        on = wanted[:, j] > 0.5
+        rates = [float((predicted[mask, j] == wanted[mask, j]).float().mean()) for mask in (on, ~on) if mask.any()]
+        out.append(sum(rates) / len(rates) if rates else float("nan"))
+    return out
+
+
 def _accuracy(predicted: torch.Tensor, wanted: torch.Tensor) -> float:
-    """Classes: the share of samples read as their class; attributes: of (sample, attribute) pairs read as set."""
+    """Classes: the share of samples read as their class; attributes: the mean over
+    attributes of each one's balanced accuracy (``attribute_accuracy``)."""
+    if wanted.dim() == 2:
+        per = [a for a in attribute_accuracy(predicted, wanted) if not math.isnan(a)]
+        return sum(per) / len(per) if per else float("nan")
     return float((predicted == wanted).float().mean())
 
 
@@ -195,7 +215,16 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         covmean = linalg.sqrtm(sa @ sb)
-    covmean = np.real(covmean)
+    # The square root of a product of covariances is real in exact arithmetic; a numerical
+    # one can come out complex. pytorch-fid refuses when the imaginary part of its diagonal
+    # exceeds 1e-3 (the trace taken next would then be guesswork), and so does this.
+    if np.iscomplexobj(covmean):
+        imaginary = float(np.abs(np.diagonal(covmean).imag).max())
+        if imaginary > IMAGINARY_TOLERANCE:
+            raise DataError(f"The Fréchet distance cannot be trusted here: the square root of the feature covariances came "
+                            f"out with an imaginary part of {imaginary:.3g} (above pytorch-fid's {IMAGINARY_TOLERANCE:g}), which "
+                            f"happens with too few samples for {a.shape[1]} features; score more samples.")
+        covmean = covmean.real
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
 
 
@@ -251,8 +280,7 @@ def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0,
             mask = wanted == k
             per[name] = float((predicted[mask] == k).float().mean()) if mask.any() else float("nan")
     else:
-        for j, name in enumerate(attrs):
-            per[name] = float((predicted[:, j] == wanted[:, j]).float().mean())
+        per = dict(zip(attrs, attribute_accuracy(predicted, wanted)))
     accuracy = _accuracy(predicted, wanted)
     # Both distances between sets of the same size: the estimate is biased by sample size.
     frechet = frechet_distance(np.concatenate(fake_features), judge.features(images[:half]))
@@ -260,4 +288,4 @@ def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0,
     return Evaluation(judge.kind, accuracy, judge.real_accuracy, frechet, floor, n, per, judge.note)
 
 
-__all__ = ["Evaluation", "Judge", "evaluate", "frechet_distance", "load_judge", "condition_vector", "MIN_N", "MAX_N", "CHUNK_BYTES"]
+__all__ = ["Evaluation", "Judge", "attribute_accuracy", "evaluate", "frechet_distance", "load_judge", "condition_vector", "MIN_N", "MAX_N", "CHUNK_BYTES"]
