@@ -91,8 +91,12 @@ def show_judge(fig: dict) -> None:
     c1, c2 = st.columns(2)
     c1.metric("Judged as requested", f"{fig['accuracy']:.1%}", delta=f"real images: {fig['real_accuracy']:.1%}",
               delta_color="off", delta_arrow="off", border=True,
-              help=f"Share of the {fig['n']:,} samples the judge reads as the {what} asked for (higher is better). "
-                   "Below: the judge's own accuracy on held-out real images, the mark to read it against.")
+              help=(f"Share of the {fig['n']:,} samples the judge reads as the {what} asked for (higher is better). "
+                    if fig["kind"] == "classes" else
+                    f"Balanced accuracy over {fig['n']:,} samples, averaged over the attributes: for each, the mean of its hit "
+                    "rate where it was asked on and where it was asked off, so a rare attribute G never draws scores 50%, "
+                    "not its share of samples without it (higher is better). ")
+                   + "Below: the judge's own accuracy on held-out real images, the mark to read it against.")
     c2.metric("Fréchet distance to real images", f"{fig['frechet']:.2f}", delta=f"real vs real: {fig['frechet_floor']:.2f}",
               delta_color="off", delta_arrow="off", border=True,
               help="Between generated and real images in the judge's features (lower is closer). "
