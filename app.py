@@ -29,5 +29,12 @@ navigation = st.navigation(pages)  # first: until it is sent, the browser lists 
 import gan_core.data  # noqa: F401  (order matters: data before what stands on it)
 import gan_core.models  # noqa: F401
 import gan_core.experiments  # noqa: F401
+from gan_core.settings import upload_limits  # noqa: E402
+from pages.common.streamlit_internals import hold_uploads  # noqa: E402
+
+# The engine's upload limits, held by Streamlit's server before it keeps a byte (32 MB a
+# file and 64 MB a visitor in demo mode): set before any page draws an uploader.
+limits = upload_limits()
+hold_uploads(limits.file_bytes, limits.visitor_bytes)
 
 navigation.run()

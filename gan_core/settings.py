@@ -8,6 +8,10 @@
     GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 300)
     GAN_WORKBENCH_MEMORY_BUDGET  memory one request may use, in MB (default 2048,
                                demo 256; ``gan_core.budget`` holds every request to it)
+    GAN_WORKBENCH_MAX_UPLOAD_MB  one uploaded file, in MB (default 200, demo 32); the
+                               server refuses a larger body while it arrives
+    GAN_WORKBENCH_VISITOR_UPLOADS_MB  all the files one visitor's browser holds on the
+                               server at once, in MB (default 600, demo 64)
 
 The dashboard and the command line read the same settings, so a GPU server and
 the dashboard browsing its runs agree on where runs are. The engine enforces the
@@ -54,6 +58,40 @@ def memory_budget_mb() -> int:
     demo or the ordinary default. Read on every call (no other variable is parsed), so
     the engine's budget checks cost nothing and follow the environment."""
     return _int("GAN_WORKBENCH_MEMORY_BUDGET", DEMO_MEMORY_BUDGET_MB if demo_mode() else DEFAULT_MEMORY_BUDGET_MB)
+
+
+# Uploads. Streamlit keeps every uploaded file in the server's memory for as long as the
+# visitor's session holds it (until the file is removed from its widget or the session
+# ends, 30 s after the browser goes: .streamlit/config.toml), so what the visitors send
+# is memory the server pays for. Per file: the demo's 32 MB takes a 48-megapixel phone
+# JPEG (5-25 MB), a demo-sized checkpoint (the shipped ones are 0.1-7 MB) and a zip of a
+# few hundred small pictures; 200 MB is the ordinary server's (a 256-px DCGAN checkpoint
+# is about 190 MB). Per visitor: the demo's 64 MB is the Pix2Pix page's 10 pictures at
+# about 6 MB each; three 190 MB junk files (2.16 GB peak before this limit) are refused
+# as each body arrives, and 200 pictures stop at the 64 MB mark.
+DEFAULT_UPLOAD_MB, DEMO_UPLOAD_MB = 200, 32
+DEFAULT_VISITOR_UPLOADS_MB, DEMO_VISITOR_UPLOADS_MB = 600, 64
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    file_bytes: int  # one file
+    visitor_bytes: int  # every file one visitor's session holds on the server at once
+
+    @property
+    def file_mb(self) -> int:
+        """The per-file limit in whole MB (Streamlit's ``server.maxUploadSize`` unit), at least 1."""
+        return max(1, self.file_bytes // 2**20)
+
+
+def upload_limits() -> UploadLimits:
+    """What one file and one visitor may upload: GAN_WORKBENCH_MAX_UPLOAD_MB and
+    GAN_WORKBENCH_VISITOR_UPLOADS_MB, else the demo or the ordinary defaults. A file is
+    never allowed more than a visitor is. Read on every call, like the memory budget."""
+    demo = demo_mode()
+    file_mb = _int("GAN_WORKBENCH_MAX_UPLOAD_MB", DEMO_UPLOAD_MB if demo else DEFAULT_UPLOAD_MB)
+    visitor_mb = _int("GAN_WORKBENCH_VISITOR_UPLOADS_MB", DEMO_VISITOR_UPLOADS_MB if demo else DEFAULT_VISITOR_UPLOADS_MB)
+    return UploadLimits(file_bytes=min(file_mb, visitor_mb) * 2**20, visitor_bytes=visitor_mb * 2**20)
 
 
 def _int(name: str, default: int | None) -> int | None:

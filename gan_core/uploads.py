@@ -28,6 +28,7 @@ from .errors import CheckpointError, DataError, GanError
 from .inference import generator_from
 from .recipes import RECIPES
 from .runs import atomic_write_bytes
+from .settings import upload_limits
 from .translate import translator_from
 from .untrusted import byte_size, open_zip, shown_name
 from .visitors import UPLOADS, uploads_dir
@@ -66,6 +67,15 @@ def _write(path: Path, data: bytes, error: type[GanError]) -> None:
                     "ask whoever runs this server to free space or fix GAN_WORKBENCH_RUNS_DIR.") from None
 
 
+def upload_file_limit(kind_limit: int) -> int:
+    """The most one uploaded file of a kind may be: the kind's own limit (``untrusted``)
+    or this server's per-file upload limit (``settings.upload_limits``: 32 MB in demo
+    mode), whichever is smaller. The server refuses larger bodies before Streamlit keeps
+    them (pages.common.streamlit_internals.hold_uploads); the engine checks again, as it
+    does not rely on the page."""
+    return min(kind_limit, upload_limits().file_bytes)
+
+
 def save_upload(data: bytes, runs_dir: str | Path, owner: str | None = None) -> Upload:
     """Save an uploaded zip under the runs area and check that it holds usable images.
 
@@ -74,8 +84,9 @@ def save_upload(data: bytes, runs_dir: str | Path, owner: str | None = None) -> 
     """
     if not data:
         raise DataError("The uploaded file is empty; upload a .zip of jpg or png images.")
-    if len(data) > untrusted.MAX_UPLOAD_BYTES:
-        raise DataError(f"The uploaded file is {byte_size(len(data))}, more than the {byte_size(untrusted.MAX_UPLOAD_BYTES)} upload limit; "
+    limit = upload_file_limit(untrusted.MAX_UPLOAD_BYTES)
+    if len(data) > limit:
+        raise DataError(f"The uploaded file is {byte_size(len(data))}, more than the {byte_size(limit)} upload limit; "
                         "zip fewer or smaller images.")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DataError("The uploaded file is not a zip archive; upload a .zip of jpg or png images.")
@@ -148,8 +159,10 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
         raise CheckpointError(f"{shown} is not a .safetensors file; only those are accepted (make one with python -m gan_core export).")
     if not data:
         raise CheckpointError("The uploaded checkpoint is empty; upload the .safetensors file again.")
-    if len(data) > untrusted.MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{shown} is {len(data) / 2**20:,.0f} MB, more than the {untrusted.MAX_CHECKPOINT_BYTES // 2**20} MB limit for uploaded checkpoints; export the generator alone (python -m gan_core export).")
+    limit = upload_file_limit(untrusted.MAX_CHECKPOINT_BYTES)
+    if len(data) > limit:
+        raise CheckpointError(f"{shown} is {byte_size(len(data))}, more than the {byte_size(limit)} limit for uploaded checkpoints "
+                              "on this server; export the generator alone (python -m gan_core export).")
     digest = hashlib.sha256(data).hexdigest()[:20]
     path = (uploads_dir(runs_dir, owner) if owner else Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS) / f"ckpt-{digest}.safetensors"
     ckpt = checkpoints.parse(data, shown)  # errors name the file as the visitor knows it

@@ -166,8 +166,25 @@ def test_an_oversized_upload_is_refused_before_it_is_read(tmp_path, monkeypatch)
     import gan_core.untrusted as untrusted
 
     monkeypatch.setattr(untrusted, "MAX_CHECKPOINT_BYTES", 1000)
-    with pytest.raises(CheckpointError, match="more than the 0 MB limit"):
+    with pytest.raises(CheckpointError, match="more than the 1000 bytes limit"):
         save_checkpoint_upload(b"x" * 1001, "big.safetensors", tmp_path)
+
+
+def test_a_demo_server_holds_uploads_to_its_own_smaller_limit(tmp_path, monkeypatch):
+    # The engine checks the server's per-file upload limit itself (32 MB on a demo), not only
+    # Streamlit's server option that pages.common.streamlit_internals.hold_uploads sets from it.
+    from gan_core.uploads import save_upload
+
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    big = b"x" * (32 * 2**20 + 1)
+    with pytest.raises(CheckpointError, match=r"^big.safetensors is 32 MB, more than the 32 MB limit for uploaded checkpoints on this server"):
+        save_checkpoint_upload(big, "big.safetensors", tmp_path)
+    with pytest.raises(DataError, match="more than the 32 MB upload limit"):
+        save_upload(big, tmp_path)
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_UPLOAD_MB", "1")
+    with pytest.raises(DataError, match="more than the 1 MB upload limit"):
+        save_upload(b"x" * (2**20 + 1), tmp_path)
+    assert not any(tmp_path.rglob("*.zip")) and not any(tmp_path.rglob("*.safetensors"))
 
 
 # ------------------------------------------------------ the data section never steers

@@ -81,4 +81,60 @@ def numbered(fig, count: int):
     return fig
 
 
-__all__ = ["XSRF_COOKIE", "uses_pages_directory", "fragment_rerun", "xsrf_secret", "browser_secret", "unvalidated_figure", "numbered"]
+def hold_uploads(file_bytes: int, visitor_bytes: int) -> None:
+    """Make Streamlit's server keep to the engine's upload limits (``settings.upload_limits``)
+    before it keeps a byte. Streamlit holds every uploaded file in the server's memory for
+    as long as the visitor's session does, and its only limit is ``server.maxUploadSize``,
+    one number for the whole server, read from the config file when the server starts.
+
+    - ``server.maxUploadSize`` is set to ``file_bytes`` (in whole MB). The upload route reads
+      the option on every request and refuses a larger body while it streams in, before it
+      is buffered (starlette_routes ``_upload_put``); every uploader drawn after this shows
+      the same limit, so the browser refuses a larger file before sending it.
+    - The runtime's uploaded-file manager refuses a file that would take one session's held
+      files past ``visitor_bytes`` (HTTP 413, which the uploader shows on that file): the
+      number of files a widget accepts is not a server-side limit in Streamlit, so 200
+      pictures would otherwise all be kept.
+
+    Idempotent and cheap: app.py calls it on every run, so a config file re-read by
+    Streamlit cannot undo it."""
+    from streamlit import config, runtime
+
+    file_mb = max(1, file_bytes // 2**20)
+    if config.get_option("server.maxUploadSize") != file_mb:
+        config.set_option("server.maxUploadSize", file_mb)
+    if runtime.exists():  # not in AppTest and bare scripts: no server, nothing uploaded
+        limit_visitor_uploads(runtime.get_instance().uploaded_file_mgr, visitor_bytes)
+
+
+def limit_visitor_uploads(manager, visitor_bytes: int) -> None:
+    """Wrap ``manager.add_file`` (Streamlit's ``MemoryUploadedFileManager``, which the upload
+    route calls once a body has arrived within ``server.maxUploadSize``) so that a file
+    which would take its session's held files past ``visitor_bytes`` is refused with HTTP
+    413 and not kept. A file sent again under the same id counts once. Wrapped once; a
+    later call only changes the limit."""
+    manager._gan_workbench_visitor_bytes = visitor_bytes
+    if getattr(manager, "_gan_workbench_held", False):
+        return
+    add_file = manager.add_file
+
+    def add_within_budget(session_id, file):
+        from starlette.exceptions import HTTPException
+
+        from gan_core.untrusted import byte_size
+
+        with manager._lock:
+            held = manager.file_storage.get(session_id, {})
+            others = sum(len(f.data) for file_id, f in held.items() if file_id != file.file_id)
+        limit = manager._gan_workbench_visitor_bytes
+        if others + len(file.data) > limit:
+            raise HTTPException(status_code=413, detail=(
+                f"This server holds at most {byte_size(limit)} of uploads per visitor at a time; "
+                "remove some files before adding more."))
+        add_file(session_id, file)
+
+    manager.add_file = add_within_budget
+    manager._gan_workbench_held = True
+
+
+__all__ = ["XSRF_COOKIE", "hold_uploads", "limit_visitor_uploads", "uses_pages_directory", "fragment_rerun", "xsrf_secret", "browser_secret", "unvalidated_figure", "numbered"]

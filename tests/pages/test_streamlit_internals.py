@@ -119,3 +119,67 @@ def test_equal_charts_in_one_run_clash_and_numbered_ones_do_not():
     fine = AppTest.from_function(app, kwargs={"number": True})
     fine.run()
     assert not fine.exception and len(fine.get("plotly_chart")) == 2
+
+
+def test_the_upload_route_reads_the_per_file_limit_on_every_request_and_refuses_while_streaming():
+    # hold_uploads sets server.maxUploadSize after the server has started; that only holds if
+    # the route reads the option per request and caps the body as it arrives.
+    import inspect
+
+    from streamlit import config
+    from streamlit.web.server.starlette import starlette_routes
+
+    source = inspect.getsource(starlette_routes)
+    put = source[source.index("async def _upload_put"):source.index("async def _upload_delete")]
+    assert 'config.get_option("server.maxUploadSize")' in put, "read per request"
+    assert put.index("bytes_received > max_body_bytes") < put.index("await upload.read()"), "refused while streaming"
+    assert put.index("await upload.read()") < put.index("upload_mgr.add_file("), "kept only through the manager"
+    before = config.get_option("server.maxUploadSize")
+    try:
+        internals.hold_uploads(5 * 2**20 + 123, 64 * 2**20)
+        assert config.get_option("server.maxUploadSize") == 5
+    finally:
+        config.set_option("server.maxUploadSize", before)
+
+
+def test_a_visitor_cannot_keep_more_uploads_than_the_limit_and_the_uploader_honours_the_option():
+    from starlette.exceptions import HTTPException
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.uploaded_file_manager import UploadedFileRec
+
+    manager = MemoryUploadedFileManager("/_stcore/upload_file")
+    internals.limit_visitor_uploads(manager, 10_000)
+    internals.limit_visitor_uploads(manager, 10_000)  # idempotent: wrapped once
+
+    def rec(file_id, size):
+        return UploadedFileRec(file_id=file_id, name=f"{file_id}.png", type="image/png", data=b"x" * size)
+
+    manager.add_file("alice", rec("a", 6_000))
+    manager.add_file("alice", rec("a", 7_000))  # the same file again counts once
+    with pytest.raises(HTTPException) as refused:
+        manager.add_file("alice", rec("b", 4_000))
+    assert refused.value.status_code == 413
+    assert refused.value.detail == ("This server holds at most 9.8 KB of uploads per visitor at a time; "
+                                    "remove some files before adding more.")
+    assert [f.file_id for f in manager.get_files("alice", ["a", "b"])] == ["a"], "the refused file is not kept"
+    manager.add_file("bob", rec("c", 9_000))  # each visitor has a limit of their own
+    manager.remove_file("alice", "a")
+    manager.add_file("alice", rec("b", 4_000))  # removing a file frees its room
+    assert len(manager.get_files("alice", ["b"])) == 1
+
+    def app():
+        import streamlit as st
+
+        st.file_uploader("pictures", accept_multiple_files=True)
+
+    from streamlit import config
+
+    before = config.get_option("server.maxUploadSize")
+    try:
+        internals.hold_uploads(7 * 2**20, 64 * 2**20)
+        at = AppTest.from_function(app)
+        at.run()
+        (uploader,) = at.get("file_uploader")
+        assert uploader.proto.max_upload_size_mb == 7, "the browser refuses a larger file before sending it"
+    finally:
+        config.set_option("server.maxUploadSize", before)
