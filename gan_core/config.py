@@ -122,6 +122,12 @@ class TrainConfig:
     sample_every: int = _f(100, "save a fixed-noise sample grid every N steps")
     checkpoint_every: int = _f(250, "save a resumable checkpoint every N steps")
     n_samples: int = _f(64, "images in each fixed-noise sample grid")
+    # Unset: decided when the run loads its data (augment.default_mode), and recorded
+    # in the checkpoint so that a resume keeps it even if the folder has grown.
+    augment: str | None = _f(None, "augment every image D sees, real and generated (image data): diff = DiffAugment's colour, "
+                                   "translation and cutout on every image; ada = the same with a strength p adapted to D's "
+                                   "overfitting (StyleGAN2-ADA); none = off; unset = ada for data of at most 10,000 images, "
+                                   "else none", choices=("none", "diff", "ada"))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import losses
+from .augment import real_sign
 from .config import Config
 from .data.base import GanData
 
@@ -56,6 +57,7 @@ class Objective:
             "loss_d_fake": loss_fake.detach(),
             "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+            "r_t": real_sign(real_logits),  # ADA's overfitting signal (augment.py)
         }
         return loss_real + loss_fake, stats
 
@@ -72,7 +74,8 @@ class Objective:
         def on_real() -> tuple[torch.Tensor, Stats]:
             real_logits = D(real)
             loss_real = losses.d_loss_real(real_logits)
-            return loss_real, {"loss_d_real": loss_real.detach(), "d_real": torch.sigmoid(real_logits.detach().float()).mean()}
+            return loss_real, {"loss_d_real": loss_real.detach(), "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+                               "r_t": real_sign(real_logits)}
 
         def on_fake() -> tuple[torch.Tensor, Stats]:
             with torch.no_grad():
@@ -112,7 +115,8 @@ def critic_stats(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> Stats:
     rounds a mean near 100 to a multiple of 0.5, while the estimate is a small
     difference of two such means."""
     critic_real, critic_fake = real_scores.detach().float().mean(), fake_scores.detach().float().mean()
-    return {"critic_real": critic_real, "critic_fake": critic_fake, "wasserstein": critic_real - critic_fake}
+    return {"critic_real": critic_real, "critic_fake": critic_fake, "wasserstein": critic_real - critic_fake,
+            "r_t": real_sign(real_scores, fake_scores)}
 
 
 class WassersteinObjective(Objective):
@@ -191,6 +195,7 @@ class ConditionalObjective(Objective):
         return loss_real + loss_fake, {
             "loss_d_real": loss_real.detach(), "loss_d_fake": loss_fake.detach(),
             "d_real": torch.sigmoid(real_out.detach().float()).mean(), "d_fake": torch.sigmoid(fake_out.detach().float()).mean(),
+            "r_t": real_sign(real_out),
         }
 
     def g_loss(self, G, D, batch):
@@ -251,6 +256,7 @@ class Pix2PixObjective(Objective):
             "loss_d_real": loss_real.detach(), "loss_d_fake": loss_fake.detach(),
             "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+            "r_t": real_sign(real_logits),
         }
         return 0.5 * (loss_real + loss_fake), stats
 

@@ -323,6 +323,8 @@ def resolve(cfg: Config) -> Config:
         raise ConfigError(f"--arch {out.model.arch} is not an architecture of recipe {cfg.recipe!r}; use {' or '.join(recipe.archs)}.")
     if out.model.arch == "conv" and source.kind != DataKind.IMAGE:
         raise ConfigError(f"Convolutional models need images, but {cfg.data.name!r} is points; use --arch mlp.")
+    if out.train.augment not in (None, "none") and source.kind != DataKind.IMAGE:
+        raise ConfigError(f"--augment {out.train.augment} transforms images and {cfg.data.name!r} is points; leave it unset or use --augment none.")
     size = out.data.image_size
     if out.model.arch != "mlp" and (size < 16 or size > 256 or size & (size - 1)):
         raise ConfigError(f"Convolutional models need --image-size 16, 32, 64, 128 or 256, not {size}.")

@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from . import checkpoints, distributed
+from . import augment, checkpoints, distributed
 from .config import Config, DataKind
 from .data import batch_stream, load_data
 from .data.toy import mode_centres
@@ -192,6 +192,34 @@ def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
     return train(cfg, run_dir, should_stop, on_progress)
 
 
+def k_images(cfg: Config) -> int:
+    """Real images D sees per generator step (ADA's adjustment speed counts them)."""
+    return cfg.train.batch_size * cfg.loss.d_steps
+
+
+def _augmenter(cfg: Config, data, state: dict | None, ranks: Ranks, images_per_step: int) -> tuple[augment.Augmenter | None, str | None]:
+    """The run's augmentation (``--augment``; unset: ``augment.default_mode`` of the data's
+    size) and the sentence saying why it is on when the user did not choose it. A
+    resumed run keeps the mode and p its checkpoint holds; one checkpointed before
+    augmentation existed goes on without it unless ``--augment`` asks."""
+    saved = (state or {}).get("augment")
+    if saved is not None:
+        mode = saved["mode"]
+    elif data.kind != DataKind.IMAGE:
+        mode = "none"
+    elif state is not None:
+        mode = cfg.train.augment or "none"
+    else:
+        mode = cfg.train.augment or augment.default_mode(len(data))
+    if mode == "none":
+        return None, None
+    # Its own generator, one stream per process: the augmentation never moves the training RNG.
+    augmenter = augment.Augmenter(mode, seed=cfg.train.seed * 1009 + 7919 + ranks.rank, images_per_step=images_per_step)
+    if saved is not None:
+        augmenter.load_state_dict(saved)
+    return augmenter, augment.why(mode, len(data), cfg.train.augment is not None) if state is None else None
+
+
 def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -> dict:
     t = cfg.train
     main = ranks.main  # rank 0 (the only process of a plain run) writes the run directory
@@ -236,6 +264,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         checkpoints.restore_scaler(scaler_d, state.get("scaler_d"))
         checkpoints.restore_rng(state, device)
         start, position, elapsed0 = state["step"], state["position"], state["elapsed"]
+    augmenter, augment_note = _augmenter(cfg, data, state, ranks, images_per_step=k_images(cfg))
+    if augment_note and main:
+        data_note = " ".join(filter(None, [data_note, augment_note]))
+        write_status(run_dir, message=data_note)
     if main:
         truncate_metrics(run_dir, start)  # drop rows logged after the checkpoint we resume from
     history = deque(read_metrics(run_dir)[0][-HISTORY:] if main else [], maxlen=HISTORY)  # the rows gan_core.health judges
@@ -262,6 +294,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         mode_noise = objective.noise(N_SAMPLES, torch.device("cpu"), torch.Generator().manual_seed(t.seed + 54321)).to(device)
 
     k = cfg.loss.d_steps
+    # What the objectives call D: the module itself, or (--augment) the module behind the augmentation.
+    def D_seen(module):
+        return module if augmenter is None else augment.AugmentedD(module, augmenter, recipe.paired)
+
     last_ckpt = start
     loss_d = loss_g = None
     t_start = time.perf_counter()
@@ -301,6 +337,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
             **checkpoints.rng_state(device),
             "position": stream.position,
             "elapsed": elapsed(),
+            "augment": augmenter.state_dict() if augmenter is not None else {"mode": "none"},
         }
         checkpoints.save(ckpt_dir, cfg, info, step, G, D, resume_state)
 
@@ -352,7 +389,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     loss_d, d_stats = 0.0, {}
                     # One optimiser step on real + fake, or (--d-update halves, the Keras article's)
                     # one on a real half-batch, then one on a fake half-batch; the losses add up.
-                    for d_update in objective.d_updates(Gw, Dw, batch):
+                    for d_update in objective.d_updates(Gw, D_seen(Dw), batch):
                         with autocast():
                             loss, stats = d_update()
                         opt_d.zero_grad(set_to_none=True)
@@ -364,11 +401,13 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                         scaler_d.update()
                         loss_d, d_stats = loss_d + loss.detach(), {**d_stats, **stats}
                     objective.after_d_step(D)
+                    if augmenter is not None and "r_t" in d_stats:
+                        augmenter.observe(d_stats["r_t"])
 
                 # (2) Update G through a frozen D (the plain module: a frozen D has no gradients to average).
                 D.requires_grad_(False)
                 with autocast():
-                    loss_g, g_stats = objective.g_loss(Gw, D, batch)
+                    loss_g, g_stats = objective.g_loss(Gw, D_seen(D), batch)
                 opt_g.zero_grad(set_to_none=True)
                 scaler_g.scale(loss_g).backward()
                 if log_now:
@@ -376,6 +415,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     grad_norm_g = _grad_norm(G)
                 scaler_g.step(opt_g)
                 scaler_g.update()
+                if augmenter is not None and augmenter.due(step):
+                    # ADA: p follows r_t over the last steps (the mean over the processes under torchrun).
+                    augmenter.adjust(float(distributed.mean_over_ranks({"r_t": augmenter.mean_r_t()}, ranks)["r_t"]))
 
                 sample_now = main and (step % t.sample_every == 0 or step == t.steps)
                 fake_fixed = generate_fixed() if sample_now else None
@@ -400,6 +442,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                         row.update(processes=ranks.world, replica_spread=distributed.replica_spread([G, D], ranks))
                     if recipe.lr_schedule is not None:
                         row["lr_g"] = opt_g.param_groups[0]["lr"]
+                    if augmenter is not None:
+                        row["augment_p"] = round(augmenter.p, 6)
                     row.update(pending_stats)
                     pending_stats = {}
                     if main:
