@@ -59,6 +59,9 @@ class ModelConfig:
     width: int | None = _f(None, "base channels of conv models (DCGAN's ngf/ndf) or first hidden width of MLPs")
     pack: int | None = _f(None, "pacgan: the discriminator judges this many samples at once, joined side by side (PacGAN's m; "
                                 "2 or 4 in the paper), so a generator that repeats itself is easy to catch; --batch-size must be a multiple")
+    norm: str | None = _f(None, "pix2pix: batch norm (the reference's default) or instance norm (the reference's --norm instance); "
+                                "instance suits batches of 1-2, the paper's, whose batch-norm running statistics fit no one picture "
+                                "at translation; unset = batch", choices=("batch", "instance"))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ How a run stays one run:
   the seeded stream and the same global noise, then keeps its own contiguous shard
   (``Shard``). The global batch is therefore a single-process run's batch, and the
   packs of PacGAN and the groups of the minibatch-std layer stay intact when the
-  shard is a multiple of them.
+  shard is a multiple of them. WGAN-GP's epsilon (``losses.gradient_penalty``) and
+  dropout masks (``ShardedDropout``) are drawn the same way: for the global batch,
+  then sharded.
 - Only rank 0 touches the run directory: status, metrics, samples, checkpoints. The
   others get the config and the resume state from it over the process group, so on
   several machines the run directory need only exist on rank 0's.
@@ -130,11 +132,48 @@ def shard(tensor: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return tensor[ranks.rank * n:(ranks.rank + 1) * n]
 
 
+class ShardedDropout(nn.Module):
+    """``nn.Dropout`` for one process's shard of a global batch: the mask is drawn for the
+    global batch (with the RNG state every process shares) and this process keeps its
+    rows, as the noise is. Every process runs the same draw, so the RNG streams stay
+    those of a single process, and the shards' masks are the single process's masks
+    for those items, not one shard's mask repeated on every process."""
+
+    def __init__(self, p: float, shard: tuple[int, int]):
+        super().__init__()
+        self.p, self.shard = p, shard
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        rank, world = self.shard
+        n = x.shape[0]
+        # F.dropout of ones: the same kernel and draws as nn.Dropout on a global batch of this shape.
+        mask = nn.functional.dropout(torch.ones((n * world, *x.shape[1:]), device=x.device, dtype=x.dtype), self.p, True)
+        return x * mask[rank * n:(rank + 1) * n]
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, shard={self.shard}"
+
+
+def shard_dropout(module: nn.Module, ranks: Ranks) -> nn.Module:
+    """Replace every ``nn.Dropout`` inside ``module`` with a ``ShardedDropout`` for this
+    process (in place; dropout holds no weights, so checkpoints are unchanged)."""
+    for name, child in module.named_children():
+        if type(child) is nn.Dropout:
+            setattr(module, name, ShardedDropout(child.p, (ranks.rank, ranks.world)))
+        else:
+            shard_dropout(child, ranks)
+    return module
+
+
 def wrap(module: nn.Module, ranks: Ranks, device: torch.device) -> nn.Module:
-    """DistributedDataParallel around ``module`` (SyncBatchNorm first on CUDA); the
-    module itself in one process. Use ``unwrap`` for its weights."""
+    """DistributedDataParallel around ``module`` (SyncBatchNorm first on CUDA, dropout
+    drawn for the global batch: ``ShardedDropout``); the module itself in one process.
+    Use ``unwrap`` for its weights."""
     if not ranks.active:
         return module
+    shard_dropout(module, ranks)
     if device.type == "cuda":
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
     # A weight with one input channel (pix2pix's grey source) has two valid stride

@@ -42,10 +42,17 @@ def g_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *critic_args) -> torch.Tensor:
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *critic_args,
+                     shard: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al.): E[(||grad f(x_hat)||_2 - 1)^2] on random
-    interpolates x_hat between real and fake samples."""
-    eps = torch.rand((len(real),) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    interpolates x_hat between real and fake samples. ``shard`` = (rank, processes)
+    under torchrun: epsilon is drawn for the global batch and this process keeps its
+    rows, as the noise is (objectives.Objective.noise), so the processes together use
+    the epsilons one process would, and none repeats another's."""
+    rank, world = shard
+    n = len(real)
+    eps = torch.rand((n * world,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    eps = eps[rank * n:(rank + 1) * n]
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     scores = critic(x_hat, *critic_args)
     (grads,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)

@@ -155,7 +155,7 @@ class GradientPenaltyObjective(WassersteinObjective):
     def penalty(self, D, real, fake):
         # The penalty differentiates through D twice; keep it in float32 under AMP.
         with torch.autocast(real.device.type, enabled=False):
-            return losses.gradient_penalty(D, real.float(), fake.float())
+            return losses.gradient_penalty(D, real.float(), fake.float(), shard=self.shard)
 
     def after_d_step(self, D):
         pass
@@ -188,7 +188,7 @@ class ConditionalObjective(Objective):
             loss = losses.critic_loss(real_out, fake_out)
             stats = critic_stats(real_out, fake_out)
             with torch.autocast(real.device.type, enabled=False):
-                penalty = losses.gradient_penalty(D, real.float(), fake.float(), cond.float())
+                penalty = losses.gradient_penalty(D, real.float(), fake.float(), cond.float(), shard=self.shard)
             stats["gradient_penalty"] = penalty.detach()
             return loss + self.cfg.loss.gp_weight * penalty, stats
         loss_real, loss_fake = losses.d_loss_real(real_out), losses.d_loss_fake(fake_out)

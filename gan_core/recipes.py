@@ -252,16 +252,18 @@ def _pix2pix_defaults(kind: str, cfg: Config) -> dict:
     # The reference's 64 base channels; 32 at 32 px and below, which is about 3x
     # faster on a CPU.
     return {"model.arch": "unet", "model.width": 32 if cfg.data.image_size <= 32 else 64, **_adam(2e-4, 0.5, 0.999),
-            "loss.g_loss": "non-saturating", "loss.d_steps": 1, "loss.l1_weight": 100.0, "loss.gan_weight": 1.0}
+            "loss.g_loss": "non-saturating", "loss.d_steps": 1, "loss.l1_weight": 100.0, "loss.gan_weight": 1.0,
+            "model.norm": "batch"}
 
 
 def _build_pix2pix(cfg: Config, data: GanData):
     target = data.shape[0]
     source = source_channels(cfg.data.pairs, target)
     size, width = cfg.data.image_size, cfg.model.width
+    norm = cfg.model.norm or "batch"  # unset in checkpoints saved before --norm existed: they are batch norm
     residual = cfg.data.pairs in PAIR_KINDS and PAIR_KINDS[cfg.data.pairs].residual  # sr4: output = input + correction
-    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder", residual=residual)
-    D = PatchDiscriminator(source, target, size, width)
+    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder", norm=norm, residual=residual)
+    D = PatchDiscriminator(source, target, size, width, norm=norm)
     G.apply(init_dcgan_weights)  # the reference's "normal" init: N(0, 0.02), norm scales N(1, 0.02)
     D.apply(init_dcgan_weights)
     return G, D
@@ -321,6 +323,8 @@ def resolve(cfg: Config) -> Config:
         raise ConfigError(f"The Wasserstein loss needs a critic; use --recipe wgan or wgan-gp instead of {cfg.recipe!r}.")
     if out.model.arch not in recipe.archs:
         raise ConfigError(f"--arch {out.model.arch} is not an architecture of recipe {cfg.recipe!r}; use {' or '.join(recipe.archs)}.")
+    if out.model.norm is not None and not recipe.paired:
+        raise ConfigError(f"--norm chooses pix2pix's normalisation; recipe {cfg.recipe!r} has its own, so leave --norm unset.")
     if out.model.arch == "conv" and source.kind != DataKind.IMAGE:
         raise ConfigError(f"Convolutional models need images, but {cfg.data.name!r} is points; use --arch mlp.")
     if out.train.augment not in (None, "none") and source.kind != DataKind.IMAGE:

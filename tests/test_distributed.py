@@ -234,3 +234,60 @@ def test_dashboard_workers_never_join_a_torchrun_group_the_server_runs_in(monkey
     env = worker_env()
     assert not {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"} & env.keys()
     assert not from_environment(env).active
+
+
+def test_wgan_gp_in_two_processes_is_the_one_process_run(tmp_path):
+    """The gradient penalty's epsilon is drawn for the global batch and sharded, as the
+    noise is: each process drew its own shard's worth with the same RNG state, so both
+    shards had the same epsilons and the processes' RNG streams left a single process's
+    (the weights after 20 steps were about 1e-2 apart, now float rounding)."""
+    args = [*POINTS, "--recipe", "no-bn-gp", "--steps", "20", "--log-every", "5"]
+    run(one_process(*args, "--runs-dir", str(tmp_path / "one")))
+    run(two_processes(*args, "--runs-dir", str(tmp_path / "two")))
+    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    assert {r["replica_spread"] for r in rows(two)} == {0.0}
+    assert max_difference(weights(one), weights(two)) < 1e-5
+    assert max(abs(a["wasserstein"] - b["wasserstein"]) for a, b in zip(rows(one), rows(two))) < 1e-5
+
+
+def test_pix2pix_with_instance_norm_in_two_processes_is_the_one_process_run(tmp_path):
+    """Dropout masks are drawn for the global batch and sharded (distributed.ShardedDropout):
+    each process drew a mask for its shard with the same RNG state, so the shards' masks were
+    one mask repeated. With instance norm (no batch statistics across the shard) a CPU
+    two-process pix2pix run is then the one-process run within float rounding."""
+    args = ["--recipe", "pix2pix", "--data", "faces-lfw", "--pairs", "edges", "--limit", "32", "--image-size", "16",
+            "--width", "8", "--norm", "instance", "--batch-size", "8", "--steps", "6", "--log-every", "1", "--seed", "0",
+            "--device", "cpu", "--no-progress"]
+    run([sys.executable, "-m", "gan_core", "train", *args, "--runs-dir", str(tmp_path / "one")])
+    run([*TORCHRUN, "-m", "gan_core", "train", *args, "--runs-dir", str(tmp_path / "two")])
+    one, two = only_run(tmp_path / "one"), only_run(tmp_path / "two")
+    assert {r["replica_spread"] for r in rows(two)} == {0.0}
+    for a, b in zip(rows(one), rows(two)):  # with one mask repeated, l1 differed from the first step
+        assert abs(a["l1"] - b["l1"]) < 1e-6 and abs(a["loss_d"] - b["loss_d"]) < 1e-6, (a, b)
+        assert abs(a["loss_g"] - b["loss_g"]) < 1e-6 * abs(a["loss_g"]), (a, b)
+    # A conv bias just before an instance norm is subtracted again by the norm: its true gradient
+    # is 0, so what it gets is rounding noise, which Adam turns into steps of up to the learning
+    # rate (measured: up to 1.5e-3 after 6 steps). Every other weight is the one-process weight.
+    one_w, two_w = weights(one), weights(two)
+    kept = [k for k in one_w if not k.endswith(".bias")]
+    assert max_difference({k: one_w[k] for k in kept}, {k: two_w[k] for k in kept}) < 1e-5
+
+
+def test_the_gradient_penalty_of_two_shards_is_the_global_batchs_with_a_condition():
+    """As the Wasserstein cgan calls it (a critic of (x, y)): each shard's epsilon rows are
+    the global batch's, so the mean of the shards' penalties is the one-process penalty."""
+    from gan_core.losses import gradient_penalty
+
+    torch.manual_seed(0)
+    critic = torch.nn.Bilinear(6, 3, 1)
+    real, fake, cond = torch.randn(8, 6), torch.randn(8, 6), torch.randn(8, 3)
+
+    def penalty(rows, shard):
+        torch.manual_seed(1)  # every process holds the same RNG state
+        return gradient_penalty(lambda x, y: critic(x, y).squeeze(1) ** 3, real[rows], fake[rows], cond[rows], shard=shard)
+
+    whole = penalty(slice(0, 8), (0, 1))
+    halves = [penalty(slice(4 * r, 4 * r + 4), (r, 2)) for r in range(2)]
+    assert torch.allclose((halves[0] + halves[1]) / 2, whole, rtol=1e-6)
+    # Before: rank 1 drew for its own 4 rows as if alone, i.e. rank 0's epsilons.
+    assert not torch.allclose(penalty(slice(4, 8), (0, 1)), halves[1])
