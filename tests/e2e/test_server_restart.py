@@ -166,7 +166,7 @@ def table_shows(page, expected: dict[str, tuple[str, ...]]) -> bool:
 
 def open_runs_page(browser, url: str, expected: dict[str, tuple[str, ...]]):
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(150_000)  # a fresh server imports PyTorch on its first page: slow on a loaded machine
     page.goto(url + "/runs")
     page.locator(TABLE_ROWS).first.wait_for(state="attached")  # glide keeps its accessible table out of sight
     try:
