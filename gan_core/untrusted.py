@@ -82,9 +82,12 @@ MAX_DEMO_PICTURES = 10  # a public demo's shared server (GAN_WORKBENCH_DEMO=1)
 # Translations kept so that a rerun with settings already computed is served at once
 # (the Pix2Pix page: toggling the realism map off and on): previews and full-size outputs
 # as PNG bytes, the least recently used dropped first past this total, server-wide.
-# Before, 16 results of 48 MP pictures kept about 1.2 GB.
+# Before, 16 results of 48 MP pictures kept about 1.2 GB. The cache outlives the visitor
+# who filled it, so on a demo it stays under a tenth of the server's own ~530 MB (issue
+# #17: the server's memory is back within 10% a minute after a visitor leaves); 48 MB is
+# the results of about three 12-megapixel photos (a 2000 x 2000 photo's keeps 5.1 MB).
 MAX_KEPT_RESULTS_BYTES = 256 * 2**20
-MAX_DEMO_KEPT_RESULTS_BYTES = 96 * 2**20
+MAX_DEMO_KEPT_RESULTS_BYTES = 48 * 2**20
 # A file name longer than this is no real file's (NAME_MAX is 255 bytes on Linux, macOS
 # and Windows): a name a visitor forged, refused in one sentence rather than carried along.
 MAX_FILE_NAME_CHARS = 255
