@@ -31,7 +31,7 @@ from .modes import N_SAMPLES, coverage_for
 from .recipes import RECIPES, batch_multiple, make_optimizer, resolve
 from .runs import (RunState, read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity,
                    write_status)
-from .sample_stats import reference_batch, sample_stats
+from .sample_stats import reference_batch, reference_labels, sample_stats
 from .samples import save_samples
 
 
@@ -276,7 +276,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
 
     stream = batch_stream(data, t.batch_size, t.seed, device, start_batch=position, workers=cfg.data.workers,
                           shard=(ranks.rank, ranks.world))
-    fixed = real_points = real_ref = None
+    fixed = real_points = real_ref = grid_rows = real_labels = None
     if main:
         # Grids of real items (pix2pix's source | output | target) take them from the data.
         fixed = objective.fixed_inputs(t.n_samples, device, t.seed, **({"data": data} if objective.fixed_from_data else {}))
@@ -285,6 +285,10 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
         # Real items the fixed-noise samples are compared with (diversity, noise: sample_stats.py);
         # none for pix2pix, whose grid is source | output | target triplets.
         real_ref = None if objective.fixed_from_data else reference_batch(data, t.n_samples)
+        # Conditional grids: each sample's class row (one y, z varying along it), for diversity
+        # within classes, judged against the real items' own classes.
+        grid_rows = torch.arange(len(fixed["cond"])) // fixed["nrow"] if "cond" in fixed else None
+        real_labels = reference_labels(data, t.n_samples) if grid_rows is not None else None
     pending_stats: dict[str, float] = {}  # of the last grid, for the next metrics row
     # Point runs on a mixture (ring-8, grid-25, toy-1d) log their mode coverage (modes.py,
     # PacGAN's protocol) with each grid, on 2,500 samples of noise of their own: one
@@ -422,7 +426,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                 sample_now = main and (step % t.sample_every == 0 or step == t.steps)
                 fake_fixed = generate_fixed() if sample_now else None
                 if sample_now and real_ref is not None:
-                    pending_stats = sample_stats(fake_fixed, real_ref)
+                    pending_stats = sample_stats(fake_fixed, real_ref, grid_rows, real_labels)
                 if sample_now and mode_noise is not None:
                     G.eval()
                     covered = coverage_for(cfg.data.name, objective.generate(G, {"z": mode_noise}))
