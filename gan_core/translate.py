@@ -22,7 +22,13 @@ The paper keeps it on as a noise source; here a reproducible answer matters more
 The realism map is the PatchGAN's verdict on (source, image), one sigmoid per 70 x 70
 patch, upsampled to the image. It needs the discriminator, so pix2pix exports keep it
 (``checkpoints.export_generator``); a file without it simply has no realism map
-(``Translator.has_discriminator``).
+(``Translator.has_discriminator``). D runs in eval mode here, as G does, while in
+training it ran in train mode: a batch-norm D then normalised each batch by its own
+statistics, and here by its running averages, so the map is D's verdict under a
+slightly different normalisation than the one its training loss saw (a guide to
+where the output looks wrong, not that loss's number). Train mode here would instead
+normalise each tile by itself, so tiles would disagree. With ``--norm instance``
+the two modes are the same.
 """
 
 from __future__ import annotations

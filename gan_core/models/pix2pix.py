@@ -8,9 +8,19 @@ U-Net generator
     block also sees the encoder features of its level, concatenated on the channel
     axis. The encoder-decoder of the paper's ablation is the same network without
     them. LeakyReLU(0.2) down, ReLU up, no norm on the outermost down conv and the
-    innermost down conv, tanh out. Dropout(0.5) in up to three decoder blocks just
-    above the innermost one, never in the two outermost levels: the reference's
-    three for depth 8, two for depth 5 (32 px).
+    innermost down conv, tanh out. Dropout(0.5) in the decoder blocks of up to three
+    levels just above the innermost one, never in the two outermost levels (decoder
+    block i is level i; the innermost is depth - 1). At 256 px (depth 8) these are
+    the reference's three. The reference's rule (its num_downs - 5 blocks of 8 x width
+    above the innermost: levels 4 to depth - 2) gives fewer below 256 px and none
+    below 64; this model keeps dropout, pix2pix's only randomness, in small models too:
+
+        crop    depth   dropout at levels   the reference's
+        16 px   4       2                   none
+        32 px   5       2, 3                none
+        64 px   6       2, 3, 4             4
+        128 px  7       3, 4, 5             4, 5
+        256 px  8       4, 5, 6             4, 5, 6
 
     ``residual=True`` (restoration kinds such as sr4, ``paired.PairKind.residual``):
     the output is the input plus the network's tanh correction, clamped to [-1, 1],
@@ -28,9 +38,13 @@ PatchGAN discriminator (the reference's NLayerDiscriminator)
 
 Norm: BatchNorm (the reference's default for pix2pix, convs then have no bias) or
 InstanceNorm without affine parameters (``--norm instance`` in the reference, convs
-with bias). Inference runs in eval mode: BatchNorm uses its running statistics,
-which are the same for every tile of a large image, so tiled translation has no
-seams (see translate.py).
+with bias; ``--norm`` on the command line). Inference runs in eval mode: BatchNorm
+uses its running statistics, which are the same for every tile of a large image, so
+tiled translation has no seams (see translate.py). A batch-norm model trained at
+batch 1-2 (the paper's setting) normalised each picture by its own statistics in
+training and is translated with running averages that fit no one picture (the
+reference has the same choice: its ``--eval``); train such a model with
+``--norm instance``, which normalises the same way in training and translation.
 """
 
 from __future__ import annotations
