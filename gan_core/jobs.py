@@ -30,7 +30,7 @@ from typing import Callable, Iterator, Sequence
 
 from . import visitors
 from .config import Config
-from .errors import RunError
+from .errors import GanError, RunError
 from .recipes import resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
@@ -210,6 +210,23 @@ def _check_resumable(run_dir: Path) -> None:
         raise RunError(f"Run {run_dir.name} is still {state}; stop it before resuming.")
     if state == RunState.FINISHED:
         raise RunError(f"Run {run_dir.name} has finished all its steps; start a new run to train longer.")
+    refusal = resume_refusal(run_dir)
+    if refusal:
+        raise RunError(refusal)
+
+
+def resume_refusal(run_dir: str | Path) -> str | None:
+    """Why resuming a failed run would fail the same way again, in one sentence, or None:
+    its settings are ones the engine now refuses (a run started before the refusal
+    existed, e.g. batch norm over a batch of one item, crashes at its first step every time)."""
+    if read_status(Path(run_dir)).get("state") != RunState.FAILED:
+        return None
+    try:
+        resolve(read_config(Path(run_dir)))
+    except GanError as e:
+        reason = str(e)
+        return f"This run would fail the same way if resumed, because {reason[:1].lower()}{reason[1:].rstrip('.')} in a new run."
+    return None
 
 
 def resume(run_dir: str | Path, max_active: int | None = None) -> None:

@@ -48,6 +48,9 @@ class Recipe:
     archs: tuple[str, ...] = ("mlp", "conv")  # the --arch values it builds
     # (step, total steps) -> factor on both learning rates; a pure function of the step, so resuming is exact
     lr_schedule: Callable[[int, int], float] | None = None
+    # Its --arch mlp models normalise each feature over the batch's items (BatchNorm1d in
+    # the MLP and point generators), which PyTorch refuses for a batch of one item.
+    mlp_batch_norm: bool = True
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -205,6 +208,7 @@ RECIPES.register("minibatch-std")(Recipe(
     Objective,
     archs=("mlp",),
     lr_schedule=decay_second_half,
+    mlp_batch_norm=False,
 ))
 
 
@@ -367,9 +371,26 @@ def resolve(cfg: Config) -> Config:
         raise ConfigError("--l1-weight and --gan-weight are both 0, which leaves pix2pix nothing to learn; keep at least one above 0.")
     return out
 
+    _check_batch(out, recipe)
 
 def _check_pairs(cfg: Config, recipe: Recipe, source) -> None:
     """Pairs (data/paired.py) go with the recipes that train on them, and only those."""
+def _check_batch(cfg: Config, recipe: Recipe) -> None:
+    """Batches PyTorch or the trainer would refuse at the first step, refused before a run
+    directory exists: batch norm over one item, groups or packs a batch does not fill."""
+    t = cfg.train
+    if t.batch_size < 2 and cfg.model.arch == "mlp" and recipe.mlp_batch_norm:
+        raise ConfigError(f"Recipe {cfg.recipe!r} with --arch mlp normalises over the items of each batch (batch norm), "
+                          "which needs at least 2 of them; use --batch-size 2 or more.")
+    unit = batch_multiple(cfg)  # what training.py's distributed.check_batch asks of one process's batch
+    if t.batch_size % unit:
+        fit = max(unit, t.batch_size // unit * unit)
+        why = (f"compares samples in groups of {MINIBATCH_STD_GROUP}" if cfg.recipe == "minibatch-std"
+               else "splits each batch into a real and a fake half (--d-update halves)")
+        raise ConfigError(f"Recipe {cfg.recipe!r} {why}, so --batch-size must be a multiple of {unit}, not {t.batch_size}; "
+                          f"use e.g. {fit}.")
+
+
     d = cfg.data
     has_pairs = "paired" in source.tags or d.pairs is not None
     if recipe.paired and not has_pairs:

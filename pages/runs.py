@@ -179,8 +179,9 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     if row.button("Stop", key=Runs.stop(info.id), icon=":material/stop:", disabled=not info.active or stop_requested(info),
                   help="Stop at the next step; a checkpoint is saved so it can resume."):
         run_action(lambda: jobs.stop(info.path), f"Stopping {short_name(info)} after its current step.")
-    if row.button("Resume", key=Runs.resume(info.id), icon=":material/play_arrow:",
-                  disabled=info.state not in RESUMABLE, help="Continue from the last checkpoint."):
+    repeat = jobs.resume_refusal(info.path) if info.state in RESUMABLE else None  # a crash that would repeat
+    if row.button("Resume", key=Runs.resume(info.id), icon=":material/play_arrow:", disabled=info.state not in RESUMABLE or bool(repeat),
+                  help=plain(repeat) if repeat else "Continue from the last checkpoint."):
         run_action(lambda: jobs.resume(info.path, settings.max_active_runs), f"Resumed {short_name(info)}.")
     row.download_button(
         "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",

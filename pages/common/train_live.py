@@ -84,6 +84,8 @@ def controls(info: runs.RunInfo, settings) -> None:
                   on_click=jobs.stop, args=(info.path,), help="Stops after the current step and saves a checkpoint.")
     elif info.state in RESUMABLE:
         if st.button("Resume", icon=":material/play_arrow:", key=Train.RESUME):
+    elif info.state in RESUMABLE and jobs.resume_refusal(info.path):
+        st.caption(plain(jobs.resume_refusal(info.path)))  # a crash that would repeat: no Resume to fail again
             try:
                 jobs.resume(info.path, max_active=settings.max_active_runs)
             except GanError as e:

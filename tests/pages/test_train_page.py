@@ -221,6 +221,19 @@ def test_an_invalid_field_disables_start_with_the_reason(env, launches, key, val
     assert not launches
 
 
+def test_the_ring_with_batch_size_one_disables_start_with_the_engines_sentence(env, launches):
+    """Issue #21: the ring preset at batch size 1 reached PyTorch ("Expected more than 1 value per channel")."""
+    at = page().run()
+    at.button(key="train_preset_ring").click().run()
+    at.number_input(key="train_batch_size").set_value(1).run()
+    assert not at.exception
+    assert errors(at) == ["Recipe 'gan' with --arch mlp normalises over the items of each batch (batch norm), which needs at "
+                          "least 2 of them; use --batch-size 2 or more."]
+    assert at.button(key="train_start").disabled
+    at.number_input(key="train_batch_size").set_value(2).run()
+    assert not errors(at) and not at.button(key="train_start").disabled
+
+
 def test_the_command_shown_is_the_config_launched(env, launches):
     at = page().run()
     at.session_state["train_steps"] = -7  # a value set directly, as a browser with no bounds sends it
@@ -512,6 +525,24 @@ def test_resume_refused_is_one_sentence(env, monkeypatch):
     assert not at.exception
     assert len(errors(at)) == 1 and "limit is 1" in errors(at)[0]
     assert runs.read_status(stopped)["state"] == "stopped"
+
+def test_a_failed_run_whose_settings_would_crash_again_offers_no_resume(env, monkeypatch):
+    """A run started before the engine refused batch norm over one item failed at its first step; Resume would too."""
+    run_dir = fake_run(env.runs, Config(recipe="gan", data=DataConfig(name="ring-8")), state="failed", step=0,
+                       error="Training crashed (ValueError: Expected more than 1 value per channel when training); see train.log.")
+    old = json.loads((run_dir / "config.json").read_text())
+    old["train"]["batch_size"] = 1
+    (run_dir / "config.json").write_text(json.dumps(old))
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception
+    assert "train_resume" not in [b.key for b in at.button]
+    assert any(c.value.startswith("This run would fail the same way if resumed, because recipe 'gan' with --arch mlp") and
+               c.value.endswith("use --batch-size 2 or more in a new run.") for c in at.caption)
+    with pytest.raises(GanError, match="would fail the same way"):
+        jobs.resume(run_dir)  # the engine refuses too, whoever asks
+
 
 
 def test_choices_survive_a_visit_to_another_page(env):
