@@ -394,8 +394,4 @@ with watch:
     if not all_runs:
         st.info("No runs yet: choose your settings and press Start training.", icon=":material/info:")
     else:
-        watched = choose_run(all_runs)
-        if watched is None:
-            st.caption("No run is training now; pick one above to see its curves and samples.")
-        else:
-            live_view(watched, settings)
+        live_view(choose_run(all_runs), settings)  # the chosen run, else the visitor's latest one

@@ -22,13 +22,15 @@ RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 
 def choose_run(all_runs: list[runs.RunInfo]) -> runs.RunInfo | None:
     """The run to watch: ?run=<id> if it names a run, else the one this session last
-    watched, else the newest active run. Only ids from list_runs are ever used."""
+    watched, else the newest active run, else the newest run (``all_runs`` is newest
+    first: in demo mode the visitor's own), so a refresh or a later visit finds the
+    visitor's run, stopped ones with Resume. Only ids from list_runs are ever used."""
     by_id = {r.id: r for r in all_runs}
     wanted = st.query_params.get("run")
     if wanted not in by_id:
         wanted = st.session_state.get(Train.WATCHED)
     if wanted not in by_id:
-        wanted = next((r.id for r in all_runs if r.active), None)
+        wanted = next((r.id for r in all_runs if r.active), all_runs[0].id if all_runs else None)
     if wanted is None:
         st.query_params.pop("run", None)
     elif st.query_params.get("run") != wanted:
@@ -82,10 +84,10 @@ def controls(info: runs.RunInfo, settings) -> None:
         stopping = (info.path / "STOP").exists()
         st.button("Stopping..." if stopping else "Stop", icon=":material/stop:", key=Train.STOP, disabled=stopping,
                   on_click=jobs.stop, args=(info.path,), help="Stops after the current step and saves a checkpoint.")
-    elif info.state in RESUMABLE:
-        if st.button("Resume", icon=":material/play_arrow:", key=Train.RESUME):
     elif info.state in RESUMABLE and jobs.resume_refusal(info.path):
         st.caption(plain(jobs.resume_refusal(info.path)))  # a crash that would repeat: no Resume to fail again
+    elif info.state in RESUMABLE:
+        if st.button("Resume", icon=":material/play_arrow:", key=Train.RESUME):
             try:
                 jobs.resume(info.path, max_active=settings.max_active_runs)
             except GanError as e:

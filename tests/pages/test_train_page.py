@@ -433,11 +433,23 @@ def test_run_in_the_url_is_reattached_and_bad_ids_are_ignored(env):
     assert at.query_params["run"] == active.name
 
 
+def test_a_later_visit_shows_the_latest_run_stopped_with_resume(env):
+    """A refresh without ?run= or a visit from the sidebar: the visitor's latest run, not "no run is training"."""
+    fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
+    stopped = fake_run(env.runs, Config(), state="stopped", step=20)
+    at = page().run()
+    assert not at.exception
+    assert at.selectbox(key="train_watch_select").value == stopped.name
+    assert at.query_params["run"] == stopped.name
+    assert "train_resume" in [b.key for b in at.button]
+    assert not any("No run is training" in c.value for c in at.caption)
+
+
 def test_picking_a_run_updates_the_url(env):
     a = fake_run(env.runs, Config(), state="stopped", step=20)
     b = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
     at = page().run()
-    assert at.selectbox(key="train_watch_select").value is None  # nothing active: nothing forced on the user
+    assert at.selectbox(key="train_watch_select").value == b.name  # nothing active: the latest run
     at.selectbox(key="train_watch_select").select(a.name).run()
     assert at.query_params["run"] == a.name
     at.selectbox(key="train_watch_select").select(b.name).run()
@@ -514,18 +526,6 @@ def test_failed_run_shows_its_error_and_resumes(env, monkeypatch):
     assert resumed == [(run_dir, 2)]
 
 
-def test_resume_refused_is_one_sentence(env, monkeypatch):
-    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "1")
-    fake_run(env.runs, Config())  # one active run fills the limit
-    stopped = fake_run(env.runs, Config(), state="stopped", step=20)
-    at = page()
-    at.query_params["run"] = stopped.name
-    at.run()
-    at.button(key="train_resume").click().run()  # the real jobs.resume refuses before spawning
-    assert not at.exception
-    assert len(errors(at)) == 1 and "limit is 1" in errors(at)[0]
-    assert runs.read_status(stopped)["state"] == "stopped"
-
 def test_a_failed_run_whose_settings_would_crash_again_offers_no_resume(env, monkeypatch):
     """A run started before the engine refused batch norm over one item failed at its first step; Resume would too."""
     run_dir = fake_run(env.runs, Config(recipe="gan", data=DataConfig(name="ring-8")), state="failed", step=0,
@@ -543,6 +543,18 @@ def test_a_failed_run_whose_settings_would_crash_again_offers_no_resume(env, mon
     with pytest.raises(GanError, match="would fail the same way"):
         jobs.resume(run_dir)  # the engine refuses too, whoever asks
 
+
+def test_resume_refused_is_one_sentence(env, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "1")
+    fake_run(env.runs, Config())  # one active run fills the limit
+    stopped = fake_run(env.runs, Config(), state="stopped", step=20)
+    at = page()
+    at.query_params["run"] = stopped.name
+    at.run()
+    at.button(key="train_resume").click().run()  # the real jobs.resume refuses before spawning
+    assert not at.exception
+    assert len(errors(at)) == 1 and "limit is 1" in errors(at)[0]
+    assert runs.read_status(stopped)["state"] == "stopped"
 
 
 def test_choices_survive_a_visit_to_another_page(env):
