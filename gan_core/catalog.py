@@ -20,7 +20,8 @@ from . import checkpoints, visitors
 from .config import DataKind
 from .data.paired import PAIR_KINDS
 from .errors import CheckpointError
-from .runs import ACTIVE, read_status
+from .health import TAIL_BYTES, exploded
+from .runs import ACTIVE, read_metrics, read_status
 from .visitors import UPLOADS
 
 
@@ -40,6 +41,7 @@ class CheckpointEntry:
     run_id: str | None = None
     training: bool = False  # the run is still writing this file
     error: str | None = None  # why it cannot be used, one sentence
+    exploded: str | None = None  # the run's losses blew up (health.exploded's sentence): its samples show a broken generator
 
     @property
     def key(self) -> str:
@@ -57,7 +59,8 @@ class CheckpointEntry:
             what = f", {self.shape[0]}-D points"
         origin = "shipped demo checkpoint" if self.shipped else f"run {self.run_id}" if self.run_id else "uploaded checkpoint"
         live = " (still training: newer weights appear as they are saved)" if self.training else ""
-        return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{live}."
+        blown = ", whose losses exploded, so expect noise rather than samples" if self.exploded else ""
+        return f"{self.recipe} trained on {self.data} for {self.step:,} steps{what}; {origin}{blown}{live}."
 
 
 @functools.lru_cache(maxsize=512)
@@ -132,11 +135,29 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: s
                 entry = describe_checkpoint(p)
             except CheckpointError:
                 continue
+            blown = None if entry.error else _blew_up(p.parent.parent)
+            if blown:
+                entry = dataclasses.replace(entry, exploded=blown, label=entry.label + " (exploded)")
             if read_status(p.parent.parent).get("state") in ACTIVE:
                 entry = dataclasses.replace(entry, training=True, label=entry.label if entry.error else entry.label + " (training)")
             runs.append(entry)
         runs.sort(key=lambda e: e.mtime, reverse=True)
     return shipped + uploaded + runs
+
+
+def _blew_up(run_dir: Path) -> str | None:
+    """health.exploded's sentence over the end of a run's metrics, or None (cached while the file is unchanged)."""
+    try:
+        st = (run_dir / "metrics.jsonl").stat()
+    except OSError:
+        return None
+    return _blew_up_cached(str(run_dir), st.st_mtime, st.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _blew_up_cached(run_dir: str, mtime: float, size: int) -> str | None:
+    rows, _ = read_metrics(Path(run_dir), max(0, size - TAIL_BYTES))  # from an offset the first, cut line is skipped
+    return exploded(rows)
 
 
 TRANSLATORS = ("pix2pix",)  # recipes whose generator maps an image to an image, not noise to an image

@@ -146,7 +146,7 @@ UPLOADED_CHECKPOINTS = "checkpoints"  # under uploads/
 
 
 def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, owner: str | None = None,
-                           conditional: bool = False, translator: bool = False) -> Path:
+                           conditional: bool = False, translator: bool = False, gallery: bool = False) -> Path:
     """Save an uploaded generator (e.g. trained on a GPU server and exported with
     ``python -m gan_core export``) where the gallery lists it, after checking it in
     memory exactly as it will be loaded: metadata bounds, shapes against the
@@ -166,7 +166,7 @@ def save_checkpoint_upload(data: bytes, filename: str, runs_dir: str | Path, own
     digest = hashlib.sha256(data).hexdigest()[:20]
     path = (uploads_dir(runs_dir, owner) if owner else Path(runs_dir) / UPLOADS / UPLOADED_CHECKPOINTS) / f"ckpt-{digest}.safetensors"
     ckpt = checkpoints.parse(data, shown)  # errors name the file as the visitor knows it
-    _right_page(ckpt, shown, translator, conditional)
+    _right_page(ckpt, shown, translator, conditional or gallery)
     if translator:
         translator_from(ckpt)  # the generator and, if the file has one, the discriminator, checked alike
     else:
@@ -184,17 +184,21 @@ def save_conditional_upload(data: bytes, filename: str, runs_dir: str | Path, ow
     return save_checkpoint_upload(data, filename, runs_dir, owner, conditional=True)
 
 
+def save_gallery_upload(data: bytes, filename: str, runs_dir: str | Path, owner: str | None = None) -> Path:
+    """``save_checkpoint_upload`` for the Gallery: only a generator that makes pictures from noise is kept."""
+    return save_checkpoint_upload(data, filename, runs_dir, owner, gallery=True)
+
+
 def save_translator_upload(data: bytes, filename: str, runs_dir: str | Path, owner: str | None = None) -> Path:
     """``save_checkpoint_upload`` for the Pix2Pix page: only a pix2pix translator is kept."""
     return save_checkpoint_upload(data, filename, runs_dir, owner, translator=True)
 
 
-def _right_page(ckpt, shown: str, translator: bool, conditional: bool) -> None:
-    """The Pix2Pix page takes translators only and the Conditional page no translator:
-    a file meant for another page is pointed there before anything is built. (The
-    gallery's door still keeps a translator, as it keeps every checkpoint the engine
-    can load.) A recipe this server does not know is left to the loader, which refuses
-    it in its own words."""
+def _right_page(ckpt, shown: str, translator: bool, no_translator: bool) -> None:
+    """The Pix2Pix page takes translators only, and the Conditional page and the Gallery
+    (``no_translator``) no translator: a file meant for another page is pointed there
+    before anything is built. A recipe this server does not know is left to the loader,
+    which refuses it in its own words."""
     try:
         recipe = RECIPES.get(ckpt.config.recipe)
     except GanError:
@@ -203,10 +207,10 @@ def _right_page(ckpt, shown: str, translator: bool, conditional: bool) -> None:
         page = "Conditional generation" if recipe.conditional else "the Gallery"
         raise CheckpointError(f"{shown} is a {recipe.name} generator, which makes images from noise rather than translating "
                               f"them; open it in {page} instead, or upload a pix2pix checkpoint here.")
-    if conditional and recipe.paired:
+    if no_translator and recipe.paired:
         raise CheckpointError(f"{shown} is a {recipe.name} model, which translates images rather than making them from noise; "
                               "open it in Pix2Pix instead.")
 
 
 __all__ = ["Upload", "UPLOADED_CHECKPOINTS", "save_upload", "check_upload", "upload_path", "save_checkpoint_upload",
-           "save_conditional_upload", "save_translator_upload", "check_paired_upload"]
+           "save_conditional_upload", "save_gallery_upload", "save_translator_upload", "check_paired_upload"]

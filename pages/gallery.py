@@ -122,7 +122,7 @@ def on_checkpoint_upload(runs_dir, owner) -> None:
     if upload is None:
         return
     try:
-        saved = uploads.save_checkpoint_upload(upload.getvalue(), upload.name, runs_dir, owner)
+        saved = uploads.save_gallery_upload(upload.getvalue(), upload.name, runs_dir, owner)
     except GanError as e:
         st.session_state[Gallery.UPLOAD_ERROR] = str(e)
     else:

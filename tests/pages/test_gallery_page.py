@@ -296,3 +296,38 @@ def test_cloud_entry_point_runs_the_app_in_demo_mode_on_the_gallery(env, monkeyp
     assert "Public demo" in captions(at)
     assert grid_chart(at)["data"][0]["type"] == "image"
     assert any(c.startswith("Sample 1 of seed 0") for c, _ in images(at))
+
+
+def test_a_translator_uploaded_here_is_one_sentence_and_the_choice_stays(env):
+    """Issue #21: the shipped pix2pix checkpoint uploaded in the Gallery was kept without a word,
+    and the menu still named the previous generator while the page showed another."""
+    env.ship("faces", "dcgan-faces-lfw.safetensors")
+    ring = env.add_run("ring")
+    at = page()
+    at.selectbox(key="gallery_ckpt").set_value(str(ring)).run()
+    translator = (ROOT / "checkpoints" / "pix2pix-grey-to-colour-photos.safetensors").read_bytes()
+    at.file_uploader(key="gallery_upload").upload("pix2pix-grey-to-colour-photos.safetensors", translator,
+                                                   "application/octet-stream").run()
+    assert not at.exception
+    (error,) = at.error
+    assert error.value == ("pix2pix-grey-to-colour-photos.safetensors is a pix2pix model, which translates images rather than "
+                           "making them from noise; open it in Pix2Pix instead.")
+    assert at.selectbox(key="gallery_ckpt").value == str(ring)  # the menu names what the page shows
+    assert at.title[0].value == "Generated points" and at.get("plotly_chart")
+    assert not list((env.runs / "uploads").rglob("*.safetensors"))  # refused: nothing kept
+
+
+def test_an_exploded_run_is_offered_with_a_word_saying_so(env):
+    env.ship("faces", "dcgan-faces-lfw.safetensors")
+    weights = env.add_run("faces", "20260101-000000-dcgan-faces-lfw-beef")
+    metrics = weights.parent.parent / "metrics.jsonl"
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    rows[-1].update(loss_d=0.0, loss_g=8.9e6)  # the generator's loss blew up
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    at = page()
+    select = at.selectbox(key="gallery_ckpt")
+    label = select.options[1]
+    assert label.startswith("dcgan on faces-lfw, step 2 (run 2026-01-01 00:00 beef)") and label.endswith("(exploded)")
+    select.set_value(str(weights)).run()
+    assert not at.exception
+    assert "whose losses exploded, so expect noise rather than samples" in captions(at)
