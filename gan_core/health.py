@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -523,11 +524,13 @@ def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None, state: 
             f"The {name} {what}; the samples cannot be trusted.", BLOWN_ADVICE,
         ))
     elif state == RunState.DIVERGED:
-        said = f" The trainer's words: {error.strip()}" if isinstance(error, str) and error.strip() else ""
+        # The trainer's error (shown beside this on the pages) names the step: "... at step 210; ..." / "by step 210".
+        at = re.search(r"\b(?:at|by) step ([0-9][0-9,]*)", error) if isinstance(error, str) else None
+        when = f" by step {int(at.group(1).replace(',', '')):,}" if at else ""
         findings.append(Finding(
             "diverged", "error", "Training blew up",
-            "A loss or a weight stopped being a number (NaN or infinite), so the training stopped: the updates grew "
-            f"without bound.{said}", BLOWN_ADVICE,
+            f"A loss or a weight stopped being a number (NaN or infinite){when}, so the training stopped: the updates "
+            "grew without bound; the samples cannot be trusted.", BLOWN_ADVICE,
         ))
     if len(rows) < MIN_ROWS:
         return findings

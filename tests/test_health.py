@@ -180,7 +180,7 @@ def test_a_diverged_run_is_named_even_without_a_non_finite_row():
     error = "The weight model.0.weight became non-finite by step 200; the last good checkpoint is from step 100."
     (f,) = diagnose(calm, "gan", "image", state="diverged", error=error)
     assert (f.code, f.severity, f.title) == ("diverged", "error", "Training blew up")
-    assert "NaN" in f.sentence and error in f.sentence and "learning rate" in f.advice
+    assert "NaN" in f.sentence and "by step 200" in f.sentence and "learning rate" in f.advice
     assert codes(diagnose([], "gan", "image", state="diverged")) == ["diverged"]  # no rows at all
     assert diagnose(calm, "gan", "image", state="failed", error="Training crashed (ValueError: x).") == []
     # A NaN row names the loss itself, once.
