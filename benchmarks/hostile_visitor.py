@@ -172,8 +172,11 @@ def upload_checkpoint(page, url: str, path: str, file: Path) -> None:
 
 
 def choose(page, label: str, option: str) -> None:
-    page.get_by_label(label, exact=True).first.click()
-    page.get_by_role("option", name=option, exact=True).first.click()
+    """Pick ``option`` (its text contains it) in the select box labelled ``label``."""
+    select = page.locator(f"{MAIN} [data-testid='stSelectbox']").filter(has=page.get_by_text(label, exact=True))
+    select.first.wait_for(timeout=120_000)
+    select.first.click()
+    page.get_by_role("option").filter(has_text=option).first.click()
 
 
 def main() -> int:
@@ -252,7 +255,6 @@ def main() -> int:
             def train_batch(batch: int) -> None:
                 if batch == 256:
                     page.goto(url + "/train")
-                    page.get_by_label("Recipe", exact=True).first.wait_for(timeout=120_000)
                     choose(page, "Recipe", "dcgan")
                     settle(page)
                 box = page.get_by_role("spinbutton", name="Batch size", exact=True)
@@ -265,10 +267,9 @@ def main() -> int:
 
             def pix2pix(paths: list[Path], full: bool = False) -> None:
                 page.goto(url + "/pix2pix")
-                page.get_by_label("Translate at").first.wait_for(timeout=120_000)
+                page.locator(f"{MAIN} input[type='file']").last.wait_for(state="attached", timeout=120_000)
                 if full:
-                    page.get_by_label("Translate at").first.click()
-                    page.get_by_role("option").filter(has_text="full").first.click()
+                    choose(page, "Translate at", "Full size")
                     settle(page)
                     page.get_by_text("Overlay the realism map").first.click()
                     settle(page)

@@ -395,7 +395,7 @@ def _cmd_translate(args) -> int:
 
     from .errors import DataError
     from .runs import atomic_write_bytes
-    from .translate import check_enlarge, load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
+    from .translate import check_enlarge, check_picture_size, load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
     from .untrusted import MAX_IMAGE_BYTES, read_image, shown_name
 
     # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
@@ -445,10 +445,11 @@ def _cmd_translate(args) -> int:
                     data = f.read(MAX_IMAGE_BYTES + 1)  # enough for read_image to refuse an oversized file
             except OSError as e:
                 raise DataError(f"{shown} cannot be read ({e.strerror}); check its permissions.") from None
-            image = read_image(data, src.name)
+            options = dict(pair=args.pairs, scale=scale, derive=not args.no_derive, realism=args.realism_map,
+                           enlarge=args.enlarge)
+            image = read_image(data, src.name, before_decode=lambda w, h, c: check_picture_size(tr, w, h, c, name=shown, **options))
             del data
-            result = translate_picture(tr, image, pair=args.pairs, scale=scale, derive=not args.no_derive,
-                                       realism=args.realism_map, name=shown, enlarge=args.enlarge)
+            result = translate_picture(tr, image, **options, name=shown)
             pictures = {"input": lambda: result.source, "target": lambda: result.target,
                         "realism": lambda: realism_overlay(result.realism, result.output)}
             files = [_encoded(result.output, src.name)] + [_encoded(pictures[what](), ".png") for what in extras]

@@ -507,17 +507,36 @@ def budget_tile(tr: Translator, h: int, w: int, channels: int, sh: int, sw: int,
     raise budget.refuse(what, full, fix, limit)
 
 
-def _picture_budget(tr: Translator, picture: np.ndarray, *, pair: bool, scale, derive: bool, realism: bool, enlarge: int,
-                    name: str | None) -> int:
-    """``budget_tile`` for ``translate_picture``'s request, from the sizes alone, before
-    anything (an enlargement, a split, a scaled copy) is allocated."""
-    h, w, channels = picture.shape
-    extra = 0
+# Decoding: Pillow holds a decoded colour picture at 4 bytes a pixel while it is copied
+# into the uint8 array that translation_peak counts as the picture itself.
+DECODE_BYTES_PER_PIXEL = 4
+
+
+def check_picture_size(tr: Translator, width: int, height: int, channels: int, *, name: str | None = None,
+                       pair: bool = False, scale: str | float = AS_TRAINED, derive: bool = True, realism: bool = False,
+                       enlarge: int = 1, **_other) -> None:
+    """``translate_picture``'s budget check from a picture's header alone, decoding
+    counted too: called by ``untrusted.read_image`` before a pixel is decoded, so a
+    48-megapixel photo that the server cannot afford is refused in one sentence before
+    it costs the ~340 MB its decoding takes (issue #17: three of them took a demo server
+    from 960 MB to 1.38 GB before their translations were refused)."""
+    _picture_budget(tr, (height, width, channels), pair=pair, scale=scale, derive=derive, realism=realism,
+                    enlarge=enlarge, name=name, decode=DECODE_BYTES_PER_PIXEL * width * height)
+
+
+def _picture_budget(tr: Translator, picture: np.ndarray | tuple[int, int, int], *, pair: bool, scale, derive: bool,
+                    realism: bool, enlarge: int, name: str | None, decode: int = 0) -> int:
+    """``budget_tile`` for ``translate_picture``'s request, from the sizes alone (a
+    picture, or its (height, width, channels) before it is decoded, with ``decode``
+    bytes for the decoding), before anything (an enlargement, a split, a scaled copy)
+    is allocated."""
+    h, w, channels = picture if isinstance(picture, tuple) else picture.shape
+    extra = decode
     if enlarge != 1:
         if enlarge < 1 or h * w * enlarge * enlarge > MAX_IMAGE_PIXELS:
             return TILE  # translate_picture refuses it in its own words
         h, w = h * enlarge, w * enlarge
-        extra = h * w * channels  # the enlarged copy
+        extra += h * w * channels  # the enlarged copy
     if pair:
         w = max(1, w // 2)
     try:

@@ -19,7 +19,7 @@ import stat
 import unicodedata
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -277,11 +277,13 @@ def _jpeg_shortfall(data: bytes) -> tuple[int, int] | None:
     return entropy, needed
 
 
-def read_image(data: bytes, name: str) -> np.ndarray:
+def read_image(data: bytes, name: str, before_decode: Callable[[int, int, int], None] | None = None) -> np.ndarray:
     """One uploaded image -> uint8 array (H, W, C): C = 1 for grey, 3 for colour.
 
     The size in bytes, then the header's dimensions (pixels, aspect ratio) are checked
-    before any pixel is decoded; EXIF orientation is applied (phone photos store their
+    before any pixel is decoded; so is ``before_decode(width, height, channels)`` if
+    given (the caller's memory budget for what it will do with the picture: it raises a
+    ``GanError`` to refuse). EXIF orientation is applied (phone photos store their
     rotation there) and transparency is composited on white, as the data layer does.
     Raises ``DataError`` with one sentence for anything that is not a usable image.
     """
@@ -297,6 +299,8 @@ def read_image(data: bytes, name: str) -> np.ndarray:
                 raise DataError(f"{what} is incomplete: its header declares {img.size[0]:,} x {img.size[1]:,} pixels "
                                 f"but it holds only {byte_size(len(data))}, too little for them (cut short while copying?); "
                                 "upload the whole file.")
+            if before_decode is not None:
+                before_decode(img.size[0], img.size[1], native_channels(img.mode))
             # A decoder that meets the end of the data early raises (Pillow's default,
             # ImageFile.LOAD_TRUNCATED_IMAGES = False, which nothing in this product sets).
             img.load()

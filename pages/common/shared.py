@@ -106,11 +106,16 @@ def translate_upload(tr, data: bytes, name: str, **options) -> Translated:
     untrusted.read_image: limits before decoding, EXIF rotation, first GIF frame), then
     gan_core.translate.translate_picture with ``options`` (pair, scale, derive, realism).
     Raises GanError in one sentence naming the file."""
-    from gan_core.translate import translate_picture
+    from gan_core.translate import check_picture_size, translate_picture
     from gan_core.untrusted import check_file_name, read_image
 
     check_file_name(name, "The picture")
-    return named(translate_picture(tr, read_image(data, name), name=shown_file_name(name), **options), name)
+    shown = shown_file_name(name)
+
+    def affordable(width: int, height: int, channels: int) -> None:  # the budget, from the header, before decoding
+        check_picture_size(tr, width, height, channels, name=shown, **options)
+
+    return named(translate_picture(tr, read_image(data, name, before_decode=affordable), name=shown, **options), name)
 
 
 def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
