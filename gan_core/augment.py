@@ -125,6 +125,9 @@ class Params:
     cx: torch.Tensor
     cut: torch.Tensor
 
+    def rows(self, start: int, stop: int) -> "Params":
+        return Params(**{name: getattr(self, name)[start:stop] for name in self.__dataclass_fields__})
+
 
 def draw(n: int, h: int, w: int, p: float, generator: torch.Generator) -> Params:
     """Parameters for ``n`` images of ``h`` x ``w``, with DiffAugment's ranges; each
@@ -197,10 +200,15 @@ class Augmenter:
     generator and the r_t observed since p was last adjusted. Everything in
     ``state_dict`` goes into the checkpoint, so a resumed run continues exactly."""
 
-    def __init__(self, mode: str, seed: int, images_per_step: int, policy: tuple[str, ...] = POLICY):
+    def __init__(self, mode: str, seed: int, images_per_step: int, policy: tuple[str, ...] = POLICY,
+                 shard: tuple[int, int] = (0, 1)):
         if mode not in ("diff", "ada"):
             raise ValueError(f"An Augmenter is for diff or ada, not {mode!r}.")
         self.mode, self.policy, self.images_per_step = mode, policy, images_per_step
+        # (rank, processes) under torchrun: every process draws the parameters of the global
+        # batch from the same generator and keeps its shard's, as the noise is drawn
+        # (objectives.py), so the processes together augment as one process would.
+        self.shard = shard
         self.p = 1.0 if mode == "diff" else 0.0
         self.generator = torch.Generator().manual_seed(seed)
         self.r_sum = torch.zeros((), dtype=torch.float64)
@@ -211,7 +219,10 @@ class Augmenter:
         if self.p <= 0:
             return image if source is None else (source, image)
         n, _, h, w = image.shape
-        params = draw(n, h, w, self.p, self.generator)
+        rank, world = self.shard
+        params = draw(n * world, h, w, self.p, self.generator)
+        if world > 1:
+            params = params.rows(rank * n, (rank + 1) * n)
         return apply(image, params, source, self.policy)
 
     def observe(self, r_t: torch.Tensor) -> None:

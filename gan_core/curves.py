@@ -12,12 +12,14 @@ import numpy as np
 
 ARTICLE_GROUP = "Losses as the Keras article plots them"
 WASSERSTEIN_GROUP = "Wasserstein estimate"
+AUGMENT_GROUP = "Augmentation and overfitting"
 GROUPS = {
     "Losses": ("loss_d", "loss_g", "loss_d_real", "loss_d_fake"),
     ARTICLE_GROUP: ("loss_d_mean", "loss_g"),
     "D outputs": ("d_real", "d_fake"),
     "Gradient norms": ("grad_norm_d", "grad_norm_g"),
     WASSERSTEIN_GROUP: ("wasserstein", "gradient_penalty"),
+    AUGMENT_GROUP: ("augment_p", "r_t"),
 }
 # Groups a WGAN run has too: its losses and gradients, but no probabilities.
 WGAN_GROUPS = ("Losses", "Gradient norms", WASSERSTEIN_GROUP)
@@ -33,10 +35,14 @@ LABELS = {
     "grad_norm_g": "‖∇G‖: generator gradient norm",
     "wasserstein": "Wasserstein estimate (−critic loss)",
     "gradient_penalty": "Gradient penalty (WGAN-GP)",
+    "augment_p": "p: augmentation strength for D",
+    "r_t": "r_t = E[sign D(x)] on real: D's overfitting",
 }
 LOG4, LOG2 = math.log(4), math.log(2)
 # Goodfellow et al.'s equilibrium (D* = 1/2 everywhere) for the standard GAN.
 EQUILIBRIUM = {"loss_d": LOG4, "loss_d_mean": LOG2, "loss_d_real": LOG2, "loss_d_fake": LOG2, "d_real": 0.5, "d_fake": 0.5}
+# Levels that hold for every run, WGANs too: ADA's target for r_t (gan_core.augment.ADA_TARGET).
+TARGETS = {"r_t": 0.6}
 # Past five minutes a run's wall time reads better in minutes.
 MINUTES_AFTER_S = 300
 
@@ -85,6 +91,19 @@ standard GAN loss it means something: it should **fall as the samples improve**.
 With weight clipping its scale is arbitrary; compare its trend, not its value.
 WGAN-GP's gradient penalty should stay small (well under 1): a large one means the
 critic is far from 1-Lipschitz.
+""",
+    AUGMENT_GROUP: """
+**r_t** = E[sign D(x)] over real images (for a critic: the share of reals scored above
+the average fake, minus the share below): how sure D is of the training images. Near
+1, D calls every one of them real: with a small data set, that means D has
+**memorised** them and G gets little use out of it.
+
+**p** is the probability that each augmentation (colour, shift, cut-out) is applied to
+each image D sees, real and generated. With `--augment ada` it rises while r_t is
+above the dotted target (0.6, StyleGAN2-ADA's) and falls below it; with `diff` it is 1
+throughout. **Healthy:** r_t hovering near 0.6 with p steady. **Failing:** r_t pinned
+near 1 with p at 0 (no augmentation), or p climbing to 1 and r_t still high: D
+memorises anyway; use more images or a shorter run.
 """,
 }
 COLLAPSE_NOTE = """
@@ -154,9 +173,11 @@ def column(rows: Iterable[dict], key: str) -> np.ndarray:
 
 
 def equilibrium(metric: str, standard_g_losses: Sequence[str | None]) -> float | None:
-    """Where ``metric`` sits at Goodfellow et al.'s equilibrium, for the standard-GAN
+    """Where ``metric`` sits at Goodfellow et al.'s equilibrium (or, r_t, at ADA's target, for every run), for the standard-GAN
     runs drawn (their G losses given; WGANs have none), or None: no level, or no such run.
     G's loss has one only when every run uses the non-saturating -log D(G(z)) (log 2 at D = 1/2)."""
+    if metric in TARGETS:
+        return TARGETS[metric]
     if not standard_g_losses:
         return None
     if metric == "loss_g":
@@ -173,6 +194,10 @@ def available_groups(columns: set[str], wasserstein: Sequence[bool], article_sty
     for group, metrics in GROUPS.items():
         if group == ARTICLE_GROUP:
             if any(article_style):
+                out.append(group)
+            continue
+        if group == AUGMENT_GROUP:  # runs logged before r_t existed have neither
+            if columns.intersection(metrics):
                 out.append(group)
             continue
         expected = any(wasserstein) if group == WASSERSTEIN_GROUP else (not all(wasserstein) or group in WGAN_GROUPS)

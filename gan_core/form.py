@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from .augment import SMALL_DATA
 from .config import Config, DataConfig, base_type, flag_name, iter_fields
 from .data import list_sources, load_data
 from .errors import GanError
@@ -48,6 +49,10 @@ MAX_BATCH, MAX_D_STEPS, MAX_POINTS, MAX_SEED = 4096, 50, 1_000_000, 2**31 - 1
 MAX_EVERY = 1_000_000  # logging, sampling or checkpointing intervals: past any run's length
 G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
                "minimax: G minimises log(1 − D(G(z))), the paper's objective, whose gradient vanishes early on.")
+
+
+AUTOMATIC = "Automatic: adaptive on small data"
+AUGMENT_ROW = 7  # the page says under it why augmentation is on (``augment_note``)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,8 @@ FIELDS: tuple[FormField, ...] = (
                              "L1 only: blurry but safe; cGAN only: sharp but free to drift from the target."),
     FormField("device", "train.device", "Device", row=6, width=3, widget="select", help=""),  # choices: this server's devices
     FormField("seed", "train.seed", "Seed", default=ONCE, row=6, width=2, step=1, help="", bounds=(0, MAX_SEED)),
+    FormField("augment", "train.augment", "Augmentation for D (small data)", default=PLAIN, row=AUGMENT_ROW, only="image",
+              labels={AUTOMATIC: None, "Adaptive (StyleGAN2-ADA)": "ada", "DiffAugment, always on": "diff", "Off": "none"}),
     FormField("log_every", "train.log_every", "Metrics every (steps)", section="advanced", default=PLAIN, step=10, bounds=(1, MAX_EVERY)),
 )
 BY_KEY = {f.key: f for f in FIELDS}
@@ -188,6 +195,24 @@ def defaults(resolved: Config, kind: str, section: str, max_steps: int | None = 
             value = min(value, max_steps)
         out[f.key] = f.to_widget(value)
     return out
+
+
+def augment_note(shown: str, data: dict) -> str | None:
+    """What the augmentation field means for these data (the form's {data field: value}),
+    for the line under it: why it is on, or when it will be."""
+    mode = BY_KEY[KEYS.augment].to_config(shown)
+    what = "D then sees every image, real and generated, transformed (colour, shifts, cut-out squares), so the exact training images are harder to memorise"
+    if mode is None:
+        if data.get("name") in {s.name for s in list_sources() if s.builtin}:
+            return (f"Adaptive augmentation will be on: {data['name']} has fewer than {SMALL_DATA:,} images, few enough for D to "
+                    f"memorise them. {what}; its strength p rises only while D memorises. Choose Off to train without it.")
+        return (f"Adaptive augmentation turns on if these data hold at most {SMALL_DATA:,} images, few enough for D to memorise "
+                "them; the run counts them when it starts and says so.")
+    if mode == "ada":
+        return f"{what}; its strength p starts at 0 and rises only while D memorises (r_t above 0.6)."
+    if mode == "diff":
+        return f"{what}, at full strength from the first step (DiffAugment)."
+    return None
 
 
 def sample_every_for(steps: int) -> int:
@@ -312,4 +337,4 @@ def problem(cfg: Config, kind: str, settings, uploads_dir: str, check_pairs: Cal
 
 __all__ = ["FormField", "FIELDS", "FORM_KEYS", "KEYS", "BY_KEY", "RECIPE", "ONCE", "PLAIN", "WIDGET", "BUILTIN", "SERVER",
            "UPLOAD", "defaults", "changes", "build_config", "preset_values", "problem", "sample_every_for", "signature", "labelled",
-           "labelled_instead", "recipe_defaults", "pairs_problem"]
+           "labelled_instead", "recipe_defaults", "pairs_problem", "augment_note", "AUGMENT_ROW", "AUTOMATIC"]

@@ -72,6 +72,13 @@ CRITIC_GROWTH, CRITIC_STEPS = 1.25, 1000
 # near 0.05 (the same blur for every z) and climbs, so low diversity counts as
 # collapse only if it fell to half its best or persists past COLLAPSE_STEPS.
 COLLAPSED, COLLAPSE_STEPS = 0.3, 1000
+# D memorising the training images (Karras et al. 2020): r_t = E[sign D(x)] over the
+# reals at least MEMO_RT (D calls 90% or more of them real; ADA aims for 0.6) and D(x)
+# at least MEMO_GAP above D(G(z)), both sustained. Measured: dcgan on 10 faces (16 px,
+# width 16, batch 32, --augment none) logs r_t 1.00 from step 10 on, D(x) 0.75-0.89 and
+# D(G(z)) falling from 0.53 to 0.17, the gap past 0.4 from step ~250 (named at 400);
+# the same run with --augment ada logs r_t 0.75-0.88 with p at 0.13 by step 400 (not named).
+MEMO_RT, MEMO_GAP = 0.8, 0.4
 # The recipes made against mode collapse, by data kind, for the advice.
 ANTI_COLLAPSE = {
     DataKind.VECTOR: "pacgan (D judges packs of samples, so a generator that repeats itself is caught) or minibatch-std",
@@ -293,6 +300,45 @@ def _d_won_finding(window: list[dict], fakes: list[float], losses: list[float], 
         f"outright: D(G(z)) {_median(fakes):.3f} and D's loss {_median(losses):.3f} (median), where a balanced game "
         f"has D(G(z)) = 1/2 and D's loss log 4 ≈ 1.386. {closing}",
         "; ".join(advice) + ".",
+    )
+
+
+def _memorising(rows: list[dict], s: _Settings) -> Finding | None:
+    """D memorising a small training set: sure of every real image (r_t high) while its
+    outputs on real and generated images stay apart. Not for a critic, whose scores
+    sit above the fakes' on real images by design, nor for L1-only pix2pix (G ignores D)."""
+    if s.critic or s.gan_weight == 0:
+        return None
+    window = _window(rows)
+    signs, reals, fakes, hits = [], [], [], 0
+    for r in window:
+        r_t, real, fake = _finite(r, "r_t"), _finite(r, "d_real"), _finite(r, "d_fake")
+        if r_t is None or real is None or fake is None:
+            continue
+        signs.append(r_t)
+        reals.append(real)
+        fakes.append(fake)
+        hits += r_t >= MEMO_RT and real - fake >= MEMO_GAP
+    if len(signs) < MIN_ROWS or hits < SUSTAINED * len(signs):
+        return None
+    r_t, p = _median(signs), _finite(window[-1], "augment_p")
+    if p is None or p == 0:
+        advice = ("train with adaptive augmentation (--augment ada; on the Train page, Augmentation for D: Adaptive), which "
+                  "shows D shifted, recoloured and partly hidden copies of every image, real and generated, so memorising "
+                  "them stops paying; or give it more images")
+    elif p < 1:
+        advice = (f"the adaptive augmentation is rising to meet it (p = {p:.2f} now); if it stays, use --augment diff, "
+                  "full strength from the first step, or more images")
+    else:
+        advice = ("augmentation is already at full strength, so give it more images, or keep the samples from before "
+                  "D began memorising (an earlier checkpoint) and train a shorter run")
+    return Finding(
+        "memorising", "warning", "D is memorising the training images",
+        f"Over {_span(window)}, D called {50 * (1 + r_t):.0f}% of the training images real (r_t {r_t:.2f}, median; "
+        f"adaptive augmentation aims for 0.6) and kept its outputs on real and generated images apart: D(x) "
+        f"{_median(reals):.2f} against D(G(z)) {_median(fakes):.2f}. With few images this means D has learnt the "
+        "training images themselves rather than what makes an image real, and G learns little from it.",
+        advice + ".",
     )
 
 
@@ -536,7 +582,9 @@ def diagnose(rows: list, recipe: str, kind: DataKind | str, config=None, state: 
         return findings
     s = _settings(rows, recipe, config)
     collapse = _collapse(rows, s, kind)
-    for found in (_d_won(rows, s, recipe), _critic_won(rows, s), collapse,
+    won = _d_won(rows, s, recipe)
+    for found in (won, None if won else _memorising(rows, s),  # D rejecting every fake is the plainer story
+                  _critic_won(rows, s), collapse,
                   None if collapse else _modes_lost(rows, s),  # collapse names the modes it covers
                   None if collapse else _collapse_within(rows, s),  # collapse says all of it
                   # Not for pix2pix: its L1 term holds G to the targets, and the PatchGAN's verdict swings

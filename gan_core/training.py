@@ -213,8 +213,10 @@ def _augmenter(cfg: Config, data, state: dict | None, ranks: Ranks, images_per_s
         mode = cfg.train.augment or augment.default_mode(len(data))
     if mode == "none":
         return None, None
-    # Its own generator, one stream per process: the augmentation never moves the training RNG.
-    augmenter = augment.Augmenter(mode, seed=cfg.train.seed * 1009 + 7919 + ranks.rank, images_per_step=images_per_step)
+    # Its own generator, so the augmentation never moves the training RNG; the same in every
+    # process, each keeping its shard of the global batch's parameters.
+    augmenter = augment.Augmenter(mode, seed=cfg.train.seed * 1009 + 7919, images_per_step=images_per_step,
+                                  shard=(ranks.rank, ranks.world))
     if saved is not None:
         augmenter.load_state_dict(saved)
     return augmenter, augment.why(mode, len(data), cfg.train.augment is not None) if state is None else None

@@ -24,7 +24,7 @@ from gan_core.timefmt import duration
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
 from gan_core.visitors import UPLOADS
-from pages.common.charts import discriminator_figure, loss_figure
+from pages.common.charts import augment_figure, discriminator_figure, loss_figure
 from pages.common.judge import condition_rows_note
 from pages.common.live import log_tail, read_all_metrics
 from pages.common.session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
@@ -246,8 +246,15 @@ def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
         put_defaults(section, defaults, kind, settings.max_steps)
     demo = (lambda: st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and "
                                f"{settings.max_active_runs} at a time.")) if settings.demo else None
+
+    def augment_note() -> None:  # why augmentation is on, under its field (image data only)
+        note = form.augment_note(st.session_state[KEYS.augment], data)
+        if note:
+            st.caption(note)
+
+    after = {form.AUGMENT_ROW: augment_note, **({1: demo} if demo else {})}
     values = draw_section("training", defaults, kind, options={KEYS.device: {"auto": f"auto: {devices()[0][1]}", **dict(devices())}},
-                          after_row={1: demo} if demo else None, instead={KEYS.g_loss: fixed_wasserstein_loss})
+                          after_row=after, instead={KEYS.g_loss: fixed_wasserstein_loss})
     with st.expander("Advanced settings", icon=":material/tune:"):
         values.update(draw_section("advanced", defaults, kind))
     return form.changes(values, defaults, kind)
@@ -365,6 +372,8 @@ def live_view(info: runs.RunInfo, settings) -> None:
         if rows:
             st.plotly_chart(loss_figure(rows, wasserstein), key=Train.LOSS_CHART, config={"displaylogo": False})
             st.plotly_chart(discriminator_figure(rows, wasserstein), key=Train.D_CHART, config={"displaylogo": False})
+            if "augment_p" in rows[-1]:
+                st.plotly_chart(augment_figure(rows), key=Train.AUGMENT_CHART, config={"displaylogo": False})
         else:
             st.caption(f"Loss curves appear after the first {cfg.train.log_every} steps.")
         with st.expander("Command line and log", expanded=now.state in ("failed", "interrupted")):

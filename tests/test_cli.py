@@ -107,7 +107,8 @@ def test_corrupt_image_in_folder_is_skipped_and_counted(tmp_path):
     (run_dir,) = (tmp_path / "runs").iterdir()
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "finished"
-    assert status["message"] == "Skipped 1 unreadable file(s) in the data."
+    # First the skipped file, then (6 images: small data) why augmentation is on.
+    assert status["message"].startswith("Skipped 1 unreadable file(s) in the data. Adaptive augmentation is on")
 
 
 def test_config_with_wrong_type(capsys, tmp_path):

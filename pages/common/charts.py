@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from gan_core.augment import ADA_TARGET
+
 MAX_POINTS = 2000  # points per curve sent to the browser; longer runs are thinned evenly
 
 
@@ -50,3 +52,10 @@ def discriminator_figure(rows: list[dict], wasserstein: bool) -> go.Figure:
                               ("wasserstein", "Wasserstein estimate")], "Critic", "score")
     return _figure(rows, [("d_real", "D(x) real"), ("d_fake", "D(G(z)) fake")],
                    "Discriminator outputs (0.5 = can't tell)", "probability", guide=0.5)
+
+
+def augment_figure(rows: list[dict]) -> go.Figure:
+    """The augmentation's strength p (ADA's, or 1 for DiffAugment) and the overfitting
+    signal r_t it follows, with ADA's target for r_t (gan_core.augment.ADA_TARGET)."""
+    return _figure(rows, [("augment_p", "p: augmentation strength"), ("r_t", "r_t = E[sign D(x)] on real")],
+                   "Augmentation for D (r_t above the dotted target: D is memorising, p rises)", "value", guide=ADA_TARGET)

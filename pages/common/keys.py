@@ -26,6 +26,7 @@ class Train:
     RESUME = "train_resume"
     LOSS_CHART = "train_loss_chart"
     D_CHART = "train_d_chart"
+    AUGMENT_CHART = "train_augment_chart"
 
     @staticmethod
     def preset(key: str) -> str:
