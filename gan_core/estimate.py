@@ -31,9 +31,10 @@ from pathlib import Path
 from .config import Config, DataKind
 from .data.base import SOURCES
 from .errors import ConfigError, GanError
-from .jobs import worker_env
+from .jobs import active_runs, worker_env
 from .recipes import RECIPES, resolve
 from .runs import RunState, list_runs, read_config, read_metrics, read_status
+from .settings import demo_mode
 
 # A background run's worker imports PyTorch and loads its data before the first
 # step: about 5 s on the build machine (docs/BENCHMARKS.md, "first live sample grid").
@@ -234,6 +235,10 @@ def estimate(cfg: Config, runs_dir: str | Path | None = None, timer=None) -> Est
         per_step, n = past
         basis = f"measured on {n} past run{'s' if n > 1 else ''} like it here"
     else:
+        if runs_dir is not None and demo_mode() and active_runs(runs_dir):
+            # A demo server plans memory for itself and one worker (docs/DEPLOY.md); timing is a second one.
+            raise ConfigError("Not timed while a run trains on this shared demo server (timing takes a process as large "
+                              "as a run's); the estimate comes once that run ends.")
         per_step, basis = (timer or time_per_step)(cfg)
     return Estimate(STARTUP_S + per_step * cfg.train.steps, per_step, cfg.train.steps, basis)
 

@@ -34,7 +34,7 @@ from .errors import GanError, RunError
 from .recipes import resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
-from .settings import load_settings
+from .settings import load_settings, worker_memory_mb
 
 SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a run directory)
 
@@ -111,6 +111,39 @@ def worker_env(active: int = 0) -> dict[str, str]:
     return env
 
 
+def memory_limit(device: str) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that caps a worker's data segment (``RLIMIT_DATA``) at
+    ``settings.worker_memory_mb()`` (1.5 GB on a demo), or None where there is no limit
+    or the work runs on a GPU (there the limit would count the CUDA driver's own host
+    memory, and CUDA's out-of-memory error is the limit). Past the cap PyTorch's
+    allocator fails cleanly in the worker, which says so in one sentence, instead of the
+    machine's memory running out for the server and every visitor."""
+    mb = worker_memory_mb()
+    if mb is None or device != "cpu":
+        return None
+
+    def limit() -> None:  # runs in the child, between fork and exec
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (mb * 2**20, mb * 2**20))
+
+    return limit
+
+
+def _worker_device(run_dir: Path) -> str:
+    """Where the run will compute: "cpu" unless its config asks for a GPU this machine has."""
+    try:
+        device = read_config(run_dir).train.device
+    except (GanError, OSError, ValueError):
+        return "cpu"
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    has_gpu = torch.cuda.is_available() or (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available())
+    return "gpu" if has_gpu else "cpu"
+
+
 def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
     """Start a worker process with its output in the first run's train.log, and record
     its identity on every run it will train: if it dies, they read as "interrupted"."""
@@ -120,6 +153,7 @@ def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
                 [sys.executable, "-m", *command, *map(str, run_dirs)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env(active),
                 start_new_session=True,  # a Ctrl-C to the server does not kill its runs
+                preexec_fn=memory_limit(_worker_device(run_dirs[0])),
             )
         _children.append(proc)
         for run_dir in run_dirs:

@@ -12,6 +12,9 @@
                                server refuses a larger body while it arrives
     GAN_WORKBENCH_VISITOR_UPLOADS_MB  all the files one visitor's browser holds on the
                                server at once, in MB (default 600, demo 64)
+    GAN_WORKBENCH_WORKER_MEMORY_MB  the data segment a CPU training or timing worker may
+                               use, in MB (default none, demo 1536); a run that needs
+                               more fails in one sentence instead of the server's machine
 
 The dashboard and the command line read the same settings, so a GPU server and
 the dashboard browsing its runs agree on where runs are. The engine enforces the
@@ -92,6 +95,19 @@ def upload_limits() -> UploadLimits:
     file_mb = _int("GAN_WORKBENCH_MAX_UPLOAD_MB", DEMO_UPLOAD_MB if demo else DEFAULT_UPLOAD_MB)
     visitor_mb = _int("GAN_WORKBENCH_VISITOR_UPLOADS_MB", DEMO_VISITOR_UPLOADS_MB if demo else DEFAULT_VISITOR_UPLOADS_MB)
     return UploadLimits(file_bytes=min(file_mb, visitor_mb) * 2**20, visitor_bytes=visitor_mb * 2**20)
+
+
+# A worker (a training run, or the few steps that time one) is a process of its own with
+# its own PyTorch: importing it and the engine takes about 0.9 GB of the data segment
+# (RLIMIT_DATA counts mappings, not resident pages); 1.5 GB runs every default config
+# (the default dcgan's timing needs 1.2 GB) and refuses form values that would need
+# gigabytes a step (dcgan at 128 px with batch 4,096 took a worker to 2.3 GB).
+DEMO_WORKER_MEMORY_MB = 1536
+
+
+def worker_memory_mb() -> int | None:
+    """GAN_WORKBENCH_WORKER_MEMORY_MB, else 1536 in demo mode and no limit otherwise."""
+    return _int("GAN_WORKBENCH_WORKER_MEMORY_MB", DEMO_WORKER_MEMORY_MB if demo_mode() else None)
 
 
 def _int(name: str, default: int | None) -> int | None:

@@ -162,6 +162,12 @@ def train(
             # Disk full, permissions, a vanished folder: the user's to fix, so one sentence, no traceback.
             where = f" {e.filename}" if e.filename else ""
             msg = f"Training stopped on a file error ({e.strerror or e}{where}); free disk space or fix the permissions, then resume."
+        elif _out_of_memory(e):
+            from .settings import worker_memory_mb
+
+            cap = worker_memory_mb()
+            msg = ("This run needs more memory than this machine" + (f" lets a run use ({cap:,} MB)" if cap else " has")
+                   + "; lower the batch size, the image size or the width, then start it again.")
         else:
             msg = str(e) if isinstance(e, GanError) else f"Training crashed ({type(e).__name__}: {e}); see train.log for the details."
         try:
@@ -172,6 +178,12 @@ def train(
         if isinstance(e, OSError):
             raise RunError(msg) from e
         raise
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """PyTorch's allocator out of memory (past the worker's RLIMIT_DATA, or the machine's)."""
+    text = f"{type(e).__name__}: {e}"
+    return isinstance(e, MemoryError) or any(s in text for s in ("can't allocate memory", "DefaultCPUAllocator", "out of memory"))
 
 
 def _stopped_before_start(run_dir: Path) -> dict:

@@ -1,0 +1,74 @@
+"""A demo server plans its memory for itself and one worker (docs/DEPLOY.md), so every
+worker is bounded (issue #17): a training run whose steps need more memory than a worker
+may use fails in one sentence instead of taking the machine's memory from the server and
+every visitor (dcgan at 128 px with batch 4,096 took a worker to 2.3 GB), and the Train
+form's timing, a second worker, waits while a run trains."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from gan_core import estimate, jobs, runs
+from gan_core.config import Config
+from gan_core.errors import ConfigError
+from gan_core.runs import worker_identity
+
+# Big enough to import PyTorch and the engine and train a small run (about 0.9 GB of the
+# data segment), far too small for the large batch below (gigabytes of activations).
+LIMIT_MB = 1400
+
+
+def _wait_ended(run_dir, timeout=180) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = runs.read_status(run_dir)
+        if status.get("state") in ("finished", "failed", "stopped", "diverged"):
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"the run did not end within {timeout} s: {runs.read_status(run_dir)}")
+
+
+def _dcgan(batch: int) -> Config:
+    return Config(recipe="dcgan").replace(**{
+        "data.name": "mnist-5k", "data.image_size": 64, "model.width": 64, "train.batch_size": batch, "train.steps": 3,
+        "train.log_every": 1, "train.sample_every": 3, "train.checkpoint_every": 3, "train.n_samples": 4,
+        "train.device": "cpu"})
+
+
+def test_a_demo_run_that_needs_more_memory_than_a_worker_may_fails_in_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    monkeypatch.setenv("GAN_WORKBENCH_WORKER_MEMORY_MB", str(LIMIT_MB))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    small = jobs.launch(_dcgan(8), tmp_path / "small")  # the same run at a usual batch trains under the limit
+    assert _wait_ended(small)["state"] == "finished"
+    big = jobs.launch(_dcgan(2048), tmp_path / "big")
+    status = _wait_ended(big)
+    assert status["state"] == "failed"
+    assert status["error"] == (f"This run needs more memory than this machine lets a run use ({LIMIT_MB:,} MB); lower the "
+                               "batch size, the image size or the width, then start it again.")
+
+
+def test_without_a_limit_no_worker_is_capped_and_gpu_workers_never_are(monkeypatch):
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO", raising=False)
+    monkeypatch.delenv("GAN_WORKBENCH_WORKER_MEMORY_MB", raising=False)
+    assert jobs.memory_limit("cpu") is None
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    assert jobs.memory_limit("cpu") is not None and jobs.memory_limit("gpu") is None
+
+
+def test_a_demo_server_does_not_time_a_config_while_a_run_trains(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    cfg = Config(recipe="gan").replace(**{"data.name": "ring-8", "train.steps": 300, "train.device": "cpu"})
+    busy = runs.create_run(cfg.replace(**{"data.name": "grid-25"}), tmp_path)
+    runs.write_status(busy, state="running", **worker_identity(os.getpid()))  # a live worker: this process
+
+    def timer(_cfg):
+        raise AssertionError("timed while a run trains")
+
+    with pytest.raises(ConfigError, match=r"^Not timed while a run trains on this shared demo server .* once that run ends\.$"):
+        estimate.estimate(cfg, tmp_path, timer=timer)
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO")
+    assert estimate.estimate(cfg, tmp_path, timer=lambda c: (0.01, "timed")).per_step == 0.01  # not a demo: timed
