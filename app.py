@@ -4,9 +4,14 @@ run, a few tiny steps per frame (README, "The dashboard"); every other training 
 background run. pages/common/ holds their helpers: Streamlit lists only pages/*.py as pages
 before st.navigation runs, so helpers live one folder down, out of that list."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="GAN Workbench", page_icon=":material/auto_awesome:", layout="wide")
+# The tab's icon is a file served by this server: a ":material/...:" icon makes the
+# browser fetch it from fonts.gstatic.com, which fails offline (issue #21).
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="GAN Workbench", page_icon=str(ICON), layout="wide")
 
 pages = [
     st.Page("pages/gallery.py", title="Gallery: faces, digits, points", icon=":material/face:", default=True),

@@ -18,7 +18,7 @@ from pages.common.checkpoints import loaded_or_stop, own_checkpoint
 from pages.common.judge import judge_section
 from pages.common.keys import Conditional
 from pages.common.session import settings_or_stop, through_app, visitor
-from pages.common.shared import plain
+from pages.common.shared import download_stem, plain
 
 through_app()
 
@@ -110,7 +110,8 @@ def class_section(entry, gen, seed: int, truncation: float) -> None:
                             help="Which column of the rows above lends its noise to the morph.")
     ca = inference.condition_vector(gen, label=a)
     cb = inference.condition_vector(gen, label=b)
-    morph_strip(entry, ca, cb, steps, seed, int(index) - 1, truncation, f"Class {a} \u2192 {b}")
+    morph_strip(entry, ca, cb, steps, seed, int(index) - 1, truncation, f"Class {a} \u2192 {b}",
+                f"cgan-morph-{download_stem(a)}-to-{download_stem(b)}")
 
 
 MANY_ATTRIBUTES = 8  # more than this: one multiselect instead of a wall of toggles (CelebA has 40)
@@ -151,10 +152,12 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
                   f"Top row: {flip} off; bottom row: {flip} on; other attributes as set on the left, the same noise in each column.",
                   f"cgan-{flip}-seed{seed}", "cond_dl_flip")
     st.subheader(plain(f"Morph: {flip} from off to on"))
-    morph_strip(entry, np.array(conds[0]), np.array(conds[1]), 8, seed, 0, truncation, f"{flip} off \u2192 on")
+    morph_strip(entry, np.array(conds[0]), np.array(conds[1]), 8, seed, 0, truncation, f"{flip} off \u2192 on",
+                f"cgan-morph-{download_stem(flip)}-off-to-on")
 
 
-def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str) -> None:
+def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str, stem: str) -> None:
+    """The morph as a strip and a GIF; the GIF downloads as ``stem``.gif, named after its classes."""
     frames = draw_morph(str(entry.path), entry.mtime, tuple(map(float, ca)), tuple(map(float, cb)), steps, seed, index, truncation)
     strip = pictures.strip(frames)
     left, right = st.columns([4, 1], vertical_alignment="center")
@@ -162,7 +165,7 @@ def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: fl
                caption=plain(f"{what}: the noise stays fixed while the condition moves in a straight line."))
     gif = pictures.gif_bytes(frames, scale=scale_for(frames.shape[2], 160), duration_ms=140)
     right.image(gif, caption="The same, animated")
-    right.download_button("Download the GIF", gif, file_name="cgan-morph.gif", mime="image/gif",
+    right.download_button("Download the GIF", gif, file_name=f"{stem}.gif", mime="image/gif",
                           icon=":material/download:", on_click="ignore", key=f"cond_gif_{what}")
 
 

@@ -158,7 +158,9 @@ def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: f
         st.plotly_chart(grid_figure(images, int(st.session_state.get(Gallery.PICK, 1)), scale), width="stretch",
                         key=chart_key, on_select=lambda: on_grid_click(chart_key), selection_mode="points",
                         config={"displayModeBar": False, "scrollZoom": False, "doubleClick": False})
-        st.caption(f"Seed {seed}: {n} samples of {w}\u00d7{h} pixels. Click a face to look at it closely.")
+        # Faces invite a close look; digits, clothes and photo tiles are "samples".
+        thing = "face" if what_it_shows(entry) == "faces" else "sample"
+        st.caption(f"Seed {seed}: {n} samples of {w}\u00d7{h} pixels. Click a {thing} to look at it closely.")
         d1, d2 = st.columns(2)
         stem = f"{entry.recipe}-{entry.data}-seed{seed}"
         # Made when clicked, not on every rerun; a download does not rerun the page.
@@ -171,7 +173,7 @@ def show_images(entry: catalog.CheckpointEntry, n: int, seed: int, truncation: f
 
     with right:
         pick = st.number_input("Selected sample", min_value=1, max_value=n, step=1, key=Gallery.PICK,
-                               help="Click a face in the grid, or type its number (counted row by row from the top left).")
+                               help=f"Click a {thing} in the grid, or type its number (counted row by row from the top left).")
         face = images[pick - 1]
         smooth = st.session_state.get(Gallery.SMOOTH, False)
         st.image(pictures.upscale(face, fit_scale(w, LARGE_PX), smooth=smooth),

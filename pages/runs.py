@@ -24,7 +24,7 @@ from pages.common.curves import curves_section, run_config, short_name
 from pages.common.judge import condition_rows_note, is_conditional, judge_section
 from pages.common.keys import Runs
 from pages.common.session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs
-from pages.common.shared import plain
+from pages.common.shared import per_second_unit, plain
 
 through_app()
 
@@ -120,7 +120,7 @@ def table_rows(all_runs: list[runs.RunInfo], states: dict[str, ShownState]) -> p
             "Steps": f"{r.step} / {r.total}",
             "Progress": r.step / r.total if r.total else 0.0,
             "Started": when(r.created, now),
-            "Images/s": f"{r.images_per_s:.0f}" if r.images_per_s is not None else "",
+            "Per second": f"{r.images_per_s:.0f} {per_second_unit(r.data)}" if r.images_per_s is not None else "",
             "ETA": duration(r.eta, short=True) if r.active and r.eta else "",
             "Experiment": (exp.get("variant_label") or exp.get("label", "")) if exp else "",
             "Health": health_text(r, state),

@@ -52,10 +52,10 @@ def presets_section(settings) -> None:
     if pending in presets.PRESETS:
         apply_preset(pending, settings.max_steps)
     st.markdown("**See a GAN learn in one minute**")
-    cols = st.columns(len(presets.PRESETS))
-    for col, (key, preset) in zip(cols, presets.PRESETS.items()):
-        col.button(preset.label, key=Train.preset(key), on_click=apply_preset, args=(key, settings.max_steps), width="stretch",
-                   icon=":material/bolt:", help=preset.what)
+    # One under the other: side by side in the settings column, their labels were cut off at 1,400 px.
+    for key, preset in presets.PRESETS.items():
+        st.button(preset.label, key=Train.preset(key), on_click=apply_preset, args=(key, settings.max_steps), width="stretch",
+                  icon=":material/bolt:", help=preset.what)
     shown = presets.PRESETS.get(st.session_state.get(Train.PRESET_NOTE))
     if shown is not None and (st.session_state.get(KEYS.recipe), st.session_state.get(KEYS.data)) == (
             shown.config.recipe, shown.config.data.name):  # still the preset's run, not since changed by hand

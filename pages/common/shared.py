@@ -54,6 +54,13 @@ def run_label(info: runs.RunInfo) -> str:
     return f"{info.recipe} on {info.data} · {info.total} steps, {state} · {when} · {info.id[-4:]}"
 
 
+def per_second_unit(data_name: str | None) -> str:
+    """What a run's speed counts: points for the point sets (ring-8, toy-1d...), else images."""
+    from gan_core.data import list_sources
+
+    return "points" if data_name in {s.name for s in list_sources() if s.kind == "vector"} else "images"
+
+
 # Enough to neutralise every construct that could carry a link, an image, bold, a
 # colour directive (:red[...]) or LaTeX; the rest of the punctuation reads as is.
 _MARKDOWN = re.compile(r"([\\`*\[\]$~])")

@@ -15,7 +15,7 @@ from gan_core.recipes import RECIPES
 from gan_core.timefmt import duration
 from pages.common.keys import Train
 from pages.common.session import may_act
-from pages.common.shared import plain, run_label
+from pages.common.shared import per_second_unit, plain, run_label
 
 RESUMABLE = ("stopped", "interrupted", "failed", "diverged")
 
@@ -69,7 +69,7 @@ def progress(info: runs.RunInfo, status: dict) -> None:
     fraction = min(1.0, info.step / info.total) if info.total else 0.0
     parts = [f"Step {info.step:,} / {info.total:,}"]
     if info.images_per_s:
-        parts.append(f"{info.images_per_s:,.0f} images/s")
+        parts.append(f"{info.images_per_s:,.0f} {per_second_unit(info.data)}/s")
     if info.active and info.eta is not None and info.step:
         parts.append(f"ETA {(duration(info.eta) or '–')}")
     elif status.get("elapsed"):

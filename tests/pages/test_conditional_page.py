@@ -222,3 +222,22 @@ def test_a_grid_over_the_request_budget_is_one_sentence_not_a_traceback(env, mon
     at = page()
     refusals = [e.value for e in at.error if "1,000 classes" in e.value]
     assert len(refusals) == 1 and "more than this server's 256 MB per request" in refusals[0], [e.value for e in at.error]
+
+
+def test_the_morph_gif_is_named_after_its_classes(env, trained, monkeypatch):
+    """Issue #21: every morph downloaded as cgan-morph.gif, whatever its classes."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    names, original = [], DeltaGenerator.download_button
+
+    def recording(self, label, data, file_name=None, *args, **kwargs):
+        names.append(file_name)
+        return original(self, label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    shutil.copy(trained["digits"], env / "cgan-mnist.safetensors")
+    at = page()
+    at.selectbox(key="cond_from").set_value("3").run()
+    at.selectbox(key="cond_to").set_value("8").run()
+    assert not at.exception
+    assert names[-3:].count("cgan-morph-3-to-8.gif") == 1 and "cgan-morph.gif" not in names

@@ -331,3 +331,15 @@ def test_an_exploded_run_is_offered_with_a_word_saying_so(env):
     select.set_value(str(weights)).run()
     assert not at.exception
     assert "whose losses exploded, so expect noise rather than samples" in captions(at)
+
+
+def test_click_a_face_is_said_under_faces_only(env):
+    """Issue #21: "Click a face to look at it closely" stood under digits too."""
+    env.ship("faces", "dcgan-faces-lfw.safetensors")
+    digits = env.checkpoints / "cgan-mnist.safetensors"
+    shutil.copy(ROOT / "checkpoints" / "cgan-mnist.safetensors", digits)
+    at = page()
+    assert "Click a face to look at it closely." in captions(at)
+    at.selectbox(key="gallery_ckpt").set_value(str(digits)).run()
+    assert not at.exception and at.title[0].value == "Generated digits"
+    assert "Click a sample to look at it closely." in captions(at) and "Click a face" not in captions(at)

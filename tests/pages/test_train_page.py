@@ -456,6 +456,15 @@ def test_picking_a_run_updates_the_url(env):
     assert at.query_params["run"] == b.name and not at.exception
 
 
+def test_a_point_run_counts_points_per_second_not_images(env):
+    run_dir = fake_run(env.runs, Config(recipe="gan", data=DataConfig(name="ring-8")))
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    (bar,) = at.get("progress")
+    assert "321 points/s" in bar.proto.text and "images/s" not in bar.proto.text
+
+
 def test_finished_run_shows_its_final_state_without_controls(env):
     run_dir = fake_run(env.runs, Config().replace(**{"train.steps": 300}), state="finished", step=300)
     (run_dir / "samples" / "step_0000300.png").write_bytes(png(32, 200))
