@@ -139,11 +139,13 @@ def hostile_files(folder: Path) -> dict[str, Path]:
 
 
 def said(page) -> str:
-    """What the page says about the last request: its alerts' text, else the uploader's."""
-    texts = [t.strip() for t in page.locator(f"{MAIN} [data-testid='stAlert']").all_inner_texts() if t.strip()]
-    if not texts:
-        texts = [t.strip() for t in page.locator(f"{MAIN} [data-testid='stFileUploaderFile']").all_inner_texts() if t.strip()]
-    return " | ".join(" ".join(t.split()) for t in texts)[:400] or "(nothing)"
+    """What the page says about the last request: its warnings and errors (not the page's
+    standing "info" notes), then what the uploader says on each file it refused."""
+    alerts = [" ".join(t.split()) for t in page.locator(f"{MAIN} [data-testid='stAlert']").all_inner_texts() if t.strip()]
+    texts = [t for t in alerts if not t.startswith("info")]
+    files = [" ".join(t.split()) for t in page.locator(f"{MAIN} [data-testid='stFileUploaderFile']").all_inner_texts()]
+    texts += [f"uploader: {t}" for t in files if any(w in t.lower() for w in ("must be", "error", "too large", "at most"))]
+    return " | ".join(texts)[:500] or "(nothing)"
 
 
 def settle(page, seconds: float = 1.5, limit: float = 240) -> None:
