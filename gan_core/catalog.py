@@ -42,6 +42,7 @@ class CheckpointEntry:
     training: bool = False  # the run is still writing this file
     error: str | None = None  # why it cannot be used, one sentence
     exploded: str | None = None  # the run's losses blew up (health.exploded's sentence): its samples show a broken generator
+    note: str | None = None  # a shipped demo's one line: trained on what, at what size, for how long, what to expect
 
     @property
     def key(self) -> str:
@@ -78,7 +79,8 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
     does = f" ({kind.turns})" if kind is not None else ""
     what = f"{cfg.recipe}{does} on {cfg.data.name}, step {step:,}"
     label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
-    return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id)
+    return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id,
+                           note=SHIPPED_NOTES.get(path.name) if shipped else None)
 
 
 def _run_time(run_id: str) -> str:
@@ -160,6 +162,21 @@ def _blew_up_cached(run_dir: str, mtime: float, size: int) -> str | None:
     return exploded(rows)
 
 
+# What each shipped demo that draws from noise is, in one line (README "The demo checkpoints",
+# docs/BENCHMARKS.md): small models trained on this project's 2-core CPU, not 1024-px photographs.
+SHIPPED_NOTES = {
+    "dcgan-faces-lfw.safetensors":
+        "Trained on faces-lfw's 100 grey face crops at 32\u00d732 pixels for 2,000 steps (7 min 39 s on a 2-core CPU): "
+        "expect small, blurry grey faces, some lopsided, not photographs.",
+    "cgan-mnist.safetensors":
+        "Trained on 5,000 MNIST digits at 28\u00d728 pixels for 10,000 steps (4 min 17 s on a 2-core CPU, the paper's MLP): "
+        "expect the digit asked for nearly every time, in slightly rougher strokes than handwriting.",
+}
+# Figures measured elsewhere for a shipped demo, for pages that show their own reading of the same thing.
+SHIPPED_ACCURACY = {
+    "cgan-mnist.safetensors": ("98.5%", "a plain SVM fitted on the real digits (README; benchmarks/cgan_accuracy.py)"),
+}
+
 TRANSLATORS = ("pix2pix",)  # recipes whose generator maps an image to an image, not noise to an image
 
 
@@ -173,4 +190,4 @@ def default_checkpoint(entries: list[CheckpointEntry]) -> CheckpointEntry | None
     return (images or usable or entries or [None])[0]
 
 
-__all__ = ["CheckpointEntry", "TRANSLATORS", "describe_checkpoint", "list_checkpoints", "default_checkpoint"]
+__all__ = ["CheckpointEntry", "SHIPPED_ACCURACY", "SHIPPED_NOTES", "TRANSLATORS", "describe_checkpoint", "list_checkpoints", "default_checkpoint"]

@@ -198,6 +198,8 @@ truncation = c_trunc.slider("Truncation", 0.1, 1.0, 1.0, 0.05, key="cond_truncat
 entry = by_key[chosen]
 gen = loaded_or_stop(entry, load_generator)
 st.caption(plain(f"{entry.summary()} {condition_summary(gen)}"))
+if entry.note:  # a shipped demo: what it learned from, at what size, for how long, what to expect
+    st.caption(f":material/info: {entry.note}")
 
 try:  # a request over the server's budget (gan_core.budget) is refused in one sentence
     if gen.data.class_names:

@@ -303,6 +303,10 @@ def guided_start() -> None:
             "**Where to begin:** below, what trained generators make. To watch one learn, start a one-minute run on "
             "the **Train** page (or press a button here); the **Runs** page overlays runs' curves and runs the articles' "
             "comparisons in one click; the **Lab** pages show the theory happen.")
+        st.markdown(
+            "**What to expect:** the demos here are small models trained in minutes on a 2-core CPU, so their pictures are "
+            "tiny: 32×32 grey faces learned from 100 photographs and 28×28 digits, not the 1024-pixel photographs of "
+            "large GANs trained for days on GPUs.")
         cols = st.columns(len(QUICK_STARTS))
         for col, (key, label) in zip(cols, QUICK_STARTS.items()):
             if col.button(label, key=f"start_{key}", icon=":material/bolt:", width="stretch"):
@@ -355,6 +359,8 @@ if entry.error:
     st.error(plain(entry.error))
     st.stop()
 c_info.caption(plain(entry.summary()))
+if entry.note:  # a shipped demo: what it learned from, at what size, for how long, what to expect
+    st.caption(f":material/info: {entry.note}")
 title.title(f"Generated {what_it_shows(entry)}")
 
 points = entry.kind == "vector"

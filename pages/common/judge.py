@@ -85,8 +85,10 @@ def judge_figure(fig: dict) -> go.Figure:
     return out
 
 
-def show_judge(fig: dict) -> None:
-    """The figures of gan_core.judge.Evaluation.to_dict(), each beside the value real images get."""
+def show_judge(fig: dict, elsewhere: tuple[str, str] | None = None) -> None:
+    """The figures of gan_core.judge.Evaluation.to_dict(), each beside the value real images get;
+    ``elsewhere``: (figure, by whom) of another reading of the same model (catalog.SHIPPED_ACCURACY),
+    said beside this one so two accuracies for one model do not look like a contradiction."""
     what = "class" if fig["kind"] == "classes" else "attributes"
     c1, c2 = st.columns(2)
     c1.metric("Judged as requested", f"{fig['accuracy']:.1%}", delta=f"real images: {fig['real_accuracy']:.1%}",
@@ -101,6 +103,16 @@ def show_judge(fig: dict) -> None:
               delta_color="off", delta_arrow="off", border=True,
               help="Between generated and real images in the judge's features (lower is closer). "
                    "Below: the same distance between two halves of the real images, the floor.")
+    if elsewhere is not None:
+        figure, by = elsewhere
+        st.caption(f"The {figure} given for this model elsewhere is read by {by}, not by this judge: two classifiers err on "
+                   f"different samples, so read each figure against its own reader's score on real images (this judge's: "
+                   f"{fig['real_accuracy']:.1%}).")
+    if fig["frechet"] < fig["frechet_floor"]:
+        st.caption(f"The Fréchet distance ({fig['frechet']:.2f}) is below its real-vs-real floor ({fig['frechet_floor']:.2f}): "
+                   f"the generated samples are as close to these real images as the other half of the real images is, and "
+                   f"the two figures differ by the chance of drawing {fig['n']:,} images, so read it as at the floor, "
+                   "not better than real.")
     st.plotly_chart(judge_figure(fig), config={"displaylogo": False, "displayModeBar": False})
     if fig.get("note"):  # the figures are complete; the judge could not be cached (a full disk)
         st.caption(plain(fig["note"]))
@@ -129,4 +141,6 @@ def judge_section(entry, cfg, settings, key: str) -> None:
     except GanError as e:
         st.warning(plain(str(e)))
         return
-    show_judge(fig)
+    from gan_core.catalog import SHIPPED_ACCURACY
+
+    show_judge(fig, SHIPPED_ACCURACY.get(entry.path.name) if getattr(entry, "shipped", False) else None)

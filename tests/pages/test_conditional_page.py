@@ -103,6 +103,25 @@ def test_the_judge_scores_the_chosen_checkpoint(env, trained):
     assert frechet.proto.delta.startswith("real vs real: ") and float(frechet.value) > 0
     bars = at.get("plotly_chart")[0].proto.spec
     assert '"type":"bar"' in bars.replace(" ", "") and "per class" in bars
+    # The shipped digits model's other accuracy (README: 98.5% by an SVM) is explained beside this judge's.
+    assert any(c.value.startswith("The 98.5% given for this model elsewhere is read by a plain SVM") for c in at.caption)
+
+
+def judged_figures(frechet: float, floor: float):
+    from pages.common.judge import show_judge
+
+    show_judge({"kind": "classes", "accuracy": 0.954, "real_accuracy": 0.981, "frechet": frechet, "frechet_floor": floor,
+                "n": 1000, "per_condition": {str(k): 0.95 for k in range(10)}})
+
+
+@pytest.mark.parametrize("frechet, floor, said", [(0.8, 1.1, True), (2.5, 1.1, False)])
+def test_a_frechet_distance_below_its_floor_is_explained_on_the_page(frechet, floor, said):
+    at = AppTest.from_function(judged_figures, args=(frechet, floor), default_timeout=30).run()
+    assert not at.exception
+    below = [c.value for c in at.caption if "below its real-vs-real floor" in c.value]
+    assert bool(below) == said
+    if said:
+        assert below[0].startswith("The Fréchet distance (0.80) is below its real-vs-real floor (1.10)")
 
 
 def test_an_attribute_model_has_toggles_and_flips_one_attribute(env, trained):

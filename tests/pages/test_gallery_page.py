@@ -343,3 +343,28 @@ def test_click_a_face_is_said_under_faces_only(env):
     at.selectbox(key="gallery_ckpt").set_value(str(digits)).run()
     assert not at.exception and at.title[0].value == "Generated digits"
     assert "Click a sample to look at it closely." in captions(at) and "Click a face" not in captions(at)
+
+
+def test_the_start_page_sets_expectations_and_a_shipped_demo_says_what_it_is(env):
+    env.ship("faces", "dcgan-faces-lfw.safetensors")
+    at = page()
+    no_problems(at)
+    assert any(m.value.startswith("**What to expect:** the demos here are small models trained in minutes on a 2-core CPU")
+               for m in at.markdown)
+    assert ":material/info: Trained on faces-lfw's 100 grey face crops at 32×32 pixels for 2,000 steps" in captions(at)
+
+
+def test_every_shipped_generator_has_its_line_and_the_line_matches_the_file():
+    """Each shipped demo that draws from noise says what it was trained on, at what size and how long;
+    the size and steps in its line are the checkpoint's own (metadata)."""
+    from gan_core import catalog
+
+    shipped = [e for e in catalog.list_checkpoints(ROOT / "checkpoints", ROOT / "no-runs-here")
+               if e.recipe not in catalog.TRANSLATORS]
+    assert {e.path.name for e in shipped} == set(catalog.SHIPPED_NOTES)
+    for e in shipped:
+        _, h, w = e.shape
+        assert e.note == catalog.SHIPPED_NOTES[e.path.name]
+        assert f"{h}\u00d7{w} pixels" in e.note and f"for {e.step:,} steps" in e.note, e.note
+        assert e.data.split("-")[0] in e.note.lower(), e.note  # faces-lfw, mnist-5k
+        assert "expect" in e.note
