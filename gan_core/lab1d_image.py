@@ -151,7 +151,7 @@ class _FigureOne:
 
 class Painter:
     """One view's picture, kept across frames: ``single`` (Figure 1 and, beside it,
-    V(G, D) against C(G), the JSD and |D - D*| over G steps) or ``pair`` (Figure 1
+    V(G, D) against C(G), the JSD and |D - D*| over D steps) or ``pair`` (Figure 1
     for each G loss, and below the push, G's gradient norm and the JSD of both).
     ``draw`` returns a (height, width, 3) uint8 array."""
 
@@ -159,6 +159,9 @@ class Painter:
         if view not in ("single", "pair"):
             raise ValueError(f"unknown view {view!r}")
         self.view = view
+        # The single view's curves run over D steps, which also count D trained alone while G is
+        # frozen (G steps stay 0 then, and the curves stayed empty); the pair compares G losses per G step.
+        self._steps = "d_steps" if view == "single" else "g_steps"
         height_px = 560 if view == "single" else 760
         self.fig = Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.fig)
@@ -172,7 +175,7 @@ class Painter:
             self.ax_v.tick_params(labelbottom=False)
             self.ax_v.set_ylabel("value", fontsize=FONT)
             self.ax_j.set_ylabel("JSD, |D − D*|", fontsize=FONT)
-            self.ax_j.set_xlabel("G steps", fontsize=FONT, labelpad=1)
+            self.ax_j.set_xlabel("D steps (k per G step)", fontsize=FONT, labelpad=1)
             self.ax_j.set_ylim(0, 0.72)
             self.floor = self.ax_v.axhline(-LOG4, color="#999999", linestyle=":", linewidth=1)
             self.curves = {
@@ -203,7 +206,7 @@ class Painter:
 
     # The axes' ranges decide the background; it is drawn again only when one moves.
     def _layout(self, names: list[str], snaps: list, histories: list[list[dict]]) -> tuple:
-        span = steady_span(max(rows[-1]["g_steps"] for rows in histories))
+        span = steady_span(max(rows[-1][self._steps] for rows in histories))
         key = tuple(one.ranges(s) for one, s in zip(self.ones, snaps)) + (tuple(span), tuple(names))
         if self.view == "single":  # sticky too: its floor rises only by a whole unit
             low, high = value_range(histories[0])
@@ -245,7 +248,7 @@ class Painter:
             drawn += one.artists()
         if self.view == "single":
             rows = history_list[0]
-            g = _column(rows, "g_steps")
+            g = _column(rows, self._steps)
             for name, ln in self.curves.items():
                 ln.set_data(g, _column(rows, name))
                 drawn.append((ln.axes, ln))

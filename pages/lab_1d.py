@@ -201,11 +201,13 @@ def figure_one(snap: lab1d.Snapshot, ax: tuple[int, int], domain: tuple[float, f
 
 
 def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) -> go.Figure:
-    """Figure 1 on the left; on the right, over G steps: V(G, D) against C(G) = max_D V,
-    and below the JSD with D's distance from D* (both between 0 and log 2 here)."""
+    """Figure 1 on the left; on the right, over D steps: V(G, D) against C(G) = max_D V,
+    and below the JSD with D's distance from D* (both between 0 and log 2 here). D steps,
+    not G steps: they count every step, also those of D trained alone while G is frozen
+    (the "make p_g = p_data" lesson), where G steps stay 0 and the charts stayed empty."""
     traces, layout = figure_one(snap, (1, 1), (0.0, 0.56))
     rows = thin(history)
-    g = [r["g_steps"] for r in rows]
+    g = [r["d_steps"] for r in rows]
     span = steady_span(g[-1])
     traces += [
         line(g, [r["value_at_optimum"] for r in rows], "C(G) = −log 4 + 2·JSD: V at D = D*", "x2", "y4", line=dict(color=OPT)),
@@ -215,7 +217,7 @@ def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) 
         line(g, [r["gap_to_optimum"] for r in rows], "mean |D − D*|", "x2", "y5", line=dict(color=GAP)),
     ]
     layout.update(  # both panels on one x-axis, drawn under the lower one
-        xaxis2=dict(domain=[0.68, 1.0], anchor="y5", range=span, title=dict(text="G steps", **TITLE)),
+        xaxis2=dict(domain=[0.68, 1.0], anchor="y5", range=span, title=dict(text="D steps (k per G step)", **TITLE)),
         yaxis4=dict(domain=[0.45, 1.0], anchor="x2", range=list(value_range(rows)), title=dict(text="value", **TITLE)),
         yaxis5=dict(domain=[0.0, 0.4], anchor="x2", range=[0, 0.72], title=dict(text="JSD, |D − D*|", **TITLE)),
     )
@@ -314,7 +316,7 @@ st.title("Lab: GAN theory in 1-D")
 st.markdown("A small GAN learns a density you choose, drawn as in Figure 1 of Goodfellow et al. (2014): watch $D$ chase the "
             "optimal $D^*$, $V(G, D)$ approach its maximum $C(G) = -\\log 4 + 2\\,JSD$, and $G$ lower that towards $-\\log 4$. "
             "Press **Play**; change the loss, $k$ or the learning rates while it runs.")
-with st.expander("What D* is, why D tends to 1/2, what G minimises, and why the minimax loss stalls"):
+with st.expander("What D* is, why D tends to 1/2, what G minimises, and why the minimax loss stalls", expanded=True):
     st.markdown(EXPLAIN)
 
 view = st.radio("View", [SINGLE, PAIR], horizontal=True, key="lab1d_view", label_visibility="collapsed")

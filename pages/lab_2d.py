@@ -330,7 +330,7 @@ def live_view(thing, speed) -> None:
 st.title("Lab: mode collapse in 2-D")
 st.markdown("Train a GAN on points and watch it: which clusters of the real data it finds, which it loses, "
             "what D believes and where G is pushed. Press **Play**; compare recipes side by side to see which remedies work.")
-with st.expander("What is mode collapse, what does packing do, and how to read the picture"):
+with st.expander("What is mode collapse, what does packing do, and how to read the picture", expanded=True):
     st.markdown(EXPLAIN)
 
 view = st.radio("View", [ONE, COMPARE], horizontal=True, key="lab2d_view", label_visibility="collapsed")

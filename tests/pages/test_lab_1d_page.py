@@ -150,3 +150,22 @@ def test_a_replayed_step_click_steps_once(page, monkeypatch):
     assert counts(page) == (1, 1), "one click, one step, though Streamlit delivered it twice"
     page.button(key="lab1d_step").click().run()
     assert counts(page) == (2, 2), "the next click steps again"
+
+
+def test_the_freeze_g_lesson_fills_the_value_and_jsd_charts(page):
+    """Issue #21: with G frozen only D steps advance; the charts were drawn over G steps (all 0) and stayed empty."""
+    page.button(key="lab1d_match").click().run()
+    for _ in range(3):
+        page.button(key="lab1d_step").click().run()
+    assert counts(page) == (0, 3)
+    spec = chart_spec(page)
+    curves = [t for t in spec["data"] if t.get("xaxis") == "x2" and t["name"] != "−log 4 (p_g = p_data)"]
+    assert {t["name"] for t in curves} >= {"V(G, D) with the current D", "JSD(p_data ‖ p_g)"}
+    for t in curves:
+        assert len(set(t["x"])) >= 3, (t["name"], t["x"])  # one point per D step: a line, not a dot at step 0
+    assert spec["layout"]["xaxis2"]["title"]["text"].startswith("D steps")
+
+
+def test_the_explainer_is_open_by_default(page):
+    (explainer,) = [e for e in page.expander if e.label.startswith("What D* is")]
+    assert explainer.proto.expanded
