@@ -93,6 +93,10 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
                            help="super-resolution models (train --pairs sr4): enlarge each picture N times by bicubic, then "
                                 "translate the enlargement, so the output is N times the input's width and height (N = 4 for "
                                 "sr4; default 1: no enlargement). An input already enlarged takes --no-derive instead")
+    translate.add_argument("--strength", type=float, default=None, metavar="S",
+                           help="Lab colourisers (train --pairs lab): how much of the model's colour to lay on the grey "
+                                "picture, from 0 (the grey picture unchanged) to 1, as the Pix2Pix page's slider (default: "
+                                "the strength the checkpoint carries, chosen on validation photographs)")
     translate.add_argument("--model-input", action="store_true",
                            help="also write NAME-input.png: what the model was given (for models trained on derived pairs, "
                                 "the edge map, grey version, blurred or masked copy made from the picture)")
@@ -402,6 +406,7 @@ def _cmd_translate(args) -> int:
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     scale = parse_scale(args.scale)
     tr = load_translator(args.checkpoint)
+    tr.strength(args.strength)  # a strength the model has not, or out of 0 to 1: refused before any input is read
     if args.realism_map:
         require_discriminator(tr)  # refused before any input is read, not once per input
     if args.enlarge != 1:
@@ -449,7 +454,7 @@ def _cmd_translate(args) -> int:
                            enlarge=args.enlarge)
             image = read_image(data, src.name, before_decode=lambda w, h, c: check_picture_size(tr, w, h, c, name=shown, **options))
             del data
-            result = translate_picture(tr, image, **options, name=shown)
+            result = translate_picture(tr, image, **options, name=shown, strength=args.strength)
             pictures = {"input": lambda: result.source, "target": lambda: result.target,
                         "realism": lambda: realism_overlay(result.realism, result.output)}
             files = [_encoded(result.output, src.name)] + [_encoded(pictures[what](), ".png") for what in extras]

@@ -42,8 +42,8 @@ class DataConfig:
     n_points: int = _f(20000, "toy sources: how many points are drawn once, then shuffled like a data set")
     workers: int = _f(0, "data loader worker processes, for sources read lazily from disk")
     pairs: str | None = _f(None, "pix2pix: derive (source, target) pairs from any image source: its images are the targets and the "
-                           "sources are their edge maps, grey versions, blurred or masked copies, or 4x smaller copies enlarged back (sr4)",
-                           choices=("edges", "grey", "blur", "mask", "sr4"))
+                           "sources are their edge maps, grey versions, blurred or masked copies, or 4x smaller copies enlarged back (sr4); lab: grey into colour predicting only CIELAB a*b*",
+                           choices=("edges", "grey", "blur", "mask", "sr4", "lab"))
     direction: str = _f("AtoB", "pix2pix on --data paired: translate the A images (left halves, or folder A/) into the B images, or the reverse",
                         choices=("AtoB", "BtoA"))
     split: str = _f("train", "pix2pix pairs: train, or the held-out val / test pairs (a sub-folder of --data paired; "

@@ -265,8 +265,10 @@ def _build_pix2pix(cfg: Config, data: GanData):
     source = source_channels(cfg.data.pairs, target)
     size, width = cfg.data.image_size, cfg.model.width
     norm = cfg.model.norm or "batch"  # unset in checkpoints saved before --norm existed: they are batch norm
-    residual = cfg.data.pairs in PAIR_KINDS and PAIR_KINDS[cfg.data.pairs].residual  # sr4: output = input + correction
-    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder", norm=norm, residual=residual)
+    kind = PAIR_KINDS.get(cfg.data.pairs) if cfg.data.pairs else None
+    residual = kind is not None and kind.residual  # sr4: output = input + correction
+    G = UNetGenerator(source, target, size, width, skips=cfg.model.arch != "encoder-decoder", norm=norm, residual=residual,
+                      innermost=kind.innermost if kind else 1, lab=kind is not None and kind.lab)  # lab: a*b* only
     D = PatchDiscriminator(source, target, size, width, norm=norm)
     G.apply(init_dcgan_weights)  # the reference's "normal" init: N(0, 0.02), norm scales N(1, 0.02)
     D.apply(init_dcgan_weights)

@@ -19,6 +19,18 @@ memory stays bounded (a few tens of MB beyond the image itself) whatever the siz
 Dropout is off at inference (eval mode): a given image always gives the same output.
 The paper keeps it on as a noise source; here a reproducible answer matters more.
 
+A Lab colouriser (the ``lab`` pair kind, ``Translator.lab``) predicts only a grey
+picture's a*b* and keeps its lightness, and says how sure it is: ``colourise`` runs it
+``PASSES`` times with dropout on (the paper's own test-time noise) and on the mirrored
+picture, and each pixel's colour is shrunk by the passes' agreement,
+|m|^2 / (|m|^2 + var) (a Wiener gain: the mean colour m as the signal, the spread
+between passes as the noise; Gal and Ghahramani 2016 read that spread as the model's
+uncertainty). Where the passes disagree, the colour fades to grey. A ``strength``
+(0: the grey input itself, 1: the model's colour) scales what is left; its default is
+the one the model's file carries, chosen on the validation photographs
+(benchmarks/colour_eval.py). The passes' dropout masks are seeded, so a given picture
+always gives the same output.
+
 The realism map is the PatchGAN's verdict on (source, image), one sigmoid per 70 x 70
 patch, upsampled to the image. It needs the discriminator, so pix2pix exports keep it
 (``checkpoints.export_generator``); a file without it simply has no realism map
@@ -93,6 +105,26 @@ class Translator:
     def enlarge(self) -> int:
         """How many times this model enlarges a picture: 4 for sr4 (``translate_picture(enlarge=4)``), else 1."""
         return enlarge_factor(self.pairs)
+
+    @property
+    def lab(self) -> bool:
+        """A Lab colouriser: it predicts a grey picture's a*b* and keeps its lightness (``colourise``)."""
+        return bool(getattr(self.gen.model, "lab", False))
+
+    @property
+    def default_strength(self) -> float | None:
+        """A Lab colouriser's colour strength unless told otherwise (chosen on validation photographs), else None."""
+        return float(self.gen.model.default_strength) if self.lab else None
+
+    def strength(self, strength: float | None) -> float | None:
+        """``strength`` checked (0 to 1), or the default; refused in one sentence for a model without one."""
+        if strength is None:
+            return self.default_strength
+        if not self.lab:
+            raise ConfigError(f"{self.path.name} is not a Lab colouriser, so it has no colour strength; leave the strength unset.")
+        if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0 <= strength <= 1):
+            raise ConfigError(f"The colour strength must be a number from 0 (the grey input) to 1 (the model's colour), not {str(strength)[:40]!r}.")
+        return float(strength)
 
     @property
     def has_discriminator(self) -> bool:
@@ -170,20 +202,63 @@ def source_for(tr: Translator, image: np.ndarray) -> np.ndarray:
     return as_channels(image, tr.source_channels)
 
 
-# scikit-image's bundled colour photographs (no download): inputs to try a translator on at once.
-# "astronaut-face" is the astronaut's face cropped about as tightly as the LFW faces (forehead to chin).
-SAMPLE_PHOTOS = ("astronaut", "astronaut-face", "coffee", "chelsea")
+# Photographs to try a translator on at once (no download): the three held-out ones
+# (scikit-learn's and matplotlib's, which no shipped model trained on) first, then
+# scikit-image's. "astronaut-face" is the astronaut's face cropped about as tightly as
+# the LFW faces (forehead to chin).
+SAMPLE_PHOTOS = ("china", "flower", "grace_hopper", "astronaut", "astronaut-face", "coffee", "chelsea")
 _SAMPLE_CROPS = {"astronaut-face": ("astronaut", (slice(55, 175), slice(175, 295)))}
+_HELD_OUT_SAMPLES = {"china": "china.jpg", "flower": "flower.jpg", "grace_hopper": "grace_hopper.jpg"}
 
 
 def sample_photo(name: str) -> np.ndarray:
     """One of ``SAMPLE_PHOTOS`` as uint8 (H, W, 3)."""
     if name not in SAMPLE_PHOTOS:
         raise ConfigError(f"There is no sample photo {name!r}; use one of: {', '.join(SAMPLE_PHOTOS)}.")
+    if name in _HELD_OUT_SAMPLES:
+        from .data.builtin import held_out_photos
+
+        return np.array(held_out_photos()[_HELD_OUT_SAMPLES[name]], dtype=np.uint8)
     import skimage.data
 
     source, crop = _SAMPLE_CROPS.get(name, (name, (slice(None), slice(None))))
     return np.ascontiguousarray(getattr(skimage.data, source)()[crop], dtype=np.uint8)
+
+
+def sample_seen(tr: Translator, name: str) -> bool | None:
+    """Whether sample photograph ``name`` (or the photograph it is cut from) was among
+    ``tr``'s training pictures: True, False, or None when its training data are a
+    folder or file this cannot look into."""
+    from .data import builtin
+
+    photo = _SAMPLE_CROPS.get(name, (name, None))[0]
+    data = tr.gen.config.data
+    if data.name == "photos":
+        return photo in builtin._PHOTOS and data.split == "train"
+    if data.name == "colour-photos":
+        return photo in builtin.colour_photos(data.split)
+    return False if data.name in ("faces-lfw", "mnist-5k") else None
+
+
+def trained_on(tr: Translator) -> str:
+    """What ``tr`` learned from, in words: the photographs its tiles were cut from, or its data source's description."""
+    from .data.base import SOURCES
+
+    from .data import builtin
+
+    data = tr.gen.config.data
+    if data.name in ("photos", "colour-photos") and data.split == "train":
+        names = builtin._PHOTOS if data.name == "photos" else tuple(builtin.colour_photos("train"))
+        return f"tiles of {len(names)} photographs ({', '.join(n.replace('_', ' ') for n in names)})"
+    try:
+        return f"{SOURCES.get(data.name).description} ({data.name})"
+    except ConfigError:
+        return data.name
+
+
+def samples_in_order(tr: Translator) -> list[str]:
+    """``SAMPLE_PHOTOS`` with the ones ``tr`` never saw in training first."""
+    return sorted(SAMPLE_PHOTOS, key=lambda n: sample_seen(tr, n) is not False)
 
 
 def training_scale(tr: Translator, width: int, height: int) -> float:
@@ -199,7 +274,8 @@ def training_scale(tr: Translator, width: int, height: int) -> float:
     data = tr.gen.config.data
     if tr.enlarge > 1:
         return 1.0  # a super-resolution model restores detail pixel for pixel: at the picture's own size
-    short = data.image_size * (sorted(TILE_SCALES)[len(TILE_SCALES) // 2] if data.name == "photos" else 1)
+    tiled = data.name in ("photos", "colour-photos")  # sources cut into tiles at TILE_SCALES
+    short = data.image_size * (sorted(TILE_SCALES)[len(TILE_SCALES) // 2] if tiled else 1)
     return min(1.0, short / max(1, min(width, height)))
 
 
@@ -264,7 +340,7 @@ def _tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, out_ch
             pt, pl = (th - ch) // 2, (tw - cw) // 2
             if (ch, cw) != (th, tw):  # reflect-pad up to the tile's multiple, centred
                 crop = np.pad(crop, ((pt, th - ch - pt), (pl, tw - cw - pl), (0, 0)), mode="reflect")
-            x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].float().div_(127.5).sub_(1.0)
+            x = torch.from_numpy(np.array(crop.transpose(2, 0, 1)))[None].float().div_(127.5).sub_(1.0)  # a copy: crops of read-only pictures too
             with torch.inference_mode():
                 y = fn(x)[0, :, pt : pt + ch, pl : pl + cw].float().permute(1, 2, 0).numpy()
             wt = wy[:, None, None] * wx[j][None, :, None]
@@ -282,10 +358,90 @@ def _tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, out_ch
             acc[carry:], weight[carry:] = 0, 0
 
 
+PASSES = 4  # a Lab colouriser's passes per picture: 2 dropout masks, each on the picture and its mirror image
+_PASS_SEED = 0x1AB
+
+
+def colour_confidence(passes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, 2, H, W) a*b* of K passes -> (mean a*b* (2, H, W), confidence (1, H, W) in [0, 1]):
+    the Wiener gain |m|^2 / (|m|^2 + var), 1 where the passes agree, towards 0 where
+    they scatter as widely as the colour they agree on."""
+    mean = passes.mean(dim=0)
+    spread = (passes - mean).pow(2).sum(dim=1).mean(dim=0, keepdim=True)
+    power = mean.pow(2).sum(dim=0, keepdim=True)
+    return mean, power / (power + spread).clamp(min=1e-6)
+
+
+def colourise(model: torch.nn.Module, grey: torch.Tensor, strength: float, passes: int = PASSES) -> torch.Tensor:
+    """A Lab colouriser's colour for grey (1, 1, H, W) in [-1, 1]: a*b* (1, 2, H, W),
+    strength x confidence x the passes' mean (``lab_compose`` puts it on the grey)."""
+    flips = torch.arange(passes) % 2 == 1  # every other pass sees the mirror image
+    batch = grey.expand(passes, -1, -1, -1).clone()
+    batch[flips] = batch[flips].flip(-1)
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_PASS_SEED)  # the same masks for the same picture: reproducible
+        for m in dropouts:
+            m.train()
+        try:
+            ab = model.chroma(batch)
+        finally:
+            for m in dropouts:
+                m.eval()
+    ab[flips] = ab[flips].flip(-1)
+    mean, confidence = colour_confidence(ab)
+    return (strength * confidence * mean)[None]
+
+
+def lab_colour(tr: Translator, source: np.ndarray, strength: float, tile: int = TILE, overlap: int = OVERLAP,
+               progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """A Lab colouriser's a*b* for a grey source (uint8 (h, w, 1)): float32 (h, w, 2)."""
+    h, w = source.shape[:2]
+    ab = np.empty((h, w, 2), dtype=np.float32)
+
+    def write(top, rows):
+        ab[top : top + len(rows)] = rows
+
+    _tiled(lambda x: colourise(tr.gen.model, x, strength), source, 2, tr.multiple, write, tile, overlap, progress)
+    return ab
+
+
+def _bilinear(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices and weights of a bilinear resize along one side (half-pixel centres, edges clamped)."""
+    x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+    lo = np.floor(x).astype(np.int64)
+    return lo, np.minimum(lo + 1, n_in - 1), (x - lo).astype(np.float32)
+
+
+def lab_picture(grey: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """A grey picture (uint8 (H, W, 1)) with a*b* (float32 (h, w, 2), at any smaller size:
+    resized bilinearly) -> uint8 (H, W, 3) with the grey picture's own lightness. Done in
+    bands of rows, so memory stays bounded; where ab is 0 the pixel is the grey one."""
+    from .models.pix2pix import lab_compose
+
+    grey = _hwc(grey)[..., :1]
+    h, w = grey.shape[:2]
+    y0, y1, wy = _bilinear(h, ab.shape[0])
+    x0, x1, wx = _bilinear(w, ab.shape[1])
+    out = np.empty((h, w, 3), dtype=np.uint8)
+    rows = max(1, _BAND_PIXELS // max(1, w))
+    for top in range(0, h, rows):
+        band = slice(top, min(h, top + rows))
+        v = wy[band, None, None]
+        r = ab[y0[band]] * (1 - v) + ab[y1[band]] * v  # (rows, w_ab, 2)
+        r = r[:, x0] * (1 - wx[None, :, None]) + r[:, x1] * wx[None, :, None]  # (rows, W, 2)
+        g = torch.from_numpy(np.ascontiguousarray(grey[band].transpose(2, 0, 1)))[None].float().div_(127.5).sub_(1.0)
+        with torch.inference_mode():
+            rgb = lab_compose(g, torch.from_numpy(np.ascontiguousarray(r.transpose(2, 0, 1)))[None])
+        out[band] = np.clip(np.rint((rgb[0].permute(1, 2, 0).numpy() + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return out
+
+
 def translate(tr: Translator, source: np.ndarray, tile: int = TILE, overlap: int = OVERLAP,
-              progress: Callable[[float], None] | None = None) -> np.ndarray:
+              progress: Callable[[float], None] | None = None, strength: float | None = None) -> np.ndarray:
     """The generator's output for ``source`` (uint8 (H, W, C), as from ``source_for``):
-    uint8 (H, W, target channels), the same height and width, any size and aspect."""
+    uint8 (H, W, target channels), the same height and width, any size and aspect.
+    ``strength``: a Lab colouriser's colour strength (``Translator.strength``; None: its default)."""
     source = as_channels(source, tr.source_channels)
     h, w = source.shape[:2]
     out = np.empty((h, w, tr.target_channels), dtype=np.uint8)
@@ -293,6 +449,12 @@ def translate(tr: Translator, source: np.ndarray, tile: int = TILE, overlap: int
     def write(top, rows):
         out[top : top + len(rows)] = np.clip(np.rint((rows + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
+    if tr.lab:
+        s = tr.strength(strength)
+        if s == 0:
+            return np.repeat(source, 3, axis=2)  # the grey input itself, exactly
+        return lab_picture(source, lab_colour(tr, source, s, tile, overlap, progress))
+    tr.strength(strength)  # None, or refused in one sentence
     _tiled(tr.gen.model, source, tr.target_channels, tr.multiple, write, tile, overlap, progress)
     return out
 
@@ -327,11 +489,13 @@ class Translation:
 
 
 def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, derive_source: bool = True,
-                    progress: Callable[[float], None] | None = None, tile: int | None = None) -> Translation:
+                    progress: Callable[[float], None] | None = None, tile: int | None = None,
+                    strength: float | None = None) -> Translation:
     """Translate a picture as a user means it: for derived-pair models the source is
     derived from it first (unless ``derive_source`` is False: the image already is a
     source, e.g. a hand-drawn edge map). ``scale`` < 1 works on a smaller copy, closer
     to the scale of the training crops, and returns both images at the original size.
+    ``strength``: a Lab colouriser's colour strength (None: its default).
     No target, error or realism map: ``translate_picture`` adds those."""
     image = _hwc(image)
     h, w = image.shape[:2]
@@ -349,7 +513,14 @@ def translate_image(tr: Translator, image: np.ndarray, scale: float = 1.0, deriv
         work = _resize(image, sw, sh)
     derived = derive_source and tr.pairs is not None
     source = source_for(tr, work) if derived else as_channels(work, tr.source_channels)
-    output = translate(tr, source, tile=tile, progress=progress)
+    if tr.lab and (sw, sh) != (w, h):
+        # The colour is worked out at the training scale and laid on the full-size grey
+        # picture: its lightness and detail stay the picture's own at every scale.
+        s = tr.strength(strength)
+        full = source_for(tr, image) if derived else as_channels(image, 1)
+        output = np.repeat(full, 3, axis=2) if s == 0 else lab_picture(full, lab_colour(tr, source, s, tile=tile, progress=progress))
+        return Translation(picture=image, source=full, output=output, derived=derived, work_size=(sw, sh))
+    output = translate(tr, source, tile=tile, progress=progress, strength=strength)
     if (sw, sh) != (w, h):
         source, output = _resize(source, w, h), _resize(output, w, h)
     return Translation(picture=image, source=source, output=output, derived=derived,
@@ -404,7 +575,7 @@ def check_enlarge(tr: Translator, width: int, height: int, enlarge: int, name: s
 
 def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False, scale: str | float = AS_TRAINED,
                       derive: bool = True, realism: bool = False, name: str | None = None, enlarge: int = 1,
-                      progress: Callable[[float], None] | None = None) -> Translation:
+                      strength: float | None = None, progress: Callable[[float], None] | None = None) -> Translation:
     """Translate one picture (uint8 (H, W, C), as from ``untrusted.read_image``) the way the
     Pix2Pix page and ``python -m gan_core translate`` both do.
 
@@ -421,9 +592,12 @@ def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False
     bicubic and the enlargement translated as it is (no derivation: it already is what
     the model restores), so the result is ``enlarge`` times the picture's size; the
     output's pixels are checked against the limit before anything is allocated.
+    ``strength`` (a Lab colouriser's, 0 to 1; None: the default its file carries):
+    0 gives the grey input back exactly, 1 the model's colour where it is sure.
     Raises GanError (one sentence) for what cannot be translated."""
     if realism:
         require_discriminator(tr)  # before the work, not after it
+    tr.strength(strength)  # refused before the work
     picture = _hwc(picture)
     tile = _picture_budget(tr, picture, pair=pair, scale=scale, derive=derive, realism=realism, enlarge=enlarge, name=name)
     target = None
@@ -438,7 +612,8 @@ def translate_picture(tr: Translator, picture: np.ndarray, *, pair: bool = False
     h, w = picture.shape[:2]
     scale = parse_scale(scale)
     factor = training_scale(tr, w, h) if scale == AS_TRAINED else scale
-    result = translate_image(tr, picture, scale=factor, derive_source=derive and not pair, progress=progress, tile=tile)
+    result = translate_image(tr, picture, scale=factor, derive_source=derive and not pair, progress=progress, tile=tile,
+                             strength=strength)
     if target is None and result.derived and picture.shape[2] >= tr.target_channels:
         target = as_channels(picture, tr.target_channels)  # a grey picture cannot be the target of a colour model
     return dataclasses.replace(
@@ -455,7 +630,10 @@ def unet_shape(tr: Translator) -> budget.UNetShape:
     from .models.pix2pix import patch_layers
 
     c = tr.gen.config
-    return budget.UNetShape(tr.source_channels, tr.target_channels, tr.gen.model.depth, int(c.model.width or 1),
+    # A Lab colouriser runs PASSES pictures at once (``colourise``): activations grow with
+    # the batch as they grow with the width, so its shape is counted as PASSES times as wide.
+    width = int(c.model.width or 1) * (PASSES if tr.lab else 1)
+    return budget.UNetShape(tr.source_channels, tr.target_channels, tr.gen.model.depth, width,
                             skips=c.model.arch != "encoder-decoder", patch_layers=patch_layers(c.data.image_size))
 
 
@@ -463,7 +641,7 @@ def _derive_bytes(pairs: str | None, pixels: int) -> int:
     """Deriving a source from ``pixels`` pixels (data/paired.derive): grey converts the
     whole picture through float32; edges and blur work in float bands of about 4 MP
     (Canny's float64 arrays measured at about 48 bytes a pixel); a mask copies it."""
-    if pairs == "grey":
+    if pairs in ("grey", "lab"):
         return pixels * 20
     if pairs in ("edges", "blur"):
         return min(pixels, (1 << 22) + (1 << 20)) * 48
@@ -644,6 +822,7 @@ def realism_overlay(realism: np.ndarray, output: np.ndarray) -> np.ndarray:
 __all__ = [
     "AS_TRAINED",
     "OVERLAP",
+    "PASSES",
     "SAMPLE_PHOTOS",
     "SCALES",
     "TILE",
@@ -654,6 +833,10 @@ __all__ = [
     "border_ratio",
     "cached_translator",
     "check_enlarge",
+    "colour_confidence",
+    "colourise",
+    "lab_colour",
+    "lab_picture",
     "heatmap",
     "l1_error_map",
     "load_translator",
@@ -662,6 +845,8 @@ __all__ = [
     "realism_overlay",
     "require_discriminator",
     "sample_photo",
+    "sample_seen",
+    "samples_in_order",
     "source_for",
     "split_pair",
     "training_scale",

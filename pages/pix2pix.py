@@ -19,14 +19,21 @@ from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from pages.common.checkpoints import loaded_or_stop, own_checkpoint
 from pages.common.session import settings_or_stop, through_app, visitor
-from pages.common.shared import ResultCache, cached_result, for_page, named, plain, results_zip, translate_upload
+from pages.common.shared import ResultCache, cached_result, download_stem, for_page, named, plain, results_zip, translate_upload
 
 through_app()
 
-TRAIN_COMMAND = "python -m gan_core train --recipe pix2pix --data photos --pairs grey --image-size 64"
+TRAIN_COMMAND = "python -m gan_core train --recipe pix2pix --data colour-photos --pairs lab --image-size 64"
 FACE_DATA = ("faces-lfw", "celeba")  # trained on faces: the sample photograph is a face, cropped as those are
 AS_TRAINED = translate.AS_TRAINED  # scale each picture to the size of the training pictures (translate.training_scale)
 SCALES = list(translate.SCALES)  # the translate command offers the same (--scale)
+# Wall time of each shipped demo's documented training command on this project's 2-core CPU (docs/BENCHMARKS.md).
+SHIPPED_TRAINING_TIME = {
+    "pix2pix-grey-to-colour-photos": "9 min 03 s",
+    "pix2pix-edges-to-faces": "14 min 38 s",
+    "pix2pix-super-resolution-photos": "7 min 53 s",
+}
+SEEN = {True: "seen in training", False: "never seen", None: "training data unknown"}
 
 
 # ------------------------------------------------------------------ cached engine calls
@@ -50,29 +57,29 @@ def results_cache() -> ResultCache:
 # Keyed by the picture's bytes (a hash) and name, or the sample's name, the checkpoint's path and mtime and
 # the settings; a refusal is kept too, so a bad file is not read again on every rerun.
 def translated_upload(path: str, mtime: float, data: bytes, name: str, pair: bool, scale: str | float, derive: bool,
-                      realism: bool, enlarge: int = 1):
+                      realism: bool, enlarge: int = 1, strength: float | None = None):
     def compute():
         try:
             return for_page(translate_upload(load_translator(path, mtime), data, name, pair=pair, scale=scale, derive=derive,
-                                             realism=realism, enlarge=enlarge))
+                                             realism=realism, enlarge=enlarge, strength=strength))
         except GanError as e:
             return str(e)
 
-    key = ("upload", path, mtime, hashlib.sha256(data).hexdigest(), name, pair, scale, derive, enlarge)
+    key = ("upload", path, mtime, hashlib.sha256(data).hexdigest(), name, pair, scale, derive, enlarge, strength)
     return cached_result(results_cache(), key, realism, compute)
 
 
 def translated_sample(path: str, mtime: float, name: str, scale: str | float, derive: bool, realism: bool,
-                      enlarge: int = 1):
+                      enlarge: int = 1, strength: float | None = None):
     def compute():
         try:
             result = translate.translate_picture(load_translator(path, mtime), translate.sample_photo(name), scale=scale,
-                                                 derive=derive, realism=realism, enlarge=enlarge)
+                                                 derive=derive, realism=realism, enlarge=enlarge, strength=strength)
             return for_page(named(result, f"{name}.png"))
         except GanError as e:
             return str(e)
 
-    return cached_result(results_cache(), ("sample", path, mtime, name, scale, derive, enlarge), realism, compute)
+    return cached_result(results_cache(), ("sample", path, mtime, name, scale, derive, enlarge, strength), realism, compute)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,6 +103,21 @@ def describe(entry, tr) -> str:
             f"{origin}{live}.")
 
 
+def expectations(entry, tr) -> str:
+    """One line: what the translator was trained on, at what size, for how long, and what to expect of it."""
+    c = tr.gen.config
+    kind = PAIR_KINDS.get(tr.pairs)
+    took = SHIPPED_TRAINING_TIME.get(entry.path.stem) if entry.shipped else None
+    length = f"{tr.gen.step:,} steps of {c.train.batch_size} crops" + (f" ({took} on a 2-core CPU)" if took else "")
+    expect = kind.expect if kind is not None and kind.expect else "expect what its training pairs taught it, on pictures like them"
+    return f"Trained on {translate.trained_on(tr)}, at {c.data.image_size} px, for {length}: {expect}."
+
+
+def translator_stem(entry) -> str:
+    """The translator's part of a download's name: the demo's or uploaded file's name, or the run's id."""
+    return download_stem(entry.run_id if entry.run_id and not entry.shipped else entry.path.name)
+
+
 def scale_label(scale) -> str:
     return "As in training" if scale == AS_TRAINED else "Full size" if scale == 1 else f"{scale:.1%}".replace(".0%", "%")
 
@@ -109,7 +131,8 @@ def show(i: int, r, tr, pair: bool) -> None:
     head, button = st.columns([4, 1], vertical_alignment="bottom")
     scaled = f", translated at {size(r.work_size)}" if r.work_size else ""
     head.markdown(f"**{plain(r.name)}** · {size(r.size)} pixels{scaled}")
-    button.download_button("Download (PNG)", r.png, file_name=f"{r.stem}.png", mime="image/png", icon=":material/download:",
+    button.download_button("Download (PNG)", r.png, file_name=f"{r.stem}-{translator_stem(entry)}.png", mime="image/png",
+                           icon=":material/download:",
                             on_click="ignore", key=f"p2p_dl_{i}", width="stretch")
     grown = enlarge > 1  # the page's "Make it 4x larger" (set below, before any picture is shown)
     pictures = [(r.image, "Source half of the pair" if pair else f"Your picture, enlarged {enlarge}x by bicubic" if grown
@@ -168,6 +191,7 @@ chosen = st.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k
 entry = by_key[chosen]
 tr = loaded_or_stop(entry, load_translator)
 st.caption(plain(describe(entry, tr)))
+st.info(plain(expectations(entry, tr)), icon=":material/info:")
 
 o1, o2, o3, o4 = st.columns(4, vertical_alignment="top")
 scale = o1.selectbox("Translate at", SCALES, format_func=scale_label, key="p2p_scale",
@@ -197,6 +221,12 @@ if tr.enlarge > 1:  # a super-resolution model: enlarge by bicubic, then sharpen
                                            f"{tr.enlarge} times your picture's width and height. Off: the model is shown "
                                            f"sharpening a {tr.enlarge}x smaller copy of your picture, so you can compare it "
                                            "with the original.") else 1
+strength = None
+if tr.lab:  # a Lab colouriser: how much of its colour to lay on the grey picture (translate.translate_picture(strength=...))
+    strength = st.slider("Colour strength", 0.0, 1.0, value=tr.default_strength, step=0.05, key=f"p2p_strength_{entry.key}",
+                         help=f"0 gives the grey picture back unchanged; 1 the model's colour wherever it is sure. The default "
+                              f"({tr.default_strength:.2f}) is the strongest that kept the model within a quarter of a dB of "
+                              "the grey picture on photographs it never trained on; above it, wrong colours cost more.")
 
 # No type= on purpose: Streamlit then refuses the whole widget, every file with it, for one file whose name
 # holds a NUL ("Filename cannot contain null bytes."); the engine checks each file's name and content instead.
@@ -214,18 +244,23 @@ if files:
         st.warning(plain(rest), icon=":material/block:")
     for f in files[:taken]:  # in upload order; a bad file is one sentence among the results, never the end of them
         with st.spinner(f"Translating {plain(untrusted.shown_name(f.name))}…"):
-            outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism, enlarge)
+            outcome = translated_upload(*key, f.getvalue(), f.name, pair, scale, derive, realism, enlarge, strength)
         show_outcome(outcome, tr, pair, results)
 else:
+    samples = translate.samples_in_order(tr)  # the ones this model never saw first
     if st.session_state.get("_p2p_sample_for") != entry.key:  # each checkpoint starts on the sample that suits it
         st.session_state["_p2p_sample_for"] = entry.key
-        st.session_state["p2p_sample"] = "astronaut-face" if tr.gen.config.data.name in FACE_DATA else "astronaut"
-    sample = st.segmented_control("Or try a sample photograph (from scikit-image)", translate.SAMPLE_PHOTOS, key="p2p_sample",
-                                  format_func=lambda n: n.replace("-", "'s "), required=True)
+        st.session_state["p2p_sample"] = "astronaut-face" if tr.gen.config.data.name in FACE_DATA else samples[0]
+    sample = st.segmented_control("Or try a sample photograph", samples, key="p2p_sample", required=True,
+                                  format_func=lambda n: f"{n.replace('-', chr(39) + 's ').replace('_', ' ')} "
+                                                        f"({SEEN[translate.sample_seen(tr, n)]})",
+                                  help="From scikit-learn, matplotlib and scikit-image. \"Never seen\": not among this "
+                                       "model's training pictures, so it shows what the model does with a photo of yours; "
+                                       "\"seen in training\" ones flatter it.")
     with st.spinner("Translating…"):
-        outcome = translated_sample(*key, sample or translate.SAMPLE_PHOTOS[0], scale, derive, realism, enlarge)
+        outcome = translated_sample(*key, sample or samples[0], scale, derive, realism, enlarge, strength)
     show_outcome(outcome, tr, False, results)  # the samples are single photographs, never pairs
 if len(results) > 1:
     st.download_button(f"Download all {len(results)} translations (zip of PNGs)", lambda: results_zip(results),
-                       file_name="translations.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
+                       file_name=f"translations-{translator_stem(entry)}.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
                        key="p2p_dl_all")

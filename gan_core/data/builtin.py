@@ -187,3 +187,45 @@ def load_photos(cfg: DataConfig) -> GanData:
         split=cfg.split if held_out else None,
     )
 
+
+
+# Every colour photograph that ships with the installed packages, for the Lab colouriser
+# (``--data colour-photos``): the nine scikit-image ones above and matplotlib's
+# Minduka_Present_Blue_Pack.png (scikit-learn's two, and matplotlib's grace_hopper.jpg,
+# are the held-out ones). Two are kept apart as the validation split, on which a
+# colouriser's strength is chosen; the held-out photographs are the test split.
+_VALIDATION_PHOTOS = ("chelsea", "rocket")
+
+
+@lru_cache(maxsize=1)
+def _minduka() -> np.ndarray:
+    import matplotlib.cbook as cbook
+
+    with cbook.get_sample_data("Minduka_Present_Blue_Pack.png") as f:
+        return _read_only(np.asarray(Image.open(f).convert("RGB")))
+
+
+def colour_photos(split: str) -> dict[str, np.ndarray]:
+    """The photographs of ``--data colour-photos`` for ``split`` by name, uint8 (H, W, 3)."""
+    if split == "test":
+        return held_out_photos()
+    every = {**dict(zip(_PHOTOS, _photos())), "Minduka_Present_Blue_Pack": _minduka()}
+    return {n: p for n, p in every.items() if (n in _VALIDATION_PHOTOS) == (split == "val")}
+
+
+@register_source(
+    "colour-photos",
+    "image",
+    f"deterministic tiles of every colour photograph bundled offline: {len(_PHOTOS) - len(_VALIDATION_PHOTOS) + 1} to train on, "
+    f"{' and '.join(_VALIDATION_PHOTOS)} to validate on (--split val), the held-out three to test on (--split test)",
+    builtin=True,
+    tags=("colour",),
+)
+def load_colour_photos(cfg: DataConfig) -> GanData:
+    """Tiles (as ``photos``) of ``colour_photos(cfg.split)``."""
+    photos = colour_photos(cfg.split)
+    tiles = [t for photo in photos.values() for t in _tiles(photo, cfg.image_size)]
+    x = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)
+    real = arrays_to_real(x, cfg.image_size, cfg.channels or 3)
+    return GanData("colour-photos", "image", tuple(real.shape[1:]), tensors={"real": real},
+                   description=f"{len(real)} tiles from {', '.join(photos)}", split=cfg.split)

@@ -16,6 +16,9 @@ Derived: ``--data <any image source> --pairs edges|grey|blur|mask|sr4``: the sou
     images are the targets and the sources are made from them by ``derive``:
     edges  Canny edges (scikit-image, sigma 1) as black lines on white, 1 channel
     grey   the luminance (ITU-R 601, as Pillow's "L"), 1 channel; needs colour targets
+    lab    the same grey source; the generator predicts only CIELAB a*b* and keeps the
+           grey picture's lightness (``models.pix2pix.lab_compose``), as the reference's
+           colorization_model does; its U-Net stops at 2 x 2 (``PairKind.innermost``)
     blur   a Gaussian blur of sigma 1.5 pixels
     mask   a square hole (1/4 to 1/2 of the side, mid-grey) at a random place per item
     sr4    the image shrunk by 4 (bicubic, antialiased) and enlarged back by 4 (bicubic)
@@ -71,15 +74,20 @@ class PairKind:
     grey_source: bool  # the source has one channel whatever the target's (edge maps, grey versions)
     needs_colour: bool  # the images must be in colour (their grey version is the source)
     residual: bool = False  # the generator adds a correction to its input (restoration of a picture it is given at full size)
+    lab: bool = False  # the generator predicts CIELAB a*b* and keeps the grey source's lightness (``UNetGenerator(lab=True)``)
+    expect: str = ""  # what to expect of a small demo model of this kind, one clause for the Pix2Pix page
+    innermost: int = 1  # the U-Net's innermost side at the crop size (2: one level fewer, no 1 x 1 level whose border band shows)
     enlarge: int = 1  # the source is the picture shrunk by this factor and enlarged back: a model of this kind enlarges pictures by it
 
 
 FROM_FILES = "files"
 PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
     PairKind("edges", "edges → picture", "The images are the targets; each source is the image's edge map (Canny, black lines on white).",
-             "Edge map", "edge maps into pictures", "edge maps", derived=True, grey_source=True, needs_colour=False),
+             "Edge map", "edge maps into pictures", "edge maps", derived=True, grey_source=True, needs_colour=False,
+             expect="expect a blurred picture of the kind it learned (a face for the faces demo) drawn along the edges, not a photograph"),
     PairKind("grey", "grey → colour", "The images are the targets; each source is the image's grey version, so the images must be in colour.",
-             "Grey version", "grey into colour", "grey already", derived=True, grey_source=True, needs_colour=True),
+             "Grey version", "grey into colour", "grey already", derived=True, grey_source=True, needs_colour=True,
+             expect="expect plausible colours only on things like its training pictures, and wrong colour casts elsewhere"),
     PairKind("blur", "blurred → sharp", "The images are the targets; each source is a blurred copy (Gaussian, σ 1.5 pixels).",
              "Blurred copy", "blurred into sharp", "blurred already", derived=True, grey_source=False, needs_colour=False),
     PairKind("mask", "masked → filled", "The images are the targets; each source is a copy with a grey square hole, "
@@ -88,7 +96,14 @@ PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
     PairKind("sr4", "4x smaller → sharp (super-resolution)", "The images are the targets; each source is the image shrunk "
              "to a quarter of its width and height (bicubic) and enlarged back to its size, so a model learns to sharpen a "
              "picture enlarged 4x.", "Bicubic 4x enlargement", "pictures enlarged 4x into sharp ones", "enlarged 4x already",
-             derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4),
+             derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4,
+             expect="expect sharper edges than a plain bicubic enlargement, and no invented fine texture"),
+    PairKind("lab", "grey → colour (Lab, lightness kept)", "The images are the targets; each source is the image's grey "
+             "version, and the model predicts only its colour (CIELAB a*b*), keeping the grey picture's lightness.",
+             "Grey version", "grey into colour, keeping its lightness", "grey already",
+             derived=True, grey_source=True, needs_colour=True, lab=True, innermost=2,
+             expect="expect faint colour (skies, foliage, skin) where it is sure and grey where it is not, never a "
+                    "vivid recolouring; the strength slider trades colour for the risk of a wrong one"),
     PairKind(FROM_FILES, "pairs in the files", "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders "
              "A/ and B/ whose files have matching names; either may sit in train/ val/ test/ sub-folders.",
              "Source half", "one half of each pair into the other", "source halves already",
@@ -197,7 +212,7 @@ def derive(kind: str, image: np.ndarray, box: tuple[int, int, int] | None = None
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
-    if kind == "grey":
+    if kind in ("grey", "lab"):
         return to_grey(image)
     if PAIR_KINDS[kind].enlarge > 1:
         return degrade(image, PAIR_KINDS[kind].enlarge)

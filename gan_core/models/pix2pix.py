@@ -30,6 +30,23 @@ U-Net generator
     Fully convolutional: a generator of depth d runs on any H x W that are
     multiples of 2^d (the bottleneck is then (H / 2^d) x (W / 2^d) instead of 1 x 1).
 
+    ``innermost`` > 1 stops the encoder at that side (at the crop size) instead of
+    1 x 1: ``innermost=2`` is one level fewer. A 1 x 1 innermost level at the crop
+    size is one number per channel for the whole crop, so the network learns where
+    the crop's borders are and colours them differently (the grey model's band at the
+    right border, docs/BENCHMARKS.md); at 2 x 2 and above every innermost value comes
+    from a padded border and from the inside alike.
+
+    ``lab=True`` (the ``lab`` pair kind, the reference's colorization_model): the
+    source is a grey picture (1 channel) and the network predicts only its CIELAB
+    a*b* (2 channels, ``chroma``); ``compose`` puts them together with the grey
+    picture's own lightness L* into RGB, so brightness and structure are the input's
+    whatever the network does. ``forward`` is ``compose(x, chroma(x))``, so the
+    objective, the discriminator and the live grid see RGB as for any colour model.
+    The buffer ``default_strength`` is the colour strength chosen on the validation
+    photographs (benchmarks/colour_eval.py writes it into the shipped file); a
+    checkpoint carries it.
+
 PatchGAN discriminator (the reference's NLayerDiscriminator)
     Sees the channel-concatenation of (source, target or output) and returns one
     logit per overlapping patch: with n_layers = 3 each output sees 70 x 70 input
@@ -68,6 +85,41 @@ def patch_layers(image_size: int) -> int:
     return 3 if image_size >= 32 else 2
 
 
+AB_SCALE = 110.0  # a*b* = tanh * AB_SCALE: the sRGB gamut's a* and b* lie within about +-110
+# sRGB (D65) linear RGB <-> XYZ, and the white point (Xn, Yn, Zn).
+_XYZ_TO_RGB = ((3.2404542, -1.5371385, -0.4985314), (-0.9692660, 1.8760108, 0.0415560), (0.0556434, -0.2040259, 1.0572252))
+_WHITE = (0.95047, 1.0, 1.08883)
+_DELTA = 6.0 / 29.0
+
+
+def srgb_to_linear(v: torch.Tensor) -> torch.Tensor:
+    return torch.where(v <= 0.04045, v / 12.92, ((v.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(v: torch.Tensor) -> torch.Tensor:
+    return torch.where(v <= 0.0031308, v * 12.92, 1.055 * v.clamp(min=0.0031308) ** (1 / 2.4) - 0.055)
+
+
+def _f_inv(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > _DELTA, t.clamp(min=_DELTA) ** 3, 3 * _DELTA**2 * (t - 4.0 / 29.0))
+
+
+def lab_compose(grey: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """A grey picture's lightness with colour: grey (N, 1, H, W) in [-1, 1] and a*b*
+    (N, 2, H, W) in CIELAB units -> RGB (N, 3, H, W) in [-1, 1]. The lightness L* is the
+    grey picture's (a grey pixel g has L* of sRGB (g, g, g)); with ab = 0 the result is
+    the grey picture itself (the matrix is normalised so that white maps to white
+    exactly). Out-of-gamut colours are clipped in linear RGB."""
+    y = srgb_to_linear((grey + 1) / 2)  # (N, 1, H, W): relative luminance Y of the grey pixel
+    fy = torch.where(y > _DELTA**3, y.clamp(min=_DELTA**3) ** (1 / 3), y / (3 * _DELTA**2) + 4.0 / 29.0)
+    fx, fz = fy + ab[:, :1] / 500.0, fy - ab[:, 1:2] / 200.0
+    xyz = torch.cat([_WHITE[0] * _f_inv(fx), y, _WHITE[2] * _f_inv(fz)], dim=1)
+    m = torch.tensor(_XYZ_TO_RGB, dtype=xyz.dtype, device=xyz.device)
+    white = m @ torch.tensor(_WHITE, dtype=xyz.dtype, device=xyz.device)
+    rgb = torch.einsum("ij,njhw->nihw", m / white[:, None], xyz).clamp(0.0, 1.0)
+    return linear_to_srgb(rgb) * 2 - 1
+
+
 def _norm(kind: str, ch: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(ch)
@@ -78,13 +130,22 @@ def _norm(kind: str, ch: int) -> nn.Module:
 
 class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, image_size: int, width: int = 64,
-                 skips: bool = True, norm: str = "batch", dropout: float = 0.5, residual: bool = False):
+                 skips: bool = True, norm: str = "batch", dropout: float = 0.5, residual: bool = False,
+                 innermost: int = 1, lab: bool = False):
         super().__init__()
         if residual and in_channels != out_channels:
             raise ValueError("a residual U-Net needs as many input channels as output channels")
-        self.depth = unet_depth(image_size)
+        if lab and (in_channels, out_channels) != (1, 3):
+            raise ValueError("a Lab U-Net takes a grey picture and makes a colour one")
+        self.depth = unet_depth(image_size) - int(round(math.log2(innermost)))
+        if 2 ** int(round(math.log2(innermost))) != innermost or self.depth < 3:
+            raise ValueError(f"the innermost side must be a power of two well below the crop, not {innermost}")
         self.skips = skips
         self.residual = residual
+        self.lab = lab
+        if lab:
+            self.register_buffer("default_strength", torch.tensor(1.0))
+            out_channels = 2  # a*b*: the lightness is the input's
         d = self.depth
         bias = norm != "batch"
         ch = [width * 2 ** min(i, 3) for i in range(d)]  # output channels of encoder level i
@@ -94,7 +155,7 @@ class UNetGenerator(nn.Module):
                 # in_channels x H x W -> ch0 x H/2 x W/2: no norm on the outermost conv
                 down.append(nn.Sequential(nn.Conv2d(in_channels, ch[0], 4, 2, 1, bias=bias)))
             elif i == d - 1:
-                # ch[d-2] x 2 x 2 -> ch[d-1] x 1 x 1 (at the crop size): the innermost has no norm
+                # ch[d-2] x 2i x 2i -> ch[d-1] x i x i (i = innermost, at the crop size): the innermost has no norm
                 down.append(nn.Sequential(nn.LeakyReLU(0.2, True), nn.Conv2d(ch[i - 1], ch[i], 4, 2, 1, bias=bias)))
             else:
                 # ch[i-1] x s x s -> ch[i] x s/2 x s/2
@@ -119,6 +180,15 @@ class UNetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, in_channels, H, W) with H, W multiples of 2^depth -> (N, out_channels, H, W)
+        if self.lab:
+            return lab_compose(x, self.chroma(x))
+        return self._unet(x)
+
+    def chroma(self, x: torch.Tensor) -> torch.Tensor:
+        """A Lab model's a*b* for grey x: (N, 1, H, W) in [-1, 1] -> (N, 2, H, W) in CIELAB units."""
+        return self._unet(x) * AB_SCALE
+
+    def _unet(self, x: torch.Tensor) -> torch.Tensor:
         features = []
         h = x
         for block in self.down:
@@ -130,7 +200,7 @@ class UNetGenerator(nn.Module):
             h = self.up[i](h)
         if self.residual:
             return (x + h).clamp(-1.0, 1.0)  # the input plus the learned correction
-        return h
+        return h  # (N, out_channels, H, W) in [-1, 1]
 
 
 class PatchDiscriminator(nn.Module):

@@ -18,14 +18,14 @@ from gan_core.errors import ConfigError
 
 
 def test_every_kind_is_described_once_and_fully():
-    assert list(PAIR_KINDS) == ["edges", "grey", "blur", "mask", "sr4", FROM_FILES]
+    assert list(PAIR_KINDS) == ["edges", "grey", "blur", "mask", "sr4", "lab", FROM_FILES]
     for name, kind in PAIR_KINDS.items():
         assert kind.name == name
         for text in (kind.label, kind.note, kind.model_input, kind.turns, kind.already):
             assert text.strip() == text and text, (name, text)
         assert kind.note.endswith(".") and kind.model_input[0].isupper()
     assert len({k.label for k in PAIR_KINDS.values()}) == len(PAIR_KINDS)  # a menu tells them apart
-    assert DERIVED_KINDS == ("edges", "grey", "blur", "mask", "sr4") and not PAIR_KINDS[FROM_FILES].derived
+    assert DERIVED_KINDS == ("edges", "grey", "blur", "mask", "sr4", "lab") and not PAIR_KINDS[FROM_FILES].derived
 
 
 def test_the_config_offers_exactly_the_derived_kinds():
@@ -59,7 +59,7 @@ def test_an_unknown_kind_is_refused_naming_the_others():
 
 def test_a_kind_that_needs_colour_refuses_grey_data_and_names_the_alternatives():
     needs = [k for k in DERIVED_KINDS if PAIR_KINDS[k].needs_colour]
-    assert needs == ["grey"]
+    assert needs == ["grey", "lab"]
     with pytest.raises(ConfigError) as e:
         load_data(DataConfig(name="faces-lfw", pairs="grey", image_size=16, limit=2))  # grey faces
     assert "--pairs edges, blur, mask or sr4" in str(e.value) and "'faces-lfw' is grey" in str(e.value)

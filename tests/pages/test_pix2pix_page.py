@@ -56,7 +56,27 @@ def models(tmp_path_factory):
         train(cfg, run_dir)
         out[name] = run_dir / "checkpoints" / "last.safetensors"
     out["no-d"] = generator_only(out["grey"], root / "g-only.safetensors")
+    out["lab"] = colourful_lab(root)
     return out
+
+
+def colourful_lab(root: Path) -> Path:
+    """A tiny Lab colouriser (2 steps) whose last layer's bias is set so that it clearly
+    colours every pixel (an untrained one predicts nearly no colour), with a default
+    strength of 0.4 in its file as benchmarks/colour_eval.py --write would store it."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    cfg = resolve(tiny("pix2pix", "colour-photos", **{"data.pairs": "lab", "data.limit": 16}))
+    run_dir = create_run(cfg, root / "runs")
+    train(cfg, run_dir)
+    with safe_open(str(run_dir / "checkpoints" / "last.safetensors"), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["generator.up.0.1.bias"] = torch.tensor([0.5, -0.4])
+    tensors["generator.default_strength"] = torch.tensor(0.4)
+    save_file(tensors, str(root / "lab.safetensors"), metadata=meta)
+    return root / "lab.safetensors"
 
 
 @pytest.fixture
@@ -128,8 +148,9 @@ def test_a_sample_photograph_is_translated_at_once(env, models):
     assert at.selectbox(key="p2p_ckpt").value == str(env / "pix2pix-grey.safetensors")
     assert any(c.value.startswith("Turns grey into colour, on pairs made from photos") and "shipped demo" in c.value
                for c in at.caption)
-    # As in training by default: the 512 px astronaut shrunk to the scale of the training pictures, and back.
-    assert headings(at) == ["**astronaut.png** · 512 x 512 pixels, translated at 48 x 48"]
+    # A photograph it never saw first (china.jpg), as in training by default: shrunk to the scale of the training
+    # pictures (a short side of 3 crops), and back.
+    assert headings(at) == ["**china.png** · 640 x 427 pixels, translated at 72 x 48"]
     assert captions(at) == ["Your picture", "Grey version: what the model is given", "Output, at the picture's own size",
                             captions(at)[3]]
     assert captions(at)[3].startswith("L1 error against your picture: mean 0.")
@@ -380,3 +401,71 @@ def test_the_uploader_says_the_limits_the_engine_holds(env, models, monkeypatch)
     assert f"Up to {untrusted.MAX_PICTURES} pictures" in help_text and "at most 255 characters" in help_text
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     assert f"Up to {untrusted.MAX_DEMO_PICTURES} pictures" in page().get("file_uploader")[-1].proto.help
+
+
+# ------------------------------------------------------------- issue #21: what to expect, samples, download names
+
+
+def test_the_samples_say_seen_or_never_seen_and_the_never_seen_come_first(env, models):
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")  # trained on scikit-image's photos
+    at = page()
+    control = at.segmented_control(key="p2p_sample")
+    assert list(control.options)[:3] == ["china (never seen)", "flower (never seen)", "grace hopper (never seen)"]
+    assert list(control.options)[3:] == ["astronaut (seen in training)", "astronaut's face (seen in training)",
+                                         "coffee (seen in training)", "chelsea (seen in training)"]
+    assert control.value == "china"
+
+
+def test_each_translator_says_what_it_learned_from_for_how_long_and_what_to_expect(env, models):
+    shutil.copy(models["edges"], env / "pix2pix-edges.safetensors")
+    at = page()
+    line = [i.value for i in at.info if i.value.startswith("Trained on")]
+    assert line == ["Trained on 100 grey 25x25 face crops from Labeled Faces in the Wild, bundled with scikit-image "
+                    "(faces-lfw), at 16 px, for 2 steps of 8 crops: expect a blurred picture of the kind it learned "
+                    "(a face for the faces demo) drawn along the edges, not a photograph."]
+    # Every sample is one this face model never saw; the face comes first for a face model.
+    assert all(o.endswith("(never seen)") for o in at.segmented_control(key="p2p_sample").options)
+
+
+def test_two_translators_results_of_one_picture_download_under_different_names(env, models, monkeypatch):
+    from streamlit.delta_generator import DeltaGenerator
+
+    names = []
+    original = DeltaGenerator.download_button
+
+    def recording(self, label, data, file_name=None, *args, **kwargs):
+        names.append(file_name)
+        return original(self, label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    shutil.copy(models["no-d"], env / "pix2pix-grey-no-d.safetensors")
+    at = page()
+    first = names[-1]
+    other = next(k for k in at.selectbox(key="p2p_ckpt").options if k != at.selectbox(key="p2p_ckpt").value)
+    at.selectbox(key="p2p_ckpt").set_value(other).run()
+    assert not at.exception
+    second = names[-1]
+    assert sorted([first, second]) == ["china-pix2pix-grey-no-d.png", "china-pix2pix-grey.png"]  # the same sample, china
+
+
+
+def test_the_colour_strength_starts_at_the_files_default_and_moving_it_changes_the_output(env, models):
+    shutil.copy(models["lab"], env / "pix2pix-lab.safetensors")
+    at = page()
+    slider = at.slider(key=f"p2p_strength_{env / 'pix2pix-lab.safetensors'}")
+    assert slider.value == pytest.approx(0.4)  # the strength chosen on validation, carried by the file
+    assert list(at.segmented_control(key="p2p_sample").options) == [  # chelsea is a validation photograph: never trained on
+        "china (never seen)", "flower (never seen)", "grace hopper (never seen)", "chelsea (never seen)",
+        "astronaut (seen in training)", "astronaut's face (seen in training)", "coffee (seen in training)"]
+
+    def output_url():
+        return next(img.url for el in at.get("image") for img in el.proto.imgs if img.caption.startswith("Output"))
+
+    coloured = output_url()
+    slider.set_value(0.0).run()
+    assert not at.exception
+    grey = output_url()
+    assert grey != coloured
+    slider.set_value(1.0).run()
+    assert output_url() not in (grey, coloured)
