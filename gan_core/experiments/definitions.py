@@ -51,6 +51,7 @@ class Comparison:
     base: Callable[[str, int, int], Config]  # (data, steps, seed) -> the base config
     notes: tuple[str, ...] = ()  # what differs from the source, how to read it
     reset: dict[str, Any] = field(default_factory=dict)  # fields cleared before a variant's changes
+    quick_steps: int = 0  # the quick size: runs that finish in a few minutes on a 2-core CPU, enough to see the curves part
 
 
 # Every optimiser field, back to "unset": a variant sets the ones it uses, so a base
@@ -101,14 +102,14 @@ COMPARISONS: dict[str, Comparison] = {c.command: c for c in (
         KIND_OPTIMIZERS, "optimizers", "optimiser comparison", "Optimisers: SGD vs RMSProp vs Adam (the Keras article's study)",
         "Which optimiser trains the article's MLP GAN best, with the article's own settings?",
         OPTIMIZERS, ("faces-lfw", "photos", "mnist-5k"), ARTICLE_STEPS, article_config,
-        notes=ARTICLE_DIFFERENCES + (D_LOSS_AS_ARTICLE,), reset=_OPTIM_UNSET,
+        notes=ARTICLE_DIFFERENCES + (D_LOSS_AS_ARTICLE,), reset=_OPTIM_UNSET, quick_steps=1000,
     ),
     Comparison(
         KIND_LOSSES, "losses", "G-loss comparison", "G loss: minimax vs non-saturating (Goodfellow et al. 2014)",
         "Does G learn when it minimises log(1 − D(G(z))), the paper's objective, or only with −log D(G(z))?",
         (Variant("non-saturating", "non-saturating: −log D(G(z))", {"loss.g_loss": "non-saturating"}),
          Variant("minimax", "minimax: log(1 − D(G(z)))", {"loss.g_loss": "minimax"})),
-        ("mnist-5k", "ring-8", "faces-lfw"), 2000, _plain_base("gan", 28),
+        ("mnist-5k", "ring-8", "faces-lfw"), 2000, _plain_base("gan", 28), quick_steps=500,
         notes=("Both train recipe gan with its defaults (Adam 2e-4, β1 0.5, k = 1); only G's loss differs. Early on D "
                "rejects fakes easily, where log(1 − D(G(z))) is flat: the paper's reason to train G on −log D(G(z)).",),
     ),
@@ -121,6 +122,7 @@ COMPARISONS: dict[str, Comparison] = {c.command: c for c in (
         ("ring-8", "grid-25"), 3000, _plain_base("gan", 32),
         notes=("Each recipe keeps its own defaults: architecture width, optimiser, loss and critic steps; the data, "
                "seed, batch and number of generator steps are the same. A WGAN step holds 5 critic steps, so it costs more.",),
+        quick_steps=600,
         reset={**_OPTIM_UNSET, "loss.g_loss": None, "loss.d_steps": None, "loss.clip": None, "loss.gp_weight": None,
                "model.arch": None, "model.width": None},
     ),

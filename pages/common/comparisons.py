@@ -19,11 +19,23 @@ from pages.common.session import visitor
 from pages.common.shared import expected_duration, plain
 
 
+QUICK, FULL = "quick", "full"  # the sizes offered: a few minutes on a 2-core CPU, or the source's own length
+
+
+def size_steps(c, size: str, max_steps: int) -> int:
+    return min(c.quick_steps if size == QUICK else c.steps, max_steps)
+
+
 def _comparison_chosen(max_steps: int) -> None:
-    """A different comparison: its own data and steps."""
+    """A different comparison: its own data, and steps of the chosen size."""
     c = experiments.comparison(st.session_state[Runs.CMP_KIND])
     st.session_state[Runs.CMP_DATA] = c.data[0]
-    st.session_state[Runs.CMP_STEPS] = min(c.steps, max_steps)
+    st.session_state[Runs.CMP_STEPS] = size_steps(c, st.session_state.get(Runs.CMP_SIZE, QUICK), max_steps)
+
+
+def _size_chosen(max_steps: int) -> None:
+    c = experiments.comparison(st.session_state[Runs.CMP_KIND])
+    st.session_state[Runs.CMP_STEPS] = size_steps(c, st.session_state[Runs.CMP_SIZE], max_steps)
 
 
 def comparison_section(settings) -> None:
@@ -42,17 +54,30 @@ def comparison_section(settings) -> None:
                        "real half-batch and then on a fake half-batch, 28 × 28 × 3 images, 5,000 steps, the same settings "
                        "for G and D. What differs:")
         st.markdown("\n".join(f"- {note}" for note in c.notes))
-        c1, c2, c3 = st.columns(3)
         if st.session_state.get(Runs.CMP_DATA) not in c.data:
             st.session_state[Runs.CMP_DATA] = c.data[0]
-        data = c1.selectbox("Data", c.data, key=Runs.CMP_DATA)
-        st.session_state.setdefault(Runs.CMP_STEPS, min(c.steps, max_steps))
-        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key=Runs.CMP_STEPS)
-        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=Runs.CMP_SEED)
-        base = experiments.base_config(kind, data, int(steps), int(seed))
+        st.session_state.setdefault(Runs.CMP_SIZE, QUICK)  # a newcomer's first comparison: minutes, not an hour
+        st.session_state.setdefault(Runs.CMP_STEPS, size_steps(c, st.session_state[Runs.CMP_SIZE], max_steps))
         n = len(c.variants)
         free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
         side_by_side = free is None or free >= n
+        data, seed = st.session_state[Runs.CMP_DATA], int(st.session_state.get(Runs.CMP_SEED, 0))
+
+        def size_label(size: str) -> str:
+            steps = size_steps(c, size, max_steps)
+            found = expected(kind, experiments.base_config(kind, data, steps, seed), settings, side_by_side)
+            took = found[0] if isinstance(found, tuple) else "duration unknown"
+            what = "Quick" if size == QUICK else "Full, the article's length" if kind == "optimizers" else "Full"
+            return f"{what}: {steps:,} steps per run, {took}"
+
+        st.radio("Length", [QUICK, FULL], key=Runs.CMP_SIZE, format_func=size_label, on_change=_size_chosen, args=(max_steps,),
+                 help="Quick: enough steps to see the curves part, in a few minutes on a 2-core CPU. Full: the length of the "
+                      "source's own study, for its verdict. Steps per run below can be set to anything in between.")
+        c1, c2, c3 = st.columns(3)
+        data = c1.selectbox("Data", c.data, key=Runs.CMP_DATA)
+        steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key=Runs.CMP_STEPS)
+        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=Runs.CMP_SEED)
+        base = experiments.base_config(kind, data, int(steps), int(seed))
         if side_by_side:
             st.caption(f"The {n} runs train side by side. Select them below to watch their curves overlaid.")
         elif free > 0:
@@ -75,22 +100,31 @@ def comparison_section(settings) -> None:
         st.code(f"python -m gan_core.experiments {kind} --data {data} --steps {int(steps)} --seed {int(seed)}", language="bash")
 
 
-def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
-    """The comparison's expected duration, before it starts: each run's (gan_core.estimate)."""
+def expected(kind: str, base: Config, settings, side_by_side: bool) -> tuple[str, str] | str:
+    """The comparison's expected duration (gan_core.estimate of each run): ("about 3 min or
+    more" / "about 9 min", the figure for each run), or why it cannot be told, in one sentence."""
     try:
         configs = experiments.variant_configs(kind, base)
     except GanError as e:
-        st.error(plain(str(e)))
-        return
+        return str(e)
     found = [expected_duration(cfg.to_json(), str(settings.runs_dir)) for _, cfg in configs]
     problem = next((f for f in found if isinstance(f, str)), None)
     if problem:
-        st.caption(plain(problem))
-        return
+        return problem
     each = " · ".join(f"{re.split(r'[,(:]', v.label)[0].strip()}: {e.text()}" for (v, _), e in zip(configs, found))
     if side_by_side:  # on shared cores side-by-side runs slow each other down; the longest bounds it from below
-        st.caption(f":material/schedule: Expected duration: **{about(max(e.seconds for e in found))} or more** side by side "
-                   f"({each}, each measured alone).")
+        return f"{about(max(e.seconds for e in found))} or more", each
+    return about(sum(e.seconds for e in found)), each
+
+
+def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
+    """The comparison's expected duration, before it starts: each run's (gan_core.estimate)."""
+    found = expected(kind, base, settings, side_by_side)
+    if isinstance(found, str):
+        st.caption(plain(found))
+        return
+    took, each = found
+    if side_by_side:
+        st.caption(f":material/schedule: Expected duration: **{took}** side by side ({each}, each measured alone).")
     else:
-        st.caption(f":material/schedule: Expected duration: **{about(sum(e.seconds for e in found))}** in all, one after "
-                   f"another ({each}).")
+        st.caption(f":material/schedule: Expected duration: **{took}** in all, one after another ({each}).")

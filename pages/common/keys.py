@@ -52,6 +52,7 @@ class Runs:
     CMP_KIND = "cmp_kind"
     CMP_DATA = "cmp_data"
     CMP_STEPS = "cmp_steps"
+    CMP_SIZE = "cmp_size"
     CMP_SEED = "cmp_seed"
     CMP_GO = "cmp_go"
 

@@ -41,6 +41,27 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
+@pytest.mark.parametrize("kind, quick, full", [
+    # 3 queued runs of 1,000 x 0.1 s + 5 s; of 5,000 steps
+    ("optimizers", "Quick: 1,000 steps per run, about 5 min", "Full, the article's length: 5,000 steps per run, about 25 min"),
+    # 2 runs side by side, the longer of 500 x 0.1 s + 5 s
+    ("losses", "Quick: 500 steps per run, about 1 min or more", "Full: 2,000 steps per run, about 3 min or more"),
+])
+def test_each_comparison_offers_a_quick_size_with_its_expected_duration(env, kind, quick, full):
+    """Issue #21: the optimiser comparison took about 15 minutes on a quiet machine and was estimated at hours on
+    a busy one; the quick size, chosen by default, finishes in a few minutes and says how long before it starts."""
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.radio(key="cmp_kind").set_value(kind).run()
+    size = at.radio(key="cmp_size")
+    assert size.value == "quick" and at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].quick_steps
+    assert list(size.options) == [quick, full]
+    size.set_value("full").run()
+    assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].steps
+    at.radio(key="cmp_size").set_value("quick").run()
+    assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].quick_steps
+    assert not at.exception
+
+
 @pytest.mark.parametrize("kind, data, variants, recipes, duration", [
     # 3 runs queued one after another (the default limit is 2): 3 x (5,000 x 0.1 s + 5 s)
     ("optimizers", "faces-lfw", ["sgd", "rmsprop", "adam"], ["gan"] * 3, "**about 25 min** in all, one after another"),
@@ -56,6 +77,7 @@ def test_one_click_launches_each_comparison_after_saying_how_long_it_takes(env, 
     monkeypatch.setattr(jobs, "_spawn_queue", lambda run_dirs, active=0: None)
     at = AppTest.from_file(PAGE, default_timeout=90).run()
     at.radio(key="cmp_kind").set_value(kind).run()
+    at.radio(key="cmp_size").set_value("full").run()  # the source's own length
     assert not at.exception
     assert at.selectbox(key="cmp_data").value == data
     assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].steps
