@@ -77,7 +77,8 @@ COLLAPSED, COLLAPSE_STEPS = 0.3, 1000
 # at least MEMO_GAP above D(G(z)), both sustained. Measured: dcgan on 10 faces (16 px,
 # width 16, batch 32, --augment none) logs r_t 1.00 from step 10 on, D(x) 0.75-0.89 and
 # D(G(z)) falling from 0.53 to 0.17, the gap past 0.4 from step ~250 (named at 400);
-# the same run with --augment ada logs r_t 0.75-0.88 with p at 0.13 by step 400 (not named).
+# the same run with --augment ada logs r_t 0.75-0.88 with p at 0.13 by step 400 (not
+# named): benchmarks/augment_overfit.py, docs/BENCHMARKS.md ("Augmentation for D").
 MEMO_RT, MEMO_GAP = 0.8, 0.4
 # The recipes made against mode collapse, by data kind, for the advice.
 ANTI_COLLAPSE = {
