@@ -172,7 +172,7 @@ def test_optimiser_comparison_runs_belong_to_who_started_them(server, monkeypatc
 
 def test_train_page_never_reattaches_to_another_visitors_run(server):
     at_b = visit(TRAIN, B, run=server.a.name)  # A's run id in B's URL
-    assert "run" not in at_b.query_params  # dropped: not a run of B's (and B has none training)
+    assert at_b.query_params["run"] == server.b.name  # A's dropped: B's own latest run is shown instead (issue #21)
     assert len(at_b.selectbox(key="train_watch_select").options) == 1  # B's run, the only one to watch
     assert "train_stop" not in keys(at_b) and not (server.a / "STOP").exists()
 
