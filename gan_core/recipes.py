@@ -371,12 +371,10 @@ def resolve(cfg: Config) -> Config:
                               f"not {t.batch_size}.")
     if recipe.paired and out.loss.l1_weight == 0 and out.loss.gan_weight == 0:
         raise ConfigError("--l1-weight and --gan-weight are both 0, which leaves pix2pix nothing to learn; keep at least one above 0.")
+    _check_batch(out, recipe)
     return out
 
-    _check_batch(out, recipe)
 
-def _check_pairs(cfg: Config, recipe: Recipe, source) -> None:
-    """Pairs (data/paired.py) go with the recipes that train on them, and only those."""
 def _check_batch(cfg: Config, recipe: Recipe) -> None:
     """Batches PyTorch or the trainer would refuse at the first step, refused before a run
     directory exists: batch norm over one item, groups or packs a batch does not fill."""
@@ -393,6 +391,8 @@ def _check_batch(cfg: Config, recipe: Recipe) -> None:
                           f"use e.g. {fit}.")
 
 
+def _check_pairs(cfg: Config, recipe: Recipe, source) -> None:
+    """Pairs (data/paired.py) go with the recipes that train on them, and only those."""
     d = cfg.data
     has_pairs = "paired" in source.tags or d.pairs is not None
     if recipe.paired and not has_pairs:
