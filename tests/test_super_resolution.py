@@ -163,7 +163,7 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
     assert not at.exception and not at.error, [e.value for e in at.exception]
     assert any(c.value.startswith("Turns pictures enlarged 4x into sharp ones") for c in at.caption)
     heads = [m.value for m in at.markdown if " pixels" in m.value]
-    assert heads == ["**astronaut.png** · 512 x 512 pixels"]  # a super-resolution model works at full size
+    assert heads == ["**china.png** · 640 x 427 pixels"]  # a photograph it never saw, at full size (super-resolution)
     at.segmented_control(key="p2p_sample").set_value("astronaut-face").run()  # 120 x 120: a small picture
     at.toggle(key="p2p_enlarge").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
