@@ -65,8 +65,8 @@ def _flow(page, server, screenshots, upload, tmp_path):
     page.get_by_role("link", name="Pix2Pix: translate images").click()
     page.wait_for_url("**/pix2pix*")
     main = page.locator(MAIN)
-    # No upload yet: a sample photograph is translated at once.
-    main.get_by_text("astronaut.png · 512 x 512 pixels").wait_for()
+    # No upload yet: a sample photograph is translated at once, one the model never saw first.
+    main.get_by_text("china.png · 640 x 427 pixels").wait_for()
     main.get_by_text("Output, at the picture's own size").wait_for()
     assert main.locator("[data-testid='stImage'] img").count() >= 3  # picture, derived input, output
     _full_page(page, screenshots / "pix2pix-1-sample.png")
@@ -74,13 +74,13 @@ def _flow(page, server, screenshots, upload, tmp_path):
     uploader = main.locator("[data-testid='stFileUploader']").filter(has_text="Pictures to translate")
     uploader.locator("input[type='file']").set_input_files(upload)
     main.get_by_text("astronaut.jpg · 512 x 384 pixels").wait_for()
-    main.get_by_text("astronaut.png · 512 x 512").wait_for(state="detached")  # the upload replaces the samples
+    main.get_by_text("china.png · 640 x 427").wait_for(state="detached")  # the upload replaces the samples
     _full_page(page, screenshots / "pix2pix-2-uploaded.png")
 
     with page.expect_download() as info:
         main.get_by_role("button", name="Download (PNG)").click()
     download = info.value
-    assert download.suggested_filename == "astronaut.png"
+    assert download.suggested_filename == "astronaut-pix2pix-grey-to-colour-photos.png"  # the picture's and the translator's names
     saved = tmp_path / "downloaded.png"
     download.save_as(saved)
     with Image.open(io.BytesIO(saved.read_bytes())) as out:
