@@ -455,6 +455,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                     t_tick, step_tick = now, step
                     row = {"step": step, "time": time.time(), "elapsed": round(elapsed(), 3)}
                     row.update({name: float(v) for name, v in logged.items()})
+                    if data.kind != DataKind.IMAGE:  # points are drawn afresh every step: no training set to memorise
+                        row.pop("r_t", None)
                     row.update(grad_norm_d=float(grad_norm_d), grad_norm_g=float(grad_norm_g), images_per_s=round(ips, 1))
                     if ranks.active:  # 0.0: every process holds the same weights, as DDP promises
                         row.update(processes=ranks.world, replica_spread=distributed.replica_spread([G, D], ranks))
