@@ -690,7 +690,8 @@ def test_pix2pix_derives_pairs_from_built_in_data_and_start_says_why_grey_needs_
     at.selectbox(key="train_recipe").select("pix2pix").run()
     assert not at.exception and not errors(at)  # before: refused for want of pairs
     assert at.selectbox(key="train_pairs").options == ["edges → picture", "grey → colour", "blurred → sharp",
-                                                       "masked → filled", "4x smaller → sharp (super-resolution)"]
+                                                       "masked → filled", "4x smaller → sharp (super-resolution)",
+                                                       "grey → colour (Lab, lightness kept)"]
     # (no pairs from files among the built-in sets)
     assert any(c.value.startswith("The images are the targets; each source is the image's edge map") for c in at.caption)
     assert not at.button(key="train_start").disabled
