@@ -234,7 +234,9 @@ def derive(kind: str, image: np.ndarray, box: tuple[int, int, int] | None = None
 
 
 def _chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    chw = np.ascontiguousarray(image.transpose(2, 0, 1))
+    # A read-only array (a picture Pillow decoded) would give a tensor PyTorch warns it cannot write to.
+    return torch.from_numpy(chw if chw.flags.writeable else chw.copy())
 
 
 def _hwc(x: torch.Tensor) -> np.ndarray:

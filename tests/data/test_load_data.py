@@ -5,9 +5,9 @@ from gan_core.config import DataConfig
 from gan_core.data import SOURCES, GanData, Source, list_sources, load_data
 from gan_core.errors import ConfigError, DataError
 
-ALL = {"toy-1d", "ring-8", "grid-25", "spiral", "moons", "mnist-5k", "faces-lfw", "photos", "folder", "celeba", "mnist", "fashion-mnist", "cifar10",
+ALL = {"toy-1d", "ring-8", "grid-25", "spiral", "moons", "mnist-5k", "faces-lfw", "photos", "colour-photos", "folder", "celeba", "mnist", "fashion-mnist", "cifar10",
        "paired"}
-BUILTIN = {"toy-1d", "ring-8", "grid-25", "spiral", "moons", "mnist-5k", "faces-lfw", "photos"}
+BUILTIN = {"toy-1d", "ring-8", "grid-25", "spiral", "moons", "mnist-5k", "faces-lfw", "photos", "colour-photos"}
 
 
 def test_every_source_is_registered():
