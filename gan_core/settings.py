@@ -81,11 +81,6 @@ class UploadLimits:
     file_bytes: int  # one file
     visitor_bytes: int  # every file one visitor's session holds on the server at once
 
-    @property
-    def file_mb(self) -> int:
-        """The per-file limit in whole MB (Streamlit's ``server.maxUploadSize`` unit), at least 1."""
-        return max(1, self.file_bytes // 2**20)
-
 
 def upload_limits() -> UploadLimits:
     """What one file and one visitor may upload: GAN_WORKBENCH_MAX_UPLOAD_MB and

@@ -127,6 +127,9 @@ def limit_visitor_uploads(manager, visitor_bytes: int) -> None:
             held = manager.file_storage.get(session_id, {})
             others = sum(len(f.data) for file_id, f in held.items() if file_id != file.file_id)
         limit = manager._gan_workbench_visitor_bytes
+        # Checked, then added, outside one lock (add_file takes the manager's own, which is
+        # not re-entrant): two uploads of one visitor finishing at the same instant can
+        # both pass, so the bound is the limit plus one file (32 MB on a demo).
         if others + len(file.data) > limit:
             raise HTTPException(status_code=413, detail=(
                 f"This server holds at most {byte_size(limit)} of uploads per visitor at a time; "
