@@ -50,6 +50,21 @@ def smooth_photo(h: int, w: int, seed: int = 0):
     return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
 
 
+def straight_and_resumed(cfg, tmp_path: Path) -> tuple[Path, Path]:
+    """Two runs of ``cfg``: one uninterrupted, one stopped after step 7 and resumed to the
+    end. Their run directories (straight, resumed), for exactness tests to compare."""
+    from gan_core import runs
+    from gan_core.training import resume, train
+
+    straight = runs.create_run(cfg, tmp_path / "straight")
+    assert train(cfg, straight)["state"] == "finished"
+    broken = runs.create_run(cfg, tmp_path / "broken")
+    calls = []
+    assert train(cfg, broken, should_stop=lambda: len(calls) >= 7, on_progress=lambda *a: calls.append(a))["step"] == 7
+    assert resume(broken)["state"] == "finished"
+    return straight, broken
+
+
 def generator_only(src: Path, dst: Path) -> Path:
     """A copy of the translator checkpoint ``src`` without its discriminator (no realism map)."""
     import json

@@ -9,12 +9,12 @@ import math
 import pytest
 import torch
 
-from conftest import tiny
+from conftest import straight_and_resumed, tiny
 from gan_core import augment, checkpoints, config, runs
 from gan_core.augment import Augmenter, AugmentedD, apply, draw
 from gan_core.errors import ConfigError
 from gan_core.recipes import resolve
-from gan_core.training import resume, train
+from gan_core.training import train
 
 
 def _images(n=6, c=3, h=16, w=16, seed=0):
@@ -234,13 +234,8 @@ def test_a_run_with_augmentation_resumes_to_the_same_weights_and_p(recipe, data,
     # p moves 0.32 per adjustment, so it differs at every checkpoint and a lost or stale p shows.
     monkeypatch.setattr(augment, "ADA_IMAGES", 100)
     cfg = resolve(tiny(recipe, data, steps=14, **{"train.checkpoint_every": 5, "train.sample_every": 7, **extra}))
-    straight = runs.create_run(cfg, tmp_path / "straight")
-    assert train(cfg, straight)["state"] == "finished"
-    broken = runs.create_run(cfg, tmp_path / "broken")
-    calls = []
     # Stopped after step 7: between two adjustments of p (steps 4 and 8), with r_t observed since.
-    assert train(cfg, broken, should_stop=lambda: len(calls) >= 7, on_progress=lambda *a: calls.append(a))["step"] == 7
-    assert resume(broken)["state"] == "finished"
+    straight, broken = straight_and_resumed(cfg, tmp_path)
     a = checkpoints.read(straight / "checkpoints" / "last.safetensors").tensors
     b = checkpoints.read(broken / "checkpoints" / "last.safetensors").tensors
     for key in a:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny
+from conftest import straight_and_resumed, tiny
 from gan_core import checkpoints, losses, runs, training
 from gan_core.data import batch_stream, load_data
 from gan_core.recipes import RECIPES, resolve
@@ -29,13 +29,7 @@ def _weights(run_dir):
 
 def _straight_and_resumed(cfg, tmp_path):
     """The weights of an uninterrupted run and of one stopped after step 7 and resumed."""
-    straight = runs.create_run(cfg, tmp_path / "straight")
-    assert train(cfg, straight)["state"] == "finished"
-    broken = runs.create_run(cfg, tmp_path / "broken")
-    calls = []
-    assert train(cfg, broken, should_stop=lambda: len(calls) >= 7, on_progress=lambda *a: calls.append(a))["step"] == 7
-    assert resume(broken)["state"] == "finished"
-    return _weights(straight), _weights(broken)
+    return tuple(_weights(d) for d in straight_and_resumed(cfg, tmp_path))
 
 
 # --- Apple MPS random state -------------------------------------------------------
@@ -276,7 +270,7 @@ def test_deterministic_is_a_command_line_flag_and_round_trips():
 CUDA_RUNS = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
-    from conftest import tiny
+    from conftest import straight_and_resumed, tiny
     from gan_core import checkpoints, runs
     from gan_core.recipes import resolve
     from gan_core.training import resume, train

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny
+from conftest import smooth_photo as photo, tiny
 from gan_core import translate as T
 from gan_core.cli import main
 from gan_core.data.builtin import held_out_photos
@@ -23,13 +23,6 @@ from gan_core.recipes import resolve
 from gan_core.runs import create_run
 from gan_core.training import train
 from pages.common.shared import translate_upload
-
-
-def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    chans = [np.sin(6 * x * rng.uniform(0.5, 2) + 5 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6)) for _ in range(3)]
-    return ((np.stack(chans, axis=2) + 1) * 127.5).astype(np.uint8)
 
 
 def png(image: np.ndarray) -> bytes:
