@@ -54,6 +54,16 @@ _VIEW_MARGIN = 1.25  # the view is the real data's bounding square, enlarged by 
 
 _LOCK = threading.RLock()
 
+# What the page opens on, chosen for the lesson each view teaches (docs/BENCHMARKS.md,
+# "The 2-D lab's defaults", measured on seeds 0-4 by benchmarks/lab2d_defaults.py).
+# One recipe: the plain GAN on grid-25, whose covered-mode count climbs to 21-24 of 25
+# and then falls by 7 to 12 within 2,000 steps. Compare: the plain GAN against the best
+# remedy on ring-8, where minibatch-std holds most of its points on the modes while
+# gan piles a loose cloud onto part of the ring (on grid-25 the remedy needs thousands
+# of steps before it pulls ahead, longer than a newcomer watches).
+DEFAULT_DATA, DEFAULT_RECIPE = "grid-25", "gan"
+COMPARE_DATA, COMPARE_RECIPES = "ring-8", ("gan", "minibatch-std")
+
 
 def point_recipes() -> list[dict]:
     """Recipes that train on points (``describe()`` entries), so a new one appears by itself."""

@@ -51,8 +51,11 @@ EXPLAIN = """
 **Mode collapse.** The real points here sit in separate clusters, the *modes* (8 on a ring, 25 on a grid).
 A generator *collapses* when it puts its points on only a few of them. It happens because D and G take turns:
 D learns where the generated points pile up and marks that region fake, G then moves its points, all together,
-to some other region D still calls real, and the chase goes on with no reason for G to spread out. Watch the blue
-points jump from cluster to cluster while others stay empty.
+to some other region D still calls real, and the chase goes on with no reason for G to spread out. What to watch,
+at the defaults: on grid-25 the plain GAN's cloud of blue points soon reaches most of the 25 modes, then the count of
+covered modes under the picture falls and swings as its points drift off some modes and onto others. On ring-8
+(the comparison's default) it piles its points onto one part of the ring, and D's map turns green over the empty
+part, the modes it has left.
 
 **What packing does (PacGAN).** D judges *m* samples at once, concatenated into one input. A pack of real points
 usually holds points from different modes; a pack from a collapsed generator holds near copies of one point. So a
@@ -338,16 +341,21 @@ recipe_info = {r["name"]: r for r in lab2d.point_recipes()}
 sets = {s["name"]: s for s in lab2d.point_sets()}
 
 c1, c2, c3, c4, c5 = st.columns([2, 3, 1, 1.3, 1.5])
-data = c1.selectbox("Points", list(sets), key="lab2d_data", format_func=lambda n: f"{n} (modes)" if sets[n]["modes"] else n,
-                    index=list(sets).index("grid-25") if "grid-25" in sets else 0, help="The real data. ring-8 and grid-25 are the PacGAN benchmarks.")
+# Each view opens on its own lesson's data (gan_core.lab2d says why), so each has its own key.
+default_data = lab2d.DEFAULT_DATA if view == ONE else lab2d.COMPARE_DATA
+data = c1.selectbox("Points", list(sets), key="lab2d_data" if view == ONE else "lab2d_cmp_data",
+                    format_func=lambda n: f"{n} (modes)" if sets[n]["modes"] else n,
+                    index=list(sets).index(default_data) if default_data in sets else 0,
+                    help="The real data. ring-8 and grid-25 are the PacGAN benchmarks.")
 if view == ONE:
-    recipe = c2.selectbox("Recipe", list(recipe_info), key="lab2d_recipe")
+    recipe = c2.selectbox("Recipe", list(recipe_info), key="lab2d_recipe",
+                          index=list(recipe_info).index(lab2d.DEFAULT_RECIPE) if lab2d.DEFAULT_RECIPE in recipe_info else 0)
     chosen = (recipe,)
 else:
     # The plain GAN against the best remedy (docs/BENCHMARKS.md, "Mode coverage"): two
     # recipes keep five frames a second on a 2-core CPU; each one added costs a
     # training step and a picture per frame (three refresh about 4 times a second).
-    defaults = [n for n in ("gan", "minibatch-std") if n in recipe_info] or list(recipe_info)[:2]
+    defaults = [n for n in lab2d.COMPARE_RECIPES if n in recipe_info] or list(recipe_info)[:2]
     picked = c2.multiselect("Recipes to compare", list(recipe_info), default=defaults, key="lab2d_recipes",
                             help="Two or more, trained in lockstep from the same seed. Each recipe added slows the frames.")
     chosen = tuple(picked)

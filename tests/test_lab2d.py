@@ -327,3 +327,18 @@ def test_d_verdict_is_a_probability_for_a_gan_and_an_estimate_for_a_critic():
     m = gan.frame().losses
     assert gan.verdict(gan.frame()) == f"D(x) {m['d_real']:.2f} · D(G(z)) {m['d_fake']:.2f}"
     assert re.fullmatch(r"Wasserstein estimate -?[\d.e+-]+", critic.verdict(critic.frame()))
+
+
+def test_the_pages_default_shows_the_mode_count_climb_then_fall():
+    """The lesson the page opens on (issue #21): the plain GAN on grid-25, seed 0, as the
+    page builds it. Its covered-mode count, the page's own coverage chart over the kept
+    frames, climbs to most of the 25 modes and then falls as G loses some. (Seeds 0-4:
+    peaks of 21-24, falls of 7-12 within 2,000 steps; docs/BENCHMARKS.md.)"""
+    lab = lab2d.Lab(lab2d.DEFAULT_RECIPE, lab2d.DEFAULT_DATA, 0)
+    lab.train(1500)
+    counts = [c.modes for _, c in lab.coverage_history()]
+    assert len(counts) >= 30, "one count per kept frame"
+    peak = max(counts)
+    after = counts[counts.index(peak):]
+    assert peak >= 18, counts
+    assert min(after) <= peak - 4, f"the count never fell from its peak of {peak}: {counts}"
