@@ -29,7 +29,7 @@ AS_TRAINED = translate.AS_TRAINED  # scale each picture to the size of the train
 SCALES = list(translate.SCALES)  # the translate command offers the same (--scale)
 # Wall time of each shipped demo's documented training command on this project's 2-core CPU (docs/BENCHMARKS.md).
 SHIPPED_TRAINING_TIME = {
-    "pix2pix-grey-to-colour-photos": "9 min 03 s",
+    "pix2pix-grey-to-colour-photos": "11 min 06 s",
     "pix2pix-edges-to-faces": "14 min 38 s",
     "pix2pix-super-resolution-photos": "7 min 53 s",
 }
@@ -86,9 +86,10 @@ def translated_sample(path: str, mtime: float, name: str, scale: str | float, de
 
 
 def demos_first(entries: list) -> list:
-    """Shipped demos first, the colour-photo one before the others: the sample photographs
-    are colour, and list_checkpoints puts faces first for the gallery's sake."""
-    return sorted(entries, key=lambda e: (not e.shipped, e.error is not None, e.data != "photos"))
+    """Shipped demos first, the colour-photo ones before the others (the colouriser, then the
+    4x enlarger, by name): the sample photographs are colour, and list_checkpoints puts faces
+    first for the gallery's sake."""
+    return sorted(entries, key=lambda e: (not e.shipped, e.error is not None, e.data not in ("photos", "colour-photos")))
 
 
 def describe(entry, tr) -> str:
@@ -225,8 +226,8 @@ strength = None
 if tr.lab:  # a Lab colouriser: how much of its colour to lay on the grey picture (translate.translate_picture(strength=...))
     strength = st.slider("Colour strength", 0.0, 1.0, value=tr.default_strength, step=0.05, key=f"p2p_strength_{entry.key}",
                          help=f"0 gives the grey picture back unchanged; 1 the model's colour wherever it is sure. The default "
-                              f"({tr.default_strength:.2f}) is the strongest that kept the model within a quarter of a dB of "
-                              "the grey picture on photographs it never trained on; above it, wrong colours cost more.")
+                              f"({tr.default_strength:.2f}) is the strongest that kept the model within half a dB of the grey "
+                              "picture on validation photographs it never trained on; above it, wrong colours cost more.")
 
 # No type= on purpose: Streamlit then refuses the whole widget, every file with it, for one file whose name
 # holds a NUL ("Filename cannot contain null bytes."); the engine checks each file's name and content instead.

@@ -97,6 +97,21 @@ def test_strength_zero_is_the_grey_input_and_strength_moves_the_colour(colourful
     assert np.array_equal(half, again)  # the confidence passes are seeded: the same picture, the same output
 
 
+def test_the_pictures_overall_colour_cast_is_taken_out(colourful):
+    """The model here tints every pixel the same purple; lab_colour lays only the colour
+    differences it sees between regions on the picture (its mean a*b* taken out, over the
+    whole picture: the same with small tiles as with one)."""
+    grey = to_grey(photo(64, 96))  # sides the U-Net takes as they are
+    g = torch.from_numpy(grey.transpose(2, 0, 1).copy())[None].float().div(127.5).sub(1)
+    raw = T.colourise(colourful.gen.model, g, 1.0)[0].mean(dim=(-2, -1))
+    assert raw.abs().max() > 0.2, "the model's own colour is a strong cast"
+    ab = T.lab_colour(colourful, grey, 1.0)
+    assert np.abs(ab.reshape(-1, 2).mean(axis=0)).max() < 1e-4
+    assert np.abs(ab).mean() > 0, "what differs between regions stays"
+    tiled = T.lab_colour(colourful, grey, 1.0, tile=32, overlap=8)
+    assert np.abs(tiled.reshape(-1, 2).mean(axis=0)).max() < 1e-4
+
+
 def test_a_colour_picture_is_coloured_from_its_own_lightness_and_a_grey_one_as_it_is(colourful):
     picture = photo(40, 56, seed=3)
     from_colour = T.translate_picture(colourful, picture, scale=1.0, strength=0.7)

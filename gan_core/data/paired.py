@@ -102,8 +102,8 @@ PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
              "version, and the model predicts only its colour (CIELAB a*b*), keeping the grey picture's lightness.",
              "Grey version", "grey into colour, keeping its lightness", "grey already",
              derived=True, grey_source=True, needs_colour=True, lab=True, innermost=2,
-             expect="expect faint colour (skies, foliage, skin) where it is sure and grey where it is not, never a "
-                    "vivid recolouring; the strength slider trades colour for the risk of a wrong one"),
+             expect="expect a faint tint at the default strength, never a vivid recolouring and never much worse than "
+                    "the grey picture; raise the strength to see the model's guesses, which are often wrong"),
     PairKind(FROM_FILES, "pairs in the files", "Pairs you made: A|B side-by-side images (pix2pix's aligned format), or folders "
              "A/ and B/ whose files have matching names; either may sit in train/ val/ test/ sub-folders.",
              "Source half", "one half of each pair into the other", "source halves already",
