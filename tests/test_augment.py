@@ -301,3 +301,18 @@ def test_processes_under_torchrun_augment_their_shards_as_one_process_augments_t
     one = Augmenter("diff", seed=3, images_per_step=8)(x)
     halves = [Augmenter("diff", seed=3, images_per_step=8, shard=(rank, 2))(x[4 * rank:4 * rank + 4]) for rank in (0, 1)]
     assert torch.equal(torch.cat(halves), one)
+
+
+def test_the_diagnosis_stays_quiet_on_the_shipped_faces_demos_own_run():
+    """The metrics the shipped faces generator was trained with (the demo command with
+    adaptive augmentation, 2,000 steps; docs/BENCHMARKS.md, "Augmentation ablation"):
+    no finding at all, and the memorising one in particular."""
+    from pathlib import Path
+
+    from gan_core.health import diagnose
+
+    lines = (Path(__file__).parent / "fixtures" / "dcgan-faces-lfw-demo-metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert rows[-1]["step"] == 2000 and rows[-1]["augment_p"] > 0
+    cfg = {"recipe": "dcgan", "data": {"name": "faces-lfw"}, "train": {"augment": "ada"}}
+    assert diagnose(rows, "dcgan", "image", cfg) == []
