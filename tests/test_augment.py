@@ -316,3 +316,19 @@ def test_the_diagnosis_stays_quiet_on_the_shipped_faces_demos_own_run():
     assert rows[-1]["step"] == 2000 and rows[-1]["augment_p"] > 0
     cfg = {"recipe": "dcgan", "data": {"name": "faces-lfw"}, "train": {"augment": "ada"}}
     assert diagnose(rows, "dcgan", "image", cfg) == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_diagnosis_says_d_is_memorising_on_a_real_run_built_to_overfit(seed, tmp_path):
+    """DCGAN on 10 of the faces without augmentation (benchmarks/augment_overfit.py's run,
+    shortened): D soon calls every training face real and its verdicts part; the
+    diagnosis names it (seeds 0-3, one and two threads, when written)."""
+    from gan_core.health import diagnose
+
+    cfg = config.Config(recipe="dcgan").replace(**{
+        "data.name": "faces-lfw", "data.limit": 10, "data.image_size": 16, "model.width": 16, "train.steps": 400,
+        "train.batch_size": 32, "train.log_every": 10, "train.sample_every": 400, "train.checkpoint_every": 400,
+        "train.augment": "none", "train.device": "cpu", "train.seed": seed})
+    train(cfg, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert "memorising" in [f.code for f in diagnose(rows, "dcgan", "image", cfg)]
