@@ -79,6 +79,7 @@ class Setting:
 
 
 def finished_run(folder: Path) -> Path | None:
+    """The first finished run in ``folder`` (None when there is none, or no folder)."""
     for run in sorted(folder.glob("*/status.json")):
         if json.loads(run.read_text()).get("state") == "finished":
             return run.parent
@@ -88,7 +89,7 @@ def finished_run(folder: Path) -> Path | None:
 def train(setting: Setting, runs_dir: Path) -> tuple[Path, float | None, float | None]:
     """The run's folder, and the wall and CPU seconds it took (None when reused)."""
     folder = runs_dir / setting.name
-    run = finished_run(folder) if folder.is_dir() else None
+    run = finished_run(folder)
     if run is not None:
         return run, None, None
     cmd = setting.command(runs_dir)
@@ -105,20 +106,16 @@ def train(setting: Setting, runs_dir: Path) -> tuple[Path, float | None, float |
     return run, wall, cpu
 
 
-def last_p(run: Path) -> float | None:
-    p = None
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        p = row.get("augment_p", p)
-    return p
+def run_figures(run: Path) -> tuple[float | None, str]:
+    """From the run's metrics (read once): p at the end, and r_t, D(x) and D(G(z))
+    averaged over the last quarter of the logged rows, how far D had come to tell the
+    training images from generated ones."""
+    from gan_core.runs import read_metrics
 
-
-def last_quarter(run: Path) -> str:
-    """r_t, D(x) and D(G(z)) averaged over the last quarter of the logged rows: how far D
-    had come to tell the training images from generated ones."""
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    rows, _ = read_metrics(run)
+    p = next((r["augment_p"] for r in reversed(rows) if r.get("augment_p") is not None), None)
     tail = rows[len(rows) * 3 // 4 :]
-    return ", ".join(f"{np.mean([r[k] for r in tail]):.2f}" for k in ("r_t", "d_real", "d_fake"))
+    return p, ", ".join(f"{np.mean([r[k] for r in tail]):.2f}" for k in ("r_t", "d_real", "d_fake"))
 
 
 # ---- faces -----------------------------------------------------------------------------------------------------
@@ -260,7 +257,7 @@ def main() -> int:
             for arm in arms:
                 setting = Setting(data, arm, seed, n_steps)
                 if args.reuse:
-                    run = finished_run(args.runs_dir / setting.name) if (args.runs_dir / setting.name).is_dir() else None
+                    run = finished_run(args.runs_dir / setting.name)
                     if run is None:
                         print(f"{setting.name}: no finished run, skipped", file=sys.stderr)
                         continue
@@ -281,14 +278,14 @@ def main() -> int:
             print("|---|---|---|---|---|---|---|---|---|---|")
             if args.shipped.is_file():
                 s = judge.score(args.shipped, sample_seeds)
-                print(f"| shipped `{args.shipped.name}` | (before #20) | 0 | | {pct(s['faces'])} | {pct(s['strict'])} | "
+                print(f"| shipped `{args.shipped.name}` | | 0 | | {pct(s['faces'])} | {pct(s['strict'])} | "
                       f"{pct(s['copies'])} | {s['nearest_median']:.3f} | | |", flush=True)
             for setting, run, wall, cpu in rows:
                 s = judge.score(run / "checkpoints" / "last.safetensors", sample_seeds)
-                p = last_p(run)
+                p, d_stats = run_figures(run)
                 print(f"| `{run.name}` | `{setting.augment}` | {setting.seed} ({setting.steps:,} steps) | {'' if p is None else f'{p:.3f}'} | "
                       f"{pct(s['faces'])} | {pct(s['strict'])} | {pct(s['copies'])} | "
-                      f"{s['nearest_median']:.3f} | {last_quarter(run)} | {fmt_time(wall, cpu)} |", flush=True)
+                      f"{s['nearest_median']:.3f} | {d_stats} | {fmt_time(wall, cpu)} |", flush=True)
         else:
             judge = DigitJudge(args.runs_dir / "judge-cache")
             print(f"\nNear-copy: nearest of the 100 training digits closer than {judge.copy_below:.4f} RMS (the two closest "
@@ -300,7 +297,7 @@ def main() -> int:
             for setting, run, wall, cpu in rows:
                 s = judge.score(run / "checkpoints" / "last.safetensors")
                 floors = (s["real_accuracy"], s["frechet_floor"])
-                p = last_p(run)
+                p, _ = run_figures(run)
                 print(f"| `{run.name}` | `{setting.augment}` | {setting.seed} ({setting.steps:,} steps) | {'' if p is None else f'{p:.3f}'} | "
                       f"{s['accuracy']:.1%} | {s['frechet']:.2f} | {s['copies']:.1%} | {s['nearest_median']:.3f} | "
                       f"{fmt_time(wall, cpu)} |", flush=True)

@@ -14,8 +14,9 @@ Validation photographs (``--data colour-photos --split val``: scikit-image's che
 and rocket, never trained on) choose the default strength: the largest strength on a
 0.1 grid at which every validation photograph stays within ``MARGIN`` dB of its grey
 input (the 0.5 dB the held-out photographs are promised; 0.25 dB, tried first, chose a
-strength too weak to add the promised 10% of colour, docs/BENCHMARKS.md). ``--write`` stores it in the checkpoint (the generator's
-``default_strength`` buffer), so the file carries it to the page and the command line.
+strength too weak to add the promised 10% of colour, docs/BENCHMARKS.md). ``--write``
+stores it in the checkpoint (the generator's ``default_strength`` buffer), so the file
+carries it to the page and the command line.
 The held-out photographs (``--split test``: china.jpg, flower.jpg, grace_hopper.jpg)
 are then scored at every strength; ``--old CKPT`` scores an RGB colouriser (the
 previous grey -> colour demo) beside it; ``--figure PNG`` writes grey | old | new |
