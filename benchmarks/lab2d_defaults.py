@@ -5,9 +5,10 @@ One recipe: the plain GAN on grid-25 (``lab2d.DEFAULT_RECIPE`` on ``DEFAULT_DATA
 every 50 steps), its peak, the lowest count after the peak and the last.
 
 Compare recipes: ``lab2d.COMPARE_RECIPES`` on ``COMPARE_DATA`` (gan against
-minibatch-std on ring-8) in lockstep, as the page trains them, up to the plain GAN's
-own 2,000 steps: modes covered and the share of high-quality points at 500, 1,000,
-1,500 and 2,000 steps (PacGAN's protocol, ``gan_core.modes``).
+minibatch-std on ring-8) in lockstep, as the page trains them, every recipe stopping
+at ``COMPARE_STEPS`` (2,000, the plain GAN's own steps): modes covered and the
+share of high-quality points at 500, 1,000, 1,500 and 2,000 steps (PacGAN's
+protocol, ``gan_core.modes``).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lab2d_defaults.py [--seeds 0 1 2 3 4]
 
@@ -48,11 +49,11 @@ def main() -> int:
         print(f"| {seed} | {peak} ({history[at][0]:,}) | {min(counts[at:])} | {counts[-1]} | {every} |", flush=True)
 
     names = " vs ".join(lab2d.COMPARE_RECIPES)
-    print(f"\nCompare recipes: {names} on {lab2d.COMPARE_DATA}; modes covered (high-quality share) at each step\n")
+    print(f"\nCompare recipes: {names} on {lab2d.COMPARE_DATA}, all stopping at {lab2d.COMPARE_STEPS:,}; modes covered (high-quality share) at each step\n")
     print("| seed | " + " | ".join(f"step {n:,}" for n in CHECKS) + " |\n|---|" + "---|" * len(CHECKS))
     for seed in args.seeds:
         started = time.perf_counter()
-        cmp = lab2d.Comparison.of(list(lab2d.COMPARE_RECIPES), lab2d.COMPARE_DATA, seed)
+        cmp = lab2d.Comparison.of(list(lab2d.COMPARE_RECIPES), lab2d.COMPARE_DATA, seed, stop_at=lab2d.COMPARE_STEPS)
         cells = []
         for n in CHECKS:
             cmp.train(n - cmp.step)

@@ -129,6 +129,9 @@ def test_the_comparison_view_trains_recipes_side_by_side(at):
     assert chosen == ["gan", "minibatch-std"]  # the plain GAN against the best remedy
     # on ring-8, where the remedy pulls ahead within the plain GAN's 2,000 steps (gan_core/lab2d.py)
     assert at.selectbox(key="lab2d_cmp_data").value == "ring-8"
+    # ... every recipe stopping at the same step, so the remedy's decay fits in (gan_core/lab2d.py)
+    assert at.number_input(key="lab2d_cmp_stop").value == 2000
+    assert {lab.stop_at for lab in at.session_state["_lab2d_compare"][1].labs.values()} == {2000}
     planes = [c for c in charts(at) if any(t["type"] == "heatmap" for t in c["data"])]
     assert len(planes) == len(chosen)
     at.button(key="lab2d_step").click().run()
