@@ -14,6 +14,8 @@ bicubic, then translated. Scored against the original photo:
     SSIM       scikit-image's structural similarity on RGB (channel_axis), per photo
     border     translate.border_ratio: the worst outermost 4-pixel strip's mean error
                over the median column's, on the whole output (no shave)
+    grid       the amplitude (grey levels) of the strongest period-2, -4 or -8 pattern in
+               the detail the model adds to bicubic: a checkerboard, if any
 
 ``border vs bicubic`` is the model's border ratio over bicubic's on the same photo:
 a photo whose outer rows are harder than its middle (foliage along the bottom of
@@ -67,6 +69,17 @@ def scores(output: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
+def checkerboard(detail: np.ndarray) -> float:
+    """The amplitude, in grey levels, of the strongest period-2, -4 or -8 grid (along x, y
+    or both) in ``detail`` (H, W, 3), what a model adds to bicubic: the pattern a U-Net's
+    strided layers leave when they checkerboard. The true photo's own detail (photo minus
+    bicubic) is the floor to compare with: JPEG's 8 x 8 blocks put some there too."""
+    grey = detail.astype(np.float64).mean(axis=2)
+    spectrum = np.abs(np.fft.fft2(grey - grey.mean())) * 2 / grey.size  # a real cosine's amplitude
+    h, w = grey.shape
+    return float(max(spectrum[a, b] for period in (2, 4, 8) for a, b in ((0, w // period), (h // period, 0), (h // period, w // period))))
+
+
 def super_resolution(path: Path) -> tuple[list[dict], list[np.ndarray]]:
     from gan_core.data.builtin import held_out_photos
     from gan_core.data.paired import bicubic_resize
@@ -86,6 +99,8 @@ def super_resolution(path: Path) -> tuple[list[dict], list[np.ndarray]]:
             for k, v in scores(image, truth).items():
                 row[f"{what}_{k}"] = v
             row[f"{what}_border"] = border_ratio(l1_error_map(image, truth))
+        row["model_grid"] = checkerboard(result.output.astype(np.float64) - bicubic)
+        row["truth_grid"] = checkerboard(truth.astype(np.float64) - bicubic)
         rows.append(row)
         top, left = (h - CROP) // 2, (w - CROP) // 2
         cut = (slice(top, top + CROP), slice(left, left + CROP))
@@ -94,17 +109,38 @@ def super_resolution(path: Path) -> tuple[list[dict], list[np.ndarray]]:
     return rows, figure
 
 
+def sides(error: np.ndarray, strip: int = 4) -> dict[str, tuple[float, float]]:
+    """Per side (left, right, top, bottom): the outermost ``strip`` pixels' mean error and
+    the next ``2 * strip`` pixels' inward, each over the median column's (as
+    ``translate.border_ratio``). A band the translator adds shows as an edge well above
+    the strip just inside it; a photo whose edge is simply harder shows as both high."""
+    e = np.asarray(error, dtype=np.float64)
+    median = max(float(np.median(e.mean(axis=0))), 1e-12)
+    cuts = {"left": (e[:, :strip], e[:, strip : 3 * strip]), "right": (e[:, -strip:], e[:, -3 * strip : -strip]),
+            "top": (e[:strip], e[strip : 3 * strip]), "bottom": (e[-strip:], e[-3 * strip : -strip])}
+    return {side: (float(edge.mean()) / median, float(inner.mean()) / median) for side, (edge, inner) in cuts.items()}
+
+
 def borders(paths: list[Path]) -> list[dict]:
-    """Border ratios of any translators at the page's default scale, on the held-out photographs."""
+    """Border ratios of any translators at the page's default scale, on the held-out
+    photographs: the worst side, the strip just inside it, and the same side's ratio
+    for the translator's own input (the grey picture, the bicubic enlargement) when it
+    is a picture of the same kind as the output."""
     from gan_core.data.builtin import held_out_photos
-    from gan_core.translate import border_ratio, load_translator, translate_picture
+    from gan_core.translate import border_ratio, l1_error_map, load_translator, translate_picture
 
     out = []
     for path in paths:
         tr = load_translator(path)
         for name, photo in held_out_photos().items():
             result = translate_picture(tr, photo, name=name)  # the page's defaults: as-trained scale, derived input
-            out.append({"checkpoint": path.name, "photo": name, "border": border_ratio(result.error)})
+            per_side = sides(result.error)
+            worst = max(per_side, key=lambda k: per_side[k][0])
+            row = {"checkpoint": path.name, "photo": name, "border": border_ratio(result.error), "side": worst,
+                   "inner": per_side[worst][1], "input": None}
+            if tr.pairs in ("lab", "sr4") and result.source.shape[:2] == photo.shape[:2]:
+                row["input"] = sides(l1_error_map(result.source, photo))[worst][0]
+            out.append(row)
     return out
 
 
@@ -157,15 +193,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mean':18} {'':>10} | {mean['bicubic_psnr']:12.2f} {mean['model_psnr']:6.2f} "
           f"{mean['model_psnr'] - mean['bicubic_psnr']:+6.2f} | {mean['bicubic_psnr_y']:11.2f} {mean['model_psnr_y']:6.2f} | "
           f"{mean['bicubic_ssim']:9.4f} {mean['model_ssim']:6.4f} | {mean['bicubic_border']:11.2f} {mean['model_border']:6.2f}")
+    print("period-2/4/8 grid in the detail added to bicubic, in grey levels (model / the true photo's): " + ", ".join(
+        f"{r['photo']} {r['model_grid']:.2f} / {r['truth_grid']:.2f}" for r in rows))
     print("border vs bicubic (model's ratio / bicubic's): " + ", ".join(
         f"{r['photo']} {r['model_border'] / r['bicubic_border']:.2f}" for r in rows))
     if speed is not None:
         print(f"x{FACTOR} enlargement of a 256 x 256 upload to 1024 x 1024: median {speed['median']:.2f} s over 5 "
               f"(min {speed['min']:.2f} s)")
     if border_rows:
-        print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3)")
+        print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3);"
+              "\nthe next 8 px inward on that side; the translator's own input on that side")
         for r in border_rows:
-            print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f}")
+            given = f"{r['input']:.2f}" if r["input"] is not None else "-"
+            print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | input {given}")
     return 0
 
 
