@@ -192,7 +192,7 @@ def _on_rank0(ranks, work):
 
 def _train_as(ranks, args, dests) -> int:
     from . import distributed
-    from .recipes import batch_multiple, resolve
+    from .recipes import as_trained, batch_multiple, resolve
     from .runs import RunState, create_run, discard_unstarted, read_config
     from .training import choose_device, resume, train
 
@@ -218,7 +218,7 @@ def _train_as(ranks, args, dests) -> int:
     stop = _StopFlag(quiet=not ranks.main)
     if args.resume:
         run_dir = Path(args.resume)
-        cfg = _on_rank0(ranks, lambda: read_config(run_dir))
+        cfg = _on_rank0(ranks, lambda: as_trained(read_config(run_dir)))
         row_every = cfg.train.log_every
         if not args.worker and ranks.main:
             (run_dir / "STOP").unlink(missing_ok=True)  # a person resuming on purpose overrides an old Stop

@@ -100,6 +100,9 @@ class LossConfig:
                                 "then one on a fake half-batch (standard GAN loss only)", choices=("joint", "halves"))
     clip: float | None = _f(None, "WGAN critic weight clipping bound")
     gp_weight: float | None = _f(None, "WGAN-GP gradient penalty weight lambda")
+    r1_weight: float | None = _f(None, "minibatch-std on points: weight gamma of the R1 penalty (Mescheder et al. 2018), "
+                                       "gamma/2 E||grad_x D(x)||^2 over the real batch, which keeps D from sharpening without "
+                                       "bound at the real points; 0 = off; unset = the recipe's choice (1)")
     l1_weight: float | None = _f(None, "pix2pix: weight lambda of the L1 loss (100 as in the paper; 0 = cGAN only)")
     gan_weight: float | None = _f(None, "pix2pix: weight of the cGAN loss (1; 0 = L1 only, the paper's ablation: D still trains but G ignores it)")
 

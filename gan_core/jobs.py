@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Sequence
 from . import visitors
 from .config import Config
 from .errors import GanError, RunError
-from .recipes import resolve
+from .recipes import as_trained, resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
 from .settings import load_settings, worker_memory_mb
@@ -256,7 +256,7 @@ def resume_refusal(run_dir: str | Path) -> str | None:
     if read_status(Path(run_dir)).get("state") != RunState.FAILED:
         return None
     try:
-        resolve(read_config(Path(run_dir)))
+        resolve(as_trained(read_config(Path(run_dir))))
     except GanError as e:
         reason = str(e)
         return f"This run would fail the same way if resumed, because {reason[:1].lower()}{reason[1:].rstrip('.')} in a new run."

@@ -59,11 +59,11 @@ _LOCK = threading.RLock()
 # One recipe: the plain GAN on grid-25, whose covered-mode count climbs to 21-24 of 25
 # and then falls by 7 to 12 within 2,000 steps. Compare: the plain GAN against the best
 # remedy on ring-8, both stopping at the plain GAN's 2,000 steps. The remedy's learning
-# rate decays over the second half of whatever it is given, so it settles on all 8
-# modes by step 1,500 while gan piles a loose cloud onto 5 or 6 (on every seed 0-4). Left
-# at its own 8,500 steps it would still be searching at step 2,000, level with gan on
-# some seeds; on grid-25 it needs thousands of steps before it pulls ahead, longer than
-# a newcomer watches.
+# rate decays over the last 60% of whatever it is given, so it covers all 8 modes by
+# step 1,500 while gan piles a loose cloud onto 4 to 6 (on every seed 0-4). Left at its
+# own 11,000 steps it would still be searching at step 2,000 (with 8,500, level with gan
+# on some seeds); on grid-25 it needs thousands of steps before it pulls ahead, longer
+# than a newcomer watches.
 DEFAULT_DATA, DEFAULT_RECIPE = "grid-25", "gan"
 COMPARE_DATA, COMPARE_RECIPES = "ring-8", ("gan", "minibatch-std")
 COMPARE_STEPS = 2000  # every recipe of the default comparison stops here (the page's "Stop at step")

@@ -59,6 +59,15 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, *critic_arg
     return ((grads.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 
 
+def r1_penalty(real: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018, "Which training methods for GANs do actually
+    converge?"): E ||grad_x D(x)||^2 over the real batch, from D's logits on ``real``,
+    which must have been computed with ``real.requires_grad_()``. Differentiable, so
+    D's step also lowers it."""
+    (grads,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grads.flatten(1).pow(2).sum(dim=1).mean()
+
+
 def l1(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (fake - target).abs().mean()
 

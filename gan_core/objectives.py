@@ -45,21 +45,40 @@ class Objective:
         z = torch.randn(n * world, self.z_dim, device=device, generator=generator)
         return z[rank * n:(rank + 1) * n] if world > 1 else z
 
+    @property
+    def r1_weight(self) -> float:
+        return self.cfg.loss.r1_weight or 0.0  # unset: a recipe without R1
+
+    def real_loss(self, D: nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | float, Stats]:
+        """D's loss on a real batch, its logits, and the R1 term to add to D's loss
+        (gamma/2 times the penalty with ``--r1-weight``, else 0; computed in float32,
+        since it differentiates through D twice) with its logged statistic."""
+        if not self.r1_weight:
+            logits = D(real)
+            return losses.d_loss_real(logits), logits, 0.0, {}
+        with torch.autocast(real.device.type, enabled=False):
+            real = real.detach().float().requires_grad_(True)
+            logits = D(real)
+            penalty = losses.r1_penalty(real, logits)
+        return losses.d_loss_real(logits), logits, 0.5 * self.r1_weight * penalty, {"r1": penalty.detach()}
+
     def d_loss(self, G: nn.Module, D: nn.Module, batch: dict) -> tuple[torch.Tensor, Stats]:
         # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
         real = batch["real"]
         with torch.no_grad():
             fake = G(self.noise(len(real), real.device))
-        real_logits, fake_logits = D(real), D(fake)
-        loss_real, loss_fake = losses.d_loss_real(real_logits), losses.d_loss_fake(fake_logits)
+        loss_real, real_logits, r1, extra = self.real_loss(D, real)
+        fake_logits = D(fake)
+        loss_fake = losses.d_loss_fake(fake_logits)
         stats = {
             "loss_d_real": loss_real.detach(),
             "loss_d_fake": loss_fake.detach(),
             "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
             "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
             "r_t": real_sign(real_logits),  # ADA's overfitting signal (augment.py)
+            **extra,
         }
-        return loss_real + loss_fake, stats
+        return loss_real + loss_fake + r1, stats
 
     def d_updates(self, G: nn.Module, D: nn.Module, batch: dict) -> list[Callable[[], tuple[torch.Tensor, Stats]]]:
         """D's optimiser steps for one of its k steps on ``batch``, in order: each
@@ -72,10 +91,9 @@ class Objective:
         real = batch["real"][: len(batch["real"]) // 2]
 
         def on_real() -> tuple[torch.Tensor, Stats]:
-            real_logits = D(real)
-            loss_real = losses.d_loss_real(real_logits)
-            return loss_real, {"loss_d_real": loss_real.detach(), "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
-                               "r_t": real_sign(real_logits)}
+            loss_real, real_logits, r1, extra = self.real_loss(D, real)
+            return loss_real + r1, {"loss_d_real": loss_real.detach(), "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+                                    "r_t": real_sign(real_logits), **extra}
 
         def on_fake() -> tuple[torch.Tensor, Stats]:
             with torch.no_grad():

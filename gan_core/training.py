@@ -28,7 +28,7 @@ from .distributed import SINGLE, Ranks
 from .errors import ConfigError, GanError, RunError
 from .health import HISTORY, diagnose, to_status
 from .modes import N_SAMPLES, coverage_for
-from .recipes import RECIPES, batch_multiple, make_optimizer, resolve
+from .recipes import RECIPES, as_trained, batch_multiple, make_optimizer, resolve
 from .runs import (RunState, read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity,
                    write_status)
 from .sample_stats import reference_batch, reference_labels, sample_stats
@@ -200,7 +200,7 @@ def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
     A pending STOP is honoured, never cleared here: whoever resumes on purpose (the
     Resume button, a person typing --resume) clears it first."""
     run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
+    cfg = as_trained(read_config(run_dir))
     return train(cfg, run_dir, should_stop, on_progress)
 
 

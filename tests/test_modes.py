@@ -239,3 +239,77 @@ def test_pack_on_the_command_line_is_refused_for_other_recipes(tmp_path, capsys)
     assert err == "error: --pack is PacGAN's packing of samples for the discriminator, which recipe 'gan' does not use; " \
                   "leave it unset or use --recipe pacgan."
     assert not any(tmp_path.iterdir())  # refused before a run directory exists
+
+
+# --- R1 (issue #19): minibatch-std's discriminator penalty ---------------------------------------
+
+
+def test_r1_is_the_squared_gradient_of_d_on_the_real_batch_and_adds_gamma_over_two():
+    from gan_core import losses
+    from gan_core.config import Config
+    from gan_core.objectives import Objective
+
+    D = torch.nn.Linear(2, 1)  # a linear D: its gradient is its weight at every x, so R1 = ||w||^2
+    real = torch.randn(16, 2)
+    x = real.clone().requires_grad_(True)
+    assert torch.allclose(losses.r1_penalty(x, D(x).squeeze(1)), D.weight.pow(2).sum())
+
+    G = torch.nn.Linear(2, 2)
+    plain_cfg = resolve(tiny("minibatch-std", "ring-8", **{"model.z_dim": 2, "loss.r1_weight": 0.0}))
+    cfg = plain_cfg.replace(**{"loss.r1_weight": 3.0})
+    batch = {"real": real}
+
+    def d_loss(c):
+        torch.manual_seed(1)
+        return Objective(c, None).d_loss(G, lambda v: D(v).squeeze(1), batch)
+
+    (plain, plain_stats), (with_r1, stats) = d_loss(plain_cfg), d_loss(cfg)
+    assert "r1" not in plain_stats and torch.allclose(stats["r1"], D.weight.pow(2).sum())
+    assert torch.allclose(with_r1 - plain, 1.5 * D.weight.pow(2).sum())
+    with_r1.backward()  # differentiable: D's step lowers the penalty too
+    assert D.weight.grad is not None
+
+
+def test_minibatch_std_brings_r1_and_its_longer_schedule_and_other_recipes_refuse_r1(tmp_path, capsys):
+    from gan_core.config import Config
+    from gan_core.recipes import RECIPES, decay_last_three_fifths
+
+    cfg = resolve(Config(recipe="minibatch-std").replace(**{"data.name": "grid-25"}))
+    assert (cfg.loss.r1_weight, cfg.train.steps) == (1.0, 11000)
+    assert RECIPES.get("minibatch-std").lr_schedule is decay_last_three_fifths
+    assert [decay_last_three_fifths(s, 100) for s in (1, 40)] == [1.0, 1.0] and 0 < decay_last_three_fifths(41, 100) < 1
+    assert decay_last_three_fifths(100, 100) < 0.01
+    assert resolve(Config(recipe="pacgan").replace(**{"data.name": "grid-25"})).loss.r1_weight is None
+    for recipe, data in (("gan", "ring-8"), ("pacgan", "grid-25"), ("dcgan", "faces-lfw")):
+        with pytest.raises(ConfigError, match=f"--r1-weight is the weight of the R1 penalty .* recipe '{recipe}' does not use; leave it unset"):
+            resolve(tiny(recipe, data, **{"loss.r1_weight": 1.0}))
+    with pytest.raises(ConfigError, match=r"^The R1 penalty needs 2 or more data points, .*; use --n-points 2 or more, or --r1-weight 0\.$"):
+        resolve(tiny("minibatch-std", "ring-8", **{"data.n_points": 1}))
+    assert resolve(tiny("minibatch-std", "ring-8", **{"data.n_points": 1, "loss.r1_weight": 0.0})).data.n_points == 1
+    with pytest.raises(ConfigError, match="--r1-weight must be zero or a positive weight"):
+        resolve(tiny("minibatch-std", "grid-25", **{"loss.r1_weight": -1.0}))
+    assert main(["train", "--recipe", "gan", "--data", "ring-8", "--r1-weight", "1", "--runs-dir", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--r1-weight" in err[0] and not list(tmp_path.iterdir())
+
+
+def test_a_minibatch_std_run_saved_before_r1_existed_resumes_without_it(tmp_path):
+    from gan_core.inference import load_generator
+    from gan_core.jobs import resume_refusal
+    from gan_core.training import resume
+
+    cfg = resolve(tiny("minibatch-std", "ring-8", steps=2))
+    assert cfg.loss.r1_weight == 1.0
+    run_dir = runs.create_run(cfg, tmp_path)
+    saved = json.loads((run_dir / "config.json").read_text())
+    del saved["loss"]["r1_weight"]  # as config.json was written before 2026-12-07
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    assert runs.read_config(run_dir).loss.r1_weight is None
+    assert resume_refusal(run_dir) is None
+    assert resume(run_dir)["state"] == "finished"
+    rows, _ = runs.read_metrics(run_dir)
+    assert rows and not any("r1" in r for r in rows), "trained as it was: without the penalty"
+    assert load_generator(run_dir / "checkpoints" / "last.safetensors").config.loss.r1_weight == 0.0
+    # A new run logs the penalty.
+    new = runs.create_run(cfg, tmp_path)
+    assert resume(new)["state"] == "finished" and all("r1" in r for r in runs.read_metrics(new)[0])
