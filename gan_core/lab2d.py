@@ -230,7 +230,8 @@ class Lab:
         """The resolved settings in a line, for a caption."""
         c = self.cfg
         return (f"{c.recipe}: {c.optim.optimizer} lr G {c.optim.lr_g:g} / D {c.optim.lr_d:g}, batch {c.train.batch_size}, "
-                f"k = {c.loss.d_steps}, width {c.model.width}, z {c.model.z_dim}, seed {c.train.seed}")
+                f"k = {c.loss.d_steps}, width {c.model.width}, z {c.model.z_dim}"
+                + (f", R1 {c.loss.r1_weight:g}" if c.loss.r1_weight else "") + f", seed {c.train.seed}")
 
     def coverage_history(self) -> list[tuple[int, modes.Coverage]]:
         return [(f.step, f.coverage) for f in self.snapshots if f.coverage is not None]

@@ -280,6 +280,9 @@ def test_minibatch_std_brings_r1_and_its_longer_schedule_and_other_recipes_refus
     assert [decay_last_three_fifths(s, 100) for s in (1, 40)] == [1.0, 1.0] and 0 < decay_last_three_fifths(41, 100) < 1
     assert decay_last_three_fifths(100, 100) < 0.01
     assert resolve(Config(recipe="pacgan").replace(**{"data.name": "grid-25"})).loss.r1_weight is None
+    from gan_core import lab2d
+
+    assert ", R1 1," in lab2d.Lab("minibatch-std", "ring-8").settings and "R1" not in lab2d.Lab("gan", "ring-8").settings  # the lab's caption
     for recipe, data in (("gan", "ring-8"), ("pacgan", "grid-25"), ("dcgan", "faces-lfw")):
         with pytest.raises(ConfigError, match=f"--r1-weight is the weight of the R1 penalty .* recipe '{recipe}' does not use; leave it unset"):
             resolve(tiny(recipe, data, **{"loss.r1_weight": 1.0}))
