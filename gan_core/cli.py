@@ -168,9 +168,12 @@ def _cmd_train(args, dests) -> int:
 
     ranks = distributed.setup(getattr(args, "cfg__train__device", None) or "auto")
     try:
-        return _train_as(ranks, args, dests)
-    finally:
+        code = _train_as(ranks, args, dests)
+    except BaseException:
         distributed.teardown()
+        raise
+    distributed.teardown(synchronise=True)
+    return code
 
 
 def _on_rank0(ranks, work):

@@ -96,8 +96,18 @@ def setup(device_name: str = "auto", env=os.environ) -> Ranks:
     return ranks
 
 
-def teardown() -> None:
+def teardown(synchronise: bool = False) -> None:
+    """Leave the process group. ``synchronise``, after a run every process finished:
+    first wait for the others (a barrier), so that no process destroys its group while
+    another still uses it for the run's last steps and files. (Without it, a CI run of
+    2026-12-07 saw gloo abort a finished process at exit, "terminate called without an
+    active exception", though every step had been trained and written.)"""
     if dist.is_available() and dist.is_initialized():
+        if synchronise:
+            try:
+                dist.barrier()
+            except Exception:  # another process died: there is no one left to wait for
+                pass
         dist.destroy_process_group()
 
 

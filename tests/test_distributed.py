@@ -291,3 +291,28 @@ def test_the_gradient_penalty_of_two_shards_is_the_global_batchs_with_a_conditio
     assert torch.allclose((halves[0] + halves[1]) / 2, whole, rtol=1e-6)
     # Before: rank 1 drew for its own 4 rows as if alone, i.e. rank 0's epsilons.
     assert not torch.allclose(penalty(slice(4, 8), (0, 1)), halves[1])
+
+
+def test_a_finished_run_waits_for_the_other_processes_before_leaving_the_group(monkeypatch):
+    """After a run every process finished, teardown waits at a barrier before destroying
+    the group (gloo aborted a finished process at exit without it, CI 2026-12-07); after
+    a failure, or when another process has died, it leaves at once."""
+    from gan_core import distributed
+
+    calls = []
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(distributed.dist, "barrier", lambda: calls.append("barrier"))
+    monkeypatch.setattr(distributed.dist, "destroy_process_group", lambda: calls.append("destroy"))
+    distributed.teardown(synchronise=True)
+    assert calls == ["barrier", "destroy"]
+    calls.clear()
+    distributed.teardown()
+    assert calls == ["destroy"]
+
+    def peer_gone():
+        raise RuntimeError("Connection closed by peer")
+
+    monkeypatch.setattr(distributed.dist, "barrier", peer_gone)
+    calls.clear()
+    distributed.teardown(synchronise=True)
+    assert calls == ["destroy"]
