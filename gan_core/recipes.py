@@ -169,18 +169,20 @@ def _build_packed(cfg: Config, data: GanData):
     return G, Packed(D, m)
 
 
+def _cosine_after(step: int, total: int, start: int) -> float:
+    """Full learning rates up to ``start``, then a cosine down towards 0 at ``total``
+    (the last step still moves, by a sliver)."""
+    return 1.0 if step <= start else 0.5 * (1 + math.cos(math.pi * (step - start) / (total - start + 1)))
+
+
 def decay_second_half(step: int, total: int) -> float:
-    """Full learning rates for the first half, then a cosine down towards 0 (the last
-    step still moves, by a sliver)."""
-    half = total // 2
-    return 1.0 if step <= half else 0.5 * (1 + math.cos(math.pi * (step - half) / (total - half + 1)))
+    """Full learning rates for the first half, then the cosine over the second."""
+    return _cosine_after(step, total, total // 2)
 
 
 def decay_last_three_fifths(step: int, total: int) -> float:
-    """Full learning rates for the first 40% of the steps, then the same cosine down
-    towards 0 over the last 60%."""
-    start = total - round(0.6 * total)
-    return 1.0 if step <= start else 0.5 * (1 + math.cos(math.pi * (step - start) / (total - start + 1)))
+    """Full learning rates for the first 40% of the steps, then the cosine over the last 60%."""
+    return _cosine_after(step, total, total - round(0.6 * total))
 
 
 RECIPES.register("pacgan")(Recipe(
