@@ -55,7 +55,7 @@ to some other region D still calls real, and the chase goes on with no reason fo
 at the defaults: on grid-25 the plain GAN's cloud of blue points soon reaches most of the 25 modes, then the count of
 covered modes under the picture falls and swings as its points drift off some modes and onto others. On ring-8
 (the comparison's default) it piles a loose cloud onto part of the ring, and D's map turns green over the empty
-part, the modes it has left; given the same 2,000 steps, minibatch-std settles on all 8 modes by about step 1,500.
+part, the modes it has left; given the same 2,000 steps, minibatch-std settles on all 8 modes by step 2,000.
 
 **What packing does (PacGAN).** D judges *m* samples at once, concatenated into one input. A pack of real points
 usually holds points from different modes; a pack from a collapsed generator holds near copies of one point. So a

@@ -270,12 +270,12 @@ def test_r1_is_the_squared_gradient_of_d_on_the_real_batch_and_adds_gamma_over_t
     assert D.weight.grad is not None
 
 
-def test_minibatch_std_brings_r1_and_its_longer_schedule_and_other_recipes_refuse_r1(tmp_path, capsys):
+def test_minibatch_std_brings_r1_its_longer_schedule_and_adam_beta2_and_other_recipes_refuse_r1(tmp_path, capsys):
     from gan_core.config import Config
     from gan_core.recipes import RECIPES, decay_last_three_fifths
 
     cfg = resolve(Config(recipe="minibatch-std").replace(**{"data.name": "grid-25"}))
-    assert (cfg.loss.r1_weight, cfg.train.steps) == (1.0, 11000)
+    assert (cfg.loss.r1_weight, cfg.train.steps, cfg.optim.beta2) == (1.0, 11000, 0.99)  # beta2: Karras et al.'s
     assert RECIPES.get("minibatch-std").lr_schedule is decay_last_three_fifths
     assert [decay_last_three_fifths(s, 100) for s in (1, 40)] == [1.0, 1.0] and 0 < decay_last_three_fifths(41, 100) < 1
     assert decay_last_three_fifths(100, 100) < 0.01
@@ -306,13 +306,15 @@ def test_a_minibatch_std_run_saved_before_r1_existed_resumes_without_it(tmp_path
     run_dir = runs.create_run(cfg, tmp_path)
     saved = json.loads((run_dir / "config.json").read_text())
     del saved["loss"]["r1_weight"]  # as config.json was written before 2026-12-07
+    saved["optim"]["beta2"] = 0.999  # the recipe's Adam beta2 until 2026-12-07 (day 2): saved, so kept
     (run_dir / "config.json").write_text(json.dumps(saved))
     assert runs.read_config(run_dir).loss.r1_weight is None
     assert resume_refusal(run_dir) is None
     assert resume(run_dir)["state"] == "finished"
     rows, _ = runs.read_metrics(run_dir)
     assert rows and not any("r1" in r for r in rows), "trained as it was: without the penalty"
-    assert load_generator(run_dir / "checkpoints" / "last.safetensors").config.loss.r1_weight == 0.0
+    trained = load_generator(run_dir / "checkpoints" / "last.safetensors").config
+    assert (trained.loss.r1_weight, trained.optim.beta2) == (0.0, 0.999)
     # A new run logs the penalty.
     new = runs.create_run(cfg, tmp_path)
     assert resume(new)["state"] == "finished" and all("r1" in r for r in runs.read_metrics(new)[0])
