@@ -348,7 +348,7 @@ def test_the_default_comparison_shows_the_remedy_ahead_at_the_same_step():
     """The comparison the page opens on (issue #21): gan against minibatch-std on ring-8,
     every recipe stopping at COMPARE_STEPS, seed 0. At the last step the remedy covers
     more modes than gan, with most of its points on them. (Seeds 0-4: 8 of 8 modes and
-    68-87% high quality against gan's 5-6 and 2-3%; docs/BENCHMARKS.md.)"""
+    75-93% high quality against gan's 5-6 and 2-3%; docs/BENCHMARKS.md.)"""
     cmp = lab2d.Comparison.of(list(lab2d.COMPARE_RECIPES), lab2d.COMPARE_DATA, 0, stop_at=lab2d.COMPARE_STEPS)
     assert cmp.stop_at == lab2d.COMPARE_STEPS
     cmp.train(lab2d.COMPARE_STEPS)
