@@ -60,11 +60,10 @@ _LOCK = threading.RLock()
 # and then falls by 7 to 12 within 2,000 steps. Compare: the plain GAN against the best
 # remedy on ring-8, both stopping at the plain GAN's 2,000 steps. The remedy's learning
 # rate decays over the last 60% of whatever it is given, so it covers all 8 modes by
-# step 2,000 (7 or 8 at step 1,500) while gan piles a loose cloud onto 4 to 6 (on
-# every seed 0-4). Left at its
-# own 11,000 steps it would still be searching at step 2,000 (with 8,500, level with gan
-# on some seeds); on grid-25 it needs thousands of steps before it pulls ahead, longer
-# than a newcomer watches.
+# step 2,000 (7 or 8 at step 1,500) while gan piles a loose cloud onto 4 to 6 (on every
+# seed 0-4). Left at its own 11,000 steps it would still be searching at step 2,000
+# (with 8,500, level with gan on some seeds); on grid-25 it needs thousands of steps
+# before it pulls ahead, longer than a newcomer watches.
 DEFAULT_DATA, DEFAULT_RECIPE = "grid-25", "gan"
 COMPARE_DATA, COMPARE_RECIPES = "ring-8", ("gan", "minibatch-std")
 COMPARE_STEPS = 2000  # every recipe of the default comparison stops here (the page's "Stop at step")

@@ -306,7 +306,7 @@ def test_a_minibatch_std_run_saved_before_r1_existed_resumes_without_it(tmp_path
     run_dir = runs.create_run(cfg, tmp_path)
     saved = json.loads((run_dir / "config.json").read_text())
     del saved["loss"]["r1_weight"]  # as config.json was written before 2026-12-07
-    saved["optim"]["beta2"] = 0.999  # the recipe's Adam beta2 until 2026-12-07 (day 2): saved, so kept
+    saved["optim"]["beta2"] = 0.999  # the recipe's Adam beta2 before 0.99: saved in config.json, so kept
     (run_dir / "config.json").write_text(json.dumps(saved))
     assert runs.read_config(run_dir).loss.r1_weight is None
     assert resume_refusal(run_dir) is None
