@@ -25,7 +25,8 @@ border error of its own. ``--speed`` times a x4 enlargement of a 256 x 256 uploa
 
 ``--border CKPT...`` also measures the border ratio of other translators (the grey and
 edge demos) on the same photographs at the page's default scale ("as trained"),
-against the picture each derives its input from. ``--figure PNG`` writes crops of
+against the picture each derives its input from; and, content-neutral, over 200 random
+128-px uploads cut from each photograph, their error maps averaged (``uploads``). ``--figure PNG`` writes crops of
 bicubic | model | original at 100% zoom, one row per photo.
 
     .venv/bin/python benchmarks/super_resolution_eval.py \\
@@ -140,8 +141,38 @@ def borders(paths: list[Path]) -> list[dict]:
                    "inner": per_side[worst][1], "input": None}
             if tr.pairs in ("lab", "sr4") and result.source.shape[:2] == photo.shape[:2]:
                 row["input"] = sides(l1_error_map(result.source, photo))[worst][0]
+            row.update(uploads(tr, name, photo))
             out.append(row)
     return out
+
+
+UPLOADS, UPLOAD_SIDE = 200, 128  # random crops per photograph, and their side
+
+
+def uploads(tr, name: str, photo: np.ndarray) -> dict:
+    """The border ratio over many small uploads cut from one photograph: ``UPLOADS``
+    random ``UPLOAD_SIDE``-px crops (seeded by the photo's name), each translated as the
+    page does by default, their error maps averaged pixel by pixel, then
+    ``border_ratio`` of that mean. Each crop's edges fall somewhere else in the photo, so
+    the content near the edges and in the middle columns is nearly the same and what is
+    left is what the translator does at a picture's edge (a band shows at its full
+    height). Beside it, the same for the translator's input (doing nothing)."""
+    import zlib
+
+    from gan_core.translate import border_ratio, l1_error_map, translate_picture
+
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    h, w = photo.shape[:2]
+    errors, inputs = [], []
+    for _ in range(UPLOADS):
+        top, left = int(rng.integers(0, h - UPLOAD_SIDE + 1)), int(rng.integers(0, w - UPLOAD_SIDE + 1))
+        crop = np.ascontiguousarray(photo[top : top + UPLOAD_SIDE, left : left + UPLOAD_SIDE])
+        result = translate_picture(tr, crop)
+        errors.append(result.error)
+        if tr.pairs in ("lab", "sr4"):
+            inputs.append(l1_error_map(result.source, crop))
+    return {"uploads": border_ratio(np.mean(errors, axis=0)),
+            "uploads_input": border_ratio(np.mean(inputs, axis=0)) if inputs else None}
 
 
 def enlarge_speed(path: Path) -> dict[str, float]:
@@ -202,10 +233,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(min {speed['min']:.2f} s)")
     if border_rows:
         print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3);"
-              "\nthe next 8 px inward on that side; the translator's own input on that side")
+              "\nthe next 8 px inward on that side; the translator's own input on that side;"
+              f"\nthen over {UPLOADS} random {UPLOAD_SIDE}-px uploads cut from the photo (error maps averaged), and their inputs'")
         for r in border_rows:
             given = f"{r['input']:.2f}" if r["input"] is not None else "-"
-            print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | input {given}")
+            given_up = f"{r['uploads_input']:.2f}" if r["uploads_input"] is not None else "-"
+            print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | "
+                  f"input {given} | uploads {r['uploads']:.2f} | their input {given_up}")
     return 0
 
 

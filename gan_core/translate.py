@@ -15,6 +15,8 @@ averaged, so no seam shows. BatchNorm runs on its training statistics (eval mode
 the same for every tile, so tiles agree wherever the network sees the same pixels.
 Tiles are done one row of tiles at a time and only one row's sums are held, so
 memory stays bounded (a few tens of MB beyond the image itself) whatever the size.
+A super-resolution model sees the picture with a mirrored margin (``PairKind.margin``),
+so its edges are restored from a reflection rather than from zero padding.
 
 Dropout is off at inference (eval mode): a given image always gives the same output.
 The paper keeps it on as a noise source; here a reproducible answer matters more.
@@ -56,7 +58,7 @@ import torch
 
 from . import budget, checkpoints
 from .data.builtin import TILE_SCALES
-from .data.paired import bicubic_resize, derive, enlarge_factor, source_channels, to_grey
+from .data.paired import PAIR_KINDS, bicubic_resize, derive, enlarge_factor, source_channels, to_grey
 from .errors import CheckpointError, ConfigError, DataError
 from .inference import Generator, cached_loader, generator_from
 from .recipes import RECIPES
@@ -105,6 +107,12 @@ class Translator:
     def enlarge(self) -> int:
         """How many times this model enlarges a picture: 4 for sr4 (``translate_picture(enlarge=4)``), else 1."""
         return enlarge_factor(self.pairs)
+
+    @property
+    def margin(self) -> int:
+        """Reflected pixels seen around a picture (``_tiled``): 8 for super-resolution, else 0 (``PairKind.margin``)."""
+        kind = PAIR_KINDS.get(self.pairs) if self.pairs else None
+        return kind.margin if kind is not None else 0
 
     @property
     def lab(self) -> bool:
@@ -316,26 +324,53 @@ def _ramp(starts: list[int], size: int, length: int, index: int) -> np.ndarray:
     return w
 
 
+def _mirror(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices into a side of ``n`` pixels reflected at its ends as numpy's "reflect"
+    padding does (the edge pixel not repeated), for indices as far out as you like."""
+    if n == 1:
+        return np.zeros_like(index)
+    period = 2 * (n - 1)
+    index = np.abs(index) % period
+    return np.where(index >= n, period - index, index)
+
+
 def _tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, out_channels: int, multiple: int,
            write: Callable[[int, np.ndarray], None], tile: int = TILE, overlap: int = OVERLAP,
-           progress: Callable[[float], None] | None = None) -> None:
+           progress: Callable[[float], None] | None = None, margin: int = 0) -> None:
     """Apply ``fn`` ((1, C, h, w) in [-1, 1] -> (1, out_channels, h, w)) to ``image``
     (uint8 (H, W, C)) tile by tile, blending overlaps; ``write(top, rows)`` receives the
-    finished rows of float32 output, top to bottom, each row of tiles as soon as it is done."""
+    finished rows of float32 output, top to bottom, each row of tiles as soon as it is done.
+
+    ``margin``: the picture is seen with that many reflected pixels around it (a mirror
+    at its edges, not the network's zero padding), tiled as one larger picture, and only
+    the picture's own pixels are written. No padded copy is made: each tile gathers its
+    pixels through mirrored indices, so memory is what it was without the margin."""
     h, w = image.shape[:2]
     tile = max(tile, multiple)
     overlap = min(overlap, tile // 2)
-    ys, th = _spans(h, tile, multiple, overlap)
-    xs, tw = _spans(w, tile, multiple, overlap)
-    wx = [_ramp(xs, tw, w, j) for j in range(len(xs))]
-    band_h = min(th, h)
-    acc = np.zeros((band_h, w, out_channels), dtype=np.float32)
-    weight = np.zeros((band_h, w, 1), dtype=np.float32)
+    m = max(0, int(margin))
+    H, W = h + 2 * m, w + 2 * m  # the picture with its margin, which the tiles cover
+    ys, th = _spans(H, tile, multiple, overlap)
+    xs, tw = _spans(W, tile, multiple, overlap)
+    wx = [_ramp(xs, tw, W, j) for j in range(len(xs))]
+    band_h = min(th, H)
+    acc = np.zeros((band_h, W, out_channels), dtype=np.float32)
+    weight = np.zeros((band_h, W, 1), dtype=np.float32)
+
+    def emit(top: int, rows: np.ndarray) -> None:  # rows of the picture with its margin -> the picture's own
+        lo, hi = max(top, m), min(top + len(rows), m + h)
+        if hi > lo:
+            write(lo - m, rows[lo - top : hi - top, m : m + w])
+
     done, total = 0, len(ys) * len(xs)
     for i, top in enumerate(ys):
-        wy = _ramp(ys, th, h, i)
+        wy = _ramp(ys, th, H, i)
         for j, left in enumerate(xs):
-            crop = image[top : top + th, left : left + tw]
+            if m:
+                rows, cols = np.arange(top, min(top + th, H)) - m, np.arange(left, min(left + tw, W)) - m
+                crop = image[np.ix_(_mirror(rows, h), _mirror(cols, w))]
+            else:
+                crop = image[top : top + th, left : left + tw]
             ch, cw = crop.shape[:2]
             pt, pl = (th - ch) // 2, (tw - cw) // 2
             if (ch, cw) != (th, tw):  # reflect-pad up to the tile's multiple, centred
@@ -350,8 +385,8 @@ def _tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: np.ndarray, out_ch
             if progress is not None:
                 progress(done / total)
         last = i + 1 == len(ys)
-        finished = (h - top) if last else ys[i + 1] - top
-        write(top, acc[:finished] / np.maximum(weight[:finished], 1e-8))
+        finished = (H - top) if last else ys[i + 1] - top
+        emit(top, acc[:finished] / np.maximum(weight[:finished], 1e-8))
         if not last:  # carry the rows the next row of tiles also covers
             carry = band_h - finished
             acc[:carry], weight[:carry] = acc[finished:].copy(), weight[finished:].copy()
@@ -462,7 +497,7 @@ def translate(tr: Translator, source: np.ndarray, tile: int = TILE, overlap: int
             return np.repeat(source, 3, axis=2)  # the grey input itself, exactly
         return lab_picture(source, lab_colour(tr, source, s, tile, overlap, progress))
     tr.strength(strength)  # None, or refused in one sentence
-    _tiled(tr.gen.model, source, tr.target_channels, tr.multiple, write, tile, overlap, progress)
+    _tiled(tr.gen.model, source, tr.target_channels, tr.multiple, write, tile, overlap, progress, margin=tr.margin)
     return out
 
 

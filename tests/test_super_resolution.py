@@ -174,3 +174,30 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "pix2pix.py"), default_timeout=120)
     at.run()
     assert not at.exception and not [t for t in at.toggle if t.key == "p2p_enlarge"]
+
+
+def test_mirrored_indices_are_numpys_reflect_padding_as_far_out_as_asked():
+    for n in (1, 2, 5):
+        index = np.arange(-3 * n - 2, 4 * n + 3)
+        pad = 3 * n + 2
+        expected = np.pad(np.arange(n), (pad, index[-1] - (n - 1)), mode="reflect" if n > 1 else "edge")
+        assert np.array_equal(T._mirror(index, n), expected)
+
+
+@pytest.mark.parametrize("tile", [T.TILE, 64])  # one pass, and tiles whose rows the margin straddles
+def test_a_super_resolution_model_sees_a_mirror_at_the_pictures_edge(models, tile):
+    """sr4 translates with an 8 px reflected margin (``PairKind.margin``): exactly the
+    translation of the picture padded by reflection, cropped back, and made without a
+    padded copy; other kinds keep the network's own padding."""
+    tr = T.load_translator(models["sr"])
+    assert tr.margin == 8 and T.load_translator(models["grey"]).margin == 0
+    picture = photo(150, 97, seed=3)
+    out = T.translate(tr, picture, tile=tile)
+    padded = np.pad(picture, ((8, 8), (8, 8), (0, 0)), mode="reflect")
+    model, rows = tr.gen.model, []
+    T._tiled(model, padded, 3, tr.multiple, lambda top, r: rows.append((top, r)), tile=tile)
+    reference = np.concatenate([r for _, r in rows])[8:-8, 8:-8]
+    assert np.array_equal(out, np.clip(np.rint((reference + 1.0) * 127.5), 0, 255).astype(np.uint8))
+    plain = []
+    T._tiled(model, picture, 3, tr.multiple, lambda top, r: plain.append(r), tile=tile)
+    assert not np.array_equal(np.concatenate(plain), reference)  # the margin changes what the edge pixels see

@@ -78,6 +78,10 @@ class PairKind:
     expect: str = ""  # what to expect of a small demo model of this kind, one clause for the Pix2Pix page
     innermost: int = 1  # the U-Net's innermost side at the crop size (2: one level fewer, no 1 x 1 level whose border band shows)
     enlarge: int = 1  # the source is the picture shrunk by this factor and enlarged back: a model of this kind enlarges pictures by it
+    # Reflected pixels a picture is seen with at inference (translate._tiled): a restoring model then finds a
+    # mirror at the picture's edge, not zero padding (Real-ESRGAN's pre_pad); 0 for kinds whose U-Net would
+    # change its whole output with the input's size (docs/BENCHMARKS.md, borders).
+    margin: int = 0
 
 
 FROM_FILES = "files"
@@ -96,7 +100,7 @@ PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
     PairKind("sr4", "4x smaller → sharp (super-resolution)", "The images are the targets; each source is the image shrunk "
              "to a quarter of its width and height (bicubic) and enlarged back to its size, so a model learns to sharpen a "
              "picture enlarged 4x.", "Bicubic 4x enlargement", "pictures enlarged 4x into sharp ones", "enlarged 4x already",
-             derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4,
+             derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4, margin=8,
              expect="expect sharper edges than a plain bicubic enlargement, and no invented fine texture"),
     PairKind("lab", "grey → colour (Lab, lightness kept)", "The images are the targets; each source is the image's grey "
              "version, and the model predicts only its colour (CIELAB a*b*), keeping the grey picture's lightness.",
