@@ -156,23 +156,49 @@ def uploads(tr, name: str, photo: np.ndarray) -> dict:
     ``border_ratio`` of that mean. Each crop's edges fall somewhere else in the photo, so
     the content near the edges and in the middle columns is nearly the same and what is
     left is what the translator does at a picture's edge (a band shows at its full
-    height). Beside it, the same for the translator's input (doing nothing)."""
+    height). Beside it, the same for the translator's input (doing nothing). And
+    ``same_pixels``, content-neutral by construction: for the worst side, the mean error
+    of photo pixels when they lay in that side's outer 4-px strip of a crop, over the
+    mean error of the same pixels when they lay in a crop's middle."""
     import zlib
 
-    from gan_core.translate import border_ratio, l1_error_map, translate_picture
+    from gan_core.translate import BORDER, border_ratio, l1_error_map, translate_picture
 
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     h, w = photo.shape[:2]
     errors, inputs = [], []
+    # Per photo pixel, the error sum and count when it lay in each side's outer strip of a
+    # crop, and in a crop's middle (at least a quarter of the side from every edge).
+    i = np.arange(UPLOAD_SIDE)
+    d = np.minimum.outer(*(2 * [np.minimum(i, i[::-1])]))  # distance to the crop's nearest edge
+    where = {"left": np.broadcast_to(i[None, :] < BORDER, d.shape), "right": np.broadcast_to(i[None, ::-1] < BORDER, d.shape),
+             "top": np.broadcast_to(i[:, None] < BORDER, d.shape), "bottom": np.broadcast_to(i[::-1, None] < BORDER, d.shape),
+             "middle": d >= UPLOAD_SIDE // 4}
+    at = {k: np.zeros((3, h, w)) for k in where}  # error sum, count, the input's error sum
     for _ in range(UPLOADS):
         top, left = int(rng.integers(0, h - UPLOAD_SIDE + 1)), int(rng.integers(0, w - UPLOAD_SIDE + 1))
         crop = np.ascontiguousarray(photo[top : top + UPLOAD_SIDE, left : left + UPLOAD_SIDE])
         result = translate_picture(tr, crop)
         errors.append(result.error)
-        if tr.pairs in ("lab", "sr4"):
-            inputs.append(l1_error_map(result.source, crop))
+        given = l1_error_map(result.source, crop) if tr.pairs in ("lab", "sr4") else None
+        if given is not None:
+            inputs.append(given)
+        for k, mask in where.items():
+            view = at[k][:, top : top + UPLOAD_SIDE, left : left + UPLOAD_SIDE]
+            view[0][mask] += result.error[mask]
+            view[1][mask] += 1
+            if given is not None:
+                view[2][mask] += given[mask]
+    def same_pixels(side: str, of: int = 0) -> float:  # the side's strip over the middle, on the pixels seen in both
+        both = (at[side][1] > 0) & (at["middle"][1] > 0)
+        edge, middle = (at[k][of][both] / at[k][1][both] for k in (side, "middle"))
+        return float(edge.mean() / middle.mean())
+
+    sides_ = ("left", "right", "top", "bottom")
     return {"uploads": border_ratio(np.mean(errors, axis=0)),
-            "uploads_input": border_ratio(np.mean(inputs, axis=0)) if inputs else None}
+            "uploads_input": border_ratio(np.mean(inputs, axis=0)) if inputs else None,
+            "same_pixels": max(same_pixels(side) for side in sides_),
+            "same_pixels_input": max(same_pixels(side, 2) for side in sides_) if inputs else None}
 
 
 def enlarge_speed(path: Path) -> dict[str, float]:
@@ -234,12 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     if border_rows:
         print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3);"
               "\nthe next 8 px inward on that side; the translator's own input on that side;"
-              f"\nthen over {UPLOADS} random {UPLOAD_SIDE}-px uploads cut from the photo (error maps averaged), and their inputs'")
+              f"\nthen over {UPLOADS} random {UPLOAD_SIDE}-px uploads cut from the photo (error maps averaged), and their inputs';"
+              "\nthen the same pixels at a crop's edge over in its middle (worst side), and their inputs'")
         for r in border_rows:
             given = f"{r['input']:.2f}" if r["input"] is not None else "-"
             given_up = f"{r['uploads_input']:.2f}" if r["uploads_input"] is not None else "-"
             print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | "
-                  f"input {given} | uploads {r['uploads']:.2f} | their input {given_up}")
+                  f"input {given} | uploads {r['uploads']:.2f} | their input {given_up} | same pixels {r['same_pixels']:.2f}"
+                  + (f" | their input {r['same_pixels_input']:.2f}" if r["same_pixels_input"] is not None else ""))
     return 0
 
 

@@ -201,3 +201,31 @@ def test_a_super_resolution_model_sees_a_mirror_at_the_pictures_edge(models, til
     plain = []
     T._tiled(model, picture, 3, tr.multiple, lambda top, r: plain.append(r), tile=tile)
     assert not np.array_equal(np.concatenate(plain), reference)  # the margin changes what the edge pixels see
+
+
+@pytest.mark.parametrize("band", [0.0, 0.2])
+def test_the_benchmarks_content_neutral_border_measures_see_a_band_and_not_the_content(monkeypatch, band):
+    """benchmarks/super_resolution_eval.py's ``uploads``: on a photo whose lower rows are
+    harder (the error grows towards its bottom, as foliage along a photo's bottom
+    makes it), the whole-photo ratio is high for content alone, while the same-pixels
+    measure is 1 unless the translator adds a band at a picture's edge."""
+    from types import SimpleNamespace
+
+    import benchmarks.super_resolution_eval as E
+
+    rows = np.arange(240)
+    photo = np.repeat(np.repeat(rows[:, None, None], 360, axis=1), 3, axis=2).astype(np.uint8)  # each pixel knows its row
+    hardness = lambda r: 0.05 + 0.3 * (r / 239.0) ** 4  # noqa: E731 - the content's error, by the photo's row
+
+    def translate_picture(tr, crop):
+        error = hardness(crop[..., 0].astype(np.float64)).astype(np.float32)
+        error[:, -4:] += band  # a band of wrong colour at the right border, the old grey model's kind
+        return SimpleNamespace(error=error, source=crop)
+
+    monkeypatch.setattr(T, "translate_picture", translate_picture)
+    assert T.border_ratio(hardness(photo[..., 0].astype(np.float64))) > 1.5  # the whole photo: content alone misses 1.3
+    figures = E.uploads(SimpleNamespace(pairs="edges"), "photo", photo)
+    if band:
+        assert figures["same_pixels"] > 2 and figures["uploads"] > 2
+    else:
+        assert figures["same_pixels"] == pytest.approx(1.0, abs=0.02) and figures["uploads_input"] is None
