@@ -99,7 +99,7 @@ PAIR_KINDS: dict[str, PairKind] = {k.name: k for k in (
              derived=True, grey_source=False, needs_colour=False),
     PairKind("sr4", "4x smaller → sharp (super-resolution)", "The images are the targets; each source is the image shrunk "
              "to a quarter of its width and height (bicubic) and enlarged back to its size, so a model learns to sharpen a "
-             "picture enlarged 4x.", "Bicubic 4x enlargement", "pictures enlarged 4x into sharp ones", "enlarged 4x already",
+             "picture enlarged 4x.", "Bicubic 4x enlargement", "pictures enlarged 4x into sharp ones", "enlarged 4x",
              derived=True, grey_source=False, needs_colour=False, residual=True, enlarge=4, margin=8,
              expect="expect sharper edges than a plain bicubic enlargement, and no invented fine texture"),
     PairKind("lab", "grey → colour (Lab, lightness kept)", "The images are the targets; each source is the image's grey "

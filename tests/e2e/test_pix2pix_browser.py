@@ -85,3 +85,85 @@ def _flow(page, server, screenshots, upload, tmp_path):
     download.save_as(saved)
     with Image.open(io.BytesIO(saved.read_bytes())) as out:
         assert out.format == "PNG" and out.size == (512, 384), (out.format, out.size)
+
+
+
+def _choose_checkpoint(page, main, turns: str) -> None:
+    """Pick the translator that turns ``turns`` (``PairKind.turns``) from the "Checkpoint"
+    menu, and wait for the page to describe it ("Turns ... into ...")."""
+    menu = main.locator("[data-testid='stSelectbox']").filter(has_text="Checkpoint")
+    menu.click()
+    menu.locator("input").fill(turns)  # the menu filters its options as a visitor types
+    page.keyboard.press("Enter")
+    main.get_by_text(f"Turns {turns}").wait_for()
+
+
+def _download(page, main, path) -> Image.Image:
+    with page.expect_download() as info:
+        main.get_by_role("button", name="Download (PNG)").click()
+    info.value.save_as(path)
+    with Image.open(path) as out:
+        out.load()
+        return out
+
+
+def test_make_it_4x_larger_and_move_the_colour_strength(server, browser, screenshots, tmp_path):
+    """Issue #18 in Chromium, with the shipped translators: a small photo uploaded, "Make
+    it 4x larger" pressed, and the PNG downloaded is 4x its width and height; then the
+    Lab colouriser on the same upload: moving the colour strength changes the output,
+    and at 0 it is the grey picture itself (every pixel's R, G and B equal)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from gan_core.data.builtin import held_out_photos
+
+    shipped = Path(__file__).resolve().parents[2] / "checkpoints"
+    needed = ("pix2pix-super-resolution-photos.safetensors", "pix2pix-grey-to-colour-photos.safetensors")
+    if not all((shipped / n).is_file() for n in needed):
+        pytest.skip(f"the shipped translators {needed} are missing")
+    upload = tmp_path / "small-flower.png"
+    Image.fromarray(held_out_photos()["flower.jpg"][160:232, 240:336]).save(upload)  # 96 x 72, never trained on
+    page = browser.new_page(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(server.url + "/")
+        page.get_by_role("link", name="Pix2Pix: translate images").click()
+        page.wait_for_url("**/pix2pix*")
+        main = page.locator(MAIN)
+        _choose_checkpoint(page, main, "pictures enlarged 4x into sharp ones")
+        main.locator("[data-testid='stFileUploader']").filter(has_text="Pictures to translate").locator(
+            "input[type='file']").set_input_files(upload)
+        main.get_by_text("small-flower.png · 96 x 72 pixels").wait_for()
+        main.get_by_text("Make it 4x larger").click()
+        main.get_by_text("small-flower.png · 384 x 288 pixels").wait_for()
+        main.get_by_text("Output, 4x your picture's size").wait_for()
+        _full_page(page, screenshots / "pix2pix-3-4x-larger.png")
+        enlarged = _download(page, main, tmp_path / "enlarged.png")
+        assert enlarged.format == "PNG" and enlarged.size == (384, 288), enlarged.size
+
+        _choose_checkpoint(page, main, "grey into colour, keeping its lightness")
+        main.get_by_text("small-flower.png · 96 x 72 pixels").wait_for()  # the same upload, at its own size
+        by_default = np.asarray(_download(page, main, tmp_path / "default.png").convert("RGB"))
+        slider = main.locator("[data-testid='stSlider']").filter(has_text="Colour strength").get_by_role("slider")
+        slider.focus()
+        slider.press("End")  # strength 1: the model's colour wherever it is sure
+        main.locator("[data-testid='stSlider']").filter(has_text="1.00").wait_for()
+        page.wait_for_timeout(500)
+        main.locator("[data-testid='stStatusWidget']").wait_for(state="detached")
+        _full_page(page, screenshots / "pix2pix-4-colour-strength-1.png")
+        strong = np.asarray(_download(page, main, tmp_path / "strong.png").convert("RGB"))
+        assert strong.shape == by_default.shape == (72, 96, 3)
+        assert np.abs(strong.astype(int) - by_default.astype(int)).mean() > 0.5  # moving the strength changes the output
+        slider.focus()
+        slider.press("Home")  # strength 0: the grey picture, exactly
+        main.locator("[data-testid='stSlider']").filter(has_text="0.00").wait_for()
+        page.wait_for_timeout(500)
+        main.locator("[data-testid='stStatusWidget']").wait_for(state="detached")
+        grey = np.asarray(_download(page, main, tmp_path / "grey.png").convert("RGB"))
+        assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+        assert not ((by_default[..., 0] == by_default[..., 1]).all() and (by_default[..., 1] == by_default[..., 2]).all())
+    except BaseException:
+        page.screenshot(path=screenshots / "pix2pix-4x-failure.png", full_page=True)
+        print(f"\nserver log tail:\n{server.log.read_text()[-2000:]}")
+        raise
