@@ -261,6 +261,12 @@ def _not_valid(name: str) -> CheckpointError:
     return CheckpointError(f"{name} is not a valid .safetensors file; it may be truncated or of another format.")
 
 
+# The tensor types a checkpoint of this engine can hold (weights in float16/bfloat16/float32,
+# BatchNorm's step counts in int64, buffers such as a flag); any other is refused by name.
+_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32, torch.int16,
+                     torch.int8, torch.uint8, torch.bool})
+
+
 def parse(raw: bytes, name: str, path: Path | None = None) -> Checkpoint:
     """A checkpoint from its bytes: metadata checked (``parse_metadata``) before the
     tensors are decoded; every floating tensor must be finite."""
@@ -274,6 +280,9 @@ def parse(raw: bytes, name: str, path: Path | None = None) -> Checkpoint:
     except Exception:  # SafetensorError and friends: all mean "not a valid file"
         raise _not_valid(name) from None
     for key, t in tensors.items():
+        if t.dtype not in _DTYPES:  # float8 and friends: torch cannot even check them for finite values
+            raise CheckpointError(f"{name} holds a tensor of type {str(t.dtype).removeprefix('torch.')} (in {shown_name(key)}), "
+                                  "which GAN Workbench never writes; use a checkpoint saved by this workbench.")
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise CheckpointError(f"{name} holds non-finite weights (in {shown_name(key)}); it cannot generate anything, so use an earlier checkpoint.")
     return Checkpoint(path or Path(name), cfg, info, step, tensors)

@@ -134,12 +134,21 @@ def load_settings() -> Settings:
 def check_server_path(path: str, settings: Settings) -> Path:
     """A folder or zip on the server that a dashboard user may train on: it must
     exist and lie under the data root (no reading arbitrary server files)."""
-    p = Path(path).expanduser()
-    if not p.is_absolute():
-        p = settings.data_root / p
-    p = p.resolve()
-    if p != settings.data_root and settings.data_root not in p.parents:
-        raise ConfigError(f"{path} is outside the data folder {settings.data_root}; put your data there or set GAN_WORKBENCH_DATA_ROOT.")
-    if not p.exists():
-        raise ConfigError(f"{path} does not exist under {settings.data_root}; check the name.")
+    from .untrusted import shown_name  # typed by a visitor: shown shortened, its control characters made visible
+
+    shown = shown_name(str(path), 80)
+    try:
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = settings.data_root / p
+        p = p.resolve()
+        inside = p == settings.data_root or settings.data_root in p.parents
+        exists = inside and p.exists()
+    except (OSError, RuntimeError, ValueError, UnicodeError):  # a name too long, a loop of links, a NUL, a lone surrogate
+        raise ConfigError(f"{shown} cannot be a path on this server (too long, a loop of links, or a character no file name "
+                          f"holds); type the name of a folder or .zip under {settings.data_root}.") from None
+    if not inside:
+        raise ConfigError(f"{shown} is outside the data folder {settings.data_root}; put your data there or set GAN_WORKBENCH_DATA_ROOT.")
+    if not exists:
+        raise ConfigError(f"{shown} does not exist under {settings.data_root}; check the name.")
     return p

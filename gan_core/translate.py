@@ -157,6 +157,11 @@ def translator_from(ckpt: checkpoints.Checkpoint) -> Translator:
         raise CheckpointError(f"{name} is a {ckpt.config.recipe} generator, which makes images from noise rather than "
                               "translating them; choose a pix2pix checkpoint.")
     gen = generator_from(ckpt)
+    if getattr(gen.model, "lab", False):  # the page's slider and every translation start from the file's default strength
+        s = float(gen.model.default_strength)
+        if not (math.isfinite(s) and 0 <= s <= 1):
+            raise CheckpointError(f"{name} carries a default colour strength of {s:.3g}, outside 0 to 1, which this "
+                                  "workbench never saves; use the checkpoint as benchmarks/colour_eval.py --write left it.")
     tensors = ckpt.part("discriminator")
     D = None
     if tensors:
@@ -698,28 +703,41 @@ def budget_tile(tr: Translator, h: int, w: int, channels: int, sh: int, sw: int,
     naming the picture, its cost and this server's budget per request. Nothing is
     allocated here: ``budget.translation_peak`` is arithmetic over the sizes."""
     u, limit = unet_shape(tr), budget.limit()
-    derive = _derive_bytes(tr.pairs, sh * sw) if derived else 0
     ct = tr.target_channels  # a target in other channels is a copy (grey: through float32, about 20 bytes a pixel)
-    copy = 0 if not target or pair or channels == ct else h * w * ct
 
-    def need(tile: int, with_realism: bool) -> int:
-        return extra + budget.translation_peak(height=h, width=w, channels=channels, work_height=sh, work_width=sw, u=u,
-                                               tile=tile, target=copy, convert=copy * 20 if channels > ct else copy,
-                                               error=target, realism=with_realism, derive=derive)
+    def need(tile: int, with_realism: bool, k: float = 1.0) -> int:
+        """The peak for this request, or for the same one with a picture ``k`` times as wide and high."""
+        hk, wk, shk, swk = (h, w, sh, sw) if k == 1.0 else (max(1, round(v * k)) for v in (h, w, sh, sw))
+        copy = 0 if not target or pair or channels == ct else hk * wk * ct
+        return round(extra * k * k) + budget.translation_peak(  # ``extra`` (decoding, an enlarged copy) grows with the pixels
+            height=hk, width=wk, channels=channels, work_height=shk, work_width=swk, u=u, tile=tile, target=copy,
+            convert=copy * 20 if channels > ct else copy, error=target, realism=with_realism,
+            derive=_derive_bytes(tr.pairs, shk * swk) if derived else 0)
 
     full = need(TILE, realism)
     if full <= limit:
         return TILE
-    arrays = need(16, realism)  # nearly everything but the model's tile
-    for tile in (TILE // 2, TILE // 4, TILE // 8):  # the fall-back to smaller tiles
+    smallest = TILE // 8
+    for tile in (TILE // 2, TILE // 4, smallest):  # the fall-back to smaller tiles
         if tile >= tr.multiple and need(tile, realism) <= limit:
             return tile
-    if realism and need(TILE // 8, False) <= limit:
+    if realism and need(smallest, False) <= limit:
         fix = "leave the realism map off, or send a smaller picture"
     else:
-        fits = limit / max(1.0, arrays / max(1, h * w)) / 1e6  # the arrays grow with the pixels
-        fits /= enlarge * enlarge  # the picture a visitor sends, before the enlargement
-        fix = f"send a picture of at most about {fits:.1f} megapixels" if fits >= 0.1 else "use a smaller model on this server"
+        # The largest picture of this shape that would be taken, by bisection over the same
+        # arithmetic (the smallest tile needs least), in megapixels as the visitor sends it.
+        lo, hi = 0.0, 1.0
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if need(max(smallest, tr.multiple), False, mid) <= limit else (lo, mid)
+        fits = math.floor(h * w * lo * lo / (enlarge * enlarge) / 1e5) / 10  # rounded down: the advice is always taken
+        side_w, side_h = math.floor(w * lo / enlarge), math.floor(h * lo / enlarge)
+        if fits >= 0.1:
+            fix = f"send a picture of at most about {fits:.1f} megapixels"
+        elif min(side_w, side_h) >= 16:
+            fix = f"send a picture of at most about {side_w:,} × {side_h:,} pixels"
+        else:
+            fix = "use a smaller model on this server"
     what = f"Translating {name or 'this picture'} ({w:,} × {h:,} pixels{', with the realism map' if realism else ''})"
     if enlarge != 1:
         what = (f"Enlarging {name or 'this picture'} ({w // enlarge:,} × {h // enlarge:,} pixels) {enlarge}x"

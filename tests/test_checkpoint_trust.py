@@ -133,6 +133,21 @@ def test_non_finite_weights_are_refused(good, tmp_path):
     assert not list(tmp_path.rglob("*.safetensors"))
 
 
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.float8_e5m2, torch.complex64, torch.uint16])
+def test_a_tensor_of_a_type_this_engine_never_writes_is_refused_in_one_sentence(good, tmp_path, dtype):
+    """The finding: one extra float8 tensor made torch.isfinite raise NotImplementedError,
+    a traceback on the Pix2Pix page and in every command that reads checkpoints."""
+    tensors = {**good["tensors"], "junk": torch.zeros(4).to(dtype)}
+    with pytest.raises(CheckpointError) as e:
+        save_checkpoint_upload(make(good, tensors=tensors), "odd.safetensors", tmp_path)
+    message = str(e.value)
+    assert "never writes" in message and "junk" in message and message.count(". ") == 0 and message.endswith(".")
+    assert not list(tmp_path.rglob("*.safetensors"))
+    ckpt = tmp_path / "odd.safetensors"
+    ckpt.write_bytes(make(good, tensors=tensors))
+    assert main(["sample", str(ckpt), "--out", str(tmp_path / "s.png")]) == 2
+
+
 def test_a_tiny_file_declaring_a_huge_model_is_refused_without_allocating(good, tmp_path):
     """The finding: a 964-byte file declaring [3, 1024, 1024] and width 4096 asked for
     206 GB. Measured in a fresh process, so the peak memory is this refusal's own."""

@@ -75,3 +75,19 @@ def test_server_paths_must_stay_under_the_data_root(monkeypatch, tmp_path):
         check_server_path("/etc", s)
     with pytest.raises(ConfigError, match="does not exist"):
         check_server_path("cats", s)
+
+
+@pytest.mark.parametrize("typed", ["x" * 256 + ".zip", "a\0b", "\ud800", "loop/faces"])
+def test_a_typed_path_the_server_cannot_hold_is_refused_in_one_sentence(monkeypatch, tmp_path, typed):
+    """The finding: a 257-character name, a NUL, a lone surrogate or a loop of links
+    typed into the Train page's "Path on the server" raised OSError, ValueError,
+    UnicodeEncodeError or RuntimeError, a traceback on the page."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "loop").symlink_to(root / "loop")  # a link to itself
+    monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(root))
+    with pytest.raises(ConfigError) as e:
+        check_server_path(typed, load_settings())
+    message = str(e.value)
+    assert "cannot be a path on this server" in message and "\n" not in message and "\0" not in message
+    assert len(message) < 400  # the typed name is shortened, not echoed whole

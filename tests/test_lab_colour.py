@@ -68,6 +68,33 @@ def test_a_lab_model_predicts_colour_only_and_carries_its_default_strength(lab_c
         T.translate_picture(tr, photo(20, 20), strength=1.5)
 
 
+@pytest.mark.parametrize("strength", [7.0, -1.0, 1e30])
+def test_a_file_whose_default_strength_is_out_of_range_is_refused_in_one_sentence(lab_ckpt, tmp_path, strength):
+    """The finding: a default strength of 7 in an uploaded file was kept, so the page's
+    slider showed 7.00 and every translation was refused for a value the visitor never
+    chose, while the command line coloured at 7 times the model's colour."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from gan_core.errors import CheckpointError
+    from gan_core.uploads import save_translator_upload
+
+    with safe_open(str(lab_ckpt), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["generator.default_strength"] = torch.tensor(strength)
+    bad = tmp_path / "strong.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    with pytest.raises(CheckpointError) as e:
+        T.load_translator(bad)
+    assert "default colour strength" in str(e.value) and "outside 0 to 1" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(CheckpointError):
+        save_translator_upload(bad.read_bytes(), bad.name, tmp_path / "runs")
+    assert not list(tmp_path.glob("runs/**/*.safetensors"))  # refused before it is written
+    Image.fromarray(photo(24, 24)).save(tmp_path / "x.png")
+    assert main(["translate", str(bad), str(tmp_path / "x.png"), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
 def test_strength_belongs_to_lab_models_only(tmp_path):
     cfg = resolve(tiny("pix2pix", "photos", **{"data.pairs": "grey", "data.limit": 16}))
     run_dir = create_run(cfg, tmp_path / "runs")
