@@ -67,6 +67,27 @@ MAX_ZIP_TOTAL_BYTES = 2**30
 # 1 MiB zip holding a 1 GiB member (ratio 1000) is a zip bomb.
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_BYTES = 2**20  # smaller members cost nothing however well they compress (a flat-colour icon)
+# Training images (the "folder" source: a zip or folder, and so the Train page's upload
+# check). Training scales every image so that its short side is the training size (16 to
+# 128 px on the page, rarely above 256), so pixels beyond a few megapixels are decoded
+# only to be thrown away. Up to min(8, CPUs) images are decoded at once, each holding about
+# 8 bytes a pixel in Pillow on its way to RGB: 4 MP (2,000 x 2,000) is 32 MB each, 256 MB
+# for eight. Pixels are counted as decoded (training_pixels): Pillow decodes a JPEG at 1/2,
+# 1/4 or 1/8 scale when the training size allows, so phone photos pass (a 48 MP JPEG costs
+# 0.75 MP); a 12 MP PNG screenshot does not (scale it down).
+MAX_TRAINING_IMAGE_PIXELS = 4_000_000
+# All the images of a zip together, summed from their headers before any is decoded:
+# the upload check decodes every one in the server process, and a run decodes them all
+# again (every pass, if read lazily). 1,000 MP is the entry limit's 20,000 images at
+# 224 x 224, or more than a 200 MB zip of photos holds (JPEG at about 1.5 bits a pixel
+# is 1,100 MP before its draft scaling). Checking 1,000 MP of the cheapest files to send
+# took 4.7 s (250 flat 2000 x 2000 GIFs, 1 MB zipped) and 14 s (the same as PNG, 90 KB) on
+# two cores, 30-45 MB of growth; before, 200 copies of a 138-byte GIF declaring 7000 x 7000
+# (9,800 MP) took 33 s and 360 MB, and 20,000 of them (4.6 MB) would have taken half an hour.
+MAX_TRAINING_PIXELS = 1_000_000_000
+# JPEG's draft scale is counted at this training size, or a run's own if larger, so that a
+# zip the upload check (at 16 px) accepts is accepted by every run up to 256 px.
+TRAINING_BUDGET_SIZE = 256
 # Names a model carries and pages show in menus and captions: class names (ImageNet has
 # 1000, from a checkpoint's metadata or a zip's class folders) or attribute names (CelebA
 # has 40). A data folder is refused on the same bounds as a checkpoint, so that a run
@@ -140,10 +161,15 @@ def check_image_size(width: int, height: int, what: str = "The image") -> None:
                         "crop it closer to a square and try again.")
 
 
-def open_image(fp: BinaryIO, what: str = "The image") -> Image.Image:
-    """``Image.open``, which reads only the header, then the size limits above: every
-    image, uploaded or in a data folder, opens through here, so that an over-limit one
-    is refused before a pixel is decoded."""
+def open_image(fp: BinaryIO, what: str = "The image", nbytes: int | None = None) -> Image.Image:
+    """``Image.open``, which reads only the header, then the size limits above and
+    ``check_plausible``: every image, uploaded or in a data folder, opens through here, so
+    that an over-limit one, or one whose header declares more than its bytes can hold,
+    is refused before a pixel is decoded. ``nbytes``: the file's size, when the stream
+    cannot tell it cheaply (a zip member); in-memory and on-disk files are measured."""
+    data = fp.getvalue() if isinstance(fp, io.BytesIO) and fp.tell() == 0 else None  # the bytes themselves, not a copy
+    if nbytes is None:
+        nbytes = len(data) if data is not None else _stream_bytes(fp)
     try:
         img = Image.open(fp, formats=IMAGE_FORMATS)
     except Image.DecompressionBombError:  # Pillow's own guard fires first above ~179 megapixels
@@ -151,10 +177,129 @@ def open_image(fp: BinaryIO, what: str = "The image") -> Image.Image:
                         "scale it down and try again.") from None
     try:
         check_image_size(*img.size, what)
+        check_plausible(img, nbytes, data, what)
     except BaseException:
         img.close()
         raise
     return img
+
+
+def _stream_bytes(fp: BinaryIO) -> int | None:
+    """Bytes from the stream's position to its end, when that costs nothing: an in-memory
+    buffer or a regular file. None for anything else (a zip member would be unpacked)."""
+    try:
+        if isinstance(fp, io.BytesIO):
+            pos = fp.tell()
+            end = fp.seek(0, io.SEEK_END)
+            fp.seek(pos)
+            return end - pos
+        info = os.fstat(fp.fileno())
+        return info.st_size - fp.tell() if stat.S_ISREG(info.st_mode) else None
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
+# What the data of each format can hold at most, for check_plausible. A GIF's LZW code of
+# b bits stands for at most 2^b pixels, so at best 4096 pixels for 12 bits (2,731 a byte).
+# Deflate (PNG) packs at best 258 bytes into a 2-bit match: 1,032 to 1. A BMP's run-length
+# codes hold at most 255 pixels in 2 bytes; its "skip" codes leave more to nothing at all,
+# counted here at twice the runs' best. An uncompressed BMP holds all its rows.
+_GIF_PIXELS_PER_BYTE = 2731
+_DEFLATE_RATIO = 1032
+_BMP_RLE_PIXELS_PER_BYTE = 256
+# A GIF's logical screen is filled with background where its first frame does not cover
+# it: a screen more than this many times the frame's area is refused when it is larger
+# than PLAIN_PIXELS (a small canvas costs nothing, however empty).
+_GIF_SCREEN_OVER_FRAME = 4
+PLAIN_PIXELS = 1_000_000
+
+
+def _raw_bits(rawmode: str) -> int:
+    """Bits a pixel in a PNG's raw mode ("1", "P;4", "L", "RGB", "RGBA;16B"...); the fewest
+    its name allows when unsure, since the bound it feeds must never refuse a real file."""
+    base, _, depth = rawmode.partition(";")
+    if base == "1":
+        return 1
+    bands = len(base) if base in ("LA", "PA", "RGB", "RGBA", "RGBX") else 1
+    digits = "".join(c for c in depth if c.isdigit())
+    return bands * (int(digits) if digits else 8) if digits in ("", "1", "2", "4", "8", "16") else 1
+
+
+def _least_bytes(img: Image.Image, tile) -> int:
+    """The fewest bytes a file of ``img``'s format needs for the pixels its header
+    declares (0 where no cheap bound is known: WebP, TIFF)."""
+    width, height = img.size
+    codec, (x0, y0, x1, y1), offset, args = tile[0], tile[1], tile[2], tile[3]
+    if img.format == "GIF":
+        return -(-(x1 - x0) * (y1 - y0) // _GIF_PIXELS_PER_BYTE)
+    if img.format == "PNG" and codec == "zip":
+        bits = _raw_bits(args if isinstance(args, str) else args[0] if args else "1")
+        return -(-height * (1 + -(-width * bits // 8)) // _DEFLATE_RATIO)
+    if img.format == "BMP" and codec == "raw" and isinstance(args, tuple) and len(args) > 1 and isinstance(args[1], int):
+        return (offset or 0) + abs(args[1]) * (height - 1)  # every row but the last, whose padding a writer may drop
+    if img.format == "BMP" and codec == "bmp_rle" and width * height > PLAIN_PIXELS:
+        return -(-width * height // _BMP_RLE_PIXELS_PER_BYTE)
+    return 0
+
+
+def check_plausible(img: Image.Image, nbytes: int | None, data: bytes | None = None, what: str = "The image") -> None:
+    """Refuse an opened image whose header declares pixels its file cannot plausibly hold,
+    before they are decoded: decoders fill what the data lacks (grey for JPEG, background
+    for a GIF's screen), so 138 bytes of GIF declaring a 7000 x 7000 screen around a 64 x 64
+    frame decoded as 49 megapixels (420 MB). Checked: a GIF's screen against its first
+    frame, and, when ``nbytes`` is known, the fewest bytes GIF, PNG and BMP need
+    (``_least_bytes``) and JPEG's entropy-coded data (``_jpeg_shortfall``, from ``data``).
+    A GIF's mostly empty screen is refused rather than cropped to the frame: Pillow always
+    decodes the whole screen, and a picture that is mostly background is no picture."""
+    width, height = img.size
+    tile = img.tile[0] if getattr(img, "tile", None) else None
+    if img.format == "GIF" and tile is not None:
+        x0, y0, x1, y1 = tile[1]
+        fw, fh = max(0, x1 - x0), max(0, y1 - y0)
+        if width * height > PLAIN_PIXELS and width * height > _GIF_SCREEN_OVER_FRAME * fw * fh:
+            raise DataError(f"{what} is a {width:,} x {height:,} GIF whose first frame covers only {fw:,} x {fh:,} "
+                            "pixels of it, the rest being empty background; crop it to the picture in an image editor "
+                            "and try again.")
+    if img.format == "JPEG":
+        short = data is not None and _jpeg_shortfall(data) is not None
+    else:
+        short = nbytes is not None and tile is not None and nbytes < _least_bytes(img, tile)
+    if short:
+        raise DataError(f"{what} is incomplete: its header declares {width:,} x {height:,} pixels but it holds only "
+                        f"{byte_size(nbytes or 0)}, too little for them "
+                        "(cut short while copying?); upload the whole file.")
+
+
+def training_pixels(img: Image.Image, image_size: int) -> int:
+    """Pixels that decoding an opened image for training at ``image_size`` holds: a JPEG
+    at the 1/2, 1/4 or 1/8 scale Pillow's draft picks (both sides stay at least the size,
+    counted at TRAINING_BUDGET_SIZE at least), any other image whole. Header only."""
+    width, height = img.size
+    if img.format != "JPEG":
+        return width * height
+    size = max(image_size, TRAINING_BUDGET_SIZE)
+    ratio = min(width // size, height // size)
+    scale = next((s for s in (8, 4, 2) if ratio >= s), 1)
+    return -(-width // scale) * -(-height // scale)
+
+
+def check_training_image(img: Image.Image, image_size: int, what: str = "The image") -> int:
+    """``training_pixels``, refused over MAX_TRAINING_IMAGE_PIXELS before decoding."""
+    pixels = training_pixels(img, image_size)
+    if pixels > MAX_TRAINING_IMAGE_PIXELS:
+        raise DataError(f"{what} is {img.size[0]:,} x {img.size[1]:,} pixels, more than the "
+                        f"{MAX_TRAINING_IMAGE_PIXELS // 1_000_000}-megapixel limit for a training image (training scales "
+                        "every image down to a few hundred pixels); scale it to at most 2,000 x 2,000 and try again.")
+    return pixels
+
+
+def check_training_pixels(count: int, pixels: int, where: str) -> None:
+    """Refuse a set of ``count`` training images (in ``where``, e.g. "the uploaded zip")
+    whose headers add up to more than MAX_TRAINING_PIXELS, before any is decoded."""
+    if pixels > MAX_TRAINING_PIXELS:
+        raise DataError(f"The {count:,} images in {where} add up to {pixels / 1e6:,.0f} megapixels to decode, more than "
+                        f"the {MAX_TRAINING_PIXELS // 1_000_000:,}-megapixel limit for a zip of training images; zip fewer "
+                        "images, or scale them down to a few hundred pixels a side, and try again.")
 
 
 # PIL modes that hold one grey channel; every other mode (RGB, RGBA, CMYK, YCbCr,
@@ -280,8 +425,9 @@ def _jpeg_shortfall(data: bytes) -> tuple[int, int] | None:
 def read_image(data: bytes, name: str, before_decode: Callable[[int, int, int], None] | None = None) -> np.ndarray:
     """One uploaded image -> uint8 array (H, W, C): C = 1 for grey, 3 for colour.
 
-    The size in bytes, then the header's dimensions (pixels, aspect ratio) are checked
-    before any pixel is decoded; so is ``before_decode(width, height, channels)`` if
+    The size in bytes, then the header's dimensions (pixels, aspect ratio) and whether
+    the bytes can hold them (``check_plausible``) are checked before any pixel is
+    decoded; so is ``before_decode(width, height, channels)`` if
     given (the caller's memory budget for what it will do with the picture: it raises a
     ``GanError`` to refuse). EXIF orientation is applied (phone photos store their
     rotation there) and transparency is composited on white, as the data layer does.
@@ -294,11 +440,7 @@ def read_image(data: bytes, name: str, before_decode: Callable[[int, int, int], 
         raise DataError(f"{what} is {byte_size(len(data))}, more than the {byte_size(MAX_IMAGE_BYTES)} limit per image; "
                         "save it smaller (as a JPEG, or scaled down) and try again.")
     try:
-        with open_image(io.BytesIO(data), what) as img:
-            if img.format == "JPEG" and _jpeg_shortfall(data):
-                raise DataError(f"{what} is incomplete: its header declares {img.size[0]:,} x {img.size[1]:,} pixels "
-                                f"but it holds only {byte_size(len(data))}, too little for them (cut short while copying?); "
-                                "upload the whole file.")
+        with open_image(io.BytesIO(data), what) as img:  # the limits, and what the bytes can hold (check_plausible)
             if before_decode is not None:
                 before_decode(img.size[0], img.size[1], native_channels(img.mode))
             # A decoder that meets the end of the data early raises (Pillow's default,
@@ -430,7 +572,8 @@ __all__ = [
     "MAX_UPLOAD_BYTES", "MAX_CHECKPOINT_BYTES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "MAX_ASPECT", "MAX_ZIP_ENTRIES",
     "MAX_ZIP_DIRECTORY_BYTES", "MAX_ZIP_TOTAL_BYTES", "MAX_COMPRESSION_RATIO", "RATIO_CHECK_BYTES", "MAX_NAMES",
     "MAX_NAME_CHARS", "MAX_PICTURES", "MAX_DEMO_PICTURES", "MAX_KEPT_RESULTS_BYTES", "MAX_DEMO_KEPT_RESULTS_BYTES",
-    "MAX_FILE_NAME_CHARS", "IMAGE_KINDS", "IMAGE_FORMATS",
+    "MAX_FILE_NAME_CHARS", "MAX_TRAINING_IMAGE_PIXELS", "MAX_TRAINING_PIXELS", "TRAINING_BUDGET_SIZE", "PLAIN_PIXELS",
+    "IMAGE_KINDS", "IMAGE_FORMATS", "check_plausible", "training_pixels", "check_training_image", "check_training_pixels",
     "GREY_MODES", "byte_size", "unprintable", "shown_name", "check_image_size", "open_image", "native_channels",
     "flatten", "pictures_to_take", "check_file_name", "read_image", "check_zip_members", "end_record", "open_zip", "Unreadable", "open_regular",
 ]

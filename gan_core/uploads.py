@@ -109,7 +109,10 @@ def save_upload(data: bytes, runs_dir: str | Path, owner: str | None = None) -> 
 
 
 def check_upload(path: str | Path) -> Upload:
-    """Open a saved zip the way a run will (the "folder" source) and describe it."""
+    """Open a saved zip the way a run will (the "folder" source) and describe it. The
+    source reads every member's header before decoding any, and refuses a zip whose images
+    add up to more than ``untrusted.MAX_TRAINING_PIXELS`` (counted for runs up to 256 px,
+    though the check decodes at CHECK_SIZE), so a few kilobytes never cost the server minutes."""
     path = Path(path)
     try:
         with open_zip(path) as archive:

@@ -26,9 +26,13 @@ Eager or lazy
 Limits (gan_core.untrusted, the same as for uploads)
     Only regular files are read, and symlinks only when they lead inside the folder;
     other entries with an image name (FIFOs, devices, links out) are skipped and counted.
-    An image whose header declares too many pixels or too long a shape is skipped and
-    counted like an unreadable one, before it is decoded. A zip over the entry, size or
-    compression-ratio limits is refused as a whole, from its directory alone.
+    An image whose header declares too many pixels or too long a shape, more than its
+    bytes can hold (``untrusted.check_plausible``) or, in a zip, more than a training image
+    needs (``untrusted.MAX_TRAINING_IMAGE_PIXELS``, counted as decoded: JPEGs at their draft
+    scale) is skipped and counted like an unreadable one, before it is decoded. A zip
+    over the entry, size or compression-ratio limits is refused as a whole, from its
+    directory alone; so is one whose images' headers add up to more than
+    ``untrusted.MAX_TRAINING_PIXELS``, before any is decoded.
 
 CelebA
     ``<root>/celeba/img_align_celeba/*.jpg`` plus ``<root>/celeba/list_attr_celeba.txt``
@@ -53,7 +57,7 @@ from ..untrusted import MAX_NAME_CHARS, MAX_NAMES, native_channels, shown_name, 
 from . import store as stores
 from ._images import convert_channels, uint8_to_real
 from .base import GanData, register_source
-from .store import IMAGE_EXTENSIONS, DirStore, Store, ZipStore, decode, entry_kind, header_mode, list_dir, list_zip, over_limit, parallel, user_path
+from .store import IMAGE_EXTENSIONS, DirStore, Store, ZipStore, decode, entry_kind, list_dir, list_zip, over_limit, parallel, scan, user_path
 
 EAGER_BYTES = 1 << 30  # up to stores.EAGER_LIMIT images are decoded up front, and only if their float32 tensors fit in 1 GiB
 ROOT_CLASS = "(root)"
@@ -114,16 +118,22 @@ def build_image_data(
     """Image files plus per-file extra tensors (labels, attributes) -> GanData, eager or lazy."""
     extras = extras or {}
     size = cfg.image_size
+    # Every header first (for a zip, the total pixels against untrusted.MAX_TRAINING_PIXELS),
+    # so that nothing is decoded for a set that is refused, nor for a file refused by its header.
+    headers = scan(store, files, size)
+    modes = [h and h[0] for h in headers]
     eager = _fits_in_memory(len(files), size)
     if eager:
-        images = parallel(lambda f: decode(store, f, size, cfg.channels), files)
+        readable = [i for i, m in enumerate(modes) if m is not None]
+        images: list[torch.Tensor | None] = [None] * len(files)
+        for i, image in zip(readable, parallel(lambda i: decode(store, files[i], size, cfg.channels), readable)):
+            images[i] = image
         store.close()
         keep = [i for i, im in enumerate(images) if im is not None]
     else:
-        modes = parallel(lambda f: header_mode(store, f), files)
         keep = [i for i, m in enumerate(modes) if m is not None]
     if not keep:
-        reason = over_limit(store, files[:20])  # name the limit if that is what refused them
+        reason = over_limit(store, files[:20], size)  # name the limit if that is what refused them
         if reason:
             raise DataError(f"None of the {len(files)} image files in {store.where} can be used: {reason}")
         raise DataError(f"None of the {len(files)} image files in {store.where} could be read; check that they are valid, complete images.")

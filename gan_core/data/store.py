@@ -9,7 +9,11 @@ the same ones and refuse the same limits:
                           of ``untrusted.open_zip``)
     list_dir / list_zip   the image files in them, hidden files and ``__MACOSX`` left out
     decode / header_mode  one file -> uint8 (C, S, S), or just its PIL mode; None when
-                          unreadable or over the image limits (``untrusted.open_image``)
+                          unreadable or over the image limits (``untrusted.open_image``,
+                          and for a zip's members the training image limit)
+    scan                  the headers of a set of files, before any is decoded: each one's
+                          mode and the pixels decoding it for training holds, and for a
+                          zip the total, refused over ``untrusted.MAX_TRAINING_PIXELS``
     over_limit            which limit refused a set of files, for the error message
     parallel              a map over files with a few threads
     user_path             ``--data-path``, which must exist
@@ -21,14 +25,17 @@ import os
 import stat
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence, TypeVar
+from typing import BinaryIO, Callable, Iterator, Sequence, TypeVar
 
 import torch
+from PIL import Image
 
 from ..config import DataConfig
 from ..errors import DataError
-from ..untrusted import Unreadable, native_channels, open_image, open_regular, open_zip, shown_name
+from ..untrusted import (Unreadable, check_training_image, check_training_pixels, native_channels, open_image, open_regular,
+                         open_zip, shown_name, training_pixels)
 from ._images import pil_to_uint8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -58,6 +65,9 @@ class DirStore:
     def read(self, name: str) -> bytes:
         with self.open(name) as f:
             return f.read()
+
+    def size(self, name: str) -> int | None:
+        return None  # open_image measures a file on disk itself
 
     def close(self) -> None:
         pass
@@ -89,6 +99,10 @@ class ZipStore:
         with self.open(member) as f:
             return f.read()
 
+    def size(self, member: zipfile.ZipInfo) -> int:
+        # Binding: zipfile never unpacks a member beyond its declared size.
+        return member.file_size
+
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
@@ -103,11 +117,29 @@ class ZipStore:
 Store = DirStore | ZipStore
 
 
+def _training(store: Store, img: Image.Image, image_size: int, what: str = "The image") -> int:
+    """The pixels decoding ``img`` for training holds; for a zip (a visitor's upload) refused
+    over ``untrusted.MAX_TRAINING_IMAGE_PIXELS``. A folder on disk is the user's own data
+    (4K frames on a GPU server, say) and keeps only the image limits every picture has."""
+    if isinstance(store, ZipStore):
+        return check_training_image(img, image_size, what)
+    return training_pixels(img, image_size)
+
+
+@contextmanager
+def _open(store: Store, name, what: str = "The image") -> Iterator[Image.Image]:
+    """``untrusted.open_image`` on a stored file, told its size (a zip member cannot tell)."""
+    with store.open(name) as f, open_image(f, what, nbytes=store.size(name)) as img:
+        yield img
+
+
 def decode(store: Store, name, image_size: int, channels: int | None) -> torch.Tensor | None:
     """One file -> uint8 (C, S, S), in its native channels if ``channels`` is None; None if
-    unreadable or over the size limits (checked from the header, before decoding)."""
+    unreadable, over the size limits or over the training image limit (all checked from the
+    header, before decoding)."""
     try:
-        with store.open(name) as f, open_image(f) as img:
+        with _open(store, name) as img:
+            _training(store, img, image_size)
             # JPEG only: let the decoder downscale by 1/2, 1/4 or 1/8 while keeping both sides
             # >= image_size. Much faster for large photos; the proper resize follows.
             img.draft(None, (image_size, image_size))
@@ -120,19 +152,43 @@ def decode(store: Store, name, image_size: int, channels: int | None) -> torch.T
 def header_mode(store: Store, name) -> str | None:
     """The PIL mode from the file's header, without decoding the pixels; None if unreadable or over the size limits."""
     try:
-        with store.open(name) as f, open_image(f) as img:
+        with _open(store, name) as img:
             return img.mode
     except Exception:  # noqa: BLE001 - as in decode
         return None
 
 
-def over_limit(store: Store, names: Sequence) -> str | None:
-    """Why the first of ``names`` that breaks the size limits does, as the end of a sentence; None if none does."""
+def header(store: Store, name, image_size: int) -> tuple[str, int] | None:
+    """(PIL mode, pixels decoding it for training at ``image_size`` holds) from the file's
+    header alone; None if unreadable, over the size limits or over the training image limit."""
+    try:
+        with _open(store, name) as img:
+            return img.mode, _training(store, img, image_size)
+    except Exception:  # noqa: BLE001 - as in decode
+        return None
+
+
+def scan(store: Store, names: Sequence, image_size: int) -> list[tuple[str, int] | None]:
+    """``header`` for every file, before any is decoded; for a zip, the pixels of the
+    readable ones must fit ``untrusted.MAX_TRAINING_PIXELS`` (``DataError`` in one sentence
+    naming ``store.where`` otherwise). A folder is the user's own disk and has no total
+    limit: a set too large to hold is read lazily."""
+    found = parallel(lambda n: header(store, n, image_size), names)
+    if isinstance(store, ZipStore):
+        usable = [h for h in found if h is not None]
+        check_training_pixels(len(usable), sum(pixels for _, pixels in usable), store.where)
+    return found
+
+
+def over_limit(store: Store, names: Sequence, image_size: int | None = None) -> str | None:
+    """Why the first of ``names`` that breaks the size limits (and, given ``image_size``,
+    the training image limit) does, as the end of a sentence; None if none does."""
     for name in names:
         shown = shown_name(getattr(name, "filename", name))
         try:
-            with store.open(name) as f, open_image(f, shown):
-                pass
+            with _open(store, name, shown) as img:
+                if image_size is not None:
+                    _training(store, img, image_size, shown)
         except DataError as e:
             return str(e)
         except Exception:  # noqa: BLE001, S112 - unreadable for another reason: look at the next
@@ -231,6 +287,7 @@ def user_path(cfg: DataConfig) -> Path:
 
 
 __all__ = [
-    "IMAGE_EXTENSIONS", "EAGER_LIMIT", "DirStore", "ZipStore", "Store", "decode", "header_mode", "over_limit", "parallel",
+    "IMAGE_EXTENSIONS", "EAGER_LIMIT", "DirStore", "ZipStore", "Store", "decode", "header_mode", "header", "scan", "over_limit",
+    "parallel",
     "wanted", "entry_kind", "list_dir", "list_zip", "user_path",
 ]
