@@ -232,7 +232,7 @@ def trained_here(cfg: Config, info: DataInfo, name: str) -> None:
     if recipe.conditional and not (info.class_names or info.attr_names):
         raise _damaged(name, f"a {cfg.recipe} checkpoint must name the classes or attributes it was conditioned on")
     try:
-        resolve(cfg)
+        resolve(cfg, memory=False)  # trained on a larger machine is still trained here
     except ConfigError as e:
         reason = str(e).rstrip(".").split("; ")[0]
         raise CheckpointError(f"{name} cannot be one of this engine's checkpoints: its config would be refused for training "

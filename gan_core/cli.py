@@ -292,12 +292,14 @@ def _cmd_sample(args) -> int:
 
     from .inference import condition_vector, load_generator, sample_grid, sample_tensor
     from .pictures import png_bytes
+    from .recipes import check_seed
     from .samples import points_png
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise GanError(f"--n must be between 1 and {MAX_SAMPLES:,}, not {args.n:,}.")
     if not 0 < args.truncation <= 1:
         raise GanError(f"--truncation must be above 0 and at most 1, not {args.truncation}.")
+    check_seed(args.seed)  # the bound every seed has (recipes.MAX_SEED), before the checkpoint is read
     out = _output_path(args.out)
     gen = load_generator(args.checkpoint)
     if gen.config.recipe == "pix2pix":
@@ -327,10 +329,12 @@ def _cmd_evaluate(args) -> int:
 
     from .inference import load_generator
     from .judge import MAX_N, MIN_N, evaluate
+    from .recipes import check_seed
     from .settings import load_settings
 
     if args.n is not None and not MIN_N <= args.n <= MAX_N:
         raise GanError(f"--n must be between {MIN_N} and {MAX_N}, not {args.n}.")
+    check_seed(args.seed)
     gen = load_generator(args.checkpoint)
     if gen.kind == DataKind.VECTOR:
         return _evaluate_points(gen, args)

@@ -22,7 +22,7 @@ from .augment import SMALL_DATA
 from .config import Config, DataConfig, base_type, flag_name, iter_fields
 from .data import list_sources, load_data
 from .errors import GanError
-from .recipes import RECIPES, resolve
+from .recipes import MAX_SEED, RECIPES, resolve
 
 CONFIG_FIELDS = {dotted: (f, tp) for dotted, f, tp in iter_fields()}
 
@@ -45,7 +45,7 @@ BUILTIN, SERVER, UPLOAD = "Built-in data", "Folder or zip on the server", "Uploa
 # What one dashboard run may ask of a shared server, where the engine accepts any
 # positive number: a batch of millions is gigabytes, a k of millions a run that
 # never ends, and a million points is already 50x the default.
-MAX_BATCH, MAX_D_STEPS, MAX_POINTS, MAX_SEED = 4096, 50, 1_000_000, 2**31 - 1
+MAX_BATCH, MAX_D_STEPS, MAX_POINTS = 4096, 50, 1_000_000  # MAX_SEED is the engine's (recipes.MAX_SEED)
 MAX_EVERY = 1_000_000  # logging, sampling or checkpointing intervals: past any run's length
 G_LOSS_HELP = ("non-saturating: G maximises log D(G(z)), as used in practice; "
                "minimax: G minimises log(1 − D(G(z))), the paper's objective, whose gradient vanishes early on.")
@@ -289,7 +289,8 @@ def recipe_defaults(recipe: str, data: dict) -> Config:
     for name in [data["name"]] + [s.name for s in list_sources() if s.name != data["name"]]:
         try:
             return resolve(Config(recipe=recipe, data=DataConfig(name=name, image_size=size,
-                                                                 pairs=data.get("pairs") if name == data["name"] else None)))
+                                                                 pairs=data.get("pairs") if name == data["name"] else None)),
+                           memory=False)  # the form draws whatever fits; ``problem`` says what does not
         except GanError as e:
             first = first or e
     raise first

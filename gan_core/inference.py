@@ -19,7 +19,7 @@ from .config import Config, DataKind
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .objectives import ConditionalObjective, Objective
-from .recipes import RECIPES
+from .recipes import RECIPES, check_seed
 from .samples import to_uint8
 
 
@@ -256,6 +256,7 @@ def sample_tensor(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0
     """n raw samples (N, C, H, W) in [-1, 1] or (N, D); ``cond`` for conditional models.
     Refused in one sentence (``budget.BudgetError``) when the float32 result alone would
     not fit the server's budget per request; otherwise generated in chunks that fit."""
+    check_seed(seed, "The seed")
     g, plan = _sampling(gen, n, "Generating", result_per_sample=shape_of(gen).out_numel * budget.FLOAT)
     return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, lambda t: t)
 
@@ -265,6 +266,7 @@ def sample(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=
     ``condition_vector``) fixes what a conditional model makes; unset, it is random.
     Refused in one sentence when the result alone would not fit the budget per request;
     otherwise generated in chunks that fit."""
+    check_seed(seed, "The seed")
     g, plan = _sampling(gen, n, "Sampling")
     convert = _uint8 if gen.kind == DataKind.IMAGE else _points
     return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, convert)
@@ -294,6 +296,7 @@ def sample_grid(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, 
     the grid must fit, the generator runs in chunks)."""
     if gen.kind != DataKind.IMAGE:
         raise CheckpointError(f"{gen.path.name} generates points, not images; plot its samples instead of a grid.")
+    check_seed(seed, "The seed")
     nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
     c, h, w = gen.data.shape
     g, plan = _sampling(gen, n, "A grid of", kept=budget.grid_bytes(n, c, h, w, nrow))
@@ -305,6 +308,7 @@ def condition_rows(gen: Generator, conds, cols: int, seed: int = 0, truncation: 
     """One row per condition with the same noise in every column, so only the
     condition changes down a column: (len(conds) * cols, H, W, C) uint8, row by row.
     Refused in one sentence when the rows alone would not fit the budget per request."""
+    check_seed(seed, "The seed")
     conds = torch.as_tensor(np.asarray(conds, dtype=np.float32))
     rows = len(conds)
     g = shape_of(gen)
@@ -325,6 +329,7 @@ def condition_rows(gen: Generator, conds, cols: int, seed: int = 0, truncation: 
 def morph(gen: Generator, cond_a, cond_b, steps: int = 8, seed: int = 0, index: int = 0, truncation: float = 1.0) -> np.ndarray:
     """The same noise (sample ``index`` of ``seed``) while the condition moves in a
     straight line from ``cond_a`` to ``cond_b``: (steps, H, W, C) uint8."""
+    check_seed(seed, "The seed")
     g = shape_of(gen)
     plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, index + 1) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,
                                what=f"A morph of {steps:,} steps from sample {index + 1:,}", fix="ask for fewer steps or an earlier sample")
@@ -349,6 +354,8 @@ def interpolate(gen: Generator, seed_a: int, index_a: int, seed_b: int, index_b:
                 n: int = 64, truncation: float = 1.0) -> np.ndarray:
     """Images along the slerp between sample ``index_a`` of the grid drawn with
     ``seed_a`` and sample ``index_b`` of the grid drawn with ``seed_b``: (steps, H, W, C)."""
+    check_seed(seed_a, "The start's seed")
+    check_seed(seed_b, "The end's seed")
     g = shape_of(gen)
     drawn = max(n, index_a + 1) + max(n, index_b + 1)
     plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, drawn) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,

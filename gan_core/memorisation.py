@@ -26,6 +26,7 @@ from .catalog import CheckpointEntry
 from .config import Config, DataConfig, DataKind
 from .data import load_data
 from .data.base import SOURCES
+from .data.builtin import HELD
 from .errors import ConfigError, DataError
 from .samples import to_uint8
 from .settings import check_server_path
@@ -42,11 +43,6 @@ MAX_POOL_BYTES = 64 * 1024 * 1024
 # are computed first, and a rebuild over this is refused. 256 MB is mnist-5k up to
 # 64 px or faces-lfw up to 256 px in colour; the shipped checkpoints need under 16 MB.
 MAX_REBUILD_BYTES = 256_000_000
-# What the sets of a fixed size and colour hold: (items, side in pixels, channels). A
-# grey set is never rebuilt in colour (three copies of each grey pixel). The other
-# sources (photos' tiles, folders, CelebA) are bounded per item where they are read.
-HELD = {"mnist-5k": (5_000, 28, 1), "faces-lfw": (100, 25, 1), "mnist": (60_000, 28, 1), "fashion-mnist": (60_000, 28, 1),
-        "cifar-10": (50_000, 32, 3)}
 
 
 @dataclass(frozen=True)

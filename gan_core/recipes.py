@@ -8,13 +8,17 @@ objectives (how a batch becomes D's and G's losses) are in ``objectives.py``;
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
+from . import budget
 from .config import Config, DataKind
 from .data.base import SOURCES, GanData
 from .data.paired import DERIVED_KINDS, PAIR_KINDS, source_channels
@@ -51,6 +55,7 @@ class Recipe:
     # Its --arch mlp models normalise each feature over the batch's items (BatchNorm1d in
     # the MLP and point generators), which PyTorch refuses for a batch of one item.
     mlp_batch_norm: bool = True
+    point_models: bool = False  # on points it builds PacGAN's toy models (models/points.py), not the MLPs
 
 
 RECIPES: Registry[Recipe] = Registry("recipe")
@@ -193,6 +198,7 @@ RECIPES.register("pacgan")(Recipe(
     _build_packed,
     Objective,
     lr_schedule=decay_second_half,
+    point_models=True,
 ))
 
 
@@ -224,6 +230,7 @@ RECIPES.register("minibatch-std")(Recipe(
     archs=("mlp",),
     lr_schedule=decay_last_three_fifths,
     mlp_batch_norm=False,
+    point_models=True,
 ))
 
 
@@ -329,9 +336,12 @@ def as_trained(cfg: Config) -> Config:
     return cfg.replace(**{"loss.r1_weight": 0.0}) if takes_r1 else cfg
 
 
-def resolve(cfg: Config) -> Config:
+def resolve(cfg: Config, *, memory: bool = True) -> Config:
     """Fill every unset field from the recipe's defaults and check that the
-    combination makes sense, with one-sentence errors for what does not."""
+    combination makes sense, with one-sentence errors for what does not; a run whose
+    sizes would not fit the memory a run may use here is refused too (``check_memory``),
+    unless ``memory`` is False: a checkpoint trained on a larger machine is still one of
+    this engine's, to sample from."""
     recipe = RECIPES.get(cfg.recipe)
     source = SOURCES.get(cfg.data.name)
     if source.kind not in recipe.kinds:
@@ -391,9 +401,6 @@ def resolve(cfg: Config) -> Config:
             halves = " in each half (--d-update halves)" if unit > out.model.pack else ""
             raise ConfigError(f"--batch-size {t.batch_size} does not split into packs of {out.model.pack}{halves}; "
                               f"use a multiple of {unit}, e.g. {fit}.")
-    for name in ("lr_g", "lr_d"):
-        if not getattr(out.optim, name) > 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {getattr(out.optim, name)}.")
     if out.model.width < 1 or out.model.z_dim < 1:
         raise ConfigError("--width and --z-dim must be at least 1.")
     _check_numbers(out)
@@ -407,6 +414,9 @@ def resolve(cfg: Config) -> Config:
     if recipe.paired and out.loss.l1_weight == 0 and out.loss.gan_weight == 0:
         raise ConfigError("--l1-weight and --gan-weight are both 0, which leaves pix2pix nothing to learn; keep at least one above 0.")
     _check_batch(out, recipe)
+    check_seed(t.seed)
+    if memory:
+        check_memory(out)
     return out
 
 
@@ -484,12 +494,36 @@ def _drop_unused_options(cfg: Config, d: dict, defaults: dict, kind: str) -> Non
         clear("optim.rho", f"--rho is an RMSProp setting and the optimizer is {optimizer}; leave it unset or use --optimizer rmsprop.")
 
 
+# The seeds a run or a sample may be given: what the dashboard's seed boxes allow, and
+# what every seed derived from one (the data order's seed * 1,000,003 + epoch, the grid's
+# seed + 12,345) keeps within the 64 bits torch.manual_seed takes.
+MAX_SEED = 2**31 - 1
+# The largest learning rate a run may ask for: far past any rate that trains (GANs train
+# at 1e-5 to 1e-2; 1e8 is the blow-up the health diagnosis is shown on), and far below
+# what float32 holds (3.4e38), which Adam's step lr / (1 - beta1) must stay under: 1e308
+# stopped PyTorch's Adam mid-step with "value cannot be converted to type float".
+MAX_LR = 1e8
+
+
+def check_seed(seed, name: str = "--seed") -> int:
+    """``seed`` as an int if it is a whole number from 0 to MAX_SEED, else a ConfigError naming ``name``."""
+    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not whole or not 0 <= seed <= MAX_SEED:
+        shown = f"{int(seed):,}" if whole else repr(seed)
+        raise ConfigError(f"{name} must be a whole number from 0 to {MAX_SEED:,}, not {shown}.")
+    return int(seed)
+
+
 def _check_numbers(cfg: Config) -> None:
     """Values PyTorch would reject mid-run with a traceback, or accept and do nonsense with."""
     o, lo = cfg.optim, cfg.loss
     for name in ("lr_g", "lr_d"):
-        if not math.isfinite(getattr(o, name)):
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {getattr(o, name)}.")
+        value = getattr(o, name)
+        if not value > 0:  # NaN too
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate, not {value}.")
+        if value > MAX_LR:  # inf too
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive learning rate of at most {MAX_LR:,.0f} "
+                              f"(e.g. 0.0002), not {value}.")
     for name in ("beta1", "beta2"):
         value = getattr(o, name)
         if value is not None and not 0 <= value < 1:
@@ -504,6 +538,95 @@ def _check_numbers(cfg: Config) -> None:
         value = getattr(lo, name)
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be zero or a positive weight, not {value}.")
+
+
+def training_shape(cfg: Config) -> budget.TrainingShape:
+    """What a resolved config's training run costs in memory depends on (``budget.training_parts``):
+    the item's shape, the models' sizes, the batch, the sample grid, the optimiser and the
+    data held whose size the config decides. Where the config does not say (a source's own
+    colour or dimension, a folder's classes) it takes the larger: colour, 2-D points."""
+    from .data.builtin import HELD  # built-in sets' item counts
+
+    recipe, source = RECIPES.get(cfg.recipe), SOURCES.get(cfg.data.name)
+    d, m, o = cfg.data, cfg.model, cfg.optim
+    sources = 0  # pix2pix: the source halves' channels
+    if source.kind == DataKind.VECTOR:
+        item, data = (2,), d.n_points * 2 * 5  # drawn with about 5 copies' worth of indices, draws and sums
+        arch = "points" if recipe.point_models else "mlp"
+    else:
+        held = HELD.get(d.name) if source.builtin else None
+        channels = d.channels or (held[2] if held else 1 if source.builtin and "colour" not in source.tags else 3)
+        item = (channels, d.image_size, d.image_size)
+        sources = source_channels(d.pairs, channels) if recipe.paired else 0
+        items = min(held[0], d.limit or held[0]) if held else 0
+        data = items * (channels + sources) * d.image_size**2
+        arch = "unet" if recipe.paired else "conv" if m.arch == "conv" else "mlp"
+    cond = 0
+    if recipe.conditional:
+        named = [a for a in (d.attributes or "").split(",") if a.strip()]
+        cond = len(named) or (40 if "attrs" in source.tags else 10)  # CelebA's 40 attributes; 10 classes
+    slots = {"adam": 2, "rmsprop": 1}.get(o.optimizer, 1 if o.momentum else 0)
+    return budget.TrainingShape(
+        arch, item, m.width, m.z_dim, cfg.train.batch_size, cfg.train.n_samples, cond_dim=cond, pack=m.pack or 1,
+        source_channels=sources, skips=m.arch != "encoder-decoder",
+        optimizer_slots=slots, double_backward=bool(cfg.loss.gp_weight or cfg.loss.r1_weight), data_floats=data)
+
+
+# A training worker's own PyTorch and engine, in its data segment before its first step
+# (settings.DEMO_WORKER_MEMORY_MB's note: about 0.9 GB), which its cap also counts.
+WORKER_ENGINE_MB = 900
+
+
+def training_memory(device: str) -> tuple[int, str]:
+    """(bytes, how a sentence names them) that one training run may hold beyond the engine
+    itself. A run is a process of its own, not a request to the dashboard's server, so its
+    limit is the worker's: the cap a CPU worker is given (``settings.worker_memory_mb``:
+    1.5 GB on a demo, or GAN_WORKBENCH_WORKER_MEMORY_MB) less the engine's own, else the
+    GPU's memory for a CUDA run, else the machine's. A GPU server then trains the large
+    models it is there for, and only sizes no machine here could hold are refused."""
+    from .settings import worker_memory_mb
+
+    name = str(device)
+    cuda = torch.cuda.is_available() and (name == "auto" or name.startswith("cuda"))
+    index = int(name.split(":")[1]) if cuda and ":" in name and name.split(":")[1].isdigit() else 0
+    index = index if cuda and index < torch.cuda.device_count() else 0  # a GPU it lacks: the trainer says so
+    dev = torch.device("cuda", index) if cuda else torch.device("cpu")  # MPS shares the machine's memory
+    cap = worker_memory_mb()
+    if dev.type == "cpu" and cap is not None:
+        room = max(1, cap - WORKER_ENGINE_MB) * budget.MB
+        return room, f"the {budget.size_text(room)} a training run may use on this server"
+    if dev.type == "cuda":
+        total = torch.cuda.get_device_properties(dev.index or 0).total_memory
+        return total, f"this GPU's {budget.size_text(total)}"
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total, f"this machine's {budget.size_text(total)} of memory"
+
+
+def check_memory(cfg: Config) -> None:
+    """Refuse, in one sentence naming what to lower, a resolved config whose training run
+    would need more memory than a run may use here (``training_memory``), from its sizes
+    alone (``budget.training_peak``), before anything is allocated: the dashboard's Start
+    and the command line's ``train`` both come through ``resolve``."""
+    t = training_shape(cfg)
+    need = budget.training_peak(t)
+    room, where = training_memory(cfg.train.device)
+    if need <= room:
+        return
+    parts = budget.training_parts(t)
+    largest = max(("model", "batch", "grid", "data"), key=parts.get)
+    image = len(t.item_shape) == 3
+    if largest == "model":
+        fewer_z = budget.training_parts(dataclasses.replace(t, z_dim=min(t.z_dim, 100)))["model"]
+        fix = ("lower the noise size (--z-dim)" if 2 * fewer_z < parts["model"]
+               else "lower the width" + (" or the image size" if image else ""))
+    elif largest == "batch":
+        fix = "lower the batch size, the image size or the width" if image else "lower the batch size or the width"
+    elif largest == "grid":
+        fix = "lower the samples in each grid (--n-samples)"
+    else:
+        fix = "lower the image size" if image else "draw fewer points (--n-points)"
+    raise budget.BudgetError(f"Training {cfg.recipe} on {t.describe()} with batch {t.batch:,} needs about "
+                             f"{budget.size_text(need)}, more than {where}; {fix}.")
 
 
 def batch_multiple(cfg: Config) -> int:
@@ -527,4 +650,5 @@ def describe() -> list[dict]:
     return [{"name": r.name, "description": r.description, "kinds": list(r.kinds)} for _, r in RECIPES.items()]
 
 
-__all__ = ["RECIPES", "Recipe", "as_trained", "resolve", "make_optimizer", "describe"]
+__all__ = ["RECIPES", "Recipe", "MAX_LR", "MAX_SEED", "as_trained", "check_memory", "check_seed", "resolve", "make_optimizer",
+           "describe", "training_shape"]

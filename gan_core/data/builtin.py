@@ -78,6 +78,12 @@ def _photos() -> tuple[np.ndarray, ...]:
 # score measures translation of pictures the model has not seen (tiles of the training
 # photographs at other scales would overlap them).
 _HELD_OUT_PHOTOS = ("china.jpg", "flower.jpg", "grace_hopper.jpg")
+# What the sets of a fixed size and colour hold: (items, side in pixels, channels), for
+# the memory a run (recipes.training_shape) or a rebuild for judging (memorisation)
+# costs. A grey set is never rebuilt in colour (three copies of each grey pixel). The other
+# sources (photos' tiles, folders, CelebA) are bounded per item where they are read.
+HELD = {"mnist-5k": (5_000, 28, 1), "faces-lfw": (100, 25, 1), "mnist": (60_000, 28, 1), "fashion-mnist": (60_000, 28, 1),
+        "cifar-10": (50_000, 32, 3)}
 
 
 @lru_cache(maxsize=1)
