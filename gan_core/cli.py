@@ -562,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
     except GanError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a path the system refuses (a name too long, no permission) that no check above named
+        from .untrusted import shown_name
+
+        where = f" ({shown_name(str(e.filename), 80)})" if e.filename else ""
+        print(f"error: {e.strerror or type(e).__name__}{where}; check the path and its permissions.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130

@@ -77,6 +77,7 @@ class OptimConfig:
 
 
 WASSERSTEIN = "wasserstein"  # the G loss that makes D a critic: what "is a WGAN" means
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KB: a file far larger (or /dev/zero) is not one
 
 
 class DataKind(enum.StrEnum):
@@ -159,11 +160,20 @@ class Config:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> "Config":
+        from .untrusted import Unreadable, open_regular, shown_name
+
         path = Path(path)
+        shown = shown_name(str(path), 80)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            raise ConfigError(f"Config file {path} cannot be read; check the path.") from None
+            with open_regular(path) as f:  # never waits on a pipe; a device (/dev/zero) is not a config
+                raw = f.read(MAX_CONFIG_BYTES + 1)
+        except (OSError, Unreadable):
+            raise ConfigError(f"Config file {shown} cannot be read (it must be a regular file); check the path.") from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"Config file {shown} is larger than {MAX_CONFIG_BYTES // 2**20} MB, which no config is; "
+                              "give a JSON config file (e.g. a run's config.json).")
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise ConfigError(f"Config file {path} is not UTF-8 text; give a JSON config file (e.g. a run's config.json).") from None
         try:

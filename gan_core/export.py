@@ -23,10 +23,14 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import RunError
-from .runs import ACTIVE, read_metrics, read_sample, read_status, sample_images
+from .runs import ACTIVE, read_metrics, read_run_file, read_sample, read_status, sample_images
+from .untrusted import MAX_CHECKPOINT_BYTES
 
 RUN_FILES = ("config.json", "status.json", "experiment.json")
 WEIGHTS = "checkpoints/last.safetensors"
+# A run's metrics in its zip: 100,000 steps logged every step are about 30 MB; a file far
+# larger is not a run's, and the zip is built in the server's memory.
+MAX_ZIPPED_METRICS_BYTES = 64 << 20
 
 # The columns a metrics row can have, in the order a reader wants them; anything
 # else a future recipe logs follows, sorted by name.
@@ -51,13 +55,14 @@ def run_zip_bytes(run_dir: str | Path) -> bytes:
     root = run_dir.name
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        # Every file read as the run wrote it: a symbolic link (to /etc/shadow, say), a named
+        # pipe or a file over its size is left out (runs.read_run_file), never followed.
         for name in RUN_FILES:
-            path = run_dir / name
-            if path.is_file():
-                zf.write(path, f"{root}/{name}")
-        metrics = run_dir / "metrics.jsonl"
-        if metrics.is_file():
-            data = metrics.read_bytes()
+            data = read_run_file(run_dir / name)
+            if data is not None:
+                zf.writestr(f"{root}/{name}", data)
+        data = read_run_file(run_dir / "metrics.jsonl", MAX_ZIPPED_METRICS_BYTES)
+        if data is not None:
             zf.writestr(f"{root}/metrics.jsonl", data[: data.rfind(b"\n") + 1])
         for _, png in sample_images(run_dir):
             try:
@@ -66,9 +71,9 @@ def run_zip_bytes(run_dir: str | Path) -> bytes:
                 continue
             # PNGs and float weights barely compress: store them, save the time.
             zf.writestr(f"{root}/samples/{png.name}", data, compress_type=zipfile.ZIP_STORED)
-        weights = run_dir / WEIGHTS
-        if weights.is_file():
-            zf.writestr(f"{root}/{WEIGHTS}", weights.read_bytes(), compress_type=zipfile.ZIP_STORED)
+        weights = read_run_file(run_dir / WEIGHTS, MAX_CHECKPOINT_BYTES)
+        if weights is not None:
+            zf.writestr(f"{root}/{WEIGHTS}", weights, compress_type=zipfile.ZIP_STORED)
     return buf.getvalue()
 
 

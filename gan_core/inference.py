@@ -18,6 +18,7 @@ from . import budget, checkpoints
 from .config import Config, DataKind
 from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
+from .untrusted import shown_name
 from .objectives import ConditionalObjective, Objective
 from .recipes import RECIPES, check_seed
 from .samples import to_uint8
@@ -163,9 +164,10 @@ def condition_vector(gen: Generator, label: int | str | None = None, attributes:
         if not classes:
             raise ConfigError(f"{name} is conditioned on attributes ({', '.join(attrs)}), not classes; use --attributes Name=1,...")
         text = str(label).strip()
-        index = classes.index(text) if text in classes else int(text) if text.lstrip("-").isdigit() else -1
+        digits = text.lstrip("-")
+        index = classes.index(text) if text in classes else int(text) if digits.isdigit() and len(digits) <= 9 else -1
         if not 0 <= index < k:
-            raise ConfigError(f"Class {text!r} is not one of {name}'s classes: "
+            raise ConfigError(f"Class {shown_name(text, 40)!r} is not one of {name}'s classes: "
                               f"{', '.join(f'{i} ({c})' if c != str(i) else c for i, c in enumerate(classes))}.")
         vec[index] = 1.0
     if attributes is not None:

@@ -148,7 +148,7 @@ def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
     """Start a worker process with its output in the first run's train.log, and record
     its identity on every run it will train: if it dies, they read as "interrupted"."""
     try:
-        with open(run_dirs[0] / "train.log", "ab") as log:
+        with _open_log(run_dirs[0] / "train.log") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", *command, *map(str, run_dirs)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env(active),
@@ -164,6 +164,20 @@ def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
                 write_status(run_dir, state=RunState.FAILED, error=f"The worker process could not start ({e.strerror or e}).")
         raise RunError(f"Cannot start the training process for {run_dirs[0].name} ({e.strerror or e}); check the runs "
                        "folder has free space and can be written.") from None
+
+
+def _open_log(path: Path):
+    """The run's train.log for appending, made if missing: never a symbolic link followed
+    nor a named pipe waited on (an open for writing blocks until a reader comes), which
+    raise ``OSError`` (ELOOP, or ENXIO for a pipe without a reader) or are refused here."""
+    import stat
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{path.name} is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def _spawn(run_dir: Path, active: int = 0) -> None:

@@ -166,12 +166,23 @@ MAX_RUN_FILE_BYTES = 1 << 20
 
 
 def _read_regular(path: Path, limit: int = MAX_RUN_FILE_BYTES) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes."""
-    with open_regular(path) as f:
+    """The bytes of a regular file of at most ``limit`` bytes; a symbolic link, a named
+    pipe or a device is ``Unreadable`` (a run writes none of them)."""
+    with open_regular(path, follow_links=False) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
             raise Unreadable(f"{path.name} is {size:,} bytes, larger than the {limit:,} a run file may be")
         return f.read(limit + 1)
+
+
+def read_run_file(path: str | Path, limit: int = MAX_RUN_FILE_BYTES) -> bytes | None:
+    """A file of a run (its log, its experiment record, its weights for a zip) as the
+    run wrote it: None when it is missing, a symbolic link, not a regular file, unreadable
+    or over ``limit`` bytes. Never follows a link out of the run, never blocks on a pipe."""
+    try:
+        return _read_regular(Path(path), limit)
+    except (OSError, Unreadable):  # Unreadable is not an OSError
+        return None
 
 
 def _read_json(path: Path) -> dict:

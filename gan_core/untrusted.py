@@ -13,6 +13,7 @@ anything may import it without pulling in, or looping back to, what is built on 
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -554,11 +555,19 @@ class Unreadable(RunError):
     be read: ..."."""
 
 
-def open_regular(path: str | Path):
+def open_regular(path: str | Path, follow_links: bool = True):
     """``open(path, "rb")`` for a regular file only. A FIFO put in a run folder would
     block a plain open forever (and every page that lists runs with it): O_NONBLOCK
-    keeps open() from waiting for a writer, and fstat refuses it (``Unreadable``)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    keeps open() from waiting for a writer, and fstat refuses it (``Unreadable``).
+    ``follow_links`` False: a symbolic link is refused too (``Unreadable``), so a file
+    the engine wrote itself cannot be swapped for a link to /etc/shadow that a page or a
+    zip would then serve."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW))
+    except OSError as e:
+        if not follow_links and e.errno == errno.ELOOP:
+            raise Unreadable(f"{Path(path).name} is a symbolic link, not a file the run wrote") from None
+        raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise Unreadable(f"{Path(path).name} is not a regular file")

@@ -42,7 +42,7 @@ def run_action(action, done: str) -> None:
     except GanError as e:
         st.error(plain(str(e)))
     else:
-        st.toast(done)
+        st.toast(plain(done))  # it names runs, whose files are text a visitor may have written
         st.rerun()
 
 
@@ -169,9 +169,9 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     state = shown(info)
     # Live progress is in the table (which refreshes); this row changes only with the state.
     detail = "" if info.active else f"step {info.step} / {info.total}"
-    text = f"**{short_name(info)}** {state.badge()} {detail}  \n`{info.id}`"
+    text = f"**{plain(short_name(info))}** {state.badge()} {detail}  \n`{info.id}`"  # a run's files: shown as typed
     if state.reason:
-        text += f"  \n:red[{state.reason}]"
+        text += f"  \n:red[{plain(state.reason)}]"
     for f in health(info) or []:
         if f.code != "exploded" or not state.reason or info.error:  # else said in red above (state.reason)
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"
@@ -252,7 +252,7 @@ def judge_runs_section(selected: list[runs.RunInfo], settings) -> None:
     st.subheader("Does it obey? The independent judge")
     for info, cfg in chosen:
         with st.container(border=True):
-            st.markdown(f"**{short_name(info)}**")
+            st.markdown(f"**{plain(short_name(info))}**")
             path = info.path / "checkpoints" / checkpoints.WEIGHTS
             try:
                 entry = catalog.describe_checkpoint(path)

@@ -354,9 +354,10 @@ def live_view(info: runs.RunInfo, settings) -> None:
         blown = exploded(rows)
         head, buttons = st.columns([4, 1], vertical_alignment="center")
         state = shown_state(now, rows)
-        head.markdown(f"**{cfg.recipe} on {cfg.data.name}** {state.badge()}")
-        head.caption(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
-                     f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss")
+        # The run's files are text anyone with the runs folder could have written: shown as typed, never as markdown.
+        head.markdown(f"**{plain(cfg.recipe)} on {plain(cfg.data.name)}** {state.badge()}")
+        head.caption(plain(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
+                           f"G {cfg.optim.lr_g:.1e} / D {cfg.optim.lr_d:.1e} · k = {cfg.loss.d_steps} · {cfg.loss.g_loss} loss"))
         with buttons:
             controls(now, settings)
         progress(now, status)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .. import jobs
 from ..config import Config
-from ..runs import atomic_write_json, create_run, list_runs
+from ..runs import atomic_write_json, create_run, list_runs, read_run_file
 from .definitions import KIND_WGANS, Comparison, Variant, comparison, variant_configs
 
 EXPERIMENT_FILE = "experiment.json"
@@ -90,9 +90,10 @@ def wgan_comparison(base_cfg: Config, runs_dir: str | Path, max_active: int | No
 
 def read_experiment(run_dir: str | Path) -> dict | None:
     """The run's experiment.json, or None for a run that is not part of one."""
+    raw = read_run_file(Path(run_dir) / EXPERIMENT_FILE)  # never a link followed, a pipe waited on, a huge file read
     try:
-        data = json.loads((Path(run_dir) / EXPERIMENT_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):  # JSONDecodeError and bad UTF-8 are ValueErrors
         return None
     return data if isinstance(data, dict) and isinstance(data.get("id"), str) else None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import runs
+from gan_core.untrusted import Unreadable, open_regular
 
 
 def read_all_metrics(run_dir: Path) -> list[dict]:
@@ -33,11 +34,11 @@ def read_all_metrics(run_dir: Path) -> list[dict]:
 def log_tail(run_dir: Path, lines: int = 30) -> str:
     """The last lines of a background run's train.log, read from its end."""
     path = Path(run_dir) / "train.log"
-    try:
-        with open(path, "rb") as f:
+    try:  # as the run wrote it: a link (to /etc/passwd, say), a pipe or /dev/zero shows nothing
+        with open_regular(path, follow_links=False) as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - 16384))
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
+            text = f.read(16384).decode("utf-8", errors="replace")
+    except (OSError, Unreadable):
         return ""
     return "\n".join(text.splitlines()[-lines:])
