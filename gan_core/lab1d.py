@@ -44,7 +44,7 @@ from . import losses
 from .config import Config
 from .data.base import DataInfo
 from .errors import ConfigError
-from .recipes import RECIPES, make_optimizer, resolve
+from .recipes import RECIPES, in_server, make_optimizer
 
 MAX_MODES = 5
 POSITION_LIMIT = 8.0  # modes sit in [-8, 8]: the plot stays readable and G's tanh-free output reaches them
@@ -144,7 +144,7 @@ class LabSettings:
             "loss.g_loss": self.g_loss, "loss.d_steps": self.k,
             "train.batch_size": self.batch_size, "train.seed": self.seed, "train.device": "cpu",
         })
-        return resolve(cfg)
+        return in_server(cfg)  # the lab trains in the dashboard's process: this server's budget per request
 
 
 # -------------------------------------------------------------------------- snapshot

@@ -40,7 +40,7 @@ from .data import SOURCES, batch_stream, load_data
 from .errors import ConfigError
 from .lab1d import _one_thread  # one OpenMP thread for these small models (see there)
 from .models.points import Packed
-from .recipes import RECIPES, describe, make_optimizer, resolve
+from .recipes import RECIPES, describe, in_server, make_optimizer, resolve
 
 GRID = 60  # heat map cells per side at most: 3,600 evaluations of a small D, a few ms on a CPU
 # D's work for one heat map, in multiply-adds (cells x D's weights): a 60 x 60 grid for
@@ -146,7 +146,8 @@ class Lab:
         if n_points is not None:
             changes["data.n_points"] = n_points
         changes.update(overrides or {})
-        self.cfg = resolve(Config(recipe=recipe).replace(**changes))  # unset: the recipe's own steps, as `train` uses
+        # Trained in the dashboard's process: checked against this server's budget per request (recipes.in_server).
+        self.cfg = in_server(Config(recipe=recipe).replace(**changes))  # unset: the recipe's own steps, as `train` uses
         # The recipe's own number of steps, what an emptied "Stop at step" goes back to.
         self.own_steps = self.cfg.train.steps if stop_at is None else resolve(
             Config(recipe=recipe).replace(**{k: v for k, v in changes.items() if k != "train.steps"})).train.steps

@@ -602,14 +602,24 @@ def training_memory(device: str) -> tuple[int, str]:
     return total, f"this machine's {budget.size_text(total)} of memory"
 
 
-def check_memory(cfg: Config) -> None:
+def in_server(cfg: Config) -> Config:
+    """``resolve`` for a run the dashboard's own process trains (the 1-D and 2-D labs): its
+    sizes are checked against this server's budget per request (``budget.limit()``), not
+    against what a training worker may use, since no worker holds them."""
+    out = resolve(cfg, memory=False)
+    room = budget.limit()
+    check_memory(out, (room, f"this server's {budget.size_text(room)} per request"))
+    return out
+
+
+def check_memory(cfg: Config, room: tuple[int, str] | None = None) -> None:
     """Refuse, in one sentence naming what to lower, a resolved config whose training run
     would need more memory than a run may use here (``training_memory``), from its sizes
     alone (``budget.training_peak``), before anything is allocated: the dashboard's Start
     and the command line's ``train`` both come through ``resolve``."""
     t = training_shape(cfg)
     need = budget.training_peak(t)
-    room, where = training_memory(cfg.train.device)
+    room, where = training_memory(cfg.train.device) if room is None else room
     if need <= room:
         return
     parts = budget.training_parts(t)
@@ -650,5 +660,5 @@ def describe() -> list[dict]:
     return [{"name": r.name, "description": r.description, "kinds": list(r.kinds)} for _, r in RECIPES.items()]
 
 
-__all__ = ["RECIPES", "Recipe", "MAX_LR", "MAX_SEED", "as_trained", "check_memory", "check_seed", "resolve", "make_optimizer",
+__all__ = ["RECIPES", "Recipe", "MAX_LR", "MAX_SEED", "as_trained", "check_memory", "check_seed", "in_server", "resolve", "make_optimizer",
            "describe", "training_shape"]

@@ -202,3 +202,16 @@ def test_a_run_resumed_on_a_server_with_a_smaller_budget_fails_in_one_sentence(c
     status = runs.read_status(run_dir)
     assert status["state"] == "failed" and status["error"] == err.removeprefix("error: ")
     assert not any(p.is_file() for p in (run_dir / "checkpoints").rglob("*"))  # refused before a step: nothing to resume
+
+
+def test_the_labs_train_in_the_server_so_they_have_the_servers_budget_per_request(monkeypatch):
+    """The review's finding: the 1-D and 2-D labs train in the dashboard's own process, yet
+    were checked against the machine's memory, as if a worker held them."""
+    from gan_core import lab1d, lab2d
+
+    with pytest.raises(budget.BudgetError, match=r"more than this server's 2\.0 GB per request; lower the batch size"):
+        lab1d.LabSettings(batch_size=10**8).config()
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # 256 MB per request
+    with pytest.raises(budget.BudgetError, match=r"more than this server's 256 MB per request; draw fewer points"):
+        lab2d.Lab("gan", "ring-8", n_points=30_000_000)
+    assert lab2d.Lab("gan", "ring-8").cfg.data.n_points > 0  # the lab's own defaults fit even a demo
