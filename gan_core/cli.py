@@ -290,15 +290,14 @@ def _cmd_sample(args) -> int:
 
     import numpy as np
 
-    from .inference import condition_vector, load_generator, sample_grid, sample_tensor
+    from .inference import check_truncation, condition_vector, load_generator, sample_grid, sample_tensor
     from .pictures import png_bytes
     from .recipes import check_seed
     from .samples import points_png
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise GanError(f"--n must be between 1 and {MAX_SAMPLES:,}, not {args.n:,}.")
-    if not 0 < args.truncation <= 1:
-        raise GanError(f"--truncation must be above 0 and at most 1, not {args.truncation}.")
+    check_truncation(args.truncation)  # the engine's own range (inference.MIN_TRUNCATION to 1)
     check_seed(args.seed)  # the bound every seed has (recipes.MAX_SEED), before the checkpoint is read
     out = _output_path(args.out)
     gen = load_generator(args.checkpoint)

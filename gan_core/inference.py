@@ -24,6 +24,27 @@ from .recipes import RECIPES, check_seed
 from .samples import to_uint8
 
 
+# The truncation trick's range: 1 is none; below 0.05 its redraws (of every component
+# beyond 2 x truncation) would spin for seconds on a server (0.001: 13 s for 5,000 points).
+MIN_TRUNCATION = 0.05
+
+
+def check_truncation(truncation) -> float:
+    """``truncation`` if it is a number from MIN_TRUNCATION to 1, else one ConfigError."""
+    if not (isinstance(truncation, (int, float)) and not isinstance(truncation, bool) and math.isfinite(truncation)
+            and MIN_TRUNCATION <= truncation <= 1):
+        raise ConfigError(f"The truncation must be from {MIN_TRUNCATION} to 1 (1: none), not {str(truncation)[:40]}.")
+    return float(truncation)
+
+
+def count(value, what: str, least: int = 1) -> int:
+    """``value`` as an int if it is a whole number of at least ``least`` (the upper bounds
+    are the memory budget's), else one ConfigError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ConfigError(f"{what} must be a whole number of at least {least}, not {str(value)[:40]}.")
+    return int(value)
+
+
 @dataclass
 class Generator:
     """A generator ready to sample, with what it was trained on."""
@@ -43,6 +64,8 @@ class Generator:
         """z for ``n`` samples from ``seed``: the same seed always gives the same faces.
         ``truncation`` < 1 redraws noise components beyond that many standard
         deviations' worth of 2.0 (the truncation trick), trading variety for quality."""
+        n = count(n, "The number of samples")
+        check_truncation(truncation)
         gen = torch.Generator().manual_seed(seed)
         z = self.objective.noise(n, torch.device("cpu"), gen)
         if truncation < 1.0:
@@ -196,8 +219,17 @@ def _parse_attributes(text: str) -> dict[str, float]:
     return out
 
 
-def _as_cond(cond) -> torch.Tensor | None:
-    return None if cond is None else torch.as_tensor(np.asarray(cond, dtype=np.float32))
+def _as_cond(cond, gen: Generator) -> torch.Tensor | None:
+    """A condition (one vector, or one per sample) for ``gen``: its length must be the
+    model's number of classes or attributes, refused in one sentence otherwise."""
+    if cond is None:
+        return None
+    t = torch.as_tensor(np.asarray(cond, dtype=np.float32))
+    k = shape_of(gen).cond_dim
+    if t.ndim not in (1, 2) or t.shape[-1] != k or not bool(torch.isfinite(t).all()):
+        raise ConfigError(f"A condition for {gen.path.name} must be {k} finite numbers (one per class or attribute), "
+                          f"not an array of shape {tuple(t.shape)}.")
+    return t
 
 
 # ----------------------------------------------------------------------------- the budget
@@ -260,7 +292,7 @@ def sample_tensor(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0
     not fit the server's budget per request; otherwise generated in chunks that fit."""
     check_seed(seed, "The seed")
     g, plan = _sampling(gen, n, "Generating", result_per_sample=shape_of(gen).out_numel * budget.FLOAT)
-    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, lambda t: t)
+    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond, gen), seed, gen), plan, lambda t: t)
 
 
 def sample(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=None) -> np.ndarray:
@@ -271,7 +303,7 @@ def sample(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, cond=
     check_seed(seed, "The seed")
     g, plan = _sampling(gen, n, "Sampling")
     convert = _uint8 if gen.kind == DataKind.IMAGE else _points
-    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, convert)
+    return _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond, gen), seed, gen), plan, convert)
 
 
 def grid_of(images: np.ndarray, nrow: int, padding: int = 2) -> np.ndarray:
@@ -299,10 +331,11 @@ def sample_grid(gen: Generator, n: int, seed: int = 0, truncation: float = 1.0, 
     if gen.kind != DataKind.IMAGE:
         raise CheckpointError(f"{gen.path.name} generates points, not images; plot its samples instead of a grid.")
     check_seed(seed, "The seed")
-    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    n = count(n, "The number of samples")
+    nrow = count(nrow, "The number of columns") if nrow is not None else max(1, int(math.ceil(math.sqrt(n))))
     c, h, w = gen.data.shape
     g, plan = _sampling(gen, n, "A grid of", kept=budget.grid_bytes(n, c, h, w, nrow))
-    images = _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond), seed, gen), plan, _uint8)
+    images = _generate(gen, n, _sliced(gen.noise(n, seed, truncation), _as_cond(cond, gen), seed, gen), plan, _uint8)
     return grid_of(images, nrow)
 
 
@@ -332,12 +365,13 @@ def morph(gen: Generator, cond_a, cond_b, steps: int = 8, seed: int = 0, index: 
     """The same noise (sample ``index`` of ``seed``) while the condition moves in a
     straight line from ``cond_a`` to ``cond_b``: (steps, H, W, C) uint8."""
     check_seed(seed, "The seed")
+    steps, index = count(steps, "The number of frames", 2), count(index, "The sample's index", 0)
     g = shape_of(gen)
     plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, index + 1) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,
                                what=f"A morph of {steps:,} steps from sample {index + 1:,}", fix="ask for fewer steps or an earlier sample")
     z = gen.noise(index + 1, seed, truncation)[index : index + 1].repeat(steps, 1)
     t = torch.linspace(0, 1, steps)[:, None]
-    a, b = _as_cond(cond_a), _as_cond(cond_b)
+    a, b = _as_cond(cond_a, gen), _as_cond(cond_b, gen)
     cond = (1 - t) * a + t * b
     return _generate(gen, steps, lambda lo, hi: (z[lo:hi], cond[lo:hi], 0), plan, _uint8)
 
@@ -358,6 +392,8 @@ def interpolate(gen: Generator, seed_a: int, index_a: int, seed_b: int, index_b:
     ``seed_a`` and sample ``index_b`` of the grid drawn with ``seed_b``: (steps, H, W, C)."""
     check_seed(seed_a, "The start's seed")
     check_seed(seed_b, "The end's seed")
+    steps, n = count(steps, "The number of steps", 2), count(n, "The number of samples")
+    index_a, index_b = count(index_a, "The start's sample index", 0), count(index_b, "The end's sample index", 0)
     g = shape_of(gen)
     drawn = max(n, index_a + 1) + max(n, index_b + 1)
     plan = budget.plan_samples(g, steps, kept=budget.noise_bytes(g, drawn) + steps * (g.z_dim + g.cond_dim) * budget.FLOAT,

@@ -215,3 +215,31 @@ def test_the_labs_train_in_the_server_so_they_have_the_servers_budget_per_reques
     with pytest.raises(budget.BudgetError, match=r"more than this server's 256 MB per request; draw fewer points"):
         lab2d.Lab("gan", "ring-8", n_points=30_000_000)
     assert lab2d.Lab("gan", "ring-8").cfg.data.n_points > 0  # the lab's own defaults fit even a demo
+
+
+def test_the_sampling_engine_checks_its_counts_indices_truncation_and_condition():
+    """The review's finding: the inference functions trusted the page's sliders:
+    steps=1 divided by zero, a negative index or a NaN count raised PyTorch's errors,
+    truncation 0 spun for 13 s, and a condition of the wrong length broke a matmul."""
+    import numpy as np
+
+    gen = inference.load_generator(ROOT / "checkpoints" / "dcgan-faces-lfw.safetensors")
+    cgan = inference.load_generator(ROOT / "checkpoints" / "cgan-mnist.safetensors")
+    calls = {
+        "The number of steps must be a whole number of at least 2, not 1.": lambda: inference.interpolate(gen, 0, 0, 1, 0, steps=1),
+        "The start's sample index must be a whole number of at least 0, not -5.": lambda: inference.interpolate(gen, 0, -5, 1, 0),
+        "The number of samples must be a whole number of at least 1, not nan.": lambda: inference.sample(gen, float("nan")),
+        "The number of samples must be a whole number of at least 1, not 2.5.": lambda: inference.sample(gen, 2.5),
+        "The truncation must be from 0.05 to 1 (1: none), not 0.": lambda: inference.sample(gen, 4, truncation=0),
+        "The truncation must be from 0.05 to 1 (1: none), not inf.": lambda: inference.sample_grid(gen, 4, truncation=float("inf")),
+        "The number of columns must be a whole number of at least 1, not -3.": lambda: inference.sample_grid(gen, 4, nrow=-3),
+        "The sample's index must be a whole number of at least 0, not -1.":
+            lambda: inference.morph(cgan, np.zeros(10), np.ones(10), index=-1),
+        "A condition for cgan-mnist.safetensors must be 10 finite numbers (one per class or attribute), not an array of shape (3,).":
+            lambda: inference.sample(cgan, 2, cond=np.zeros(3)),
+    }
+    for message, call in calls.items():
+        with pytest.raises(ConfigError) as e:
+            call()
+        assert str(e.value) == message
+    assert inference.sample(gen, 2, truncation=inference.MIN_TRUNCATION).shape[0] == 2  # the page's 0.1 and the bound work
