@@ -514,12 +514,15 @@ def _cmd_runs(args) -> int:
     if not runs:
         print(f"No runs under {runs_dir}. Start one with: python -m gan_core train")
         return 0
+    from .untrusted import shown_name  # a run's files are text anyone with the folder could write: no escapes reach the terminal
+
     print(f"{'RUN':52} {'STATE':11} {'STEP':>13} {'RECIPE':8} {'DATA':12} STARTED")
     for r in runs:
         when = datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M")
-        print(f"{r.id:52} {r.state:11} {f'{r.step}/{r.total}':>13} {r.recipe:8} {r.data:12} {when}")
+        print(f"{shown_name(r.id, 52):52} {r.state:11} {f'{r.step}/{r.total}':>13} {shown_name(r.recipe, 24):8} "
+              f"{shown_name(r.data, 40):12} {when}")
         if r.state == RunState.UNREADABLE or (r.active and r.error):
-            print(f"    {r.error}")
+            print(f"    {shown_name(r.error, 300)}")
     return 0
 
 

@@ -137,3 +137,21 @@ def test_paths_the_system_refuses_and_a_huge_label_are_one_sentence_on_the_comma
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err and len(err) < 400, err
+
+
+def test_runs_never_prints_a_runs_escape_codes_or_a_megabyte_name(run, capsys):
+    """The review's finding: a data name holding terminal escape codes set the window's
+    title and cleared the screen of whoever typed `gan_core runs`, and a 900 KB recipe
+    name was printed whole."""
+    import json
+
+    from gan_core.cli import main
+
+    run_dir, _ = run
+    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg["data"]["name"] = "ring-8\x1b]0;pwned\x07\x1b[2J"
+    cfg["recipe"] = "gan" + "x" * 900_000
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    assert main(["runs", "--runs-dir", str(run_dir.parent)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and len(out) < 2000
