@@ -18,6 +18,7 @@ instead of the kernel killing someone) and a wall-clock limit, and answers in JS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -225,6 +226,29 @@ def measure_step(cfg: Config) -> tuple[float, str]:
     return max((last["elapsed"] - first["elapsed"]) / (last["step"] - first["step"]), 1e-6), basis
 
 
+TIMING_LOCK = ".timing.lock"  # in the runs folder: held while a demo server times a config
+
+
+@contextlib.contextmanager
+def _one_timing(runs_dir: Path):
+    """Hold the demo server's one timing slot, or refuse in one sentence when another
+    visitor's settings are being timed: each timing is a worker as large as a run (three
+    visitors changing settings at once started workers of 2.9 GB together)."""
+    import fcntl
+
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with open(runs_dir / TIMING_LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError("Another visitor's settings are being timed on this shared demo server (one at a time); "
+                              "change a setting again in a few seconds for your estimate.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def estimate(cfg: Config, runs_dir: str | Path | None = None, timer=None) -> Estimate:
     """The expected duration of ``cfg``: from past runs like it in ``runs_dir`` if
     any, else from ``timer(resolved cfg)`` (default ``time_per_step``; the dashboard
@@ -235,11 +259,15 @@ def estimate(cfg: Config, runs_dir: str | Path | None = None, timer=None) -> Est
         per_step, n = past
         basis = f"measured on {n} past run{'s' if n > 1 else ''} like it here"
     else:
-        if runs_dir is not None and demo_mode() and active_runs(runs_dir):
-            # A demo server plans memory for itself and one worker (docs/DEPLOY.md); timing is a second one.
-            raise ConfigError("Not timed while a run trains on this shared demo server (timing takes a process as large "
-                              "as a run's); the estimate comes once that run ends.")
-        per_step, basis = (timer or time_per_step)(cfg)
+        if runs_dir is not None and demo_mode():
+            if active_runs(runs_dir):
+                # A demo server plans memory for itself and one worker (docs/DEPLOY.md); timing is a second one.
+                raise ConfigError("Not timed while a run trains on this shared demo server (timing takes a process as "
+                                  "large as a run's); the estimate comes once that run ends.")
+            with _one_timing(Path(runs_dir)):  # and one timing at a time, whoever asks
+                per_step, basis = (timer or time_per_step)(cfg)
+        else:
+            per_step, basis = (timer or time_per_step)(cfg)
     return Estimate(STARTUP_S + per_step * cfg.train.steps, per_step, cfg.train.steps, basis)
 
 

@@ -78,3 +78,22 @@ def test_a_demo_server_does_not_time_a_config_while_a_run_trains(tmp_path, monke
         estimate.estimate(cfg, tmp_path, timer=timer)
     monkeypatch.delenv("GAN_WORKBENCH_DEMO")
     assert estimate.estimate(cfg, tmp_path, timer=lambda c: (0.01, "timed")).per_step == 0.01  # not a demo: timed
+
+
+def test_a_demo_server_times_one_config_at_a_time_whoever_asks(tmp_path, monkeypatch):
+    """The review's finding: three visitors changing settings at once started timing
+    workers of 2.9 GB together on a server planned for itself and one worker."""
+    import fcntl
+
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    cfg = Config(recipe="gan").replace(**{"data.name": "ring-8", "train.steps": 300, "train.device": "cpu"})
+    timed = []
+    timer = lambda c: timed.append(c) or (0.01, "timed")  # noqa: E731 - a stand-in for the worker
+    with open(tmp_path / estimate.TIMING_LOCK, "a") as held:  # another visitor's timing, in progress
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ConfigError, match=r"^Another visitor's settings are being timed on this shared demo server"):
+            estimate.estimate(cfg, tmp_path, timer=timer)
+        assert timed == []
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert estimate.estimate(cfg, tmp_path, timer=timer).per_step == 0.01 and len(timed) == 1
+    assert estimate.estimate(cfg, tmp_path, timer=timer).per_step == 0.01  # the slot is free again after each
