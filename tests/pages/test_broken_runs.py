@@ -170,3 +170,24 @@ def test_wall_time_with_rows_that_never_logged_it_is_no_traceback(env):
     assert any("left out of this axis" in c.value for c in at.caption)
     at.radio(key="runs_x").set_value("step").run()
     assert not at.exception and at.get("plotly_chart")
+
+
+def test_a_runs_names_are_shown_as_typed_never_as_markdown(env):
+    """The third hostile review: a data name holding a link, an image (a tracking pixel)
+    and a colour directive was rendered as such on the Train and Runs pages."""
+    import json
+
+    good, _ = env
+    hostile = "ring-8 ![px](http://127.0.0.1:9/track.png) [CLICK ME](https://evil.example/) :red-background[INJECTED]"
+    cfg = json.loads((good / "config.json").read_text())
+    cfg["data"]["name"] = hostile
+    (good / "config.json").write_text(json.dumps(cfg))
+    at = render("train.py")
+    at.selectbox(key="train_watch_select").set_value(good.name).run()
+    at_runs = render("runs.py")
+    at_runs.multiselect(key="runs_selected").set_value([good.name]).run()
+    for page in (at, at_runs):
+        assert not page.exception, [e.value for e in page.exception]
+        shown = [m.value for m in page.markdown] + [c.value for c in page.caption]
+        assert any("CLICK ME" in v for v in shown)  # the name is there...
+        assert not any("[CLICK ME](https" in v or "![px](" in v or ":red-background[" in v for v in shown)  # ...as text
