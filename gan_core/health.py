@@ -673,7 +673,8 @@ SHOWN_COLOURS = {
     Shown.EXPLODED: "red",
 }
 # The same colours as text (the runs table), from Streamlit's badge palette.
-COLOUR_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a"}
+# gray too: the Runs table does not render "inherit", so an unreadable run's State cell was blank.
+COLOUR_CSS = {"blue": "#1c83e1", "green": "#21c354", "orange": "#e07a00", "red": "#e0353a", "gray": "#808495"}
 # Ended without an error of their own: a blow-up is what there is to say about them.
 ENDED_CLEANLY = (RunState.FINISHED, RunState.STOPPED, RunState.INTERRUPTED)
 TAIL_BYTES = 16384  # ``exploded`` judges the last LAST_ROWS rows; a row is well under 1 KB
@@ -690,7 +691,7 @@ class ShownState:
 
     @property
     def css(self) -> str:
-        """The colour as CSS, for text outside a badge ("inherit" for gray)."""
+        """The colour as CSS, for text outside a badge (the table's cells)."""
         return COLOUR_CSS.get(self.colour, "inherit")
 
     def badge(self) -> str:

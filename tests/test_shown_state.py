@@ -62,7 +62,7 @@ def test_an_unreadable_run_is_gray_with_what_is_wrong(run, tmp_path):
     (next(tmp_path.iterdir()) / "status.json").write_text("{not json")
     (info,) = runs.list_runs(tmp_path)
     s = shown_state(info)
-    assert (s.state, s.shown, s.colour, s.css) == ("unreadable", "unreadable", "gray", "inherit")
+    assert (s.state, s.shown, s.colour, s.css) == ("unreadable", "unreadable", "gray", "#808495")  # a colour the table renders
     assert s.reason.startswith("This run cannot be read: status.json is not valid JSON")
 
 
