@@ -60,11 +60,16 @@ def _full_page(page, path) -> None:
     page.set_viewport_size({"width": 1400, "height": 1400})
 
 
-def _flow(page, server, screenshots, upload, tmp_path):
+def _open_pix2pix(page, server):
+    """The Pix2Pix page, opened from the sidebar as a visitor does; its main block."""
     page.goto(server.url + "/")
     page.get_by_role("link", name="Pix2Pix: translate images").click()
     page.wait_for_url("**/pix2pix*")
-    main = page.locator(MAIN)
+    return page.locator(MAIN)
+
+
+def _flow(page, server, screenshots, upload, tmp_path):
+    main = _open_pix2pix(page, server)
     # No upload yet: a sample photograph is translated at once, one the model never saw first.
     main.get_by_text("china.png · 640 x 427 pixels").wait_for()
     main.get_by_text("Output, at the picture's own size").wait_for()
@@ -127,10 +132,7 @@ def test_make_it_4x_larger_and_move_the_colour_strength(server, browser, screens
     page = browser.new_page(viewport={"width": 1400, "height": 1400}, accept_downloads=True)
     page.set_default_timeout(90_000)
     try:
-        page.goto(server.url + "/")
-        page.get_by_role("link", name="Pix2Pix: translate images").click()
-        page.wait_for_url("**/pix2pix*")
-        main = page.locator(MAIN)
+        main = _open_pix2pix(page, server)
         _choose_checkpoint(page, main, "pictures enlarged 4x into sharp ones")
         main.locator("[data-testid='stFileUploader']").filter(has_text="Pictures to translate").locator(
             "input[type='file']").set_input_files(upload)
