@@ -34,7 +34,7 @@ from .data.base import SOURCES
 from .errors import ConfigError, GanError
 from .jobs import active_runs, worker_env
 from .recipes import RECIPES, resolve
-from .runs import RunState, list_runs, read_config, read_metrics, read_status
+from .runs import RunState, list_runs, read_config, read_metrics, read_metrics_thinned, read_status
 from .settings import demo_mode
 
 # A background run's worker imports PyTorch and loads its data before the first
@@ -114,7 +114,7 @@ def per_step_from_runs(cfg: Config, runs_dir: str | Path) -> tuple[float, int] |
             theirs = theirs[:-1] + (device.split(":")[0],)
         if theirs != want:
             continue
-        rows = [r for r in read_metrics(info.path)[0] if isinstance(r.get("elapsed"), (int, float))]
+        rows = [r for r in read_metrics_thinned(info.path) if isinstance(r.get("elapsed"), (int, float))]  # first and last kept
         if len(rows) < 2 or rows[-1]["step"] - rows[0]["step"] < MIN_STEPS_SPAN:
             continue
         rate = (rows[-1]["elapsed"] - rows[0]["elapsed"]) / (rows[-1]["step"] - rows[0]["step"])

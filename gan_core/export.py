@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import RunError
-from .runs import ACTIVE, read_metrics, read_run_file, read_sample, read_status, sample_images
+from .runs import ACTIVE, iter_metrics, read_run_file, read_sample, read_status, sample_images
 from .untrusted import MAX_CHECKPOINT_BYTES
 
 RUN_FILES = ("config.json", "status.json", "experiment.json")
@@ -85,22 +85,39 @@ def metrics_columns(rows: Iterable[dict]) -> list[str]:
     return known + sorted(seen - set(METRIC_COLUMNS))
 
 
+def _metrics_size(run_dir: Path) -> int:
+    try:
+        return (run_dir / "metrics.jsonl").stat().st_size
+    except OSError:
+        return 0
+
+
+def check_metrics_csv(run_dirs: Iterable[str | Path]) -> None:
+    """Refuse, in one sentence (``RunError``), a CSV of runs whose metrics files hold more
+    than MAX_ZIPPED_METRICS_BYTES together: the CSV is built in the server's memory."""
+    total = sum(_metrics_size(Path(d)) for d in run_dirs)
+    if total > MAX_ZIPPED_METRICS_BYTES:
+        raise RunError(f"The selected runs' metrics are {total / 2**20:,.0f} MB together, over the "
+                       f"{MAX_ZIPPED_METRICS_BYTES >> 20} MB one download holds; select fewer runs.")
+
+
 def metrics_csv(run_dirs: Iterable[str | Path]) -> str:
     """The metrics of several runs as one CSV: a ``run`` column (the run id) first,
     then step, elapsed, time and every metric any of the runs logged; a metric a
-    run does not have (the Wasserstein estimate of a standard GAN) is left empty."""
-    per_run = []
+    run does not have (the Wasserstein estimate of a standard GAN) is left empty.
+    Refused over MAX_ZIPPED_METRICS_BYTES of metrics (``check_metrics_csv``); the rows
+    are streamed, twice (the columns, then the lines), never held all at once."""
+    run_dirs = [Path(d) for d in run_dirs]
     for run_dir in run_dirs:
-        run_dir = Path(run_dir)
         _check_run_dir(run_dir)
-        per_run.append((run_dir.name, read_metrics(run_dir)[0]))
-    columns = metrics_columns(row for _, rows in per_run for row in rows)
+    check_metrics_csv(run_dirs)
+    columns = metrics_columns(row for d in run_dirs for row in iter_metrics(d))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=["run", *columns], extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for run_id, rows in per_run:
-        for row in rows:
-            writer.writerow({"run": run_id, **row})
+    for run_dir in run_dirs:
+        for row in iter_metrics(run_dir):
+            writer.writerow({"run": run_dir.name, **row})
     return out.getvalue()
 
 
@@ -115,4 +132,4 @@ def delete_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir)
 
 
-__all__ = ["run_zip_bytes", "metrics_csv", "metrics_columns", "delete_run", "METRIC_COLUMNS"]
+__all__ = ["run_zip_bytes", "metrics_csv", "check_metrics_csv", "metrics_columns", "delete_run", "METRIC_COLUMNS"]

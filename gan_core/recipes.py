@@ -544,14 +544,17 @@ def training_shape(cfg: Config) -> budget.TrainingShape:
     """What a resolved config's training run costs in memory depends on (``budget.training_parts``):
     the item's shape, the models' sizes, the batch, the sample grid, the optimiser and the
     data held whose size the config decides. Where the config does not say (a source's own
-    colour or dimension, a folder's classes) it takes the larger: colour, 2-D points."""
+    colour, a folder's classes) it takes the larger: colour. Points have their mixture's dimension."""
     from .data.builtin import HELD  # built-in sets' item counts
+    from .data.toy import mode_centres
 
     recipe, source = RECIPES.get(cfg.recipe), SOURCES.get(cfg.data.name)
     d, m, o = cfg.data, cfg.model, cfg.optim
     sources = 0  # pix2pix: the source halves' channels
     if source.kind == DataKind.VECTOR:
-        item, data = (2,), d.n_points * 2 * 5  # drawn with about 5 copies' worth of indices, draws and sums
+        centres = mode_centres(d.name)  # the mixtures' own dimension (toy-1d: 1); else the larger, 2
+        dim = centres.shape[1] if centres is not None else 2
+        item, data = (dim,), d.n_points * dim * 5  # drawn with about 5 copies' worth of indices, draws and sums
         arch = "points" if recipe.point_models else "mlp"
     else:
         held = HELD.get(d.name) if source.builtin else None

@@ -29,6 +29,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -330,7 +331,9 @@ def unreadable_message(reason: str) -> str:
 
 
 def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]:
-    """Rows of metrics.jsonl from byte ``offset``; returns (rows, next offset).
+    """Rows of metrics.jsonl from byte ``offset``; returns (rows, next offset). It reads
+    to the end: for the worker and for reads of a file's last bytes. A page's charts use
+    ``MetricsFollower`` / ``read_metrics_thinned``, whose memory is bounded.
     A last line without its newline is being written (or was torn by a kill): it
     is left for the next call rather than parsed half-way."""
     path = Path(run_dir) / "metrics.jsonl"
@@ -350,6 +353,163 @@ def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]
         if _is_metrics_row(row):
             rows.append(row)
     return rows, offset + end
+
+
+# What a chart of a run's metrics holds: 2,000 to 4,000 points per curve look the same on
+# a screen as every row (TensorBoard keeps 1,000 points per scalar for the same reason),
+# whatever the run's length; a 50 MB metrics.jsonl read whole cost the server +350 MB.
+DISPLAY_ROWS = 2000
+# Unread bytes past this are sampled at evenly spaced offsets rather than read line by line.
+MAX_METRICS_SCAN_BYTES = 32 << 20
+MAX_ROW_BYTES = 64 << 10  # the trainer's rows are well under 1 KB; a longer line is skipped
+_CHUNK = 1 << 20
+
+
+def parse_metrics_row(line: bytes) -> dict | None:
+    """One line of metrics.jsonl as a row, or None: torn, too long, or not the trainer's."""
+    if len(line) > MAX_ROW_BYTES:
+        return None
+    try:
+        row = json.loads(line)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError: a line torn by a crash
+        return None
+    return row if _is_metrics_row(row) else None
+
+
+class MetricsFollower:
+    """A run's metrics.jsonl followed as it grows, in memory bounded whatever the file's size:
+
+    - ``rows``, for charts: every row while there are fewer than 2 x ``limit``; past that,
+      every stride-th row, the stride doubling each time 2 x ``limit`` are kept, and
+      always the newest row (so a chart shows the whole run, evenly thinned);
+    - ``recent``: the last ``recent`` rows exactly (what gan_core.health judges).
+
+    ``update()`` reads only the bytes added since the last call, in chunks; a file
+    replaced by a resume (another inode) or cut shorter starts over. When more than
+    MAX_METRICS_SCAN_BYTES are unread (a huge file, seen for the first time), the rows
+    before its last MAX_METRICS_SCAN_BYTES / 4 are sampled at 2 x ``limit`` evenly spaced
+    offsets instead of read. A last line without its newline is being written (or was
+    torn by a kill): it waits for the next call. A line over MAX_ROW_BYTES is skipped.
+    Kept in a page's session state, so the Train page redraws a long run's curves every
+    few seconds from the new bytes alone."""
+
+    def __init__(self, run_dir: str | Path, limit: int = DISPLAY_ROWS, recent: int = 1):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.limit = max(1, int(limit))
+        self._recent_size = max(1, int(recent))
+        self._start(None)
+
+    def _start(self, inode) -> None:
+        self.inode, self.offset, self.stride, self.seen = inode, 0, 1, 0
+        self._kept: list[dict] = []
+        self.recent: deque[dict] = deque(maxlen=self._recent_size)
+        self._skip_line = False  # the line at the offset was cut by a jump past sampled rows
+
+    def _add(self, row: dict) -> None:
+        if self.seen % self.stride == 0:
+            self._kept.append(row)
+            if len(self._kept) >= 2 * self.limit:
+                del self._kept[1::2]
+                self.stride *= 2
+        self.seen += 1
+        self.recent.append(row)
+
+    @property
+    def rows(self) -> list[dict]:
+        """The rows to chart, oldest first, the newest always among them."""
+        if self.recent and (not self._kept or self._kept[-1] is not self.recent[-1]):
+            return [*self._kept, self.recent[-1]]
+        return list(self._kept)
+
+    def update(self) -> "MetricsFollower":
+        try:
+            with open_regular(self.path) as f:
+                stat = os.fstat(f.fileno())
+                if stat.st_ino != self.inode or stat.st_size < self.offset:
+                    self._start(stat.st_ino)
+                size = stat.st_size
+                if size - self.offset > MAX_METRICS_SCAN_BYTES:
+                    tail = size - MAX_METRICS_SCAN_BYTES // 4
+                    self._sample(f, self.offset, tail)
+                    self.offset, self._skip_line = tail, True  # the tail's first line is cut
+                self._read(f, size)
+        except (OSError, Unreadable):  # missing, a pipe, a directory: no rows (yet)
+            pass
+        return self
+
+    def _sample(self, f, start: int, stop: int) -> None:
+        """Rows at 2 x ``limit`` evenly spaced offsets of [start, stop); then the stride set
+        to the rows they stand for (estimated from their lines' length), so the rows read
+        after them are kept as densely as these."""
+        n, lengths = 2 * self.limit, []
+        for k in range(n):
+            at = start + (stop - start) * k // n
+            f.seek(at)
+            if at:
+                f.readline(MAX_ROW_BYTES)  # the rest of the line the offset cut
+            line = f.readline(MAX_ROW_BYTES)
+            row = parse_metrics_row(line.rstrip(b"\n"))
+            if row is not None and (not self.recent or row["step"] > self.recent[-1]["step"]):
+                self._kept.append(row)
+                self.recent.append(row)
+                lengths.append(len(line))
+        if lengths:
+            per_sample = (stop - start) / (sum(lengths) / len(lengths)) / len(lengths)  # rows each one stands for
+            self.stride = 1 << max(0, math.ceil(math.log2(max(per_sample, 1.0))))
+            self.seen = self.stride * len(self._kept)
+            while len(self._kept) >= 2 * self.limit:
+                del self._kept[1::2]
+                self.stride *= 2
+
+    def _read(self, f, end: int) -> None:
+        for line, after in _lines(f, self.offset, end, self._skip_line):
+            self._skip_line = False
+            row = parse_metrics_row(line)
+            if row is not None:
+                self._add(row)
+            self.offset = after
+
+
+def _lines(f, pos: int, end: int, skip_first: bool = False):
+    """(line, offset just after it) for each complete line of ``f`` from ``pos`` to ``end``,
+    read in chunks; a last line without its newline is not yielded. A line over
+    MAX_ROW_BYTES (no row is) is yielded empty, as is the first one when ``skip_first``
+    (an offset that cut it), so memory stays at a chunk and a row."""
+    f.seek(pos)
+    buf, skip = b"", skip_first
+    while pos < end:
+        chunk = f.read(min(_CHUNK, end - pos))
+        if not chunk:
+            return
+        pos += len(chunk)
+        lines = (buf + chunk).split(b"\n")
+        buf = lines.pop()
+        after = pos - len(buf) - sum(len(line) + 1 for line in lines)
+        for line in lines:
+            after += len(line) + 1
+            yield (b"" if skip or len(line) > MAX_ROW_BYTES else line), after
+            skip = False
+        if len(buf) > MAX_ROW_BYTES:  # no row is this long: its rest up to the newline is skipped
+            buf, skip = b"", True
+
+
+def iter_metrics(run_dir: str | Path):
+    """Every row of a run's metrics.jsonl, streamed (for a download): none when it is
+    missing or not a regular file; a torn or foreign line is skipped."""
+    try:
+        with open_regular(Path(run_dir) / "metrics.jsonl") as f:
+            for line, _ in _lines(f, 0, os.fstat(f.fileno()).st_size):
+                row = parse_metrics_row(line)
+                if row is not None:
+                    yield row
+    except (OSError, Unreadable):
+        return
+
+
+def read_metrics_thinned(run_dir: str | Path, limit: int = DISPLAY_ROWS) -> list[dict]:
+    """A run's metrics rows for a chart or an estimate: all of them up to 2 x ``limit``,
+    evenly thinned past that (``MetricsFollower``), the first and the last always kept."""
+    return MetricsFollower(run_dir, limit).update().rows
 
 
 def _is_metrics_row(row) -> bool:

@@ -327,10 +327,15 @@ if not selected:
 
 for info in selected:
     run_actions(info, settings)
-st.download_button(
-    "Metrics of the selected runs (CSV)", data=lambda: export.metrics_csv([r.path for r in selected]),
-    file_name="gan-metrics.csv", mime="text/csv", icon=":material/table:", on_click="ignore", key=Runs.CSV,
-)
+try:
+    export.check_metrics_csv([r.path for r in selected])  # the CSV is built in the server's memory
+except GanError as e:
+    st.caption(plain(str(e)))
+else:
+    st.download_button(
+        "Metrics of the selected runs (CSV)", data=lambda: export.metrics_csv([r.path for r in selected]),
+        file_name="gan-metrics.csv", mime="text/csv", icon=":material/table:", on_click="ignore", key=Runs.CSV,
+    )
 
 st.subheader("Curves")
 curves_section(selected)

@@ -26,7 +26,7 @@ from gan_core.uploads import check_paired_upload, save_upload
 from gan_core.visitors import UPLOADS
 from pages.common.charts import augment_figure, discriminator_figure, loss_figure
 from pages.common.judge import condition_rows_note
-from pages.common.live import log_tail, read_all_metrics
+from pages.common.live import follow_metrics, log_tail
 from pages.common.session import settings_or_stop, through_app, tidy_uploads, use_upload, visible_runs, visitor
 from pages.common.shared import expected_duration, plain
 from pages.common.keys import Train
@@ -350,10 +350,11 @@ def live_view(info: runs.RunInfo, settings) -> None:
         data_kind = "vector" if cfg.data.name in {s.name for s in list_sources() if s.kind == "vector"} else "image"
         wasserstein = cfg.loss.wasserstein
 
-        rows = read_all_metrics(info.path)
-        blown = exploded(rows)
+        metrics = follow_metrics(info.path)
+        rows, recent = metrics.rows, list(metrics.recent)  # thinned for the charts; the last rows, exactly, to judge
+        blown = exploded(recent)
         head, buttons = st.columns([4, 1], vertical_alignment="center")
-        state = shown_state(now, rows)
+        state = shown_state(now, recent)
         # The run's files are text anyone with the runs folder could have written: shown as typed, never as markdown.
         head.markdown(f"**{plain(cfg.recipe)} on {plain(cfg.data.name)}** {state.badge()}")
         head.caption(plain(f"{status.get('device', cfg.train.device)} · batch {cfg.train.batch_size} · {cfg.optim.optimizer} "
@@ -362,7 +363,7 @@ def live_view(info: runs.RunInfo, settings) -> None:
             controls(now, settings)
         progress(now, status)
         show_state(now, status, blown)
-        show_health(diagnose(rows, cfg.recipe, data_kind, cfg, now.state, now.error), rows, blown, state.shown)
+        show_health(diagnose(recent, cfg.recipe, data_kind, cfg, now.state, now.error), recent, blown, state.shown)
 
         left, right = st.columns([5, 2], gap="medium")
         with left:

@@ -33,7 +33,7 @@ def short_name(info: runs.RunInfo) -> str:
 
 @st.cache_data(max_entries=200, show_spinner=False)
 def _metrics_frame(run_dir: str, size: int, mtime_ns: int) -> pd.DataFrame:
-    return pd.DataFrame(curves.with_loss_d_mean(runs.read_metrics(run_dir)[0]))
+    return pd.DataFrame(curves.with_loss_d_mean(runs.read_metrics_thinned(run_dir)))  # bounded, whatever the run's length
 
 
 def metrics_of(info: runs.RunInfo) -> pd.DataFrame:

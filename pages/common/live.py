@@ -9,26 +9,20 @@ from pathlib import Path
 import streamlit as st
 
 from gan_core import runs
+from gan_core.health import HISTORY
 from gan_core.untrusted import Unreadable, open_regular
 
 
-def read_all_metrics(run_dir: Path) -> list[dict]:
-    """Every metrics row of a run, reading only the bytes added since the last call
-    in this session. A resume rewrites metrics.jsonl (new inode), which starts over."""
-    path = Path(run_dir) / "metrics.jsonl"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return []
-    cache = st.session_state.setdefault("_metrics_cache", {})
+def follow_metrics(run_dir: Path) -> runs.MetricsFollower:
+    """A run's metrics as this session follows it (``runs.MetricsFollower``): each call
+    reads only the bytes added since the last one; ``rows`` (evenly thinned past a few
+    thousand) for the charts, ``recent`` (the last health.HISTORY rows) for the judgement.
+    A resume rewrites metrics.jsonl (new inode), which starts over."""
+    cache = st.session_state.setdefault("_metrics_followers", {})
     key = str(run_dir)
-    entry = cache.get(key)
-    if entry is None or entry["inode"] != stat.st_ino or entry["offset"] > stat.st_size:
-        entry = {"inode": stat.st_ino, "offset": 0, "rows": []}
-    rows, entry["offset"] = runs.read_metrics(run_dir, entry["offset"])
-    entry["rows"].extend(rows)
-    cache[key] = entry
-    return entry["rows"]
+    if key not in cache:
+        cache[key] = runs.MetricsFollower(run_dir, recent=HISTORY)
+    return cache[key].update()
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:

@@ -115,7 +115,10 @@ def samples(info: runs.RunInfo, kind: str, sample_every: int, note: str | None =
         if info.active:
             st.caption(f"The first sample grid appears at step {min(sample_every, info.total):,}.")
         else:
-            st.caption(f"No sample grid was saved: the run ended at step {info.step:,}, before the first one at step {sample_every:,}.")
+            if 1 <= sample_every and info.step < sample_every:
+                st.caption(f"No sample grid was saved: the run ended at step {info.step:,}, before the first one at step {sample_every:,}.")
+            else:  # a config edited by hand (sample_every 0), or grids deleted from the run's folder
+                st.caption(f"No sample grid was saved: the run ended at step {info.step:,} with none in its samples folder.")
         return
     step, path = grids[-1]
     if not info.active and len(grids) > 1:

@@ -396,3 +396,41 @@ def test_the_judge_reads_only_training_data_the_server_vouches_for(cgan_root, tm
     assert not at.exception
     assert f"runs_judge_{run_dir.name}" not in [t.key for t in at.toggle]
     assert any("cannot score this one" in i.value and "not under the server's data folder" in i.value for i in at.info)
+
+
+def test_a_long_runs_curves_are_thinned_and_a_csv_too_big_to_build_is_one_sentence(own_root, monkeypatch):
+    """The Runs page draws a long run from runs.read_metrics_thinned's few thousand rows (it
+    read every row before: a 50 MB metrics.jsonl cost the server +350 MB), and a CSV over
+    what one download holds is refused in one sentence instead of built."""
+    from gan_core import export
+    from gan_core.health import HISTORY
+
+    gan = own_root["gan"]
+    row = json.loads((gan / "metrics.jsonl").read_text().splitlines()[-1])
+    with open(gan / "metrics.jsonl", "w") as f:
+        f.writelines(json.dumps({**row, "step": step}) + "\n" for step in range(2, 200_002, 2))  # 100,000 rows
+    size_mb = (gan / "metrics.jsonl").stat().st_size / 2**20
+    assert 40 < size_mb < 64
+    read, whole = [], runs.read_metrics
+
+    def reading(run_dir, offset=0):  # what the page asks of the reader that reads to the end
+        read.append((Path(run_dir) / "metrics.jsonl").stat().st_size - offset)
+        return whole(run_dir, offset)
+
+    monkeypatch.setattr(runs, "read_metrics", reading)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    select(at, gan)
+    assert read and max(read) <= HISTORY * 1024  # the table's and the health's tails; never the file
+    (chart,) = at.get("plotly_chart")
+    xs = [values(t["x"]) for t in json.loads(chart.proto.spec)["data"]]
+    assert all(len(x) <= 2 * runs.DISPLAY_ROWS + 1 for x in xs)
+    assert all(x[0] == 2 and x[-1] == 200_000 for x in xs)  # the first and the newest step are drawn
+    csv_buttons = [b.proto.label for b in at.get("download_button") if "CSV" in b.proto.label]
+    assert csv_buttons == ["Metrics of the selected runs (CSV)"]  # under what a download holds
+
+    monkeypatch.setattr(export, "MAX_ZIPPED_METRICS_BYTES", 32 << 20)
+    at.run()
+    assert not [b for b in at.get("download_button") if "CSV" in b.proto.label]
+    assert [c.value for c in at.caption if "download holds" in c.value] == [
+        f"The selected runs' metrics are {size_mb:,.0f} MB together, over the 32 MB one download holds; select fewer runs."]

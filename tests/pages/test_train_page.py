@@ -8,12 +8,14 @@ concurrency limit uses the real ``jobs.launch``, which refuses before spawning.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -599,6 +601,13 @@ def test_run_stopped_before_its_first_grid_says_so(env):
     assert any("before the first one at step 50" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 2  # its one metrics row is still drawn
 
+    config = json.loads((run_dir / "config.json").read_text())  # edited by hand: no grid is ever due
+    config["train"]["sample_every"] = 0
+    (run_dir / "config.json").write_text(json.dumps(config))
+    at.run()
+    assert not at.exception and not [c.value for c in at.caption if "step 0" in c.value]
+    assert "No sample grid was saved: the run ended at step 14 with none in its samples folder." in [c.value for c in at.caption]
+
 
 # ----------------------------------------------------------------------------- conditional recipes
 
@@ -771,3 +780,29 @@ def test_the_live_view_says_a_pix2pix_grid_holds_source_output_target_triplets(e
     caption = at.get("image")[0].captions[0]
     assert caption == ("Source | output | target triplets, step 20: read each row in threes: the edge map, the generator's "
                        "output from it, and the real target, on fixed pairs from the data")
+
+
+def test_a_long_runs_live_view_reads_new_bytes_only_charts_thinned_rows_and_judges_the_last_ones(env, monkeypatch):
+    """A run of 200,000 logged steps (the Train page read every row of metrics.jsonl into the
+    session before, and kept them all): the charts get a few thousand rows, an explosion in
+    the last row is still seen, and no read of the file goes to its end from its start."""
+    run_dir = fake_run(env.runs, Config().replace(**{"train.steps": 2_000_000}), state="running", step=30)
+    row = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
+    with open(run_dir / "metrics.jsonl", "w") as f:
+        f.writelines(json.dumps({**row, "step": s}) + "\n" for s in range(10, 2_000_010, 10))
+    reads = []
+    monkeypatch.setattr(runs, "read_metrics", lambda *a, **k: reads.append(a) or ([], 0))  # the reader that reads to the end
+    at = page()
+    at.query_params["run"] = run_dir.name
+    at.run()
+    assert not at.exception and not reads
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)
+    points = [len(base64.b64decode(t["x"]["bdata"])) // np.dtype(t["x"]["dtype"]).itemsize if isinstance(t["x"], dict)
+              else len(t["x"]) for t in loss["data"]]
+    assert points and max(points) <= 2 * runs.DISPLAY_ROWS + 1  # of 200,000 rows
+    assert any("at step 2,000,000" in c.value for c in at.caption)
+
+    explode(run_dir, float("nan"))  # rewritten: a new file, read again from its start
+    at.run()
+    assert not at.exception and not reads
+    assert any("generator loss became NaN at step 2,000,000" in w.value for w in at.warning)
