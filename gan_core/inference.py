@@ -20,6 +20,7 @@ from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .untrusted import shown_name
 from .objectives import ConditionalObjective, Objective
+from .pictures import grid_view_bytes
 from .recipes import RECIPES, check_seed
 from .samples import to_uint8
 
@@ -245,6 +246,13 @@ def shape_of(gen: Generator) -> budget.GeneratorShape:
                                  int(m.z_dim or 0), gen.objective.cond_dim if gen.conditional else 0)
 
 
+def image_hwc(gen: Generator) -> tuple[int, int, int]:
+    """(height, width, channels) of one of the generator's images; (1, 1, 1) for points."""
+    g = shape_of(gen)
+    c, h, w = g.out_shape if g.image else (1, 1, 1)
+    return h, w, c
+
+
 def _uint8(images: torch.Tensor) -> np.ndarray:
     return to_uint8(images)
 
@@ -359,6 +367,19 @@ def condition_rows(gen: Generator, conds, cols: int, seed: int = 0, truncation: 
         return z[index % cols], conds[index // cols], 0
 
     return _generate(gen, rows * cols, inputs, plan, _uint8)
+
+
+def check_rows_view(gen: Generator, rows: int, cols: int, scale: int = 1) -> None:
+    """Refuse, before anything is generated, a grid of ``rows`` conditions × ``cols``
+    columns that could not be drawn *and* shown within the budget per request: the rows
+    (``condition_rows``) and then the grid, its enlargement ``scale`` times and its PNG
+    (``pictures.grid_view_bytes``), held at once. One sentence naming what to lower."""
+    rows, cols = count(rows, "The number of rows", 1), count(cols, "The number of columns", 1)
+    h, w, c = image_hwc(gen)
+    things = "classes" if gen.data.class_names else "rows"
+    budget.check(f"A grid of {rows:,} {things} × {cols:,} columns at {budget.pixels_text(h, w)}",
+                 grid_view_bytes(rows * cols, (h, w, c), cols, scale),
+                 "ask for fewer columns" + (", or use a checkpoint with fewer classes" if things == "classes" else ""))
 
 
 def morph(gen: Generator, cond_a, cond_b, steps: int = 8, seed: int = 0, index: int = 0, truncation: float = 1.0) -> np.ndarray:

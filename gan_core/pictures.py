@@ -69,6 +69,24 @@ def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2, pad
     return out
 
 
+def grid_size(n: int, image_hw: tuple[int, int], nrow: int | None = None, padding: int = 2) -> tuple[int, int]:
+    """(height, width) in pixels of ``make_grid``'s grid of ``n`` images of (H, W)."""
+    h, w = image_hw
+    cols, rows = grid_shape(n, nrow)
+    return rows * (h + padding) + padding, cols * (w + padding) + padding
+
+
+def grid_view_bytes(n: int, image_hwc: tuple[int, int, int], nrow: int | None, scale: int, padding: int = 2) -> int:
+    """The peak of showing ``n`` images (H, W, C) as a grid enlarged ``scale`` times: the
+    images, the grid (``make_grid``), its enlargement with PIL's copies (as ``upscale``
+    counts them) and its PNG (at most the enlargement's size)."""
+    h, w, c = image_hwc
+    height, width = grid_size(n, (h, w), nrow, padding)
+    grid = height * width * c
+    big = grid * max(1, int(scale)) ** 2
+    return n * h * w * c + grid + 3 * big + big
+
+
 def grid_cells(n: int, image_hw: tuple[int, int], nrow: int | None = None, padding: int = 2) -> list[tuple[int, int, int, int]]:
     """Where each image sits in ``make_grid``'s output: (x0, y0, x1, y1) pixel boxes."""
     h, w = image_hw
@@ -123,4 +141,4 @@ def image_png(image: np.ndarray) -> bytes:
     return png_bytes(image if image.ndim == 3 else image[..., None])
 
 
-__all__ = ["png_bytes", "upscale", "grid_shape", "make_grid", "grid_cells", "strip", "gif_bytes", "samples_zip", "image_png"]
+__all__ = ["png_bytes", "upscale", "grid_shape", "make_grid", "grid_size", "grid_view_bytes", "grid_cells", "strip", "gif_bytes", "samples_zip", "image_png"]

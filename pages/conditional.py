@@ -18,7 +18,7 @@ from pages.common.checkpoints import loaded_or_stop, own_checkpoint
 from pages.common.judge import judge_section
 from pages.common.keys import Conditional
 from pages.common.session import settings_or_stop, through_app, visitor
-from pages.common.shared import download_stem, plain
+from pages.common.shared import download_stem, kept, plain, shared_results
 
 through_app()
 
@@ -34,20 +34,27 @@ def load_generator(path: str, mtime: float):
     return inference.cached_generator(path)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+# Results kept for reruns in every session's byte-bounded store (shared.kept_results), not in
+# st.cache_data, which bounds entries and not bytes: sixteen seeds of a 1,000-class grid kept
+# +2.4 GB in a demo server. The arrays come back read-only (shared by every session).
 def draw(path: str, mtime: float, cond: tuple[float, ...], n: int, seed: int, truncation: float) -> np.ndarray:
-    return inference.sample(load_generator(path, mtime), n, seed, truncation, cond=np.array(cond, dtype=np.float32))
+    return kept(shared_results(settings.demo), ("cgan-draw", path, mtime, cond, n, seed, truncation),
+                lambda: inference.sample(load_generator(path, mtime), n, seed, truncation, cond=np.array(cond, dtype=np.float32)))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def draw_rows(path: str, mtime: float, conds: tuple[tuple[float, ...], ...], cols: int, seed: int, truncation: float) -> np.ndarray:
-    return inference.condition_rows(load_generator(path, mtime), np.array(conds, dtype=np.float32), cols, seed, truncation)
+    gen = load_generator(path, mtime)
+    # The whole request, rows then the grid shown, checked before anything is generated.
+    h, w, _ = inference.image_hwc(gen)
+    inference.check_rows_view(gen, len(conds), cols, scale_for(pictures.grid_size(len(conds) * cols, (h, w), cols)[1]))
+    return kept(shared_results(settings.demo), ("cgan-rows", path, mtime, conds, cols, seed, truncation),
+                lambda: inference.condition_rows(gen, np.array(conds, dtype=np.float32), cols, seed, truncation))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def draw_morph(path: str, mtime: float, a: tuple[float, ...], b: tuple[float, ...], steps: int, seed: int, index: int,
                truncation: float) -> np.ndarray:
-    return inference.morph(load_generator(path, mtime), np.array(a), np.array(b), steps, seed, index, truncation)
+    return kept(shared_results(settings.demo), ("cgan-morph", path, mtime, a, b, steps, seed, index, truncation),
+                lambda: inference.morph(load_generator(path, mtime), np.array(a), np.array(b), steps, seed, index, truncation))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -19,7 +19,7 @@ from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
 from pages.common.keys import Gallery, Train
 from pages.common.session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
-from pages.common.shared import plain
+from pages.common.shared import kept, plain, shared_results
 
 through_app()
 
@@ -39,20 +39,24 @@ def load_generator(path: str, mtime: float):
     return inference.cached_generator(path)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+# Results kept for reruns in every session's byte-bounded store (shared.kept_results), not in
+# st.cache_data, which bounds entries and not bytes (+830 MB kept by 32 seeds of a 256 px
+# colour model). The arrays come back read-only: every session shares them.
 def draw_samples(path: str, mtime: float, n: int, seed: int, truncation: float) -> np.ndarray:
-    return inference.sample(load_generator(path, mtime), n, seed, truncation)
+    return kept(shared_results(settings.demo), ("gallery-samples", path, mtime, n, seed, truncation),
+                lambda: inference.sample(load_generator(path, mtime), n, seed, truncation))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
 def draw_interpolation(path: str, mtime: float, a: tuple[int, int], b: tuple[int, int], frames: int, n: int,
                        truncation: float) -> np.ndarray:
-    return inference.interpolate(load_generator(path, mtime), a[0], a[1], b[0], b[1], frames, n, truncation)
+    return kept(shared_results(settings.demo), ("gallery-interpolation", path, mtime, a, b, frames, n, truncation),
+                lambda: inference.interpolate(load_generator(path, mtime), a[0], a[1], b[0], b[1], frames, n, truncation))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def make_gif(frames: np.ndarray, scale: int) -> bytes:
-    return pictures.gif_bytes(frames, scale=scale, duration_ms=110)
+def make_gif(path: str, mtime: float, key: tuple, frames: np.ndarray, scale: int) -> bytes:
+    """The GIF of the interpolation ``key`` drew from the checkpoint (path, mtime)."""
+    return kept(shared_results(settings.demo), ("gallery-gif", path, mtime, key, scale),
+                lambda: pictures.gif_bytes(frames, scale=scale, duration_ms=110))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -241,7 +245,7 @@ def show_interpolation(entry: catalog.CheckpointEntry, n: int, truncation: float
                  caption=f"Sample {a[1] + 1} of seed {a[0]} \u2192 sample {b[1] + 1} of seed {b[0]} in {frames} frames "
                          "(each sample as drawn in a grid of this size and truncation).")
     with s_right:
-        gif = make_gif(strip_frames, fit_scale(w, 160))
+        gif = make_gif(str(entry.path), entry.mtime, (a, b, frames, n, truncation), strip_frames, fit_scale(w, 160))
         st.image(gif, caption="Animated, there and back")
         st.download_button("Download the GIF", gif, file_name=f"interpolation-{a[0]}-{a[1] + 1}-to-{b[0]}-{b[1] + 1}.gif",
                            mime="image/gif", icon=":material/download:", width="stretch", on_click="ignore")

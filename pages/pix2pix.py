@@ -19,7 +19,7 @@ from gan_core.data.paired import PAIR_KINDS
 from gan_core.errors import GanError
 from pages.common.checkpoints import loaded_or_stop, own_checkpoint
 from pages.common.session import settings_or_stop, through_app, visitor
-from pages.common.shared import ResultCache, cached_result, download_stem, for_page, named, plain, results_zip, translate_upload
+from pages.common.shared import ResultCache, cached_result, download_stem, for_page, named, plain, results_zip, shared_results, translate_upload
 
 through_app()
 
@@ -44,14 +44,9 @@ def load_translator(path: str, mtime: float):
     return translate.cached_translator(path)
 
 
-@st.cache_resource(show_spinner=False)
-def kept_results(max_bytes: int) -> ResultCache:
-    """Every session's translations, bounded by bytes (the engine's limit, untrusted.MAX_KEPT_RESULTS_BYTES)."""
-    return ResultCache(max_bytes)
-
-
 def results_cache() -> ResultCache:
-    return kept_results(untrusted.MAX_DEMO_KEPT_RESULTS_BYTES if settings.demo else untrusted.MAX_KEPT_RESULTS_BYTES)
+    """Every session's translations, with the other pages' results, bounded by bytes (shared.kept_results)."""
+    return shared_results(settings.demo)
 
 
 # Keyed by the picture's bytes (a hash) and name, or the sample's name, the checkpoint's path and mtime and

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from gan_core import runs
+from gan_core import runs, untrusted
 from gan_core.errors import GanError
 from gan_core.health import shown_state
 
@@ -260,9 +260,15 @@ class ResultCache:
             return self._items[key][0]
 
     def put(self, key, value) -> None:
-        size = value.nbytes if isinstance(value, Shown) else len(str(value)) + 256
+        if isinstance(value, (Shown, np.ndarray)):
+            size = value.nbytes
+        else:
+            size = len(value) if isinstance(value, bytes) else len(str(value))
+        size += 256
         if size > self.max_bytes // 2:
             return
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # every session gets this very array: nobody may change it
         with self._lock:
             if key in self._items:
                 self.nbytes -= self._items.pop(key)[1]
@@ -270,6 +276,29 @@ class ResultCache:
             self.nbytes += size
             while self.nbytes > self.max_bytes:
                 self.nbytes -= self._items.popitem(last=False)[1][1]
+
+
+@st.cache_resource(show_spinner=False)
+def kept_results(max_bytes: int) -> ResultCache:
+    """The results every session's pages keep for reruns (translations, samples, grids,
+    GIFs), together bounded by bytes: untrusted.MAX_KEPT_RESULTS_BYTES, or
+    MAX_DEMO_KEPT_RESULTS_BYTES on a demo. Streamlit's own caches bound entries, not
+    bytes: sixteen 147 MB class grids kept the demo server at +2.4 GB."""
+    return ResultCache(max_bytes)
+
+
+def shared_results(demo: bool) -> ResultCache:
+    return kept_results(untrusted.MAX_DEMO_KEPT_RESULTS_BYTES if demo else untrusted.MAX_KEPT_RESULTS_BYTES)
+
+
+def kept(cache: ResultCache, key: tuple, compute):
+    """``compute()``'s result for ``key``, from ``cache`` when it was computed before. A
+    refusal (an exception) is not kept; a result over half the cache is shown, not kept."""
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.put(key, found)
+    return found
 
 
 def cached_result(cache: ResultCache, key: tuple, realism: bool, compute):

@@ -243,6 +243,32 @@ def test_a_grid_over_the_request_budget_is_one_sentence_not_a_traceback(env, mon
     assert len(refusals) == 1 and "more than this server's 256 MB per request" in refusals[0], [e.value for e in at.error]
 
 
+def test_the_rows_and_the_grid_shown_are_checked_as_one_request_before_any_row_is_drawn(env, monkeypatch):
+    """The third hostile review: a 1,000-class 64 px colour cgan's rows (98 MB) passed the
+    demo's 256 MB budget on their own and were drawn and kept; then the grid's enlargement
+    was refused as "Enlarging a 530 x 66,002 px image 1 times", which the visitor never
+    asked for. The whole request (rows, grid, enlargement, PNG) is now checked first."""
+    from gan_core import checkpoints, inference
+    from gan_core.config import Config
+    from gan_core.recipes import RECIPES, resolve
+
+    cfg = resolve(Config(recipe="cgan").replace(**{"data.name": "mnist-5k", "data.image_size": 64, "data.channels": 3,
+                                                   "model.arch": "mlp", "model.width": 16}))
+    info = checkpoints.DataInfo("mnist-5k", "image", (3, 64, 64), [f"class {i}" for i in range(1000)])
+    G, _ = RECIPES.get("cgan").build(cfg, info)
+    (env / "classes.safetensors").write_bytes(checkpoints.weights_bytes(cfg, info, 1, G, None))
+    monkeypatch.setenv("GAN_WORKBENCH_MEMORY_BUDGET", "256")
+    drawn, real = [], inference.condition_rows
+    monkeypatch.setattr(inference, "condition_rows", lambda gen, conds, *a, **k: drawn.append(len(conds)) or real(gen, conds, *a, **k))
+    at = page()
+    refusals = [e.value for e in at.error if "1,000 classes" in e.value]
+    assert len(refusals) == 1 and refusals[0].startswith("A grid of 1,000 classes × 8 columns at 64 px needs about "), refusals
+    assert refusals[0].endswith("more than this server's 256 MB per request; ask for fewer columns, or use a checkpoint "
+                                "with fewer classes.")
+    assert not [e.value for e in at.error if "Enlarging" in e.value]
+    assert 1000 not in drawn  # refused before a row was drawn
+
+
 def test_the_morph_gif_is_named_after_its_classes(env, trained, monkeypatch):
     """Issue #21: every morph downloaded as cgan-morph.gif, whatever its classes."""
     from streamlit.delta_generator import DeltaGenerator

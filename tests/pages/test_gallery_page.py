@@ -368,3 +368,35 @@ def test_every_shipped_generator_has_its_line_and_the_line_matches_the_file():
         assert f"{h}\u00d7{w} pixels" in e.note and f"for {e.step:,} steps" in e.note, e.note
         assert e.data.split("-")[0] in e.note.lower(), e.note  # faces-lfw, mnist-5k
         assert "expect" in e.note
+
+
+def test_samples_kept_for_reruns_are_bounded_in_bytes_for_every_session_together(env, monkeypatch):
+    """The third hostile review: st.cache_data kept every seed's samples, bounded in entries
+    and not bytes (32 seeds of a 256 px colour model: +830 MB in a demo server). The pages'
+    results now share one store bounded in bytes: the oldest seeds go, the newest stay."""
+    from gan_core import inference, untrusted
+    from pages.common.shared import kept_results
+
+    monkeypatch.setattr(untrusted, "MAX_KEPT_RESULTS_BYTES", 2 << 20)  # 2 MB: three draws
+    calls, real = [], inference.sample
+
+    def sample(gen, n, seed, *a, **k):
+        calls.append(seed)
+        return np.repeat(real(gen, n, seed, *a, **k), 64, axis=1)  # 64 times taller: 590 KB a draw
+
+    monkeypatch.setattr(inference, "sample", sample)
+    env.ship("faces", "dcgan-faces-lfw.safetensors")
+    at = page()
+    for seed in range(1, 8):
+        number(at, "Seed").set_value(seed)
+        at.run()
+        no_problems(at)
+    store = kept_results(2 << 20)
+    assert 0 < store.nbytes <= 2 << 20 and len(store) >= 2
+    drawn = len(calls)
+    number(at, "Seed").set_value(6)  # recent: kept
+    at.run()
+    assert len(calls) == drawn
+    number(at, "Seed").set_value(0)  # the oldest: gone, drawn again
+    at.run()
+    assert calls[drawn:] == [0]
