@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import stat
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from . import budget
 from .errors import RunError
-from .runs import ACTIVE, iter_metrics, read_run_file, read_sample, read_status, sample_images
+from .runs import (ACTIVE, MAX_RUN_FILE_BYTES, MAX_SAMPLE_BYTES, iter_metrics, read_run_file, read_sample, read_status,
+                   sample_images)
 from .untrusted import MAX_CHECKPOINT_BYTES
 
 RUN_FILES = ("config.json", "status.json", "experiment.json")
@@ -48,10 +53,70 @@ def _check_run_dir(run_dir: Path) -> None:
         raise RunError(f"{run_dir} is not a run directory (no config.json); pick a run from the runs list.")
 
 
-def run_zip_bytes(run_dir: str | Path) -> bytes:
-    """The run as a zip (see the module docstring for what is in it)."""
+_ZIP_ENTRY = 512  # a zip entry's headers around its data, with its name twice
+
+
+def _file_size(path: Path, limit: int) -> int:
+    """What a run file adds to its zip: its size if it is a regular file within ``limit``, else 0 (left out)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) and st.st_size <= limit else 0
+
+
+def _ordinal(n: int) -> str:
+    """2nd, 4th, 32nd, 64th."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class ZipPlan:
+    """What a run's zip holds, decided from the files' sizes before anything is read."""
+
+    grids: list[tuple[int, Path]]  # (step, path) of the sample grids it holds
+    total: int  # bytes of the files it holds
+    note: str | None  # said when grids are left out, or None
+
+
+def zip_plan(run_dir: str | Path) -> ZipPlan:
+    """The files of a run's zip within this server's budget per request (the zip is built
+    in the server's memory, then handed to the page: twice its size, so it may hold half
+    the budget). Every grid when they fit; else every k-th grid and the last, k the
+    smallest power of two that fits; refused in one sentence (``RunError``) when the
+    weights and metrics alone do not fit."""
     run_dir = Path(run_dir)
     _check_run_dir(run_dir)
+    room = budget.limit() // 2 - 4096  # the zip's directory and LEFT_OUT.txt
+    fixed = len(RUN_FILES) * _ZIP_ENTRY + (sum(_file_size(run_dir / name, MAX_RUN_FILE_BYTES) for name in RUN_FILES)
+             + _file_size(run_dir / "metrics.jsonl", MAX_ZIPPED_METRICS_BYTES) + _file_size(run_dir / WEIGHTS, MAX_CHECKPOINT_BYTES))
+    if fixed > room:
+        raise RunError(f"Run {run_dir.name}'s weights and metrics are {budget.size_text(fixed)}, more than a zip may hold on this "
+                       f"server ({budget.size_text(room)}); copy the run's folder from the server instead.")
+    grids = sample_images(run_dir)
+    sizes = {path: _file_size(path, MAX_SAMPLE_BYTES) + _ZIP_ENTRY for _, path in grids}
+    step = 1
+    while True:
+        kept = [g for i, g in enumerate(grids) if i % step == 0 or i == len(grids) - 1]
+        total = fixed + sum(sizes[path] for _, path in kept)
+        if total <= room or len(kept) <= 1:
+            break
+        step *= 2
+    if total > room:  # not even the last grid fits beside the weights
+        kept, total = [], fixed
+    if len(kept) == len(grids):
+        return ZipPlan(kept, total, None)
+    which = f"every {_ordinal(step)} and the last" if kept else "none"
+    return ZipPlan(kept, total, f"{len(kept)} of its {len(grids)} sample grids ({which}), so that the zip stays within "
+                                f"{budget.size_text(room)} on this server")
+
+
+def run_zip_bytes(run_dir: str | Path) -> bytes:
+    """The run as a zip (see the module docstring for what is in it), within ``zip_plan``'s
+    bound: when grids are left out, ``samples/LEFT_OUT.txt`` says which were kept."""
+    run_dir = Path(run_dir)
+    plan = zip_plan(run_dir)
     root = run_dir.name
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -64,13 +129,15 @@ def run_zip_bytes(run_dir: str | Path) -> bytes:
         data = read_run_file(run_dir / "metrics.jsonl", MAX_ZIPPED_METRICS_BYTES)
         if data is not None:
             zf.writestr(f"{root}/metrics.jsonl", data[: data.rfind(b"\n") + 1])
-        for _, png in sample_images(run_dir):
+        for _, png in plan.grids:
             try:
                 data = read_sample(png)  # a FIFO named like a grid would block zf.write forever; junk is left out
             except RunError:
                 continue
             # PNGs and float weights barely compress: store them, save the time.
             zf.writestr(f"{root}/samples/{png.name}", data, compress_type=zipfile.ZIP_STORED)
+        if plan.note:
+            zf.writestr(f"{root}/samples/LEFT_OUT.txt", f"This zip holds {plan.note}.\n")
         weights = read_run_file(run_dir / WEIGHTS, MAX_CHECKPOINT_BYTES)
         if weights is not None:
             zf.writestr(f"{root}/{WEIGHTS}", weights, compress_type=zipfile.ZIP_STORED)
@@ -132,4 +199,4 @@ def delete_run(run_dir: str | Path) -> None:
     shutil.rmtree(run_dir)
 
 
-__all__ = ["run_zip_bytes", "metrics_csv", "check_metrics_csv", "metrics_columns", "delete_run", "METRIC_COLUMNS"]
+__all__ = ["run_zip_bytes", "zip_plan", "ZipPlan", "metrics_csv", "check_metrics_csv", "metrics_columns", "delete_run", "METRIC_COLUMNS"]

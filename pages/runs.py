@@ -183,10 +183,15 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     if row.button("Resume", key=Runs.resume(info.id), icon=":material/play_arrow:", disabled=info.state not in RESUMABLE or bool(repeat),
                   help=plain(repeat) if repeat else "Continue from the last checkpoint."):
         run_action(lambda: jobs.resume(info.path, settings.max_active_runs), f"Resumed {short_name(info)}.")
+    try:  # from the files' sizes: the zip is built in the server's memory
+        plan, refusal = export.zip_plan(info.path), None
+    except GanError as e:
+        plan, refusal = None, str(e)
+    grids = f"{plan.note}" if plan and plan.note else "the sample grids"
     row.download_button(
         "Zip", data=lambda path=info.path: export.run_zip_bytes(path), file_name=f"{info.id}.zip",
-        mime="application/zip", key=Runs.zip(info.id), icon=":material/download:", on_click="ignore",
-        help="config.json, status.json, metrics.jsonl, the sample grids and the weights (last.safetensors).",
+        mime="application/zip", key=Runs.zip(info.id), icon=":material/download:", on_click="ignore", disabled=plan is None,
+        help=plain(refusal) if refusal else f"config.json, status.json, metrics.jsonl, {grids} and the weights (last.safetensors).",
     )
     # Keyed by run: after a delete, the open confirmation must not pass to the next run's row.
     with row.popover("Delete", icon=":material/delete:", disabled=info.active, key=Runs.delete_confirm(info.id),

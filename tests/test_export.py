@@ -5,8 +5,11 @@ import csv
 import io
 import json
 import zipfile
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import tiny
 from gan_core import export, runs
@@ -114,3 +117,42 @@ def test_delete_refuses_an_active_run_and_deletes_a_finished_one(tmp_path, two_r
     with pytest.raises(RunError, match="not a run directory"):
         export.delete_run(tmp_path)
     assert tmp_path.is_dir()
+
+
+def test_a_runs_zip_stays_within_the_budget_by_keeping_every_kth_grid_and_says_so(two_runs, tmp_path, monkeypatch):
+    """The third hostile review: a run of 61 grids of 12.8 MB each (64 samples at 256 px)
+    made an 808 MB zip in the server's memory (+865 MB), with no check. Sizes are now
+    added up from the files first: every k-th grid and the last are kept to stay within
+    half the budget per request, and the zip says which."""
+    import shutil
+
+    from gan_core import budget
+
+    run_dir = Path(shutil.copytree(two_runs[0], tmp_path / two_runs[0].name))
+    grid = (run_dir / "samples" / sorted(p.name for p in (run_dir / "samples").iterdir())[0]).read_bytes()
+    noise = np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8)  # ~270 KB as PNG: barely compresses
+    big = io.BytesIO()
+    Image.fromarray(noise).save(big, format="PNG")
+    for p in (run_dir / "samples").iterdir():
+        p.unlink()
+    for step in range(10, 210, 10):  # 20 grids, about 5.4 MB
+        (run_dir / "samples" / f"step_{step:07d}.png").write_bytes(big.getvalue())
+    assert grid  # the run really had grids
+    fixed = sum(p.stat().st_size for p in (run_dir / "metrics.jsonl", run_dir / export.WEIGHTS, run_dir / "config.json",
+                                           run_dir / "status.json"))
+    monkeypatch.setattr(budget, "limit", lambda: 2 * (fixed + 13 * len(big.getvalue()) // 2))  # room for 6 grids, not 7
+    plan = export.zip_plan(run_dir)
+    assert [s for s, _ in plan.grids] == [10, 50, 90, 130, 170, 200]  # every 4th and the last
+    assert plan.note.startswith("6 of its 20 sample grids (every 4th and the last), so that the zip stays within ")
+    data = export.run_zip_bytes(run_dir)
+    assert len(data) <= budget.limit() // 2
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        assert sorted(n.split("/")[-1] for n in names if n.endswith(".png")) == [f"step_{s:07d}.png" for s in (10, 50, 90, 130, 170, 200)]
+        assert zf.read(f"{run_dir.name}/samples/LEFT_OUT.txt").decode().startswith("This zip holds 6 of its 20 sample grids")
+        assert f"{run_dir.name}/{export.WEIGHTS}" in names
+
+    monkeypatch.setattr(budget, "limit", lambda: fixed)  # not even the weights and metrics: one sentence
+    with pytest.raises(RunError, match=rf"^Run {run_dir.name}'s weights and metrics are .+, more than a zip may hold on this "
+                                       r"server \(.+\); copy the run's folder from the server instead\.$"):
+        export.zip_plan(run_dir)
