@@ -45,7 +45,9 @@ def active_runs(runs_dir: str | Path) -> list[RunInfo]:
     for p in list(_children):
         if p.poll() is not None:
             _children.remove(p)
-    return [r for r in list_runs(runs_dir) if r.active]
+    # Only the active runs' configs are read: a runs folder of thousands of finished runs
+    # costs a status file each (this is counted on every Runs and Train page redraw).
+    return [r for r in list_runs(runs_dir, keep=lambda p: read_status(p).get("state") in ACTIVE) if r.active]
 
 
 def free_slots(runs_dir: str | Path, max_active: int | None) -> int | None:

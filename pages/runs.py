@@ -313,7 +313,7 @@ st.session_state[SELECTED] = [i for i in st.session_state[SELECTED] if i in by_i
 
 experiment_runs = {
     f"{e['label']} · {datetime.fromtimestamp(e.get('created', 0)):%d %b %H:%M} · {e['id'][-4:]}": [p.name for p in e["runs"] if p.name in by_id]
-    for e in experiments.list_experiments(settings.runs_dir)
+    for e in experiments.experiments_of(all_runs)  # the visitor's runs, listed once
     if any(p.name in by_id for p in e["runs"])  # demo mode: only experiments with runs of this visitor's
 }
 pick_col, exp_col = st.columns([3, 1.3], vertical_alignment="bottom")

@@ -76,7 +76,7 @@ from .definitions import (ARTICLE_DIFFERENCES, ARTICLE_IMAGE, ARTICLE_STEPS, BY_
                           KIND_LOSSES, KIND_OPTIMIZERS, KIND_WGANS, OPTIMIZERS, Comparison, Variant, article_config,
                           base_config, comparison, comparison_configs, variant_configs)
 from .figure import comparison_figure
-from .records import (EXPERIMENT_FILE, create, launch_comparison, list_experiments, loss_comparison, optimizer_comparison,
+from .records import (EXPERIMENT_FILE, create, experiments_of, launch_comparison, list_experiments, loss_comparison, optimizer_comparison,
                       read_experiment, wgan_comparison)
 
 __all__ = [
@@ -96,6 +96,7 @@ __all__ = [
     "wgan_comparison",
     "read_experiment",
     "list_experiments",
+    "experiments_of",
     "free_slots",
     "train_queue",
     "nearest_ratios",

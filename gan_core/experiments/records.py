@@ -12,10 +12,11 @@ import secrets
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 from .. import jobs
 from ..config import Config
-from ..runs import atomic_write_json, create_run, list_runs, read_run_file
+from ..runs import RunInfo, atomic_write_json, create_run, list_runs, read_run_file
 from .definitions import KIND_WGANS, Comparison, Variant, comparison, variant_configs
 
 EXPERIMENT_FILE = "experiment.json"
@@ -102,8 +103,13 @@ def list_experiments(runs_dir: str | Path) -> list[dict]:
     """Experiments with at least one run left, newest first: id, kind, label,
     created, ``runs`` (the run directories that still exist, in launch order) and
     ``runs_launched`` (the ids of every run it launched)."""
+    return experiments_of(list_runs(runs_dir))
+
+
+def experiments_of(runs: Iterable[RunInfo]) -> list[dict]:
+    """``list_experiments`` over runs already listed (a page's visible runs): nothing is listed again."""
     found: dict[str, dict] = {}
-    for info in list_runs(runs_dir):
+    for info in runs:
         exp = read_experiment(info.path)
         if exp is None:
             continue

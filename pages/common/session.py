@@ -59,7 +59,10 @@ def visitor(settings) -> str | None:
 
 def visible_runs(settings) -> list[runs.RunInfo]:
     """Every run this visitor may see (all of them outside demo mode), newest first."""
-    return visitors.visible_runs(runs.list_runs(settings.runs_dir), visitor(settings), settings)
+    owner = visitor(settings)
+    # On a demo, other visitors' run folders are never read: only their owner.json is looked at.
+    keep = (lambda path: visitors.may_act(path, owner, settings)) if settings.demo else None
+    return visitors.visible_runs(runs.list_runs(settings.runs_dir, keep), owner, settings)
 
 
 def may_act(run, settings) -> bool:

@@ -111,6 +111,32 @@ def test_runs_page_shows_each_visitor_only_their_runs(server):
     assert list(at_a.dataframe[0].value["Run"]) == [server.a.name]
 
 
+def test_on_a_demo_other_visitors_runs_are_not_listed_and_configs_are_parsed_once(server, monkeypatch):
+    """The third hostile review: with 2,000 runs of visitor A on the server, B's Runs page,
+    redrawn every few seconds, read all 2,000 runs twice or more (2.3 s of CPU a redraw):
+    its own listing and the server-wide count of active runs. Now B's listing skips other
+    visitors' folders by their owner file, the count reads only status files, and a
+    config is parsed once per version of the file."""
+    copies = set()
+    for i in range(30):
+        copy = Path(shutil.copytree(server.a, server.runs / f"{server.a.name}-copy{i}"))
+        runs.write_status(copy, state="finished", step=100)
+        copies.add(copy.name)
+    listed, real = [], runs.run_info
+    monkeypatch.setattr(runs, "run_info", lambda path: listed.append(Path(path).name) or real(path))
+    at_b = visit(RUNS, B)
+    assert list(at_b.dataframe[0].value["Run"]) == [server.b.name]
+    listed.clear()
+    runs._parse_config.cache_clear()
+    at_b.run()  # a redraw: the duration estimate is cached, so only the listings read runs
+    assert not at_b.exception
+    assert not copies & set(listed), sorted(copies & set(listed))[:3]
+    assert server.b.name in listed
+    parsed = runs._parse_config.cache_info().misses
+    at_b.run()
+    assert runs._parse_config.cache_info().misses == parsed  # the second redraw parses no config again
+
+
 def test_b_cannot_stop_resume_zip_or_delete_a_run_of_a(server):
     at_b = visit(RUNS, B)
     at_b.session_state["runs_selected"] = [server.a.name, server.b.name]  # even if a session asked for it
