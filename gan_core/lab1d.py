@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -56,6 +57,11 @@ INFO = DataInfo("lab-1d", "vector", (1,))
 G_LOSSES = ("non-saturating", "minimax")
 # Labs of several browser sessions share torch's global RNG and thread setting.
 _LOCK = threading.RLock()
+# Every call trains under _LOCK, which every visitor's 1-D lab waits on, so the engine
+# bounds each call's work: a step takes about 0.8 ms on one core, a fitting step 1.8 ms.
+MAX_STEPS = 2_000  # D and G steps one ``train`` call may take (about 2 s)
+MAX_HEAD_START = 2_000  # D steps of D's head start in a ``Comparison`` (the page's slider goes this far)
+MAX_MATCH_STEPS = 1_000  # regression steps of one ``match_target``
 
 
 # ---------------------------------------------------------------------------- target
@@ -169,7 +175,13 @@ class Snapshot:
 
 
 class Lab1D:
-    """One small GAN on a 1-D target, trained a step at a time."""
+    """One small GAN on a 1-D target, trained a step at a time.
+
+    A loss or a weight that stops being a finite number (too high a learning rate)
+    stops the lab: ``error`` then says so in a sentence, and training does nothing
+    more until a new lab replaces it."""
+
+    error: str | None = None  # why the lab stopped; a class default, so a lab pickled before it existed reads None
 
     def __init__(self, target: Target | None = None, settings: LabSettings | None = None):
         self.target = target or Target()
@@ -253,6 +265,8 @@ class Lab1D:
         self.objective.after_d_step(self.D)
         self.d_steps += 1
         self.loss_d = float(loss.detach())
+        if not math.isfinite(self.loss_d):
+            self._stop("D's loss")
 
     def _g_step(self) -> None:
         self.opt_g.zero_grad(set_to_none=True)
@@ -262,6 +276,24 @@ class Lab1D:
         self.opt_g.step()
         self.g_steps += 1
         self.loss_g = float(loss.detach())
+        if not math.isfinite(self.loss_g):
+            self._stop("G's loss")
+
+    def _round(self) -> None:
+        # Algorithm 1: k D steps, then one G step (D alone while G is frozen), up to a non-finite loss.
+        for _ in range(self.settings.k):
+            self._d_step()
+            if self.error:
+                return
+        if not self.freeze_g:
+            self._g_step()
+
+    def _stop(self, what: str) -> None:
+        self.error = (f"Training diverged: {what} became non-finite at G step {self.g_steps:,}, D step {self.d_steps:,}; "
+                      "lower the learning rates and press Reset.")
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for model in (self.G, self.D) for p in model.parameters())
 
     @contextlib.contextmanager
     def _own_rng(self):
@@ -272,8 +304,13 @@ class Lab1D:
             self._rng = torch.get_rng_state()
 
     def _with_rng(self, fn) -> None:
+        """A slice of training: nothing once the lab has stopped, and the weights checked after it."""
+        if self.error:
+            return
         with self._own_rng():
             fn()
+            if not self.error and not self._weights_finite():
+                self._stop("the weights")
 
     def d_step(self) -> None:
         """One D update on a real batch and a fake batch (maximise V over D)."""
@@ -288,25 +325,27 @@ class Lab1D:
 
         def run():
             self._d_step()
-            if not self.freeze_g:
+            if not self.freeze_g and not self.error:
                 self._g_step()
 
         self._with_rng(run)
 
     def train(self, rounds: int, budget_s: float | None = None) -> int:
         """Up to ``rounds`` rounds of Algorithm 1 (k D steps, then one G step; D steps
-        only while G is frozen), stopping early once ``budget_s`` seconds are spent.
-        Returns the rounds done."""
+        only while G is frozen), stopping early once ``budget_s`` seconds are spent
+        or at a non-finite loss. At most MAX_STEPS steps in all. Returns the rounds done."""
+        per_round = self.settings.k + (0 if self.freeze_g else 1)
+        if not (isinstance(rounds, numbers.Integral) and 0 <= rounds * per_round <= MAX_STEPS):
+            raise ConfigError(f"The lab trains 0 to {MAX_STEPS // per_round:,} rounds per call with k = {self.settings.k}"
+                              f"{' and G frozen' if self.freeze_g else ''} ({MAX_STEPS:,} steps at most), not {rounds}; "
+                              "ask for a number in that range.")
         done = 0
         start = time.perf_counter()
 
         def run():
             nonlocal done
-            while done < rounds and (budget_s is None or done == 0 or time.perf_counter() - start < budget_s):
-                for _ in range(self.settings.k):
-                    self._d_step()
-                if not self.freeze_g:
-                    self._g_step()
+            while done < rounds and not self.error and (budget_s is None or done == 0 or time.perf_counter() - start < budget_s):
+                self._round()
                 done += 1
 
         self._with_rng(run)
@@ -315,7 +354,12 @@ class Lab1D:
     def match_target(self, steps: int = 300) -> float:
         """Fit G so that p_g = p_data: regress G(z) onto F^-1(Phi(z)), the map that
         turns normal noise into p_data exactly. D is left as it is. Returns the final
-        mean squared error. The starting point of Figure 1(d)."""
+        mean squared error. The starting point of Figure 1(d). A stopped lab stays
+        as it is (its D is not finite either) and returns NaN."""
+        if not (isinstance(steps, numbers.Integral) and 1 <= steps <= MAX_MATCH_STEPS):
+            raise ConfigError(f"Fitting G to p_data takes 1 to {MAX_MATCH_STEPS:,} steps, not {steps}; choose a number in that range.")
+        if self.error:
+            return float("nan")
         opt = torch.optim.Adam(self.G.parameters(), lr=1e-2)
         # Linear decay to 0: the last steps settle instead of jittering around the fit.
         schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps)
@@ -478,20 +522,24 @@ class Comparison:
 
     The start is the situation of the paper's remark: early in training G is poor
     and D rejects its samples with high confidence. G is placed off the data and D
-    trained ``head_start`` steps against it; from there log(1 - D(G(z))) is flat, so
-    the minimax G gets almost no push while the non-saturating one is pushed hard."""
+    trained ``head_start`` D steps against it (whatever k); from there log(1 - D(G(z)))
+    is flat, so the minimax G gets almost no push while the non-saturating one is
+    pushed hard."""
 
     labs: dict[str, Lab1D] = field(default_factory=dict)
 
     @classmethod
     def start(cls, target: Target, settings: LabSettings, head_start: int = 300, g_start: float | None = None) -> "Comparison":
-        base = Lab1D(target, replace(settings, g_loss="non-saturating"))
+        if not (isinstance(head_start, numbers.Integral) and 0 <= head_start <= MAX_HEAD_START):
+            raise ConfigError(f"D's head start is 0 to {MAX_HEAD_START:,} D steps, not {head_start}; choose a number in that range.")
+        base = Lab1D(target, replace(settings, g_loss="non-saturating", k=1))  # k = 1 while G is frozen: head_start counts D steps
         # Narrow, so that D is about equally sure of every sample: a wide G would have a
         # tail D doubts, and the minimax loss would push that tail alone.
         base.place_generator(base.far_point() if g_start is None else g_start, spread=0.1)
         base.freeze_g = True
-        base.train(head_start)
+        base.train(int(head_start))
         base.freeze_g = False
+        base.configure(k=settings.k)
         base.snapshot()
         labs = {}
         for loss in G_LOSSES[::-1]:  # minimax first, as the paper states it
@@ -500,6 +548,17 @@ class Comparison:
             lab.history[-1] = lab.snapshot(record=False).row  # the start, seen through this side's own loss
             labs[loss] = lab
         return cls(labs)
+
+    @property
+    def error(self) -> str | None:
+        """Why the comparison stopped (a side's losses or weights stopped being finite), in a sentence; None while it runs."""
+        stopped = [name for name, lab in self.labs.items() if lab.error]
+        if not stopped:
+            return None
+        error = self.labs[stopped[0]].error
+        if len(stopped) == len(self.labs):
+            return error
+        return f"On the {stopped[0]} side, {error[0].lower()}{error[1:]}"
 
     def configure(self, **changes) -> None:
         changes.pop("g_loss", None)  # each side keeps its own loss
@@ -511,7 +570,10 @@ class Comparison:
             lab.set_target(target)
 
     def train(self, rounds: int, budget_s: float | None = None) -> int:
-        """The same number of rounds on each side, within ``budget_s`` seconds in all."""
+        """The same number of rounds on each side, within ``budget_s`` seconds in all;
+        none once either side has stopped, so that both show the same step."""
+        if self.error:
+            return 0
         sides = list(self.labs.values())
         done = sides[0].train(rounds, None if budget_s is None else budget_s / len(sides))
         for lab in sides[1:]:
@@ -519,6 +581,8 @@ class Comparison:
         return done
 
     def single_step(self) -> None:
+        if self.error:
+            return
         for lab in self.labs.values():
             lab.single_step()
 
@@ -546,4 +610,4 @@ def pair_summary(snaps: dict[str, Snapshot]) -> str:
 
 
 __all__ = ["Target", "LabSettings", "Lab1D", "Snapshot", "Comparison", "MAX_MODES", "POSITION_LIMIT", "SD_RANGE", "G_LOSSES", "LOG4",
-           "summary", "pair_summary"]
+           "MAX_STEPS", "MAX_HEAD_START", "MAX_MATCH_STEPS", "summary", "pair_summary"]

@@ -57,9 +57,10 @@ def thin(rows: list[dict]) -> list[dict]:
 
 
 def value_range(rows: list[dict]) -> tuple[float, float]:
-    """The value panel's range: from at least -1.5 down to the lowest V or C(G) seen, in halves."""
-    low = min(min(r["value"] for r in rows), min(r["value_at_optimum"] for r in rows))
-    return min(-1.5, math.floor(low * 2) / 2), 0.05
+    """The value panel's range: from at least -1.5 down to the lowest V or C(G) seen, in halves.
+    Values that are not finite (a lab whose training diverged) are left out."""
+    seen = [v for r in rows for v in (r["value"], r["value_at_optimum"]) if math.isfinite(v)]
+    return min(-1.5, math.floor(min(seen, default=0.0) * 2) / 2), 0.05
 
 
 def density_base_and_peak(snap) -> tuple[float, float]:

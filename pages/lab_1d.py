@@ -281,6 +281,9 @@ def live_view(thing, speed: int) -> None:
                 ss.lab1d_playing = False
                 st.rerun()
             thing.train(speed, budget_s=TRAIN_BUDGET_S)
+            if thing.error:  # diverged: stop playing; the page says why
+                ss.lab1d_playing = False
+                st.rerun()
         draw_frame(labs, first, playing, header, chart, caption)
         if playing:
             rate.tick(time.perf_counter() - start)
@@ -294,7 +297,8 @@ def draw_frame(labs, first, playing: bool, header, chart, caption) -> None:
     frozen = " · G frozen: D trains alone" if first.freeze_g else ""
     if settings.demo and first.g_steps >= DEMO_MAX_G_STEPS:
         frozen += f" · this shared demo stops a lab at {DEMO_MAX_G_STEPS:,} G steps: press Reset to start again"
-    header.markdown(f"**G step {first.g_steps:,}** · D steps {first.d_steps:,} · {'training' if playing else 'paused'}{frozen}"
+    status = "stopped" if any(lab.error for lab in labs.values()) else "training" if playing else "paused"
+    header.markdown(f"**G step {first.g_steps:,}** · D steps {first.d_steps:,} · {status}{frozen}"
                     + (f" · {rate}" if rate else ""))
     histories = {name: lab.history for name, lab in labs.items()}
     if playing:  # a picture, updated in place (gan_core.lab1d_image says why)
@@ -329,7 +333,8 @@ with controls:
             lab_settings, speed = training_controls(view)
             head_start = 300
             if view == PAIR:
-                head_start = st.slider("D's head start (D steps before G moves)", 0, 2000, 300, 50, key="lab1d_head_start",
+                head_start = st.slider("D's head start (D steps before G moves)", 0, lab1d.MAX_HEAD_START, 300, 50,
+                                       key="lab1d_head_start",
                                        help="G starts off the data and D trains this long against it, so D is confident, as early "
                                             "in real training. Applies on Reset.")
         thing = current(view, target, lab_settings, head_start)
@@ -340,6 +345,8 @@ with controls:
 ss.setdefault("lab1d_playing", False)
 labs = thing.labs
 first = next(iter(labs.values()))
+if thing.error:  # diverged (the engine stops it): nothing trains until Reset
+    ss.lab1d_playing = False
 
 
 # Each callback acts last (pages/common/lab.click_guard says why).
@@ -377,9 +384,10 @@ def on_freeze() -> None:
 with bar:
     playing = ss.lab1d_playing
     b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1.6, 1.6], vertical_alignment="center")
+    stopped = thing.error is not None
     b1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:", key="lab1d_play",
-              on_click=on_play, type="primary", width="stretch")
-    b2.button("Step", icon=":material/skip_next:", key="lab1d_step", on_click=on_step, width="stretch",
+              on_click=on_play, type="primary", disabled=stopped, width="stretch")
+    b2.button("Step", icon=":material/skip_next:", key="lab1d_step", on_click=on_step, disabled=stopped, width="stretch",
               help="One D step, then one G step (D alone while G is frozen).")
     b3.button("Reset", icon=":material/restart_alt:", key="lab1d_reset", on_click=on_reset, width="stretch",
               help="New models from the seed (and, in the comparison, a new head start).")
@@ -387,7 +395,8 @@ with bar:
         ss.lab1d_freeze = first.freeze_g
         b4.toggle("Freeze G (train D alone)", key="lab1d_freeze", on_change=on_freeze,
                   help="Hold G fixed and train only D: D approaches D*, and V(G, D) rises to C(G).")
-        b5.button("Make p_g = p_data", icon=":material/join_inner:", key="lab1d_match", on_click=on_match, width="stretch",
+        b5.button("Make p_g = p_data", icon=":material/join_inner:", key="lab1d_match", on_click=on_match, disabled=stopped,
+                  width="stretch",
                   help="Fit G straight to the data (by regression, not by the game) and freeze it: with D trained alone, "
                        "D(x) drifts to 1/2 wherever the data is.")
     else:
@@ -395,6 +404,8 @@ with bar:
                    "with the settings on the left; each keeps its own G loss.")
 
 with board:
+    if thing.error:
+        st.error(plain(thing.error))
     live(live_view, ss.lab1d_playing, thing, speed)
     st.caption(FIGURE_ONE_KEY)
     if view == SINGLE:

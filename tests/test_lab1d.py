@@ -11,9 +11,13 @@ import torch
 
 from gan_core import losses
 from gan_core.errors import ConfigError
-from gan_core.lab1d import Comparison, Lab1D, LabSettings, Target, pair_summary, summary
+from gan_core.lab1d import (MAX_HEAD_START, MAX_MATCH_STEPS, MAX_STEPS, Comparison, Lab1D, LabSettings, Target, pair_summary,
+                            summary)
 
 LOG2, LOG4 = math.log(2), math.log(4)
+# The sentence a lab stops with: what diverged, where, and what to do.
+DIVERGED = re.compile(r"Training diverged: (D's loss|G's loss|the weights) became non-finite at G step \d+, D step \d+; "
+                      r"lower the learning rates and press Reset\.")
 
 
 def test_trained_d_approaches_the_analytic_d_star_for_a_fixed_g():
@@ -159,11 +163,99 @@ def test_minimax_stalls_where_non_saturating_moves():
 
 
 def test_training_keeps_to_the_frame_budget():
-    """The page trains a slice per frame: the budget bounds it, however many rounds are asked for."""
+    """The page trains a slice per frame: the budget bounds it, however many rounds (up to the engine's cap) are asked for."""
     lab = Lab1D(settings=LabSettings(k=5))
+    most = MAX_STEPS // 6  # rounds of 5 D steps and one G step: about 1.7 s unbudgeted
     start = time.perf_counter()
-    done = lab.train(10**6, budget_s=0.05)
-    assert 1 <= done < 10**6 and time.perf_counter() - start < 1.0
+    done = lab.train(most, budget_s=0.05)
+    assert 1 <= done < most and time.perf_counter() - start < 1.0
+
+
+def test_sgd_at_the_widgets_highest_learning_rates_stops_with_one_sentence():
+    """Review finding 6: SGD at learning rate 1.0 (the widgets' maximum) went NaN within a few
+    G steps and the lab trained on, every row NaN, with nothing saying why."""
+    lab = Lab1D(settings=LabSettings(optimizer="sgd", lr_d=1.0, lr_g=1.0, k=5))
+    lab.snapshot()
+    assert lab.error is None, "a new lab runs"
+    done = lab.train(40)
+    assert done < 40 and lab.g_steps < 10, "training stops at the first non-finite loss, not after the rounds asked for"
+    assert DIVERGED.fullmatch(lab.error), lab.error
+    assert f"G step {lab.g_steps}, D step {lab.d_steps};" in lab.error, "the steps named are where it stopped"
+    steps = (lab.g_steps, lab.d_steps)
+    assert lab.train(5) == 0 and lab.single_step() is None and (lab.g_steps, lab.d_steps) == steps, "a stopped lab trains no more"
+    lab.d_step()
+    lab.g_step()
+    assert (lab.g_steps, lab.d_steps) == steps
+    assert math.isnan(lab.match_target()) and (lab.g_steps, lab.d_steps) == steps
+    lab.snapshot()  # still drawable (the rows are NaN)
+
+    fine = Lab1D(settings=LabSettings(optimizer="sgd", k=5))  # the page's SGD defaults
+    fine.train(40)
+    assert fine.error is None and fine.g_steps == 40
+
+
+def test_weights_that_become_non_finite_stop_the_lab_too():
+    """A step whose loss was still finite can leave non-finite weights: the slice ends with a check of them."""
+    lab = Lab1D()
+    step = lab.opt_g.step
+    lab.opt_g.step = lambda: (step(), [p.data.fill_(float("inf")) for p in lab.G.parameters()])
+    lab.single_step()
+    assert math.isfinite(lab.loss_g), "the G step's own loss was finite"
+    assert lab.error == ("Training diverged: the weights became non-finite at G step 1, D step 1; "
+                         "lower the learning rates and press Reset.")
+
+
+def test_a_comparison_stops_both_sides_when_one_diverges():
+    pair = Comparison.start(Target(), LabSettings(optimizer="sgd", lr_d=0.05, lr_g=0.01), head_start=20)
+    with torch.no_grad():
+        pair.labs["minimax"].G.net[-1].bias.fill_(float("nan"))  # the minimax side's G breaks
+    assert pair.error is None
+    pair.train(3)
+    assert pair.labs["non-saturating"].error is None
+    assert re.fullmatch(r"On the minimax side, training diverged: D's loss became non-finite at G step 0, D step 21; "
+                        r"lower the learning rates and press Reset\.", pair.error), pair.error
+    steps = [(lab.g_steps, lab.d_steps) for lab in pair.labs.values()]
+    assert steps == [(0, 21), (1, 21)], "the round that diverged ran on both sides, then nothing more"
+    assert pair.train(3) == 0
+    pair.single_step()
+    assert [(lab.g_steps, lab.d_steps) for lab in pair.labs.values()] == steps, "a stopped comparison trains neither side"
+
+    at_once = Comparison.start(Target(), LabSettings(optimizer="sgd", lr_d=1.0, lr_g=1.0), head_start=300)
+    assert DIVERGED.fullmatch(at_once.error), "the shared head start diverged: both sides say it, in the plain sentence"
+    assert all(lab.error == at_once.error for lab in at_once.labs.values())
+
+
+def test_step_counts_are_bounded_by_the_engine():
+    """Review finding 7: the head start, the rounds of a call and the fitting steps were held only by
+    widgets, and all of them run under the lock every visitor's 1-D lab shares."""
+    lab = Lab1D(settings=LabSettings(k=5))
+    for rounds in (MAX_STEPS // 6 + 1, -1, 2.5):
+        with pytest.raises(ConfigError) as refused:
+            lab.train(rounds, budget_s=0.01)
+        assert str(refused.value) == (f"The lab trains 0 to {MAX_STEPS // 6:,} rounds per call with k = 5 ({MAX_STEPS:,} steps at most), "
+                                      f"not {rounds}; ask for a number in that range.")
+    lab.freeze_g = True  # D steps alone: k per round
+    with pytest.raises(ConfigError, match=rf"0 to {MAX_STEPS // 5:,} rounds per call with k = 5 and G frozen"):
+        lab.train(MAX_STEPS // 5 + 1, budget_s=0.01)
+    assert lab.train(MAX_STEPS // 5, budget_s=0.01) >= 1, "the most it allows is allowed"
+    assert lab.g_steps == 0 and lab.d_steps % 5 == 0 and lab.d_steps < MAX_STEPS, "nothing trained for the refused calls"
+
+    for steps in (MAX_MATCH_STEPS + 1, 0):
+        with pytest.raises(ConfigError) as refused:
+            lab.match_target(steps)
+        assert str(refused.value) == (f"Fitting G to p_data takes 1 to {MAX_MATCH_STEPS:,} steps, not {steps}; "
+                                      "choose a number in that range.")
+    for head_start in (MAX_HEAD_START + 1, -1):
+        with pytest.raises(ConfigError) as refused:
+            Comparison.start(Target(), LabSettings(), head_start=head_start)
+        assert str(refused.value) == (f"D's head start is 0 to {MAX_HEAD_START:,} D steps, not {head_start}; "
+                                      "choose a number in that range.")
+
+
+def test_the_head_start_counts_d_steps_whatever_k():
+    """The page's slider says "D steps before G moves"; with k = 20 it used to be 20 times as many (and the lock held as long)."""
+    pair = Comparison.start(Target(), LabSettings(k=20), head_start=30)
+    assert [(lab.g_steps, lab.d_steps, lab.settings.k) for lab in pair.labs.values()] == [(0, 30, 20), (0, 30, 20)]
 
 
 

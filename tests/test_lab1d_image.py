@@ -2,11 +2,13 @@
 but leaves no trace of earlier frames, the axes stay put while a peak hovers at a
 doubling, and the lines land where the data says."""
 
+import math
+
 import numpy as np
 import pytest
 
 from gan_core import lab1d
-from gan_core.lab1d_image import DPI, SHRINK_AFTER, Painter, steady_span, steady_top, thin
+from gan_core.lab1d_image import DPI, SHRINK_AFTER, Painter, steady_span, steady_top, thin, value_range
 
 GREEN = np.array([0x21, 0xC3, 0x54])
 
@@ -93,3 +95,22 @@ def test_ranges_move_in_coarse_steps():
     rows = [{"g_steps": i} for i in range(2000)]
     kept = thin(rows)
     assert len(kept) <= 601 and kept[0] == rows[0] and kept[-1] == rows[-1]
+
+
+def test_a_diverged_lab_still_draws():
+    """Review finding 6: a history whose first row was NaN made value_range raise
+    "cannot convert float NaN to integer"; non-finite values are now left out of the range."""
+    nan = float("nan")
+    assert value_range([{"value": nan, "value_at_optimum": nan}, {"value": -2.3, "value_at_optimum": -1.0}]) == (-2.5, 0.05)
+    assert value_range([{"value": nan, "value_at_optimum": float("-inf")}]) == (-1.5, 0.05)
+
+    lab = lab1d.Lab1D(settings=lab1d.LabSettings(optimizer="sgd", lr_d=1.0, lr_g=1.0, k=5))
+    lab.train(20)  # diverges within a few rounds; no snapshot before, so the first row is NaN
+    assert lab.error
+    image = Painter("single").draw(*_single(lab))
+    assert math.isnan(lab.history[0]["value"]) and image.shape == (560, 1100, 3)
+
+    pair = lab1d.Comparison.start(lab1d.Target(), lab1d.LabSettings(optimizer="sgd", lr_d=1.0, lr_g=1.0), head_start=300)
+    assert pair.error
+    image = Painter("pair").draw({n: lab.snapshot() for n, lab in pair.labs.items()}, {n: lab.history for n, lab in pair.labs.items()})
+    assert image.shape == (760, 1100, 3)

@@ -169,3 +169,54 @@ def test_the_freeze_g_lesson_fills_the_value_and_jsd_charts(page):
 def test_the_explainer_is_open_by_default(page):
     (explainer,) = [e for e in page.expander if e.label.startswith("What D* is")]
     assert explainer.proto.expanded
+
+
+DIVERGED = re.compile(r"Training diverged: (D's loss|G's loss|the weights) became non-finite at G step \d+, D step \d+; "
+                      r"lower the learning rates and press Reset\.")
+
+
+def test_diverging_at_the_highest_learning_rates_stops_play_and_says_why(page):
+    """Review finding 6: SGD at learning rate 1.0 (the widgets' maximum) went NaN and the lab
+    played on, every figure NaN, with nothing saying why."""
+    page.radio(key="lab1d_single_opt").set_value("sgd").run()
+    page.number_input(key="lab1d_single_sgd_lr_d").set_value(1.0).run()
+    page.number_input(key="lab1d_single_sgd_lr_g").set_value(1.0).run()
+    page.button(key="lab1d_play").click().run()
+    assert not page.exception
+    assert [e.value for e in page.error] and all(DIVERGED.fullmatch(e.value.replace("\\", "")) for e in page.error)
+    assert len(page.error) == 1, "one sentence"
+    assert not page.session_state["lab1d_playing"], "playing stopped"
+    play, step = page.button(key="lab1d_play"), page.button(key="lab1d_step")
+    assert play.label == "Play" and play.disabled and step.disabled and page.button(key="lab1d_match").disabled
+    assert any("· stopped" in md.value for md in page.markdown)
+    g, d = counts(page)
+    assert f"G step {g}, D step {d};" in page.error[0].value
+
+    page.number_input(key="lab1d_single_sgd_lr_d").set_value(0.05).run()
+    page.number_input(key="lab1d_single_sgd_lr_g").set_value(0.01).run()
+    page.button(key="lab1d_reset").click().run()
+    assert not page.exception and not page.error, "Reset with lower rates: a new lab, no sentence"
+    assert not page.button(key="lab1d_step").disabled
+    page.button(key="lab1d_step").click().run()
+    assert counts(page) == (1, 1) and not page.error
+
+
+def test_a_comparison_whose_head_start_diverges_says_so(page):
+    page.radio(key="lab1d_view").set_value("Minimax vs non-saturating").run()
+    page.number_input(key="lab1d_pair_sgd_lr_d").set_value(1.0).run()
+    page.button(key="lab1d_reset").click().run()
+    assert not page.exception
+    assert len(page.error) == 1 and DIVERGED.fullmatch(page.error[0].value.replace("\\", "")), [e.value for e in page.error]
+    assert page.button(key="lab1d_step").disabled and page.button(key="lab1d_play").disabled
+
+
+def test_the_widgets_stay_within_the_engines_limits(page):
+    """Review finding 7: the engine holds the limits; the page's widgets take them from it, so they cannot drift apart."""
+    from gan_core import lab1d
+
+    page.radio(key="lab1d_view").set_value("Minimax vs non-saturating").run()
+    assert page.slider(key="lab1d_head_start").max == lab1d.MAX_HEAD_START
+    for v in ("single", "pair"):
+        page.radio(key="lab1d_view").set_value("One GAN" if v == "single" else "Minimax vs non-saturating").run()
+        speed, k = page.slider(key=f"lab1d_{v}_speed").max, page.slider(key=f"lab1d_{v}_k").max
+        assert speed * (k + 1) <= lab1d.MAX_STEPS, "Play at the fastest speed and the largest k stays within a call's steps"
