@@ -100,14 +100,16 @@ def zip_plan(run_dir: str | Path) -> ZipPlan:
     while True:
         kept = [g for i, g in enumerate(grids) if i % step == 0 or i == len(grids) - 1]
         total = fixed + sum(sizes[path] for _, path in kept)
-        if total <= room or len(kept) <= 1:
+        if total <= room or step >= len(grids):
             break
         step *= 2
-    if total > room:  # not even the last grid fits beside the weights
-        kept, total = [], fixed
+    if total > room:  # not even the first and the last: the last alone, or none
+        last = grids[-1:]
+        kept = last if last and fixed + sizes[last[0][1]] <= room else []
+        total = fixed + sum(sizes[path] for _, path in kept)
     if len(kept) == len(grids):
         return ZipPlan(kept, total, None)
-    which = f"every {_ordinal(step)} and the last" if kept else "none"
+    which = "none" if not kept else "the last" if len(kept) == 1 else f"every {_ordinal(step)} and the last"
     return ZipPlan(kept, total, f"{len(kept)} of its {len(grids)} sample grids ({which}), so that the zip stays within "
                                 f"{budget.size_text(room)} on this server")
 

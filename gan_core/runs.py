@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from . import budget
 from .config import Config
 from .errors import RunError
 from .untrusted import Unreadable, open_image, open_regular, shown_name  # Unreadable: a run file that exists but cannot be used
@@ -543,6 +544,26 @@ def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(out)
+
+
+def grids_to_show(paths: list[Path], room: int | None = None) -> tuple[list[Path], list[Path]]:
+    """(shown, left out): the sample grids a page may show at once, in order, while their
+    files' sizes add up to at most ``room`` bytes (half this server's budget per request
+    by default: each is held by the page's session until its next redraw). The first is
+    always shown (``read_sample`` bounds it); the rest wait for a smaller selection."""
+    room = budget.limit() // 2 if room is None else room
+    shown, left, total = [], [], 0
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0  # read_sample says what is wrong with it
+        if shown and total + size > room:
+            left.append(path)
+            continue
+        shown.append(path)
+        total += size
+    return shown, left
 
 
 # A sample grid is a PNG of at most 64 x 64 samples of 256 px: tens of MB at the most.

@@ -230,13 +230,20 @@ def samples_section(selected: list[runs.RunInfo]) -> None:
         else:
             chosen = steps[0]
             st.caption(f"Sample grids at step {chosen}")
+        nearest = {run_id: min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0])) for run_id, samples in per_run.items() if samples}
+        # The grids shown at once stay within the budget per request (runs.grids_to_show): the session holds each one.
+        _, left = runs.grids_to_show([path for _, path in nearest.values()])
         cols = st.columns(max(3, min(len(per_run), 4)))  # one grid never fills the whole width
         for n, (run_id, samples) in enumerate(per_run.items()):
             with cols[n % len(cols)]:
                 if not samples:
                     st.caption(f"{names[run_id]}: no grid yet")
                     continue
-                step, path = min(samples, key=lambda sp: (abs(sp[0] - chosen), sp[0]))
+                step, path = nearest[run_id]
+                if path in left:
+                    st.caption(plain(f"{names[run_id]} · step {step}: not shown, the grids above already take what one page "
+                                     "may hold here; select fewer runs to see it."))
+                    continue
                 try:
                     png = runs.read_sample(path)  # a bad grid is one note; the other runs' grids are shown
                 except GanError as e:

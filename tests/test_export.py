@@ -152,6 +152,11 @@ def test_a_runs_zip_stays_within_the_budget_by_keeping_every_kth_grid_and_says_s
         assert zf.read(f"{run_dir.name}/samples/LEFT_OUT.txt").decode().startswith("This zip holds 6 of its 20 sample grids")
         assert f"{run_dir.name}/{export.WEIGHTS}" in names
 
+    for grids, kept, which in ((1.5, [200], "the last"), (0.5, [], "none")):  # room for one grid, then for none
+        monkeypatch.setattr(budget, "limit", lambda: 2 * (fixed + int(grids * len(big.getvalue()))))
+        plan = export.zip_plan(run_dir)
+        assert [s for s, _ in plan.grids] == kept and f"sample grids ({which})" in plan.note
+
     monkeypatch.setattr(budget, "limit", lambda: fixed)  # not even the weights and metrics: one sentence
     with pytest.raises(RunError, match=rf"^Run {run_dir.name}'s weights and metrics are .+, more than a zip may hold on this "
                                        r"server \(.+\); copy the run's folder from the server instead\.$"):

@@ -168,6 +168,39 @@ def test_sample_grids_side_by_side_at_a_chosen_step(page):
         assert element.proto.imgs[0].url.endswith(".png")
 
 
+def test_the_grids_shown_at_once_stay_within_the_budget_per_request(page, monkeypatch):
+    """Forty selected runs with 12.8 MB grids each would have put half a gigabyte in one
+    session: the grids shown at once add up to at most half the budget per request, and
+    the others say why they are not shown."""
+    from gan_core import budget
+
+    at, made = page
+    sizes = [(made[n] / "samples" / "step_0000020.png").stat().st_size for n in ("gan", "wgan")]
+    monkeypatch.setattr(budget, "limit", lambda: 2 * (sizes[0] + sizes[1] // 2))  # room for the first grid, not both
+    select(at, made["gan"], made["wgan"])
+    shown = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert len(shown) == 1 and shown[0].endswith("step 20")
+    (left,) = [c.value for c in at.caption if "not shown" in c.value]
+    assert left.endswith(" · step 20: not shown, the grids above already take what one page may hold here; select fewer "
+                         "runs to see it.")
+
+    monkeypatch.setattr(budget, "limit", lambda: 2 * sum(sizes))  # room for both: both shown
+    at.run()
+    assert len([img for element in at.get("image") for img in element.proto.imgs]) == 2
+
+
+def test_grids_to_show_keeps_the_first_and_adds_while_they_fit(tmp_path):
+    from gan_core import runs
+
+    paths = []
+    for i, size in enumerate((500, 300, 400, 100)):
+        paths.append(tmp_path / f"g{i}.png")
+        paths[-1].write_bytes(b"x" * size)
+    assert runs.grids_to_show(paths, room=900) == (paths[:2] + paths[3:], paths[2:3])  # 500 + 300 + 100; 400 waits
+    assert runs.grids_to_show(paths, room=10) == (paths[:1], paths[1:])  # the first always: read_sample bounds it
+    assert runs.grids_to_show([tmp_path / "gone.png"] + paths[:1], room=500) == ([tmp_path / "gone.png"] + paths[:1], [])
+
+
 def test_comparison_button_launches_the_experiment_and_selects_its_runs(page, monkeypatch):
     at, made = page
     calls = []
