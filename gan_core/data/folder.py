@@ -197,14 +197,9 @@ def split_classes(files: Sequence[str]) -> tuple[torch.Tensor | None, list[str] 
     return labels, classes
 
 
-@register_source(
-    "folder",
-    "image",
-    "your own images: a folder or .zip of jpg/png/...; class sub-folders become labels",
-    builtin=False,
-    needs_path=True,
-)
-def load_folder(cfg: DataConfig) -> GanData:
+def _listing(cfg: DataConfig) -> tuple[Path, Store, list, list[str], int]:
+    """(path, store, files, their names, entries skipped) of a folder or zip: the directory
+    entries, or the zip's central directory, and nothing opened or decoded."""
     path = user_path(cfg)
     if path.is_dir():
         store: Store = DirStore(path)
@@ -217,8 +212,37 @@ def load_folder(cfg: DataConfig) -> GanData:
     else:
         raise DataError(f"{path} is neither a folder nor a .zip file; point --data-path at a folder of images or a .zip of them.")
     if not files:
+        store.close()
         raise DataError(f"{path} contains no images ({_EXTENSION_LIST}); point --data-path at a folder or .zip that holds your images.")
+    return path, store, files, names, skipped
+
+
+def count_images(cfg: DataConfig) -> int:
+    """The image files of a folder or zip, from its listing alone (a zip's central directory,
+    checked against the upload limits; a folder's directory entries): what rebuilding the
+    set can cost is known before any image is opened (``memorisation.check_rebuild``)."""
+    _, store, files, _, _ = _listing(cfg)
+    store.close()
+    return len(files)
+
+
+@register_source(
+    "folder",
+    "image",
+    "your own images: a folder or .zip of jpg/png/...; class sub-folders become labels",
+    builtin=False,
+    needs_path=True,
+)
+def load_folder(cfg: DataConfig, keep: Sequence[int] | None = None) -> GanData:
+    """``keep``: read only these positions of the listing (its files in name order), for a
+    caller that needs a bounded sample of a set it must not decode whole (``memorisation``,
+    ``judge``); the labels and class names still come from the whole listing, so they are
+    the ones the set was trained with."""
+    path, store, files, names, skipped = _listing(cfg)
     labels, class_names = split_classes(names)
+    if keep is not None:
+        files = [files[i] for i in keep]
+        labels = None if labels is None else labels[torch.as_tensor(list(keep), dtype=torch.int64)]
     extras = {} if labels is None else {"label": labels}
     what = f"{len(class_names)} classes" if class_names else "no labels"
     return build_image_data(
