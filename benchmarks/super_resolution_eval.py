@@ -122,6 +122,16 @@ def sides(error: np.ndarray, strip: int = 4) -> dict[str, tuple[float, float]]:
     return {side: (float(edge.mean()) / median, float(inner.mean()) / median) for side, (edge, inner) in cuts.items()}
 
 
+def frame_ratio(error: np.ndarray, strip: int = 4) -> float:
+    """The criterion's other reading: the outermost ``strip`` columns and rows taken
+    together (the picture's frame), their mean error over the median column's."""
+    e = np.asarray(error, dtype=np.float64)
+    e = e.mean(axis=2) if e.ndim == 3 else e
+    frame = np.ones(e.shape, dtype=bool)
+    frame[strip:-strip, strip:-strip] = False
+    return float(e[frame].mean()) / max(float(np.median(e.mean(axis=0))), 1e-12)
+
+
 def borders(paths: list[Path]) -> list[dict]:
     """Border ratios of any translators at the page's default scale, on the held-out
     photographs: the worst side, the strip just inside it, and the same side's ratio
@@ -138,9 +148,10 @@ def borders(paths: list[Path]) -> list[dict]:
             per_side = sides(result.error)
             worst = max(per_side, key=lambda k: per_side[k][0])
             row = {"checkpoint": path.name, "photo": name, "border": border_ratio(result.error), "side": worst,
-                   "inner": per_side[worst][1], "input": None}
+                   "inner": per_side[worst][1], "input": None, "frame": frame_ratio(result.error), "input_frame": None}
             if tr.pairs in ("lab", "sr4") and result.source.shape[:2] == photo.shape[:2]:
-                row["input"] = sides(l1_error_map(result.source, photo))[worst][0]
+                given = l1_error_map(result.source, photo)
+                row["input"], row["input_frame"] = sides(given)[worst][0], frame_ratio(given)
             row.update(uploads(tr, name, photo))
             out.append(row)
     return out
@@ -261,13 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\nborder ratio at the page's default scale (worst outermost 4-px strip / median column; target <= 1.3);"
               "\nthe next 8 px inward on that side; the translator's own input on that side;"
               f"\nthen over {UPLOADS} random {UPLOAD_SIDE}-px uploads cut from the photo (error maps averaged), and their inputs';"
-              "\nthen the same pixels at a crop's edge over in its middle (worst side), and their inputs'")
+              "\nthen the same pixels at a crop's edge over in its middle (worst side), and their inputs';"
+              "\nthen the four 4-px strips together (the frame) over the median column, and the input's")
         for r in border_rows:
             given = f"{r['input']:.2f}" if r["input"] is not None else "-"
             given_up = f"{r['uploads_input']:.2f}" if r["uploads_input"] is not None else "-"
             print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | "
                   f"input {given} | uploads {r['uploads']:.2f} | their input {given_up} | same pixels {r['same_pixels']:.2f}"
-                  + (f" | their input {r['same_pixels_input']:.2f}" if r["same_pixels_input"] is not None else ""))
+                  + (f" | their input {r['same_pixels_input']:.2f}" if r["same_pixels_input"] is not None else "")
+                  + f" | frame {r['frame']:.2f}" + (f" | input's {r['input_frame']:.2f}" if r["input_frame"] is not None else ""))
     return 0
 
 
