@@ -180,6 +180,8 @@ class Config:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise ConfigError(f"Config file {path} is not valid JSON (line {e.lineno}); fix it or export a fresh one.") from None
+        except RecursionError:
+            raise ConfigError(f"Config file {path} is nested too deeply to be a config; fix it or export a fresh one.") from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> "Config":

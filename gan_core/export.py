@@ -78,6 +78,7 @@ class ZipPlan:
     grids: list[tuple[int, Path]]  # (step, path) of the sample grids it holds
     total: int  # bytes of the files it holds
     note: str | None  # said when grids are left out, or None
+    room: int = 0  # what the zip may hold: a file grown since the plan is left out
 
 
 def zip_plan(run_dir: str | Path) -> ZipPlan:
@@ -108,10 +109,10 @@ def zip_plan(run_dir: str | Path) -> ZipPlan:
         kept = last if last and fixed + sizes[last[0][1]] <= room else []
         total = fixed + sum(sizes[path] for _, path in kept)
     if len(kept) == len(grids):
-        return ZipPlan(kept, total, None)
+        return ZipPlan(kept, total, None, room)
     which = "none" if not kept else "the last" if len(kept) == 1 else f"every {_ordinal(step)} and the last"
     return ZipPlan(kept, total, f"{len(kept)} of its {len(grids)} sample grids ({which}), so that the zip stays within "
-                                f"{budget.size_text(room)} on this server")
+                                f"{budget.size_text(room)} on this server", room)
 
 
 def run_zip_bytes(run_dir: str | Path) -> bytes:
@@ -121,28 +122,40 @@ def run_zip_bytes(run_dir: str | Path) -> bytes:
     plan = zip_plan(run_dir)
     root = run_dir.name
     buf = io.BytesIO()
+    used = 0
+
+    def fits(data: bytes) -> bool:  # held to the plan: a file that grew since is left out
+        nonlocal used
+        if used + len(data) + _ZIP_ENTRY > plan.room:
+            return False
+        used += len(data) + _ZIP_ENTRY
+        return True
+
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         # Every file read as the run wrote it: a symbolic link (to /etc/shadow, say), a named
         # pipe or a file over its size is left out (runs.read_run_file), never followed.
         for name in RUN_FILES:
             data = read_run_file(run_dir / name)
-            if data is not None:
+            if data is not None and fits(data):
                 zf.writestr(f"{root}/{name}", data)
         data = read_run_file(run_dir / "metrics.jsonl", MAX_ZIPPED_METRICS_BYTES)
-        if data is not None:
+        if data is not None and fits(data):
             zf.writestr(f"{root}/metrics.jsonl", data[: data.rfind(b"\n") + 1])
+        # The weights before the grids: a grid grown since the plan is what is left out.
+        weights = read_run_file(run_dir / WEIGHTS, MAX_CHECKPOINT_BYTES)
+        if weights is not None and fits(weights):
+            # PNGs and float weights barely compress: store them, save the time.
+            zf.writestr(f"{root}/{WEIGHTS}", weights, compress_type=zipfile.ZIP_STORED)
+        del weights
         for _, png in plan.grids:
             try:
                 data = read_sample(png)  # a FIFO named like a grid would block zf.write forever; junk is left out
             except RunError:
                 continue
-            # PNGs and float weights barely compress: store them, save the time.
-            zf.writestr(f"{root}/samples/{png.name}", data, compress_type=zipfile.ZIP_STORED)
+            if fits(data):
+                zf.writestr(f"{root}/samples/{png.name}", data, compress_type=zipfile.ZIP_STORED)
         if plan.note:
             zf.writestr(f"{root}/samples/LEFT_OUT.txt", f"This zip holds {plan.note}.\n")
-        weights = read_run_file(run_dir / WEIGHTS, MAX_CHECKPOINT_BYTES)
-        if weights is not None:
-            zf.writestr(f"{root}/{WEIGHTS}", weights, compress_type=zipfile.ZIP_STORED)
     return buf.getvalue()
 
 

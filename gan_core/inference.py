@@ -20,7 +20,7 @@ from .data.base import DataInfo
 from .errors import CheckpointError, ConfigError
 from .untrusted import shown_name
 from .objectives import ConditionalObjective, Objective
-from .pictures import grid_view_bytes
+from .pictures import MAX_SIDE, grid_size, grid_view_bytes
 from .recipes import RECIPES, check_seed
 from .samples import to_uint8
 
@@ -377,6 +377,11 @@ def check_rows_view(gen: Generator, rows: int, cols: int, scale: int = 1) -> Non
     rows, cols = count(rows, "The number of rows", 1), count(cols, "The number of columns", 1)
     h, w, c = image_hwc(gen)
     things = "classes" if gen.data.class_names else "rows"
+    height, width = grid_size(rows * cols, (h, w), cols)
+    if max(height, width) > MAX_SIDE:
+        raise ConfigError(f"A grid of {rows:,} {things} × {cols:,} columns at {budget.pixels_text(h, w)} would be "
+                          f"{budget.pixels_text(height, width)}, more than the {MAX_SIDE:,} px a picture can be on either side; "
+                          + ("use a checkpoint with fewer classes." if things == "classes" else "ask for fewer columns."))
     budget.check(f"A grid of {rows:,} {things} × {cols:,} columns at {budget.pixels_text(h, w)}",
                  grid_view_bytes(rows * cols, (h, w, c), cols, scale),
                  "ask for fewer columns" + (", or use a checkpoint with fewer classes" if things == "classes" else ""))

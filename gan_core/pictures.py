@@ -76,6 +76,15 @@ def grid_size(n: int, image_hw: tuple[int, int], nrow: int | None = None, paddin
     return rows * (h + padding) + padding, cols * (w + padding) + padding
 
 
+MAX_SIDE = 65_535  # the longest side a picture can be encoded at (JPEG's and WebP's limit) and shown
+
+
+def side_scale(scale: int, height: int, width: int) -> int:
+    """``scale`` lowered, if need be, so that a picture of ``height`` × ``width`` enlarged by
+    it stays within MAX_SIDE (at least 1)."""
+    return max(1, min(int(scale), MAX_SIDE // max(1, height, width)))
+
+
 def grid_view_bytes(n: int, image_hwc: tuple[int, int, int], nrow: int | None, scale: int, padding: int = 2) -> int:
     """The peak of showing ``n`` images (H, W, C) as a grid enlarged ``scale`` times: the
     images, the grid (``make_grid``), its enlargement with PIL's copies (as ``upscale``
@@ -141,4 +150,4 @@ def image_png(image: np.ndarray) -> bytes:
     return png_bytes(image if image.ndim == 3 else image[..., None])
 
 
-__all__ = ["png_bytes", "upscale", "grid_shape", "make_grid", "grid_size", "grid_view_bytes", "grid_cells", "strip", "gif_bytes", "samples_zip", "image_png"]
+__all__ = ["png_bytes", "upscale", "grid_shape", "make_grid", "grid_size", "grid_view_bytes", "MAX_SIDE", "side_scale", "grid_cells", "strip", "gif_bytes", "samples_zip", "image_png"]

@@ -19,7 +19,6 @@ counts active runs and creates one (it is not a run: it has no config.json).
 from __future__ import annotations
 
 import enum
-import functools
 import io
 import json
 import math
@@ -204,6 +203,8 @@ def _read_json(path: Path) -> dict:
         raise Unreadable(f"{path.name} is not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise Unreadable(f"{path.name} is not valid JSON (line {e.lineno})") from None
+    except RecursionError:  # "[[[[..." thousands deep: no file the engine writes
+        raise Unreadable(f"{path.name} is nested too deeply to be a run's file") from None
     if not isinstance(data, dict):
         raise Unreadable(f"{path.name} holds a JSON {type(data).__name__}, not an object")
     return data
@@ -351,7 +352,7 @@ def read_metrics(run_dir: str | Path, offset: int = 0) -> tuple[list[dict], int]
     for line in data[:end].splitlines():
         try:
             row = json.loads(line)
-        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, "[[[[..." thousands deep
             continue  # a line mangled by a crash mid-write; skip it, keep the rest
         if _is_metrics_row(row):
             rows.append(row)
@@ -374,7 +375,7 @@ def parse_metrics_row(line: bytes) -> dict | None:
         return None
     try:
         row = json.loads(line)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError: a line torn by a crash
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError (a line torn by a crash), "[[[[..."
         return None
     return row if _is_metrics_row(row) else None
 
@@ -515,11 +516,15 @@ def read_metrics_thinned(run_dir: str | Path, limit: int = DISPLAY_ROWS) -> list
     return MetricsFollower(run_dir, limit).update().rows
 
 
+MAX_INT = 2**53  # a whole number a float holds exactly; a 401-digit one overflowed every page's arithmetic
+
+
 def _is_metrics_row(row) -> bool:
     """What the trainer writes: an object of numbers with a whole step. Anything else
     (edited by hand, another tool's line) is skipped rather than break every chart."""
     return (isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row["step"], bool)
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values()))
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, float) or abs(v) <= MAX_INT)
+                    for v in row.values()))
 
 
 def truncate_metrics(run_dir: str | Path, last_step: int) -> None:
@@ -629,22 +634,37 @@ class RunInfo:
         return self.state in ACTIVE
 
 
+# Each run folder's config as last parsed, with the version of its file (inode, size,
+# modification time): one entry per run folder, so a runs folder larger than any fixed
+# LRU size is not re-parsed on every listing (an LRU scanned in order by more keys than
+# it holds never hits). Cleared whole past MAX_CACHED_CONFIGS (deleted runs' entries).
+_CONFIGS: dict[Path, tuple[tuple[int, int, int], Config]] = {}
+MAX_CACHED_CONFIGS = 100_000
+
+
 def _config_of(run_dir: Path) -> Config:
     """The run's config, or ``Unreadable`` with what is wrong with config.json. Parsed once
-    per version of the file (its inode, size and modification time): listing a runs folder
-    of thousands of runs every few seconds re-read every config (1.2 ms each)."""
+    per version of the file: listing a runs folder of thousands of runs every few seconds
+    re-read every config (1.2 ms each)."""
     path = run_dir / "config.json"
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        st = None
-    if st is None:
-        return _parse_config(path, None)
-    return _parse_config(path, (st.st_ino, st.st_size, st.st_mtime_ns))
+        version = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        version = None  # _parse_config says what is wrong
+    if version is not None:
+        hit = _CONFIGS.get(path)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+    cfg = _parse_config(path)
+    if version is not None:
+        if len(_CONFIGS) >= MAX_CACHED_CONFIGS:
+            _CONFIGS.clear()
+        _CONFIGS[path] = (version, cfg)
+    return cfg
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse_config(path: Path, version) -> Config:
+def _parse_config(path: Path) -> Config:
     from .errors import ConfigError
 
     data = _read_json(path)

@@ -71,7 +71,7 @@ def run_owner(run_dir: str | Path) -> str | None:
     try:
         with open_regular(Path(run_dir) / OWNER_FILE) as f:  # a FIFO must not hang every page
             data = json.loads(f.read(4096))
-    except (OSError, ValueError, Unreadable):
+    except (OSError, ValueError, RecursionError, Unreadable):
         return None
     owner = data.get("owner") if isinstance(data, dict) else None
     return owner if isinstance(owner, str) and _OWNER.fullmatch(owner) else None

@@ -18,7 +18,7 @@ from pages.common.checkpoints import loaded_or_stop, own_checkpoint
 from pages.common.judge import judge_section
 from pages.common.keys import Conditional
 from pages.common.session import settings_or_stop, through_app, visitor
-from pages.common.shared import download_stem, kept, plain, shared_results
+from pages.common.shared import download_stem, fingerprint, kept, plain, shared_results
 
 through_app()
 
@@ -37,24 +37,28 @@ def load_generator(path: str, mtime: float):
 # Results kept for reruns in every session's byte-bounded store (shared.kept_results), not in
 # st.cache_data, which bounds entries and not bytes: sixteen seeds of a 1,000-class grid kept
 # +2.4 GB in a demo server. The arrays come back read-only (shared by every session).
-def draw(path: str, mtime: float, cond: tuple[float, ...], n: int, seed: int, truncation: float) -> np.ndarray:
-    return kept(shared_results(settings.demo), ("cgan-draw", path, mtime, cond, n, seed, truncation),
-                lambda: inference.sample(load_generator(path, mtime), n, seed, truncation, cond=np.array(cond, dtype=np.float32)))
+# A condition enters a key as its fingerprint, never as itself: a 1,000-class identity matrix
+# as a tuple of floats is a 30 MB key, which the store's byte count would not see.
+def draw(path: str, mtime: float, cond: np.ndarray, n: int, seed: int, truncation: float) -> np.ndarray:
+    cond = np.asarray(cond, dtype=np.float32)
+    return kept(shared_results(settings.demo), ("cgan-draw", path, mtime, fingerprint(cond), n, seed, truncation),
+                lambda: inference.sample(load_generator(path, mtime), n, seed, truncation, cond=cond))
 
 
-def draw_rows(path: str, mtime: float, conds: tuple[tuple[float, ...], ...], cols: int, seed: int, truncation: float) -> np.ndarray:
+def draw_rows(path: str, mtime: float, conds: np.ndarray, cols: int, seed: int, truncation: float) -> np.ndarray:
     gen = load_generator(path, mtime)
+    conds = np.asarray(conds, dtype=np.float32)
     # The whole request, rows then the grid shown, checked before anything is generated.
-    h, w, _ = inference.image_hwc(gen)
-    inference.check_rows_view(gen, len(conds), cols, scale_for(pictures.grid_size(len(conds) * cols, (h, w), cols)[1]))
-    return kept(shared_results(settings.demo), ("cgan-rows", path, mtime, conds, cols, seed, truncation),
-                lambda: inference.condition_rows(gen, np.array(conds, dtype=np.float32), cols, seed, truncation))
+    inference.check_rows_view(gen, len(conds), cols, grid_scale(*pictures.grid_size(len(conds) * cols, inference.image_hwc(gen)[:2], cols)))
+    return kept(shared_results(settings.demo), ("cgan-rows", path, mtime, fingerprint(conds), cols, seed, truncation),
+                lambda: inference.condition_rows(gen, conds, cols, seed, truncation))
 
 
-def draw_morph(path: str, mtime: float, a: tuple[float, ...], b: tuple[float, ...], steps: int, seed: int, index: int,
+def draw_morph(path: str, mtime: float, a: np.ndarray, b: np.ndarray, steps: int, seed: int, index: int,
                truncation: float) -> np.ndarray:
-    return kept(shared_results(settings.demo), ("cgan-morph", path, mtime, a, b, steps, seed, index, truncation),
-                lambda: inference.morph(load_generator(path, mtime), np.array(a), np.array(b), steps, seed, index, truncation))
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    return kept(shared_results(settings.demo), ("cgan-morph", path, mtime, fingerprint(a, b), steps, seed, index, truncation),
+                lambda: inference.morph(load_generator(path, mtime), a, b, steps, seed, index, truncation))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -66,9 +70,15 @@ def scale_for(width: int, target: int = HALF_PX, most: int = 8) -> int:
     return int(min(most, max(1, round(target / max(1, width)))))
 
 
+def grid_scale(height: int, width: int) -> int:
+    """The enlargement a grid of ``height`` × ``width`` px is shown at: near half the page's
+    width, and never past the longest side a picture can be shown at."""
+    return pictures.side_scale(scale_for(width), height, width)
+
+
 def show_grid(images: np.ndarray, cols: int, caption: str, file_stem: str, key: str) -> None:
     grid = pictures.make_grid(images, nrow=cols)
-    big = pictures.upscale(grid, scale_for(grid.shape[1]))
+    big = pictures.upscale(grid, grid_scale(*grid.shape[:2]))
     st.image(big, caption=plain(caption))  # captions render markdown; class names come from the checkpoint
     st.download_button("Download this grid (PNG)", lambda: pictures.image_png(big), file_name=f"{file_stem}.png",
                        mime="image/png", icon=":material/download:", on_click="ignore", key=key)
@@ -94,14 +104,14 @@ def class_section(entry, gen, seed: int, truncation: float) -> None:
         c1, c2 = st.columns(2)
         label = c1.selectbox("Class", names, key="cond_class", help="What the generator is asked to make.")
         n = c2.slider("Samples", 4, 64, 32, 4, key="cond_n")
-        cond = tuple(float(v) for v in inference.condition_vector(gen, label=label))
+        cond = inference.condition_vector(gen, label=label)
         images = draw(*key, cond, n, seed, truncation)
         show_grid(images, min(8, n), f"{n} samples of class {label} (seed {seed})", f"cgan-{label}-seed{seed}", "cond_dl_class")
     with every:
         st.subheader("One row per class")
         cols = st.slider("Columns", 2, 12, 8, key="cond_cols",
                          help="Each column keeps its noise from row to row, so only the class changes down a column.")
-        eye = tuple(tuple(float(v) for v in row) for row in np.eye(len(names), dtype=np.float32))
+        eye = np.eye(len(names), dtype=np.float32)
         rows = draw_rows(*key, eye, cols, seed, truncation)
         show_grid(rows, cols, f"Top to bottom: class {', '.join(names)}; the same noise down each column.",
                   f"cgan-rows-seed{seed}", "cond_dl_rows")
@@ -142,7 +152,7 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
         st.subheader("Set attributes")
         chosen = chosen_attributes(names)
         n = st.slider("Samples", 4, 64, 16, 4, key="cond_attr_n")
-        cond = tuple(float(v) for v in inference.condition_vector(gen, attributes=chosen))
+        cond = inference.condition_vector(gen, attributes=chosen)
         on = [k.replace("_", " ") for k, v in chosen.items() if v] or ["none"]
         show_grid(draw(*key, cond, n, seed, truncation), min(8, n), f"Attributes on: {', '.join(on)} (seed {seed})",
                   f"cgan-attributes-seed{seed}", "cond_dl_attrs")
@@ -154,7 +164,7 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
                             help="The seeds' face-ageing example: the same noise and other attributes, this one off, then on.")
         cols = c2.slider("Faces", 2, 12, 8, key="cond_flip_cols")
         off, on_ = dict(chosen, **{flip: 0.0}), dict(chosen, **{flip: 1.0})
-        conds = tuple(tuple(float(v) for v in inference.condition_vector(gen, attributes=c)) for c in (off, on_))
+        conds = np.stack([inference.condition_vector(gen, attributes=c) for c in (off, on_)])
         show_grid(draw_rows(*key, conds, cols, seed, truncation), cols,
                   f"Top row: {flip} off; bottom row: {flip} on; other attributes as set on the left, the same noise in each column.",
                   f"cgan-{flip}-seed{seed}", "cond_dl_flip")
@@ -165,7 +175,7 @@ def attribute_section(entry, gen, seed: int, truncation: float) -> None:
 
 def morph_strip(entry, ca, cb, steps: int, seed: int, index: int, truncation: float, what: str, stem: str) -> None:
     """The morph as a strip and a GIF; the GIF downloads as ``stem``.gif, named after its classes."""
-    frames = draw_morph(str(entry.path), entry.mtime, tuple(map(float, ca)), tuple(map(float, cb)), steps, seed, index, truncation)
+    frames = draw_morph(str(entry.path), entry.mtime, ca, cb, steps, seed, index, truncation)
     strip = pictures.strip(frames)
     left, right = st.columns([4, 1], vertical_alignment="center")
     left.image(pictures.upscale(strip, scale_for(strip.shape[1], 800, 6)),

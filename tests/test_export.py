@@ -2,6 +2,7 @@
 runs as one CSV, and deleting a run (never an active one)."""
 
 import csv
+import dataclasses
 import io
 import json
 import zipfile
@@ -161,3 +162,26 @@ def test_a_runs_zip_stays_within_the_budget_by_keeping_every_kth_grid_and_says_s
     with pytest.raises(RunError, match=rf"^Run {run_dir.name}'s weights and metrics are .+, more than a zip may hold on this "
                                        r"server \(.+\); copy the run's folder from the server instead\.$"):
         export.zip_plan(run_dir)
+
+
+def test_a_zip_is_held_to_its_plan_when_grids_grow_after_it(two_runs, tmp_path, monkeypatch):
+    """The fifth hostile review: grids replaced by 46 MB ones between the plan and the build
+    made a 137 MB zip against a 32 MB room. Files that no longer fit are left out, the
+    weights first kept."""
+    import shutil
+
+    run_dir = Path(shutil.copytree(two_runs[0], tmp_path / two_runs[0].name))
+    plan = export.zip_plan(run_dir)
+    assert plan.grids
+    room = plan.total + 2048
+    monkeypatch.setattr(export, "zip_plan", lambda d: dataclasses.replace(plan, room=room))
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    big = io.BytesIO()
+    Image.fromarray(noise).save(big, format="PNG")
+    for _, path in plan.grids:  # every grid grows after the plan
+        path.write_bytes(big.getvalue())
+    data = export.run_zip_bytes(run_dir)
+    assert len(data) <= room + 4096  # the directory beside what the room holds
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+    assert f"{run_dir.name}/{export.WEIGHTS}" in names and not [n for n in names if n.endswith(".png")]

@@ -40,7 +40,7 @@ def metrics_of(info: runs.RunInfo) -> pd.DataFrame:
     """The run's metrics; re-read only when metrics.jsonl has changed."""
     try:
         stat = (info.path / "metrics.jsonl").stat()
-    except FileNotFoundError:
+    except OSError:  # missing, or a link that loops: no curves
         return pd.DataFrame()
     return _metrics_frame(str(info.path), stat.st_size, stat.st_mtime_ns)
 

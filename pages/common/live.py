@@ -13,6 +13,9 @@ from gan_core.health import HISTORY
 from gan_core.untrusted import Unreadable, open_regular
 
 
+FOLLOWED = 2  # runs whose metrics a session keeps following (a few MB each for long runs)
+
+
 def follow_metrics(run_dir: Path) -> runs.MetricsFollower:
     """A run's metrics as this session follows it (``runs.MetricsFollower``): each call
     reads only the bytes added since the last one; ``rows`` (evenly thinned past a few
@@ -20,9 +23,11 @@ def follow_metrics(run_dir: Path) -> runs.MetricsFollower:
     A resume rewrites metrics.jsonl (new inode), which starts over."""
     cache = st.session_state.setdefault("_metrics_followers", {})
     key = str(run_dir)
-    if key not in cache:
-        cache[key] = runs.MetricsFollower(run_dir, recent=HISTORY)
-    return cache[key].update()
+    follower = cache.pop(key, None) or runs.MetricsFollower(run_dir, recent=HISTORY)
+    cache[key] = follower  # the most recent last
+    while len(cache) > FOLLOWED:  # a visitor clicking through many runs keeps the last two, not all of them
+        cache.pop(next(iter(cache)))
+    return follower.update()
 
 
 def log_tail(run_dir: Path, lines: int = 30) -> str:

@@ -5,6 +5,7 @@ judge (conditional runs), lab (the labs' frame loop), streamlit_internals."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -264,7 +265,7 @@ class ResultCache:
             size = value.nbytes
         else:
             size = len(value) if isinstance(value, bytes) else len(str(value))
-        size += 256
+        size += 256 + len(repr(key))  # a key holds bytes too: keep it small (``fingerprint``)
         if size > self.max_bytes // 2:
             return
         if isinstance(value, np.ndarray):
@@ -289,6 +290,17 @@ def kept_results(max_bytes: int) -> ResultCache:
 
 def shared_results(demo: bool) -> ResultCache:
     return kept_results(untrusted.MAX_DEMO_KEPT_RESULTS_BYTES if demo else untrusted.MAX_KEPT_RESULTS_BYTES)
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short digest of arrays (their dtype, shape and bytes), for a results key: the
+    arrays themselves would make the key as large as the result."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()
 
 
 def kept(cache: ResultCache, key: tuple, compute):

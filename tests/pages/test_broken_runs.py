@@ -20,7 +20,9 @@ from gan_core.training import train
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "pages"
 MANGLED = {"list": ("status.json", b"[1, 2]"), "bytes": ("config.json", b"\xff\xfe\x00garbage"),
-           "step": ("status.json", b'{"state": "finished", "step": "abc", "total": 2}')}
+           "step": ("status.json", b'{"state": "finished", "step": "abc", "total": 2}'),
+           # The fifth hostile review: JSON nested 5,000 deep raised RecursionError on every page that lists runs.
+           "deep status": ("status.json", b"[" * 5000), "deep config": ("config.json", b"[" * 5000)}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,9 @@ def env(tmp_path, monkeypatch, trained):
     good = Path(shutil.copytree(trained, runs_dir / trained.name))
     with open(good / "metrics.jsonl", "ab") as f:  # lines that are not metrics rows: skipped, not plotted
         f.write(b'[1]\n{"step": "abc", "loss_d": 1}\n\xff\xfe\n{"step": 3, "loss_d": "high"}\n')
+        # The fifth hostile review: a line nested 5,000 deep (RecursionError) and a 401-digit loss (OverflowError
+        # in every page's arithmetic) took down the Runs, Train, Gallery and Conditional pages.
+        f.write(b"[" * 5000 + b"\n" + b'{"step": 4, "loss_d": 1' + b"0" * 400 + b"}\n")
     broken = {}
     for n, (kind, (name, content)) in enumerate(MANGLED.items()):
         broken[kind] = Path(shutil.copytree(trained, runs_dir / f"{trained.name[:-4]}bad{n}"))
@@ -67,6 +72,8 @@ def test_runs_page_lists_the_good_run_and_the_broken_ones_as_unreadable(env):
     assert "status.json holds a JSON list" in notes[broken["list"].name]
     assert "config.json is not UTF-8" in notes[broken["bytes"].name]
     assert "field 'step' is 'abc'" in notes[broken["step"].name]
+    assert "status.json is nested too deeply to be a run's file" in notes[broken["deep status"].name]
+    assert "config.json is nested too deeply to be a run's file" in notes[broken["deep config"].name]
     at.multiselect(key="runs_selected").set_value([good.name, broken["list"].name, broken["bytes"].name]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.get("plotly_chart")  # the good run's curves
@@ -77,9 +84,9 @@ def test_train_page_watches_any_run_and_says_why_a_broken_one_cannot_be_shown(en
     good, broken = env
     at = render("train.py")
     picker = at.selectbox(key="train_watch_select")
-    assert len(picker.options) == 4  # run labels end with the run id's last 4 characters
+    assert len(picker.options) == 1 + len(MANGLED)  # run labels end with the run id's last 4 characters
     assert {label[-4:] for label in picker.options} == {good.name[-4:], *(d.name[-4:] for d in broken.values())}
-    assert sum("unreadable" in label for label in picker.options) == 3
+    assert sum("unreadable" in label for label in picker.options) == len(MANGLED)
     picker.set_value(good.name).run()
     assert not at.exception and not at.error
     for run_dir in broken.values():

@@ -806,3 +806,16 @@ def test_a_long_runs_live_view_reads_new_bytes_only_charts_thinned_rows_and_judg
     at.run()
     assert not at.exception and not reads
     assert any("generator loss became NaN at step 2,000,000" in w.value for w in at.warning)
+
+
+def test_a_session_follows_the_metrics_of_its_last_two_runs_only(env):
+    """The fifth hostile review: a follower was kept for every run a session ever watched
+    (30 long runs clicked through: +132 MB). The session keeps the last two."""
+    made = [fake_run(env.runs, Config(), state="finished", step=30) for _ in range(4)]
+    at = page()
+    for run_dir in made:
+        at.query_params["run"] = run_dir.name
+        at.run()
+        assert not at.exception
+    followers = at.session_state["_metrics_followers"]
+    assert list(followers) == [str(made[2]), str(made[3])]
