@@ -275,6 +275,7 @@ def test_the_rows_and_the_grid_shown_are_checked_as_one_request_before_any_row_i
         assert len(refusals) == 1 and refusals[0].startswith(start) and refusals[0].endswith(end), refusals
         assert not [e.value for e in at.error if "Enlarging" in e.value]
         assert classes not in drawn  # refused before a row was drawn
+        assert "Morph between two classes" in [h.value for h in at.subheader]  # refused in its column; the page goes on
 
 
 def test_the_morph_gif_is_named_after_its_classes(env, trained, monkeypatch):
