@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from typing import Iterable
 from . import budget
 from .errors import RunError
 from .runs import (ACTIVE, MAX_RUN_FILE_BYTES, MAX_SAMPLE_BYTES, iter_metrics, read_run_file, read_sample, read_status,
-                   sample_images)
+                   regular_size, sample_images)
 from .untrusted import MAX_CHECKPOINT_BYTES
 
 RUN_FILES = ("config.json", "status.json", "experiment.json")
@@ -58,11 +56,8 @@ _ZIP_ENTRY = 512  # a zip entry's headers around its data, with its name twice
 
 def _file_size(path: Path, limit: int) -> int:
     """What a run file adds to its zip: its size if it is a regular file within ``limit``, else 0 (left out)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return 0
-    return st.st_size if stat.S_ISREG(st.st_mode) and st.st_size <= limit else 0
+    size = regular_size(path, follow_links=False)
+    return size if size <= limit else 0
 
 
 def _ordinal(n: int) -> str:
@@ -167,17 +162,10 @@ def metrics_columns(rows: Iterable[dict]) -> list[str]:
     return known + sorted(seen - set(METRIC_COLUMNS))
 
 
-def _metrics_size(run_dir: Path) -> int:
-    try:
-        return (run_dir / "metrics.jsonl").stat().st_size
-    except OSError:
-        return 0
-
-
 def check_metrics_csv(run_dirs: Iterable[str | Path]) -> None:
     """Refuse, in one sentence (``RunError``), a CSV of runs whose metrics files hold more
     than MAX_ZIPPED_METRICS_BYTES together: the CSV is built in the server's memory."""
-    total = sum(_metrics_size(Path(d)) for d in run_dirs)
+    total = sum(regular_size(Path(d) / "metrics.jsonl") for d in run_dirs)
     if total > MAX_ZIPPED_METRICS_BYTES:
         raise RunError(f"The selected runs' metrics are {total / 2**20:,.0f} MB together, over the "
                        f"{MAX_ZIPPED_METRICS_BYTES >> 20} MB one download holds; select fewer runs.")

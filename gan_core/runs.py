@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 from collections import deque
@@ -412,11 +413,15 @@ class MetricsFollower:
     def _add(self, row: dict) -> None:
         if self.seen % self.stride == 0:
             self._kept.append(row)
-            if len(self._kept) >= 2 * self.limit:
-                del self._kept[1::2]
-                self.stride *= 2
+            self._thin()
         self.seen += 1
         self.recent.append(row)
+
+    def _thin(self) -> None:
+        """Every other kept row dropped, and the stride doubled, while 2 x ``limit`` are kept."""
+        while len(self._kept) >= 2 * self.limit:
+            del self._kept[1::2]
+            self.stride *= 2
 
     @property
     def rows(self) -> list[dict]:
@@ -428,10 +433,10 @@ class MetricsFollower:
     def update(self) -> "MetricsFollower":
         try:
             with open_regular(self.path) as f:
-                stat = os.fstat(f.fileno())
-                if stat.st_ino != self.inode or stat.st_size < self.offset:
-                    self._start(stat.st_ino)
-                size = stat.st_size
+                st = os.fstat(f.fileno())
+                if st.st_ino != self.inode or st.st_size < self.offset:
+                    self._start(st.st_ino)
+                size = st.st_size
                 if size - self.offset > MAX_METRICS_SCAN_BYTES:
                     tail = size - MAX_METRICS_SCAN_BYTES // 4
                     self._sample(f, self.offset, tail)
@@ -461,9 +466,7 @@ class MetricsFollower:
             per_sample = (stop - start) / (sum(lengths) / len(lengths)) / len(lengths)  # rows each one stands for
             self.stride = 1 << max(0, math.ceil(math.log2(max(per_sample, 1.0))))
             self.seen = self.stride * len(self._kept)
-            while len(self._kept) >= 2 * self.limit:
-                del self._kept[1::2]
-                self.stride *= 2
+            self._thin()
 
     def _read(self, f, end: int) -> None:
         for line, after in _lines(f, self.offset, end, self._skip_line):
@@ -551,6 +554,16 @@ def sample_images(run_dir: str | Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
+def regular_size(path: str | Path, follow_links: bool = True) -> int:
+    """The size of a regular file at ``path``; 0 when it is missing or anything else (a
+    directory, a pipe, and a symbolic link when not ``follow_links``). Nothing is opened."""
+    try:
+        st = os.stat(path) if follow_links else os.lstat(path)
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
 def grids_to_show(paths: list[Path], room: int | None = None) -> tuple[list[Path], list[Path]]:
     """(shown, left out): the sample grids a page may show at once, in order, while their
     files' sizes add up to at most ``room`` bytes (half this server's budget per request
@@ -559,10 +572,7 @@ def grids_to_show(paths: list[Path], room: int | None = None) -> tuple[list[Path
     room = budget.limit() // 2 if room is None else room
     shown, left, total = [], [], 0
     for path in paths:
-        try:
-            size = os.stat(path).st_size
-        except OSError:
-            size = 0  # read_sample says what is wrong with it
+        size = regular_size(path, follow_links=False)  # anything else: read_sample says what is wrong with it
         if shown and total + size > room:
             left.append(path)
             continue

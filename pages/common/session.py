@@ -59,10 +59,11 @@ def visitor(settings) -> str | None:
 
 def visible_runs(settings) -> list[runs.RunInfo]:
     """Every run this visitor may see (all of them outside demo mode), newest first."""
+    if not settings.demo:
+        return runs.list_runs(settings.runs_dir)
     owner = visitor(settings)
-    # On a demo, other visitors' run folders are never read: only their owner.json is looked at.
-    keep = (lambda path: visitors.may_act(path, owner, settings)) if settings.demo else None
-    return visitors.visible_runs(runs.list_runs(settings.runs_dir, keep), owner, settings)
+    # Other visitors' run folders are never read: only their owner.json is looked at (visitors.may_act).
+    return runs.list_runs(settings.runs_dir, keep=lambda path: visitors.may_act(path, owner, settings))
 
 
 def may_act(run, settings) -> bool:
