@@ -318,12 +318,8 @@ def cached_result(cache: ResultCache, key: tuple, realism: bool, compute):
     ``key`` (everything but the realism map) and ``realism``, from ``cache`` when it was
     computed before: a result with the realism map serves the same settings without it,
     so toggling the map off and on again translates nothing."""
-    found = cache.get((*key, realism))
-    if found is None and not realism:
+    if not realism and cache.get((*key, False)) is None:
         with_map = cache.get((*key, True))
         if with_map is not None:
-            found = with_map.without_realism() if isinstance(with_map, Shown) else with_map
-    if found is None:
-        found = compute()
-        cache.put((*key, realism), found)
-    return found
+            return with_map.without_realism() if isinstance(with_map, Shown) else with_map
+    return kept(cache, (*key, realism), compute)
