@@ -34,7 +34,7 @@ from .errors import GanError, RunError
 from .recipes import as_trained, resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
-from .settings import load_settings, worker_memory_mb
+from .settings import demo_mode, demo_runs_limits, load_settings, worker_memory_mb
 
 SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a run directory)
 
@@ -83,6 +83,19 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
                        "finish, or stop one of your own.")
     raise RunError(f"The {what} needs one free training slot, but {active} run(s) are already training and the limit is "
                    f"{max_active}; stop one or wait for it to finish.")
+
+
+def _make_room(runs_dir: Path, resuming: Path | None = None) -> None:
+    """On a demo server, before a run starts or resumes (under ``slots``): sweep visitors'
+    runs that are a day unchanged or past the demo's room (``visitors.sweep_runs``; never
+    the run ``resuming``), and refuse in one sentence when the runs still training fill it."""
+    if not demo_mode():
+        return
+    max_bytes, keep_s = demo_runs_limits()
+    _, held = visitors.sweep_runs(runs_dir, max_bytes, keep_s, keep=resuming)
+    if held > visitors.RUNS_FILL * max_bytes:
+        raise RunError(f"This demo server's room for runs is full ({held / 2**20:,.0f} of {max_bytes / 2**20:,.0f} MB, "
+                       "held by runs still training); try again when one of them has finished.")
 
 
 def check_steps(cfgs: Sequence[Config], what: str | None = None) -> None:
@@ -208,6 +221,7 @@ def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None, own
     check_steps([cfg])
     with slots(runs_dir) as active:
         _refuse_if_full(active, max_active)
+        _make_room(runs_dir)
         run_dir = _create(cfg, runs_dir, owner)
     _spawn(run_dir, active)  # the queued run already holds its slot: the lock need not wait for the process
     return run_dir
@@ -224,6 +238,7 @@ def launch_group(cfgs: Sequence[Config], runs_dir: str | Path, max_active: int |
     check_steps(cfgs, what)
     with slots(runs_dir) as active:
         _refuse_if_full(active, max_active, what)
+        _make_room(runs_dir)
         run_dirs: list[Path] = []
         try:
             for cfg in cfgs:
@@ -291,6 +306,7 @@ def resume(run_dir: str | Path, max_active: int | None = None) -> None:
     with slots(run_dir.parent) as active:
         _check_resumable(run_dir)  # again: another process may have resumed it while this one waited
         _refuse_if_full(active, max_active)
+        _make_room(run_dir.parent, resuming=run_dir)
         (run_dir / "STOP").unlink(missing_ok=True)
         write_status(run_dir, state=RunState.QUEUED, error=None, message=None)
     _spawn(run_dir, active)

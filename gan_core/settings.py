@@ -15,6 +15,10 @@
     GAN_WORKBENCH_WORKER_MEMORY_MB  the data segment a CPU training or timing worker may
                                use, in MB (default none, demo 1536); a run that needs
                                more fails in one sentence instead of the server's machine
+    GAN_WORKBENCH_DEMO_RUNS_MB  demo only: the disk every visitor's runs may hold together
+                               (default 2048); past it the longest-unchanged ones go
+    GAN_WORKBENCH_DEMO_KEEP_HOURS  demo only: how long a visitor's run is kept after it
+                               last changed (default 24)
 
 The dashboard and the command line read the same settings, so a GPU server and
 the dashboard browsing its runs agree on where runs are. The engine enforces the
@@ -103,6 +107,28 @@ DEMO_WORKER_MEMORY_MB = 1536
 def worker_memory_mb() -> int | None:
     """GAN_WORKBENCH_WORKER_MEMORY_MB, else 1536 in demo mode and no limit otherwise."""
     return _int("GAN_WORKBENCH_WORKER_MEMORY_MB", DEMO_WORKER_MEMORY_MB if demo_mode() else None)
+
+
+# A public demo's disk (docs/DEPLOY.md "Disk"): visitors' runs are swept when a run
+# starts or resumes (gan_core.visitors.sweep_runs), the unchanged ones after a day and,
+# past this many MB for every visitor together, the longest-unchanged first: a visitor
+# who leaves never deletes their runs, and nothing else bounded a demo's disk.
+DEMO_RUNS_MB = 2048
+DEMO_KEEP_HOURS = 24
+
+
+def demo_runs_limits() -> tuple[int, float]:
+    """(bytes every visitor's runs may hold together, seconds a run is kept after it last
+    changed) on a demo server: GAN_WORKBENCH_DEMO_RUNS_MB and GAN_WORKBENCH_DEMO_KEEP_HOURS."""
+    return (_int("GAN_WORKBENCH_DEMO_RUNS_MB", DEMO_RUNS_MB) << 20,
+            _int("GAN_WORKBENCH_DEMO_KEEP_HOURS", DEMO_KEEP_HOURS) * 3600.0)
+
+
+def demo_keeping() -> str:
+    """How long a demo keeps a visitor's runs, as the pages say it after "kept"."""
+    max_bytes, keep_s = demo_runs_limits()
+    return (f"for {keep_s / 3600:g} hours after they last change (sooner, oldest first, once every visitor's runs "
+            f"together hold {max_bytes >> 20:,} MB)")
 
 
 def _int(name: str, default: int | None) -> int | None:

@@ -13,8 +13,9 @@ runs (plus the shipped demo checkpoints); a run without an owner (started from t
 command line, or before demo mode was on) belongs to no visitor. Outside demo mode
 (someone's own machine) everything is everyone's, as it always was.
 
-Uploads are removed once no longer used (``sweep_uploads``), because a public demo
-has little disk and strangers' files must not pile up.
+Uploads are removed once no longer used (``sweep_uploads``), and visitors' runs once
+they have not changed for a day or the demo's room for runs is full (``sweep_runs``),
+because a public demo has little disk and strangers' files must not pile up.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Iterable
 
-from .runs import RunInfo, atomic_write_json
+from .runs import ACTIVE, RunInfo, atomic_write_json, read_status
 from .untrusted import Unreadable, open_regular
 
 UPLOADS = "uploads"  # folder under the runs directory; list_runs ignores it (no config.json)
@@ -181,7 +183,80 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
     return removed
 
 
+# A sweep keeps visitors' runs within this share of the demo's room, so the run that
+# starts next has the rest (a demo run is far smaller than a tenth of the default 2 GB).
+RUNS_FILL = 0.9
+
+
+def _run_bytes(run_dir: Path) -> int:
+    """The bytes of the regular files under ``run_dir``, symbolic links not followed."""
+    total, todo = 0, [run_dir]
+    while todo:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for e in entries:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            todo.append(Path(e.path))
+                        elif e.is_file(follow_symlinks=False):
+                            total += e.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+def _last_change(run_dir: Path) -> float:
+    """When the run last changed: its status file is rewritten at every logged step."""
+    times = []
+    for path in (run_dir / "status.json", run_dir):
+        try:
+            times.append(os.lstat(path).st_mtime)
+        except OSError:
+            pass
+    return max(times, default=0.0)
+
+
+def sweep_runs(runs_dir: str | Path, max_bytes: int, keep_s: float, now: float | None = None,
+               keep: Path | None = None) -> tuple[list[Path], int]:
+    """On a demo server, remove visitors' runs nobody needs any more; returns (removed,
+    bytes the remaining visitors' runs hold). A run that is queued or training is never
+    removed, nor a run without an owner (the command line's, or the server owner's), nor
+    ``keep`` (the run being resumed).
+    First every visitor's run unchanged for ``keep_s`` seconds goes; then, while the
+    visitors' runs together hold more than ``RUNS_FILL`` of ``max_bytes``, the
+    longest-unchanged idle run goes, whoever made it. Called under ``jobs.slots``, so no
+    run starts or resumes meanwhile."""
+    root = Path(runs_dir)
+    now = time.time() if now is None else now
+    idle, held, removed = [], 0, []
+    try:
+        folders = [p for p in root.iterdir() if p.name != UPLOADS]
+    except OSError:
+        return [], 0
+    for run_dir in folders:
+        if run_dir.is_symlink() or not run_dir.is_dir() or run_owner(run_dir) is None:
+            continue
+        size = _run_bytes(run_dir)
+        if read_status(run_dir).get("state") in ACTIVE or (keep is not None and run_dir.name == Path(keep).name):
+            held += size
+        else:
+            idle.append((_last_change(run_dir), run_dir.name, run_dir, size))
+    idle.sort()
+    held += sum(size for *_, size in idle)
+    for changed, _, run_dir, size in idle:
+        if now - changed <= keep_s and held <= RUNS_FILL * max_bytes:
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if not run_dir.exists():
+            removed.append(run_dir)
+            held -= size
+    return removed, held
+
+
 __all__ = [
+    "sweep_runs", "RUNS_FILL",
     "UPLOADS", "OWNER_FILE", "UPLOAD_IDLE_S", "TEMP_STALE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
     "visible_runs", "uploads_dir", "referenced_uploads", "sweep_uploads",
 ]

@@ -19,7 +19,7 @@ from gan_core.errors import GanError
 from gan_core.form import BUILTIN, KEYS, SERVER, UPLOAD
 from gan_core.health import ENDED_CLEANLY, diagnose, exploded, shown_state
 from gan_core.recipes import RECIPES, describe
-from gan_core.settings import check_server_path
+from gan_core.settings import check_server_path, demo_keeping
 from gan_core.timefmt import duration
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
@@ -245,7 +245,8 @@ def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
     for section in ("training", "advanced"):
         put_defaults(section, defaults, kind, settings.max_steps)
     demo = (lambda: st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and "
-                               f"{settings.max_active_runs} at a time.")) if settings.demo else None
+                               f"{settings.max_active_runs} at a time, and kept {demo_keeping()}; download a run's "
+                               "zip (Runs page) to keep it.")) if settings.demo else None
 
     def augment_note() -> None:  # why augmentation is on, under its field (image data only)
         note = form.augment_note(st.session_state[KEYS.augment], data)

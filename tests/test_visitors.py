@@ -15,7 +15,8 @@ from PIL import Image
 from conftest import tiny
 from gan_core import catalog, jobs, runs, visitors
 from gan_core.recipes import resolve
-from gan_core.settings import load_settings
+from gan_core.errors import RunError
+from gan_core.settings import demo_keeping, load_settings
 from gan_core.uploads import save_upload, upload_path
 from gan_core.visitors import UPLOADS
 
@@ -169,3 +170,75 @@ def test_sweep_lets_idle_uploads_go_and_tidies_empty_folders(tmp_path):
     assert visitors.sweep_uploads(tmp_path, A, now=now + visitors.UPLOAD_IDLE_S + 5) == []
     assert not folder.exists()
     assert visitors.sweep_uploads(tmp_path / "nowhere", A) == []
+
+
+def _aged(run_dir, hours, state="stopped", nbytes=0):
+    """``run_dir`` left in ``state``, holding ``nbytes`` more, last changed ``hours`` ago."""
+    runs.write_status(run_dir, state=runs.RunState(state))
+    if nbytes:
+        (run_dir / "samples").mkdir(exist_ok=True)
+        (run_dir / "samples" / "big.png").write_bytes(b"\0" * nbytes)
+    t = time.time() - hours * 3600
+    for path in (run_dir / "status.json", run_dir):
+        os.utime(path, (t, t))
+    return run_dir
+
+
+def test_a_demo_sweeps_visitors_runs_a_day_unchanged_when_a_run_starts(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: None)
+    old_mine = _aged(make_run(tmp_path, A), 30)
+    old_theirs = _aged(make_run(tmp_path, B), 25, state="failed")
+    old_nobodys = _aged(make_run(tmp_path), 30)  # the command line's: never swept
+    young = _aged(make_run(tmp_path, B), 2)
+    training = _aged(make_run(tmp_path, B), 30, state="queued")  # waiting for its worker: never swept
+
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO", raising=False)
+    jobs.launch(tiny("gan", "ring-8"), tmp_path)  # not a demo: nothing is swept
+    assert old_mine.exists() and old_theirs.exists()
+
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    new = jobs.launch(tiny("gan", "ring-8"), tmp_path, owner=A)
+    assert not old_mine.exists() and not old_theirs.exists()
+    assert old_nobodys.exists() and young.exists() and training.exists() and new.exists()
+    assert demo_keeping().startswith("for 24 hours after they last change (sooner, oldest first, once every visitor's runs "
+                                     "together hold 2,048 MB)")
+
+
+def test_past_the_demo_room_the_longest_unchanged_go_first_and_runs_training_refuse_more(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: None)
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO_RUNS_MB", "1")
+    oldest, older, newest = (_aged(make_run(tmp_path, A if i else B), hours, nbytes=400_000)
+                             for i, hours in enumerate((3, 2, 1)))
+    jobs.launch(tiny("gan", "ring-8"), tmp_path, owner=A)  # 1.2 MB held by visitors' runs: the oldest goes
+    assert not oldest.exists() and older.exists() and newest.exists()
+    _, held = visitors.sweep_runs(tmp_path, 1 << 20, 24 * 3600)
+    assert held <= visitors.RUNS_FILL * (1 << 20)
+
+    _aged(make_run(tmp_path, B), 0, state="queued", nbytes=1_000_000)  # training, and filling the room alone
+    with pytest.raises(RunError, match=r"^This demo server's room for runs is full \(\d+ of 1 MB, held by runs still training\); try again"):
+        jobs.launch(tiny("gan", "ring-8"), tmp_path, owner=A)
+    assert not older.exists() and not newest.exists()  # every idle run went first
+
+
+def test_a_demo_never_sweeps_the_run_being_resumed(tmp_path, monkeypatch):
+    monkeypatch.setattr(jobs, "_spawn", lambda run_dir, active=0: None)
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    mine, other = _aged(make_run(tmp_path, A), 48), _aged(make_run(tmp_path, A), 48)
+    jobs.resume(mine)
+    assert mine.exists() and runs.read_status(mine)["state"] == "queued"
+    assert not other.exists()
+
+
+def test_a_sweep_does_not_follow_links_out_of_a_run_or_count_their_targets(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.bin").write_bytes(b"\0" * 500_000)
+    runs_dir = tmp_path / "runs"
+    run_dir = make_run(runs_dir, A)
+    (run_dir / "link").symlink_to(outside, target_is_directory=True)
+    (run_dir / "file-link").symlink_to(outside / "keep.bin")
+    _aged(run_dir, 30)
+    removed, held = visitors.sweep_runs(runs_dir, 1 << 30, 24 * 3600)
+    assert removed == [run_dir] and held == 0
+    assert (outside / "keep.bin").stat().st_size == 500_000

@@ -409,7 +409,8 @@ def test_demo_mode_caps_steps_and_says_so(env, monkeypatch):
     at = page().run()
     steps = at.number_input(key="train_steps")
     assert steps.value == 300
-    assert any("limited to 300 steps" in c.value for c in at.caption)
+    assert any("limited to 300 steps and 1 at a time, and kept for 24 hours after they last change" in c.value
+               and "download a run's zip (Runs page) to keep it" in c.value for c in at.caption)
     steps.set_value(301).run()  # what a browser sends: the box has no max, the page judges it
     assert at.button(key="train_start").disabled
     assert errors(at) == ["This server trains at most 300 steps per run, not 301; lower Steps."]
