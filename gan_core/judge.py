@@ -29,9 +29,11 @@ pieces (``budget.judge_image_peak``, ``budget.generator_peak``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,6 +67,12 @@ MIN_N, MAX_N = 10, 20_000  # generated samples scored: below 10 the figures mean
 # Generated images are made, read and dropped a chunk at a time: at most this many
 # bytes of them (float32) exist at once, whatever the size the checkpoint declares.
 CHUNK_BYTES = 64 * 1024 * 1024
+# One judge works at a time in a process. A dashboard server's visitors share its cores
+# and its memory, and each judge may hold up to the budget per request (training one on
+# a 256 px set is 16 to 20 s of CPU): a second visitor's scoring waits for the first,
+# at most this long, then says so.
+JUDGE_WAIT_S = 120.0
+_ONE_JUDGE = threading.Lock()
 IMAGINARY_TOLERANCE = 1e-3  # pytorch-fid's limit on the imaginary part of sqrtm's diagonal
 
 
@@ -335,7 +343,28 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
 
 
+@contextlib.contextmanager
+def _one_at_a_time(wait_s: float | None = None):
+    """Hold the process's one judge slot (``JUDGE_WAIT_S``), or refuse in one sentence."""
+    wait_s = JUDGE_WAIT_S if wait_s is None else wait_s
+    if not _ONE_JUDGE.acquire(timeout=wait_s):
+        raise DataError(f"Another checkpoint is being judged on this server (one at a time) and it has not finished within "
+                        f"{wait_s:.0f} s; try again in a minute.")
+    try:
+        yield
+    finally:
+        _ONE_JUDGE.release()
+
+
 def evaluate(gen: Generator, data_cfg: DataConfig, n: int = 1000, seed: int = 0, cache_dir: str | Path | None = None) -> Evaluation:
+    """Score a conditional generator against the real data of ``data_cfg``: see
+    ``_evaluate``. One judge works at a time in a process (``JUDGE_WAIT_S``): the
+    others wait for it, or are refused in one sentence past that."""
+    with _one_at_a_time():
+        return _evaluate(gen, data_cfg, n, seed, cache_dir)
+
+
+def _evaluate(gen: Generator, data_cfg: DataConfig, n: int, seed: int, cache_dir: str | Path | None) -> Evaluation:
     """Score a conditional generator against the real data of ``data_cfg`` (which the
     caller vouches for: see memorisation.comparison_data for data named by an upload).
     The data is rebuilt only at a size and colour it holds, within

@@ -317,3 +317,43 @@ def test_the_shipped_cgan_demo_varies_within_every_class_and_stays_quiet():
         assert diagnose(late, "cgan", "image", gen.config) == []
         late = [{**r, **({"diversity_within": ignoring["diversity_within"]} if "diversity" in r else {})} for r in late]
         assert [f.code for f in diagnose(late, "cgan", "image", gen.config)] == ["collapse_within"]
+
+
+def test_one_judge_works_at_a_time_and_a_long_wait_is_one_sentence(mnist_ckpt, tmp_path, monkeypatch):
+    """Visitors of one server share its cores and memory: a second scoring waits for the
+    first (never two judges at once), and past JUDGE_WAIT_S is refused in one sentence."""
+    import threading
+    import time
+
+    from gan_core import judge
+    from gan_core.errors import DataError
+
+    gen = inference.load_generator(mnist_ckpt)
+    inside, most, results = [0], [0], []
+    real_judge = judge._judge
+
+    def counting(*args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.3)  # long enough for the other thread to arrive while this one judges
+        try:
+            return real_judge(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(judge, "_judge", counting)
+    threads = [threading.Thread(target=lambda: results.append(judge.evaluate(gen, gen.config.data, n=100, cache_dir=tmp_path)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(results) == 2 and most[0] == 1
+
+    monkeypatch.setattr(judge, "JUDGE_WAIT_S", 1.0)
+    with judge._ONE_JUDGE:  # another visitor's judge, taking long
+        start = time.monotonic()
+        with pytest.raises(DataError, match=r"^Another checkpoint is being judged on this server \(one at a time\) and it "
+                                            r"has not finished within 1 s; try again in a minute\.$"):
+            judge.evaluate(gen, gen.config.data, n=100, cache_dir=tmp_path)
+        assert time.monotonic() - start < 10
