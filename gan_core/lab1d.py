@@ -429,7 +429,8 @@ class Lab1D:
         # V(G, D): the data term integrated against the exact p_data, the G term over G's samples.
         v_data = float((self.p_data * -F.softplus(-d_grid_logits).numpy()).sum() * self.dx)
         v_fake = float(-F.softplus(d_fake_logits).mean())
-        jsd = self._jsd(p_g, outside)
+        # NaN samples are no distribution: JSD is no number either (log 2 would read as "far off").
+        jsd = self._jsd(p_g, outside) if np.isfinite(fake_np).all() else float("nan")
         weight = np.where(has_mass, total, 0.0)
         gap = float(np.nansum(np.abs(d - d_star) * weight) / weight.sum())
         half_gap = float((np.abs(d - 0.5) * self.p_data).sum() / self.p_data.sum())
@@ -593,10 +594,16 @@ class Comparison:
 # ------------------------------------------------------------------------- captions
 
 
+def _diverged(snap: Snapshot) -> bool:
+    return not all(math.isfinite(snap.row[k]) for k in ("value", "jsd", "push", "d_fake"))
+
+
 def summary(snap: Snapshot) -> str:
     """The paper's quantities at ``snap`` in one line, and the share of G's samples the
     view leaves out once it is worth saying (over 1%): p_g is drawn from the rest."""
     row = snap.row
+    if _diverged(snap):
+        return "Diverged: G's samples or D's outputs are no longer numbers, so there are no figures to show; press Reset."
     line = (f"V(G, D) {row['value']:.3f} · C(G) {row['value_at_optimum']:.3f} · JSD {row['jsd']:.3f} · "
             f"mean |D − D*| {row['gap_to_optimum']:.3f} · E[D(x)] {row['d_real']:.2f} · E[D(G(z))] {row['d_fake']:.3f}")
     return line + (f" · {snap.g_outside:.0%} of G's samples lie beyond the view" if snap.g_outside > 0.01 else "")
@@ -605,7 +612,8 @@ def summary(snap: Snapshot) -> str:
 def pair_summary(snaps: dict[str, Snapshot]) -> str:
     """Per G loss of a comparison, the figures that tell the losses apart: the push G's
     samples get, how surely D rejects them, and how far p_g still is from p_data."""
-    return " · ".join(f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
+    return " · ".join(f"{name}: diverged, no figures (press Reset)" if _diverged(s) else
+                      f"{name}: push {s.row['push']:.2g}, E[D(G(z))] {s.row['d_fake']:.4f}, JSD {s.row['jsd']:.3f}"
                       for name, s in snaps.items())
 
 

@@ -276,3 +276,19 @@ def test_the_captions_say_the_papers_quantities_and_what_tells_the_losses_apart(
     text = pair_summary(pair.snapshots())
     assert [part.split(":")[0] for part in text.split(" · ")] == ["minimax", "non-saturating"]
     assert all(re.fullmatch(r"\S+: push \S+, E\[D\(G\(z\)\)\] [\d.]+, JSD [\d.]+", part) for part in text.split(" · "))
+
+
+def test_a_diverged_side_shows_no_figures_rather_than_a_jsd_of_log_2():
+    """NaN samples made the JSD log 2 (0.693), shown beside NaN figures as if G were merely far off."""
+    pair = Comparison.start(Target(), LabSettings(optimizer="sgd", lr_d=0.05, lr_g=0.01), head_start=20)
+    minimax, other = pair.labs["minimax"], pair.labs["non-saturating"]
+    with torch.no_grad():
+        for p in minimax.G.parameters():
+            p.fill_(float("nan"))
+    snaps = pair.snapshots()
+    assert math.isnan(snaps["minimax"].row["jsd"])
+    text = pair_summary(snaps)
+    assert text.startswith("minimax: diverged, no figures (press Reset) · non-saturating: ")
+    assert re.search(r"non-saturating: push \S+, E\[D\(G\(z\)\)\] \d\.\d{4}, JSD \d\.\d{3}$", text), text
+    assert summary(snaps["minimax"]).startswith("Diverged: ") and "nan" not in summary(snaps["minimax"])
+    assert math.isfinite(other.snapshot().row["jsd"])
