@@ -127,8 +127,7 @@ def demo_runs_limits() -> tuple[int, float]:
 def demo_keeping() -> str:
     """How long a demo keeps a visitor's runs, as the pages say it after "kept"."""
     max_bytes, keep_s = demo_runs_limits()
-    return (f"for {keep_s / 3600:g} hours after they last change (sooner, oldest first, once every visitor's runs "
-            f"together hold {max_bytes >> 20:,} MB)")
+    return f"for {keep_s / 3600:g} hours after they last change (sooner, oldest first, when the demo's {max_bytes >> 20:,} MB for runs fill)"
 
 
 def _int(name: str, default: int | None) -> int | None:

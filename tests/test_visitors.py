@@ -200,8 +200,7 @@ def test_a_demo_sweeps_visitors_runs_a_day_unchanged_when_a_run_starts(tmp_path,
     new = jobs.launch(tiny("gan", "ring-8"), tmp_path, owner=A)
     assert not old_mine.exists() and not old_theirs.exists()
     assert old_nobodys.exists() and young.exists() and training.exists() and new.exists()
-    assert demo_keeping().startswith("for 24 hours after they last change (sooner, oldest first, once every visitor's runs "
-                                     "together hold 2,048 MB)")
+    assert demo_keeping() == "for 24 hours after they last change (sooner, oldest first, when the demo's 2,048 MB for runs fill)"
 
 
 def test_past_the_demo_room_the_longest_unchanged_go_first_and_runs_training_refuse_more(tmp_path, monkeypatch):
