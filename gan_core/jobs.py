@@ -88,14 +88,12 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
 def _make_room(runs_dir: Path, resuming: Path | None = None) -> None:
     """On a demo server, before a run starts or resumes (under ``slots``): sweep visitors'
     runs that are a day unchanged or past the demo's room (``visitors.sweep_runs``; never
-    the run ``resuming``), and refuse in one sentence when the runs still training fill it."""
+    the run ``resuming``), which refuses in one sentence, removing nothing, when the runs
+    that must stay fill it."""
     if not demo_mode():
         return
     max_bytes, keep_s = demo_runs_limits()
-    _, held = visitors.sweep_runs(runs_dir, max_bytes, keep_s, keep=resuming)
-    if held > visitors.RUNS_FILL * max_bytes:
-        raise RunError(f"This demo server's room for runs is full ({held / 2**20:,.0f} of {max_bytes / 2**20:,.0f} MB, "
-                       "held by runs still training); try again when one of them has finished.")
+    visitors.sweep_runs(runs_dir, max_bytes, keep_s, keep=resuming)
 
 
 def check_steps(cfgs: Sequence[Config], what: str | None = None) -> None:
@@ -267,6 +265,8 @@ def stop(run_dir: str | Path) -> None:
 
 
 def _check_resumable(run_dir: Path) -> None:
+    if not (run_dir / "config.json").is_file():  # deleted, or swept on a demo while this waited for the lock
+        raise RunError(f"Run {run_dir.name} no longer exists (deleted, or removed on a demo to make room); start a new run.")
     status = read_status(run_dir)
     state = status.get("state")
     if state == RunState.UNREADABLE:
@@ -308,7 +308,9 @@ def resume(run_dir: str | Path, max_active: int | None = None) -> None:
         _refuse_if_full(active, max_active)
         _make_room(run_dir.parent, resuming=run_dir)
         (run_dir / "STOP").unlink(missing_ok=True)
-        write_status(run_dir, state=RunState.QUEUED, error=None, message=None)
+        # The old worker's identity goes with it: kept, it would read "interrupted" (its pid
+        # is dead) until the new worker is recorded, to the slot count and to a sweep alike.
+        write_status(run_dir, state=RunState.QUEUED, error=None, message=None, pid=None, pid_start=None, host=None, boot_id=None)
     _spawn(run_dir, active)
 
 

@@ -343,6 +343,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2 * covmean))
 
 
+def busy() -> bool:
+    """Whether a judge is working in this process now (a new scoring would wait for it)."""
+    return _ONE_JUDGE.locked()
+
+
 @contextlib.contextmanager
 def _one_at_a_time(wait_s: float | None = None):
     """Hold the process's one judge slot (``JUDGE_WAIT_S``), or refuse in one sentence."""
@@ -440,5 +445,5 @@ def _evaluate(gen: Generator, data_cfg: DataConfig, n: int, seed: int, cache_dir
     return Evaluation(judge.kind, accuracy, judge.real_accuracy, frechet, floor, n, per, judge.note)
 
 
-__all__ = ["Evaluation", "Judge", "attribute_accuracy", "evaluate", "frechet_distance", "load_judge", "condition_vector", "MIN_N", "MAX_N",
+__all__ = ["busy", "JUDGE_WAIT_S", "Evaluation", "Judge", "attribute_accuracy", "evaluate", "frechet_distance", "load_judge", "condition_vector", "MIN_N", "MAX_N",
            "CHUNK_BYTES", "BATCH", "READ", "STEP_BYTES"]

@@ -429,8 +429,11 @@ class Lab1D:
         # V(G, D): the data term integrated against the exact p_data, the G term over G's samples.
         v_data = float((self.p_data * -F.softplus(-d_grid_logits).numpy()).sum() * self.dx)
         v_fake = float(-F.softplus(d_fake_logits).mean())
-        # NaN samples are no distribution: JSD is no number either (log 2 would read as "far off").
-        jsd = self._jsd(p_g, outside) if np.isfinite(fake_np).all() else float("nan")
+        # NaN samples are no distribution and NaN outputs no discriminator: the figures that
+        # compare them are no numbers either (log 2 would read as "far off", and a gap of 0,
+        # nansum's over nothing, as "D reached D*").
+        finite = bool(np.isfinite(fake_np).all() and torch.isfinite(d_grid_logits).all())
+        jsd = self._jsd(p_g, outside) if finite else float("nan")
         weight = np.where(has_mass, total, 0.0)
         gap = float(np.nansum(np.abs(d - d_star) * weight) / weight.sum())
         half_gap = float((np.abs(d - 0.5) * self.p_data).sum() / self.p_data.sum())
@@ -439,9 +442,9 @@ class Lab1D:
             "value": v_data + v_fake,  # V(G, D)
             "value_at_optimum": -LOG4 + 2 * jsd,  # C(G) = max_D V(G, D)
             "jsd": jsd,
-            "gap_to_optimum": gap,  # mean |D - D*| where p_data or p_g has mass
-            "distance_from_half": half_gap,  # mean |D - 1/2| over p_data
-            "d_real": float((d * self.p_data).sum() / self.p_data.sum()),  # E_data[D(x)]
+            "gap_to_optimum": gap if finite else float("nan"),  # mean |D - D*| where p_data or p_g has mass
+            "distance_from_half": half_gap if finite else float("nan"),  # mean |D - 1/2| over p_data
+            "d_real": float((d * self.p_data).sum() / self.p_data.sum()) if finite else float("nan"),  # E_data[D(x)]
             "d_fake": float(torch.sigmoid(d_fake_logits).mean()),  # E_z[D(G(z))]
             "g_mean": float(fake_np.mean()), "g_sd": float(fake_np.std()),  # where G's samples are
             "g_grad_norm": self.g_grad_norm,

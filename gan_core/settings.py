@@ -47,6 +47,8 @@ class Settings:
     max_active_runs: int
     max_steps: int | None
     memory_budget_mb: int = 2048  # DEFAULT_MEMORY_BUDGET_MB; a field with a default, so Settings(...) built by hand still works
+    demo_runs_bytes: int = 2048 << 20  # DEMO_RUNS_MB: what every visitor's runs may hold together on a demo
+    demo_keep_s: float = 24 * 3600.0  # DEMO_KEEP_HOURS: how long a visitor's run is kept after it last changed
 
 
 # Per-request memory (GAN_WORKBENCH_MEMORY_BUDGET, MB). The demo's figure fits Community
@@ -124,10 +126,10 @@ def demo_runs_limits() -> tuple[int, float]:
             _int("GAN_WORKBENCH_DEMO_KEEP_HOURS", DEMO_KEEP_HOURS) * 3600.0)
 
 
-def demo_keeping() -> str:
+def demo_keeping(settings: "Settings") -> str:
     """How long a demo keeps a visitor's runs, as the pages say it after "kept"."""
-    max_bytes, keep_s = demo_runs_limits()
-    return f"for {keep_s / 3600:g} hours after they last change (sooner, oldest first, when the demo's {max_bytes >> 20:,} MB for runs fill)"
+    return (f"for {settings.demo_keep_s / 3600:g} hours after they last change (sooner, oldest first, when the demo's "
+            f"{settings.demo_runs_bytes >> 20:,} MB for runs are nearly full)")
 
 
 def _int(name: str, default: int | None) -> int | None:
@@ -153,6 +155,8 @@ def load_settings() -> Settings:
         max_active_runs=_int("GAN_WORKBENCH_MAX_RUNS", 1 if demo else 2),
         max_steps=_int("GAN_WORKBENCH_MAX_STEPS", 300 if demo else None),
         memory_budget_mb=memory_budget_mb(),
+        # Read here, so a bad value is the dashboard's one sentence (settings_or_stop), not a caption's traceback.
+        **dict(zip(("demo_runs_bytes", "demo_keep_s"), demo_runs_limits())) if demo else {},
     )
 
 

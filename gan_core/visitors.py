@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from .errors import RunError
 from .runs import ACTIVE, RunInfo, atomic_write_json, read_status
 from .untrusted import Unreadable, open_regular
 
@@ -184,8 +185,12 @@ def sweep_uploads(runs_dir: str | Path, owner: str | None, keep: Iterable[str | 
 
 
 # A sweep keeps visitors' runs within this share of the demo's room, so the run that
-# starts next has the rest (a demo run is far smaller than a tenth of the default 2 GB).
+# starts next has the rest (a default demo run is 8.6 MB, far below a tenth of 2 GB).
 RUNS_FILL = 0.9
+# And at most this many visitors' runs, whatever their size: Start then Stop leaves a run
+# of a few KB, and a script doing that all day left 20,000 runs that every later sweep
+# walked under the slots lock (2.2 s each). The sweep walks about this many at most.
+MAX_DEMO_RUNS = 1000
 
 
 def _run_bytes(run_dir: Path) -> int:
@@ -218,45 +223,61 @@ def _last_change(run_dir: Path) -> float:
     return max(times, default=0.0)
 
 
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
+
+
+def _visitor_run(path: Path) -> bool:
+    """A run folder a demo visitor started: a real folder with a config and an owner."""
+    return (not path.name.startswith(".") and path.name != UPLOADS and not path.is_symlink() and path.is_dir()
+            and (path / "config.json").is_file() and run_owner(path) is not None)
+
+
 def sweep_runs(runs_dir: str | Path, max_bytes: int, keep_s: float, now: float | None = None,
-               keep: Path | None = None) -> tuple[list[Path], int]:
-    """On a demo server, remove visitors' runs nobody needs any more; returns (removed,
-    bytes the remaining visitors' runs hold). A run that is queued or training is never
-    removed, nor a run without an owner (the command line's, or the server owner's), nor
-    ``keep`` (the run being resumed).
-    First every visitor's run unchanged for ``keep_s`` seconds goes; then, while the
-    visitors' runs together hold more than ``RUNS_FILL`` of ``max_bytes``, the
-    longest-unchanged idle run goes, whoever made it. Called under ``jobs.slots``, so no
-    run starts or resumes meanwhile."""
+               keep: Path | None = None) -> list[Path]:
+    """On a demo server, remove visitors' runs nobody needs any more, and return them.
+
+    Never removed: a run that is queued or training, ``keep`` (the run being resumed),
+    and a run without an owner (the command line's, or the server owner's). First every
+    visitor's run unchanged for ``keep_s`` seconds goes; then, while the visitors' runs
+    together hold more than ``RUNS_FILL`` of ``max_bytes`` or number more than
+    ``MAX_DEMO_RUNS`` - 1, the longest-unchanged idle run goes, whoever made it. When
+    the runs that must stay fill that room alone, nothing is removed and the start is
+    refused in one sentence. Called under ``jobs.slots``, so no run starts or resumes
+    meanwhile."""
     root = Path(runs_dir)
     now = time.time() if now is None else now
-    idle, held, removed = [], 0, []
+    room = int(RUNS_FILL * max_bytes)
+    staying, idle = 0, []
     try:
-        folders = [p for p in root.iterdir() if p.name != UPLOADS]
+        folders = [p for p in root.iterdir() if _visitor_run(p)]
     except OSError:
-        return [], 0
+        return []
     for run_dir in folders:
-        if run_dir.is_symlink() or not run_dir.is_dir() or run_owner(run_dir) is None:
-            continue
         size = _run_bytes(run_dir)
         if read_status(run_dir).get("state") in ACTIVE or (keep is not None and run_dir.name == Path(keep).name):
-            held += size
+            staying += size
         else:
             idle.append((_last_change(run_dir), run_dir.name, run_dir, size))
+    if staying > room:
+        also = " and the run you are resuming" if keep is not None else ""
+        raise RunError(f"The runs queued or training on this demo server{also} hold {_mb(staying)}, more than the "
+                       f"{_mb(room)} it keeps for runs; try again when one of them has finished.")
     idle.sort()
-    held += sum(size for *_, size in idle)
+    held, count, removed = staying + sum(size for *_, size in idle), len(folders), []
     for changed, _, run_dir, size in idle:
-        if now - changed <= keep_s and held <= RUNS_FILL * max_bytes:
+        if now - changed <= keep_s and held <= room and count < MAX_DEMO_RUNS:
             continue
         shutil.rmtree(run_dir, ignore_errors=True)
         if not run_dir.exists():
             removed.append(run_dir)
             held -= size
-    return removed, held
+            count -= 1
+    return removed
 
 
 __all__ = [
-    "sweep_runs", "RUNS_FILL",
+    "sweep_runs", "RUNS_FILL", "MAX_DEMO_RUNS",
     "UPLOADS", "OWNER_FILE", "UPLOAD_IDLE_S", "TEMP_STALE_S", "owner_id", "check_owner", "write_owner", "run_owner", "may_act",
     "visible_runs", "uploads_dir", "referenced_uploads", "sweep_uploads",
 ]

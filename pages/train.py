@@ -245,7 +245,7 @@ def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
     for section in ("training", "advanced"):
         put_defaults(section, defaults, kind, settings.max_steps)
     demo = (lambda: st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and "
-                               f"{settings.max_active_runs} at a time, and kept {demo_keeping()}; download a run's "
+                               f"{settings.max_active_runs} at a time, and kept {demo_keeping(settings)}; download a run's "
                                "zip (Runs page) to keep it.")) if settings.demo else None
 
     def augment_note() -> None:  # why augmentation is on, under its field (image data only)

@@ -292,3 +292,13 @@ def test_a_diverged_side_shows_no_figures_rather_than_a_jsd_of_log_2():
     assert re.search(r"non-saturating: push \S+, E\[D\(G\(z\)\)\] \d\.\d{4}, JSD \d\.\d{3}$", text), text
     assert summary(snaps["minimax"]).startswith("Diverged: ") and "nan" not in summary(snaps["minimax"])
     assert math.isfinite(other.snapshot().row["jsd"])
+    row = snaps["minimax"].row
+    assert all(math.isnan(row[k]) for k in ("gap_to_optimum", "distance_from_half", "d_real")), row
+
+    lab = Lab1D()  # D diverged, G still finite: a gap of 0 would read as "D reached D*"
+    with torch.no_grad():
+        for p in lab.D.parameters():
+            p.fill_(float("nan"))
+    row = lab.snapshot().row
+    assert all(math.isnan(row[k]) for k in ("jsd", "gap_to_optimum", "distance_from_half", "d_real")), row
+    assert summary(lab.snapshot()).startswith("Diverged: ")

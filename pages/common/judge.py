@@ -136,7 +136,12 @@ def judge_section(entry, cfg, settings, key: str) -> None:
                           f"and reads {JUDGE_SAMPLES:,} generated samples."):
         return
     try:
-        with st.spinner(f"Judging {JUDGE_SAMPLES:,} samples…"):
+        from gan_core import judge
+
+        waiting = ("Another checkpoint is being judged on this server (one at a time); yours follows, within "
+                   f"{judge.JUDGE_WAIT_S / 60:.0f} minutes…"
+                   if judge.busy() else f"Judging {JUDGE_SAMPLES:,} samples…")
+        with st.spinner(waiting):
             fig = _judge(str(entry.path), entry.mtime, data_cfg, repr(data_cfg), str(Path(settings.runs_dir) / "judges"))
     except GanError as e:
         st.warning(plain(str(e)))

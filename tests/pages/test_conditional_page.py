@@ -108,6 +108,25 @@ def test_the_judge_scores_the_chosen_checkpoint(env, trained):
     assert any(c.value.startswith("The 98.5% given for this model elsewhere is read by a plain SVM") for c in at.caption)
 
 
+def test_a_visitor_waiting_for_another_judge_too_long_gets_one_sentence_then_a_score(env, trained, monkeypatch):
+    """One judge works at a time in the server (gan_core.judge.JUDGE_WAIT_S): past the wait
+    the page says so in one sentence, and once the other judge is done the score comes."""
+    from gan_core import judge
+
+    shutil.copy(trained["digits"], env / "cgan-mnist.safetensors")
+    monkeypatch.setattr(judge, "JUDGE_WAIT_S", 1.0)
+    at = page()
+    with judge._ONE_JUDGE:  # another visitor's judge, working
+        assert judge.busy()
+        at.toggle(key="cond_judge").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning] == ["Another checkpoint is being judged on this server (one at a time) and it has "
+                                             "not finished within 1 s; try again in a minute."]
+    assert not judge.busy()
+    at.run()  # the refusal was not cached: the next redraw judges
+    assert not at.warning and [m.label for m in at.metric] == ["Judged as requested", "Fréchet distance to real images"]
+
+
 def judged_figures(frechet: float, floor: float):
     from pages.common.judge import show_judge
 
