@@ -101,15 +101,17 @@ def test_a_live_worker_is_running(tmp_path):
                          ids=["another-start-time", "before-a-reboot"])
 def test_a_pid_now_owned_by_another_process_is_not_the_worker(tmp_path, monkeypatch, identity):
     # This test process stands in for the unrelated process that got the dead worker's pid.
-    run_dir = running(tmp_path, **identity)
-    assert runs.read_status(run_dir)["state"] == "interrupted"
+    run_dir, other = running(tmp_path, **identity), running(tmp_path, **identity)
+    assert runs.read_status(run_dir)["state"] == runs.read_status(other)["state"] == "interrupted"
     assert jobs.active_runs(tmp_path) == []  # it no longer blocks the run limit...
     spawned = []
     monkeypatch.setattr(jobs, "_spawn", lambda d, active=0: spawned.append(d))
     jobs.resume(run_dir, max_active=1)  # ...nor Resume
     assert spawned == [run_dir]
-    export.delete_run(run_dir)  # ...nor Delete
-    assert not run_dir.exists()
+    # The stale identity is dropped with "queued" (the new worker's is recorded when it starts).
+    assert runs.read_status(run_dir)["state"] == "queued" and runs.read_status(run_dir).get("pid") is None
+    export.delete_run(other)  # ...nor Delete
+    assert not other.exists()
 
 
 def test_without_proc_the_pid_alone_decides(tmp_path, monkeypatch):
