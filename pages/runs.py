@@ -19,6 +19,7 @@ from gan_core.errors import GanError
 from gan_core.data import list_sources
 from gan_core.timefmt import duration, when
 from gan_core.health import HISTORY, TAIL_BYTES, Finding, ShownState, diagnose, judged, shown_state, verdict
+from gan_core.settings import demo_keeping
 from pages.common.comparisons import comparison_section
 from pages.common.curves import curves_section, run_config, short_name
 from pages.common.judge import condition_rows_note, is_conditional, judge_section
@@ -309,6 +310,8 @@ if not all_runs:
 any_active = any(r.active for r in all_runs)
 st.session_state[Runs.SIGNATURE] = tuple((r.id, r.state) for r in all_runs)
 st.subheader("All runs")
+if settings.demo:
+    st.caption(f":material/schedule: On this public demo your runs are kept {demo_keeping(settings)}; a run's **Zip** keeps it for good.")
 st.fragment(runs_table, run_every=3 if any_active else 10)(settings)
 
 by_id = {r.id: r for r in all_runs}

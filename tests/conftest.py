@@ -92,3 +92,20 @@ def isolated_repo(tmp_path: Path, monkeypatch) -> Path:
     for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
         monkeypatch.delenv(name, raising=False)
     return repo / "checkpoints"
+
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+
+@pytest.fixture(autouse=True)
+def quick_timing_on_pages(request, monkeypatch):
+    """Page tests (tests/pages, AppTest) get a fixed step time for the Train page's
+    duration estimate. The real one times a few steps in a worker process (3 to 5 s a
+    config, and a test that changes the recipe times several): it is tested in
+    tests/test_estimate.py, and through the page by the browser tests, which run real
+    servers. A page test that needs other timings sets its own."""
+    if PAGES not in Path(request.node.path).parents:
+        return
+    from gan_core import estimate
+
+    monkeypatch.setattr(estimate, "time_per_step", lambda cfg: (0.05, "timed just now on this machine"))
