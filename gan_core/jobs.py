@@ -34,7 +34,7 @@ from .errors import GanError, RunError
 from .recipes import as_trained, resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
-from .settings import demo_mode, demo_runs_limits, load_settings, worker_memory_mb
+from .settings import load_settings, worker_memory_mb
 
 SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a run directory)
 
@@ -90,10 +90,9 @@ def _make_room(runs_dir: Path, resuming: Path | None = None) -> None:
     runs that are a day unchanged or past the demo's room (``visitors.sweep_runs``; never
     the run ``resuming``), which refuses in one sentence, removing nothing, when the runs
     that must stay fill it."""
-    if not demo_mode():
-        return
-    max_bytes, keep_s = demo_runs_limits()
-    visitors.sweep_runs(runs_dir, max_bytes, keep_s, keep=resuming)
+    settings = load_settings()
+    if settings.demo:
+        visitors.sweep_runs(runs_dir, settings.demo_runs_bytes, settings.demo_keep_s, keep=resuming)
 
 
 def check_steps(cfgs: Sequence[Config], what: str | None = None) -> None:

@@ -111,10 +111,11 @@ def worker_memory_mb() -> int | None:
     return _int("GAN_WORKBENCH_WORKER_MEMORY_MB", DEMO_WORKER_MEMORY_MB if demo_mode() else None)
 
 
-# A public demo's disk (docs/DEPLOY.md "Disk"): visitors' runs are swept when a run
-# starts or resumes (gan_core.visitors.sweep_runs), the unchanged ones after a day and,
-# past this many MB for every visitor together, the longest-unchanged first: a visitor
-# who leaves never deletes their runs, and nothing else bounded a demo's disk.
+# A public demo's disk (docs/RELIABILITY.md, "Disk: a demo's runs are swept"): visitors'
+# runs are swept when a run starts or resumes (gan_core.visitors.sweep_runs), the
+# unchanged ones after a day and, past 90% of this many MB (or 1,000 runs) for every
+# visitor together, the longest-unchanged first: a visitor who leaves never deletes
+# their runs, and nothing else bounded a demo's disk.
 DEMO_RUNS_MB = 2048
 DEMO_KEEP_HOURS = 24
 
