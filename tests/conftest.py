@@ -110,14 +110,3 @@ def quick_timing_on_pages(request, monkeypatch):
 
     monkeypatch.setattr(estimate, "time_per_step", lambda cfg: (0.05, "timed just now on this machine"))
 
-
-# The files that take a minute or more, handed out first: pytest-xdist gives each worker
-# whole files in collection order (--dist loadfile), and one of these started last kept
-# one worker busy for a minute and a half after the other had finished (8 min 03 s in all).
-LONG_FIRST = ("tests/e2e/test_server_restart.py", "tests/test_distributed.py", "tests/e2e/test_demo_browser.py",
-              "tests/test_lab2d.py", "tests/e2e/test_browser.py", "tests/e2e/test_pix2pix_browser.py", "tests/e2e/test_lab_browser.py")
-
-
-def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
