@@ -19,6 +19,7 @@ class Preset:
     label: str  # the button
     what: str  # what to watch for, shown once the form is filled
     config: Config
+    early: str = ""  # what a run stopped after its first few hundred steps shows (a demo's cap)
 
 
 PRESETS: dict[str, Preset] = {p.key: p for p in (
@@ -27,14 +28,27 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
         "The original GAN on 8 small Gaussian blobs on a circle. The generated points start as one blur in the middle, "
         "then stretch out and split until they sit on the blobs; a blob no point reaches is a mode the generator dropped.",
         Config(recipe="gan").replace(**{"data.name": "ring-8", "train.steps": 2000}),
+        "a loose cloud of points that has not yet split onto the blobs",
     ),
     Preset(
         "digits", "Handwritten digits",
         "The original GAN's MLPs (as in the Keras article) on 5,000 MNIST digits, 28 × 28 grey. The grid turns from "
         "grey noise into blurred strokes, then into digits; a row of near-identical digits is mode collapse.",
         Config(recipe="gan").replace(**{"data.name": "mnist-5k", "data.image_size": 28, "train.steps": 1500}),
+        "noisy grey blobs, before any stroke or digit",
     ),
 )}
+
+
+def capped_note(key: str, max_steps: int | None) -> str | None:
+    """What a server that stops runs at ``max_steps`` (a demo) lets the preset show, in
+    one sentence, when that is fewer steps than the preset needs; else None."""
+    preset = PRESETS[key]
+    steps = preset.config.train.steps
+    if max_steps is None or steps <= max_steps:
+        return None
+    return (f"This demo stops runs at {max_steps:,} of the {steps:,} steps this needs, so expect {preset.early}; "
+            f"on your own machine `{command(key)}` trains it in full.")
 
 
 def command(key: str) -> str:
@@ -42,4 +56,4 @@ def command(key: str) -> str:
     return command_line(PRESETS[key].config)
 
 
-__all__ = ["Preset", "PRESETS", "command"]
+__all__ = ["Preset", "PRESETS", "command", "capped_note"]

@@ -59,7 +59,9 @@ def presets_section(settings) -> None:
     shown = presets.PRESETS.get(st.session_state.get(Train.PRESET_NOTE))
     if shown is not None and (st.session_state.get(KEYS.recipe), st.session_state.get(KEYS.data)) == (
             shown.config.recipe, shown.config.data.name):  # still the preset's run, not since changed by hand
-        st.caption(f"{shown.what} Press Start training below; the expected duration is shown above it.")
+        capped = presets.capped_note(shown.key, settings.max_steps)
+        st.caption(f"{shown.what} Press Start training below; the expected duration is shown above it."
+                   + (f" {capped}" if capped else ""))
     else:
         st.caption("Each fills the form below with a short run; nothing starts until you press Start training.")
 

@@ -171,6 +171,14 @@ def test_in_a_public_demo_a_preset_keeps_to_the_servers_step_limit(env, timed, m
     assert at.number_input(key="train_steps").value == 300
     assert not at.button(key="train_start").disabled
     assert "**about 3 min**" in duration_before_start(at)  # 300 x 0.5 s + 5 s = 155 s
+    # What 300 of the preset's 2,000 steps show, said beside what the full run shows (a newcomer saw a cloud, not a ring).
+    assert any(c.value.endswith("This demo stops runs at 300 of the 2,000 steps this needs, so expect a loose cloud of points "
+                                "that has not yet split onto the blobs; on your own machine `python -m gan_core train "
+                                "--recipe gan --data ring-8 --steps 2000` trains it in full.") for c in at.caption)
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO")
+    at = AppTest.from_file(TRAIN, default_timeout=90).run()
+    at.button(key="train_preset_ring").click().run()
+    assert not any("This demo stops runs" in c.value for c in at.caption)  # the full run: nothing to warn of
 
 
 def fabricated_past_run(runs_dir: Path, cfg, seconds_per_step: float) -> Path:
