@@ -68,6 +68,9 @@ def comparison_section(settings) -> None:
             found = expected(kind, experiments.base_config(kind, data, steps, seed), settings, side_by_side)
             took = found[0] if isinstance(found, tuple) else "duration unknown"
             what = "Quick" if size == QUICK else "Full, the article's length" if kind == "optimizers" else "Full"
+            wanted = c.quick_steps if size == QUICK else c.steps
+            if steps < wanted:  # a server's cap (a demo's 300 steps): say so, or both read the same
+                return f"{what}: {wanted:,} steps per run, capped at {steps:,} on this server, {took}"
             return f"{what}: {steps:,} steps per run, {took}"
 
         st.radio("Length", [QUICK, FULL], key=Runs.CMP_SIZE, format_func=size_label, on_change=_size_chosen, args=(max_steps,),

@@ -41,6 +41,16 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
+def test_on_a_demo_both_sizes_say_the_server_caps_them(env, monkeypatch):
+    """A newcomer on a demo read "Quick: 300 steps" and "Full, the article's length: 300 steps" (helper-27)."""
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs capped at 300 steps
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.radio(key="cmp_kind").set_value("optimizers").run()
+    quick, full = at.radio(key="cmp_size").options
+    assert quick.startswith("Quick: 1,000 steps per run, capped at 300 on this server, ")
+    assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 300 on this server, ")
+
+
 @pytest.mark.parametrize("kind, quick, full", [
     # 3 queued runs of 1,000 x 0.1 s + 5 s; of 5,000 steps
     ("optimizers", "Quick: 1,000 steps per run, about 5 min", "Full, the article's length: 5,000 steps per run, about 25 min"),
