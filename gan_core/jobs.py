@@ -78,10 +78,11 @@ def slots(runs_dir: str | Path) -> Iterator[int]:
 def _refuse_if_full(active: int, max_active: int | None, what: str | None = None) -> None:
     if max_active is None or active < max_active:
         return
+    runs_are = "1 run is" if active == 1 else f"{active} runs are"
     if what is None:
-        raise RunError(f"{active} run(s) are already training or queued and the limit is {max_active}; wait for one to "
+        raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; wait for one to "
                        "finish, or stop one of your own.")
-    raise RunError(f"The {what} needs one free training slot, but {active} run(s) are already training and the limit is "
+    raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
                    f"{max_active}; stop one or wait for it to finish.")
 
 

@@ -213,7 +213,8 @@ def show_neighbours(entry: catalog.CheckpointEntry, face: np.ndarray) -> None:
 def show_interpolation(entry: catalog.CheckpointEntry, n: int, truncation: float, hw: tuple[int, int]) -> None:
     st.subheader("Interpolate between two samples")
     st.caption("Walks the noise on a great circle (slerp) from one sample to another, which may come from different seeds. "
-               "Smooth changes mean the generator learned a continuous face space rather than a list of pictures.")
+               f"Smooth changes mean the generator learned a continuous space of {what_it_shows(entry)} rather than a list of "
+               "pictures.")
     for end, default_pick in (("a", 1), ("b", min(2, n))):
         st.session_state.setdefault(Gallery.interp_seed(end), int(st.session_state.get(Gallery.SEED, 0)))
         st.session_state.setdefault(Gallery.interp_pick(end), default_pick)

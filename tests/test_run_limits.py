@@ -126,7 +126,7 @@ def test_a_comparison_with_no_free_slot_creates_nothing(tmp_path, no_workers):
     runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path)  # a queued run holds the only slot
     with pytest.raises(RunError) as e:
         experiments.loss_comparison(experiments.base_config("losses", steps=50), tmp_path, max_active=1)
-    assert one_sentence(e).startswith("The G-loss comparison needs one free training slot, but 1 run(s)")
+    assert one_sentence(e).startswith("The G-loss comparison needs one free training slot, but 1 run is")
     assert len(runs.list_runs(tmp_path)) == 1 and no_workers == []
 
 
@@ -181,7 +181,7 @@ def test_three_simultaneous_launches_from_separate_processes_start_exactly_one(t
     assert sorted(kind for kind, _ in outcomes) == ["refused", "refused", "started"]
     for kind, text in outcomes:
         if kind == "refused":
-            assert text == ("1 run(s) are already training or queued and the limit is 1; wait for one to finish, "
+            assert text == ("1 run is already training or queued and the limit is 1; wait for one to finish, "
                             "or stop one of your own.")
     assert [r.state for r in runs.list_runs(runs_dir)] == ["queued"]  # the lock file beside it is not a run
     assert (runs_dir / jobs.SLOTS_LOCK).is_file()

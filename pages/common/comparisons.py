@@ -84,7 +84,8 @@ def comparison_section(settings) -> None:
         if side_by_side:
             st.caption(f"The {n} runs train side by side. Select them below to watch their curves overlaid.")
         elif free > 0:
-            st.caption(f"This server trains at most {settings.max_active_runs} run(s) at a time, so the {n} runs are "
+            at_most = "one run" if settings.max_active_runs == 1 else f"{settings.max_active_runs} runs"
+            st.caption(f"This server trains at most {at_most} at a time, so the {n} runs are "
                        "queued and train one after another in a single background worker.")
         comparison_duration(kind, base, settings, side_by_side)
         if st.button("Run the comparison", type="primary", icon=":material/play_arrow:", key=Runs.CMP_GO):

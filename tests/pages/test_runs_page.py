@@ -230,12 +230,12 @@ def test_comparison_refused_shows_one_sentence(page, monkeypatch):
     at, _ = page
 
     def refuse(*args, **kwargs):
-        raise RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish.")
+        raise RunError("The optimiser comparison needs one free training slot, but 2 runs are already training and the limit is 2; stop one or wait for it to finish.")
 
     monkeypatch.setattr(experiments, "launch_comparison", refuse)
     at.button(key="cmp_go").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == [str(RunError("The optimiser comparison needs one free training slot, but 2 run(s) are already training and the limit is 2; stop one or wait for it to finish."))]
+    assert [e.value for e in at.error] == [str(RunError("The optimiser comparison needs one free training slot, but 2 runs are already training and the limit is 2; stop one or wait for it to finish."))]
 
 
 def test_resume_a_stopped_run(page, monkeypatch):
@@ -254,13 +254,13 @@ def test_resume_refused_is_one_sentence(page, monkeypatch):
     at, made = page
 
     def refuse(run_dir, max_active=None):
-        raise RunError("2 run(s) are already training and the limit is 2; stop one or wait for it to finish.")
+        raise RunError("2 runs are already training and the limit is 2; stop one or wait for it to finish.")
 
     monkeypatch.setattr(jobs, "resume", refuse)
     select(at, made["stopped"])
     at.button(key=f"resume_{made['stopped'].name}").click().run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["2 run(s) are already training and the limit is 2; stop one or wait for it to finish."]
+    assert [e.value for e in at.error] == ["2 runs are already training and the limit is 2; stop one or wait for it to finish."]
 
 
 @pytest.fixture
