@@ -163,8 +163,9 @@ def show_outcome(outcome, tr, pair: bool, results: list) -> None:
 
 st.title("Pix2Pix: translate images")
 st.caption("Pix2Pix (Isola et al. 2017) learns from pairs of pictures to turn one kind into another: edges into faces, "
-           "grey into colour. Its discriminator judges the output patch by patch, beside the input. Pictures of any size "
-           "and shape are translated and come back at their own size.")
+           "grey into colour. Its discriminator judges the output patch by patch, beside the input. Pictures of any shape "
+           "are translated and come back at their own size; a very large one fits this server at a smaller scale "
+           "(Translate at).")
 settings = settings_or_stop()
 owner = visitor(settings)
 own_checkpoint("Use a pix2pix checkpoint of your own",
@@ -226,7 +227,7 @@ if tr.lab:  # a Lab colouriser: how much of its colour to lay on the grey pictur
 
 # No type= on purpose: Streamlit then refuses the whole widget, every file with it, for one file whose name
 # holds a NUL ("Filename cannot contain null bytes."); the engine checks each file's name and content instead.
-files = st.file_uploader("Pictures to translate (any size; jpg, png, gif, webp, bmp or tiff)",
+files = st.file_uploader("Pictures to translate (jpg, png, gif, webp, bmp or tiff)",
                          accept_multiple_files=True, key="p2p_images",
                          help=f"Up to {untrusted.MAX_DEMO_PICTURES if settings.demo else untrusted.MAX_PICTURES} pictures at a "
                               f"time, with names of at most {untrusted.MAX_FILE_NAME_CHARS} characters. A file shown with an "
