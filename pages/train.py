@@ -279,7 +279,7 @@ def start(cfg: Config, settings) -> None:
     st.session_state[Train.LAST_LAUNCH] = (cfg.to_json(), time.monotonic())
     st.query_params["run"] = run_dir.name
     st.session_state[Train.WATCHED] = run_dir.name
-    st.toast(f"Started {run_dir.name}", icon=":material/rocket_launch:")
+    st.toast(f"Started {run_dir.name}: watch it in the Live view, at the top right.", icon=":material/rocket_launch:")
 
 
 def settings_form(settings) -> None:
