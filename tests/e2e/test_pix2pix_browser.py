@@ -138,7 +138,7 @@ def test_make_it_4x_larger_and_move_the_colour_strength(server, browser, screens
             "input[type='file']").set_input_files(upload)
         main.get_by_text("small-flower.png · 96 x 72 pixels").wait_for()
         main.get_by_text("Make it 4x larger").click()
-        main.get_by_text("small-flower.png · 384 x 288 pixels").wait_for()
+        main.get_by_text("small-flower.png · 96 x 72 → 384 x 288 pixels").wait_for()  # what was sent, what comes back
         main.get_by_text("Output, 4x your picture's size").wait_for()
         _full_page(page, screenshots / "pix2pix-3-4x-larger.png")
         enlarged = _download(page, main, tmp_path / "enlarged.png")
