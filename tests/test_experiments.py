@@ -84,7 +84,7 @@ def test_no_free_slot_is_refused_in_one_sentence_and_launches_nothing(tmp_path, 
     calls = record_launches(monkeypatch)
     for _ in range(2):
         runs.create_run(tiny("gan", "ring-8"), tmp_path)  # two queued runs hold both slots
-    with pytest.raises(RunError, match=r"needs one free training slot, but 2 run\(s\) are already training and the limit is 2"):
+    with pytest.raises(RunError, match=r"needs one free training slot, but 2 runs are already training and the limit is 2"):
         experiments.optimizer_comparison(mnist_base(), tmp_path, max_active=2)
     assert calls == [] and len(runs.list_runs(tmp_path)) == 2
 

@@ -167,7 +167,7 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
     at.segmented_control(key="p2p_sample").set_value("astronaut-face").run()  # 120 x 120: a small picture
     at.toggle(key="p2p_enlarge").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert [m.value for m in at.markdown if " pixels" in m.value] == ["**astronaut-face.png** · 480 x 480 pixels"]
+    assert [m.value for m in at.markdown if " pixels" in m.value] == ["**astronaut-face.png** · 120 x 120 → 480 x 480 pixels"]
     shown = [img.caption for el in at.get("image") for img in el.proto.imgs]
     assert shown[0] == "Your picture, enlarged 4x by bicubic" and "Output, 4x your picture's size" in shown
     shutil.copy(models["grey"], shipped / "pix2pix-super-resolution.safetensors")  # same name, a grey model
