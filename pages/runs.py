@@ -311,7 +311,8 @@ any_active = any(r.active for r in all_runs)
 st.session_state[Runs.SIGNATURE] = tuple((r.id, r.state) for r in all_runs)
 st.subheader("All runs")
 if settings.demo:
-    st.caption(f":material/schedule: On this public demo your runs are kept {demo_keeping(settings)}; a run's **Zip** keeps it for good.")
+    st.caption(f":material/schedule: On this public demo your runs are kept {demo_keeping(settings)}; a run's **Zip** keeps it "
+               "for good. They are this browser's: another browser, or a private window, is another visitor.")
 st.fragment(runs_table, run_every=3 if any_active else 10)(settings)
 
 by_id = {r.id: r for r in all_runs}

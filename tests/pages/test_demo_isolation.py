@@ -111,7 +111,8 @@ def test_runs_page_shows_each_visitor_only_their_runs(server):
     assert list(at_a.dataframe[0].value["Run"]) == [server.a.name]
     # The demo says how long runs are kept, where their Zip is (gan_core.visitors.sweep_runs).
     assert any(c.value.startswith(":material/schedule: On this public demo your runs are kept for 24 hours after they "
-                                  "last change") for c in at_a.caption)
+                                  "last change") and c.value.endswith("another browser, or a private window, is another visitor.")
+               for c in at_a.caption)
 
 
 def test_on_a_demo_other_visitors_runs_are_not_listed_and_configs_are_parsed_once(server, monkeypatch):
