@@ -126,11 +126,9 @@ def show(i: int, r, tr, pair: bool) -> None:
     """One translated picture: what went in, what the model saw, what came out, and the maps."""
     head, button = st.columns([4, 1], vertical_alignment="bottom")
     scaled = f", translated at {size(r.work_size)}" if r.work_size else ""
-    if enlarge > 1:  # the size is the output's: say what was uploaded too
-        grown_from = size((r.size[0] // enlarge, r.size[1] // enlarge))
-        head.markdown(f"**{plain(r.name)}** · {grown_from} → {size(r.size)} pixels{scaled}")
-    else:
-        head.markdown(f"**{plain(r.name)}** · {size(r.size)} pixels{scaled}")
+    # Enlarged, the size is the output's: say what was uploaded too.
+    grown_from = f"{size((r.size[0] // enlarge, r.size[1] // enlarge))} → " if enlarge > 1 else ""
+    head.markdown(f"**{plain(r.name)}** · {grown_from}{size(r.size)} pixels{scaled}")
     button.download_button("Download (PNG)", r.png, file_name=f"{r.stem}-{translator_stem(entry)}.png", mime="image/png",
                            icon=":material/download:",
                             on_click="ignore", key=f"p2p_dl_{i}", width="stretch")

@@ -22,8 +22,13 @@ from pages.common.shared import expected_duration, plain
 QUICK, FULL = "quick", "full"  # the sizes offered: a few minutes on a 2-core CPU, or the source's own length
 
 
+def wanted_steps(c, size: str) -> int:
+    """The steps a comparison's size asks for, before a server's cap."""
+    return c.quick_steps if size == QUICK else c.steps
+
+
 def size_steps(c, size: str, max_steps: int) -> int:
-    return min(c.quick_steps if size == QUICK else c.steps, max_steps)
+    return min(wanted_steps(c, size), max_steps)
 
 
 def _comparison_chosen(max_steps: int) -> None:
@@ -68,7 +73,7 @@ def comparison_section(settings) -> None:
             found = expected(kind, experiments.base_config(kind, data, steps, seed), settings, side_by_side)
             took = found[0] if isinstance(found, tuple) else "duration unknown"
             what = "Quick" if size == QUICK else "Full, the article's length" if kind == "optimizers" else "Full"
-            wanted = c.quick_steps if size == QUICK else c.steps
+            wanted = wanted_steps(c, size)
             if steps < wanted:  # a server's cap (a demo's 300 steps): say so, or both read the same
                 return f"{what}: {wanted:,} steps per run, capped at {steps:,} on this server, {took}"
             return f"{what}: {steps:,} steps per run, {took}"
