@@ -197,6 +197,7 @@ def _train_as(ranks, args, dests) -> int:
     from . import distributed
     from .recipes import as_trained, batch_multiple, resolve
     from .runs import RunState, create_run, discard_unstarted, read_config
+    from .settings import load_settings
     from .training import choose_device, resume, train
 
     progress_bar = None
@@ -226,7 +227,10 @@ def _train_as(ranks, args, dests) -> int:
         if not args.worker and ranks.main:
             (run_dir / "STOP").unlink(missing_ok=True)  # a person resuming on purpose overrides an old Stop
         say(f"Resuming {run_dir}", flush=True)
-        status = train(cfg, run_dir, stop, on_progress, ranks=ranks)
+        # A worker the dashboard started trains for at most the server's time at once
+        # (GAN_WORKBENCH_MAX_RUN_MINUTES); a person's own command is not stopped for time.
+        limit = _on_rank0(ranks, lambda: load_settings().max_run_s) if args.worker else None
+        status = train(cfg, run_dir, stop, on_progress, ranks=ranks, time_limit_s=limit)
     else:
         cfg = resolve(_config_from_args(args, dests))
         choose_device(cfg.train.device)  # refused before a run directory exists, as is a batch that does not split

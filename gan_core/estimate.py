@@ -69,6 +69,13 @@ class Estimate:
     def detail(self) -> str:
         return f"{self.steps:,} steps × {self.per_step:.3g} s per step, {self.basis}, plus about {STARTUP_S:.0f} s to start"
 
+    def stopped_near(self, time_limit_s: float | None) -> int | None:
+        """The step near which a worker that trains at most ``time_limit_s`` at a time
+        (``Settings.max_run_s``) stops this run, or None when it finishes first."""
+        if time_limit_s is None or self.per_step <= 0 or self.per_step * self.steps <= time_limit_s:
+            return None
+        return int(time_limit_s / self.per_step)
+
 
 def about(seconds: float) -> str:
     """"about 40 s", "about 1 min", "about 12 min", "about 2 h 10 min"."""

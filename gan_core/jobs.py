@@ -366,7 +366,7 @@ def train_queue(run_dirs: Sequence[str | Path]) -> list[str]:
                 continue
             print(f"Queue: training {run_dir.name} ({i} of {len(run_dirs)})", flush=True)
             try:
-                status = train_resume(run_dir)
+                status = train_resume(run_dir, time_limit_s=load_settings().max_run_s)
             except Exception:  # train() has recorded the failure in status.json
                 traceback.print_exc()
                 states.append(read_status(run_dir).get("state", RunState.FAILED))

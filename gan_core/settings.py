@@ -5,7 +5,10 @@
                                (default: ./data next to app.py)
     GAN_WORKBENCH_DEMO         1 = public demo: short runs, one at a time
     GAN_WORKBENCH_MAX_RUNS     concurrent background runs (default 2, demo 1)
-    GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 300)
+    GAN_WORKBENCH_MAX_STEPS    longest run allowed (default none, demo 2000); a demo's
+                               form starts at 300 steps (``Settings.default_steps``)
+    GAN_WORKBENCH_MAX_RUN_MINUTES  how long a background worker trains a run before it
+                               stops it, checkpointed and resumable (default none, demo 3)
     GAN_WORKBENCH_MEMORY_BUDGET  memory one request may use, in MB (default 2048,
                                demo 256; ``gan_core.budget`` holds every request to it)
     GAN_WORKBENCH_MAX_UPLOAD_MB  one uploaded file, in MB (default 200, demo 32); the
@@ -23,7 +26,8 @@
 The dashboard and the command line read the same settings, so a GPU server and
 the dashboard browsing its runs agree on where runs are. The engine enforces the
 limits whoever calls it: ``gan_core.jobs`` refuses runs longer than MAX_STEPS in
-launches, resumes and comparisons; MAX_RUNS is the ``max_active`` the dashboard
+launches, resumes and comparisons; a worker it starts stops its run after
+MAX_RUN_MINUTES (``training.train``'s ``time_limit_s``); MAX_RUNS is the ``max_active`` the dashboard
 passes to them (``None`` there means no limit, as for the command line's own runs).
 """
 
@@ -49,6 +53,20 @@ class Settings:
     memory_budget_mb: int = 2048  # DEFAULT_MEMORY_BUDGET_MB; a field with a default, so Settings(...) built by hand still works
     demo_runs_bytes: int = 2048 << 20  # DEMO_RUNS_MB: what every visitor's runs may hold together on a demo
     demo_keep_s: float = 24 * 3600.0  # DEMO_KEEP_HOURS: how long a visitor's run is kept after it last changed
+    max_run_s: float | None = None  # MAX_RUN_MINUTES: a background worker stops a run after this long, resumable
+    default_steps: int | None = None  # the longest run the Train page's form starts at (a demo's), before a visitor changes it
+
+
+# A public demo's runs (docs/DEPLOY.md, "What demo mode does"). What a demo must protect
+# is its cores' time, shared by every visitor through its one training slot, and a step
+# is a poor measure of it: the quick starts' 2,000 steps of the original GAN on 2-D
+# points take 14 s here, 300 steps of the default DCGAN 21 s, its 2,000 about 140 s. So
+# a run may have up to DEMO_MAX_STEPS steps, and a worker stops it, checkpointed, after
+# DEMO_MAX_RUN_MINUTES of training at a time (Resume continues it); the form starts at
+# DEMO_DEFAULT_STEPS, the run that shows faces in about 20 s.
+DEMO_MAX_STEPS = 2000
+DEMO_MAX_RUN_MINUTES = 3
+DEMO_DEFAULT_STEPS = 300
 
 
 # Per-request memory (GAN_WORKBENCH_MEMORY_BUDGET, MB). The demo's figure fits Community
@@ -133,6 +151,23 @@ def demo_keeping(settings: "Settings") -> str:
             f"{settings.demo_runs_bytes >> 20:,} MB for runs are nearly full)")
 
 
+def run_time_limit(settings: "Settings") -> str | None:
+    """How long a worker trains a run at a time on this server, as the pages say it
+    ("3 min"), or None where runs are not stopped for time."""
+    from .timefmt import duration
+
+    return None if settings.max_run_s is None else duration(settings.max_run_s, short=True)
+
+
+def run_limits(settings: "Settings") -> str:
+    """What this server allows one run, as the pages say it after "runs ..."."""
+    steps = f"{settings.max_steps:,} steps" if settings.max_steps else None
+    time = run_time_limit(settings)
+    if time is None:
+        return f"stop after {steps}" if steps else "are not capped in length"
+    return f"stop after {steps + ' or ' if steps else ''}{time} of training at a time (Resume continues them)"
+
+
 def _int(name: str, default: int | None) -> int | None:
     raw = os.environ.get(name)
     if raw in (None, ""):
@@ -148,14 +183,18 @@ def _int(name: str, default: int | None) -> int | None:
 
 def load_settings() -> Settings:
     demo = demo_mode()
+    max_steps = _int("GAN_WORKBENCH_MAX_STEPS", DEMO_MAX_STEPS if demo else None)
+    minutes = _int("GAN_WORKBENCH_MAX_RUN_MINUTES", DEMO_MAX_RUN_MINUTES if demo else None)
     return Settings(
         runs_dir=Path(os.environ.get("GAN_WORKBENCH_RUNS_DIR") or ROOT / "runs").expanduser().resolve(),
         data_root=Path(os.environ.get("GAN_WORKBENCH_DATA_ROOT") or ROOT / "data").expanduser().resolve(),
         checkpoints_dir=ROOT / "checkpoints",
         demo=demo,
         max_active_runs=_int("GAN_WORKBENCH_MAX_RUNS", 1 if demo else 2),
-        max_steps=_int("GAN_WORKBENCH_MAX_STEPS", 300 if demo else None),
+        max_steps=max_steps,
         memory_budget_mb=memory_budget_mb(),
+        max_run_s=None if minutes is None else minutes * 60.0,
+        default_steps=min(DEMO_DEFAULT_STEPS, max_steps or DEMO_DEFAULT_STEPS) if demo else None,
         # Read here, so a bad value is the dashboard's one sentence (settings_or_stop), not a caption's traceback.
         **dict(zip(("demo_runs_bytes", "demo_keep_s"), demo_runs_limits())) if demo else {},
     )

@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from . import augment, checkpoints, distributed
+from . import augment, checkpoints, distributed, timefmt
 from .config import Config, DataKind
 from .data import batch_stream, load_data
 from .data.toy import mode_centres
@@ -136,11 +136,14 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, int, dict | None], None] | None = None,
     ranks: Ranks = SINGLE,
+    time_limit_s: float | None = None,
 ) -> dict:
     """Train (or continue, if the run has a checkpoint) and return the final status.
 
     ``should_stop()`` is polled once per step, as is the run's STOP file;
     ``on_progress(step, total, metrics_row_or_None)`` is called after every step.
+    ``time_limit_s``: stop, checkpointed and resumable as a Stop is, once this
+    call has trained this long (a server's ``Settings.max_run_s``, which its workers pass).
     A STOP already there (pressed while the run was queued) stops it before it starts.
     Under torchrun every process calls this with its ``ranks`` (distributed.py); only
     rank 0 reads or writes ``run_dir``.
@@ -154,7 +157,7 @@ def train(
             remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
             write_status(run_dir, state=RunState.RUNNING, **worker_identity(os.getpid()), error=None, message=None)
         with deterministic_mode(cfg.train.deterministic):
-            return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress, ranks)
+            return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress, ranks, time_limit_s)
     except KeyboardInterrupt:
         raise
     except Exception as e:  # recorded for the dashboard, then re-raised for the log
@@ -195,13 +198,13 @@ def _stopped_before_start(run_dir: Path) -> dict:
     return status
 
 
-def resume(run_dir: str | Path, should_stop=None, on_progress=None) -> dict:
+def resume(run_dir: str | Path, should_stop=None, on_progress=None, time_limit_s: float | None = None) -> dict:
     """Continue a run from its last checkpoint (or from the start if it has none).
     A pending STOP is honoured, never cleared here: whoever resumes on purpose (the
     Resume button, a person typing --resume) clears it first."""
     run_dir = Path(run_dir)
     cfg = as_trained(read_config(run_dir))
-    return train(cfg, run_dir, should_stop, on_progress)
+    return train(cfg, run_dir, should_stop, on_progress, time_limit_s=time_limit_s)
 
 
 def k_images(cfg: Config) -> int:
@@ -234,7 +237,7 @@ def _augmenter(cfg: Config, data, state: dict | None, ranks: Ranks, images_per_s
     return augmenter, augment.why(mode, len(data), cfg.train.augment is not None) if state is None else None
 
 
-def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -> dict:
+def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, time_limit_s: float | None = None) -> dict:
     t = cfg.train
     main = ranks.main  # rank 0 (the only process of a plain run) writes the run directory
     device = distributed.device_for(ranks, choose_device(t.device))
@@ -383,14 +386,18 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
     if main:
         where = f"{device} x {ranks.world} processes" if ranks.active else str(device)
         write_status(run_dir, state=RunState.RUNNING, step=start, total=t.steps, device=where, started=time.time())
+    began = time.monotonic()
+    out_of_time = lambda: time_limit_s is not None and time.monotonic() - began >= time_limit_s  # noqa: E731
+    timed_out = False
     try:
         with open(run_dir / "metrics.jsonl", "a") if main else contextlib.nullcontext() as metrics:
             for step in range(start + 1, t.steps + 1):
-                stop_now = should_stop() or (main and stop_file.exists())
+                stop_now = should_stop() or (main and stop_file.exists()) or out_of_time()
                 if distributed.any_rank(stop_now, ranks):  # every process stops after the same step
                     step -= 1
                     final = RunState.STOPPED
                     stopped_by_file = main and stop_file.exists()
+                    timed_out = not stopped_by_file and out_of_time()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
                 if recipe.lr_schedule is not None:  # a function of the step alone: a resumed run gets the same rates
@@ -509,7 +516,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks) -
                 if main:
                     write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge(str(e)))
                 return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
-        message = " ".join(filter(None, [data_note, f"Stopped at step {step}; resume continues from there."]))
+        why = f" after {timefmt.duration(time_limit_s, short=True)} of training, this server's limit at a time" if timed_out else ""
+        message = " ".join(filter(None, [data_note, f"Stopped at step {step}{why}; resume continues from there."]))
     if not main:
         return {"state": final, "step": step, "message": message}
     remove_orphaned_temp_files(run_dir)  # a kill mid-write just before this worker started left them

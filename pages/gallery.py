@@ -17,6 +17,7 @@ import streamlit as st
 
 from gan_core import catalog, inference, memorisation, pictures, uploads
 from gan_core.errors import GanError
+from gan_core.settings import run_limits
 from pages.common.keys import Gallery, Train
 from pages.common.session import restore_upload, settings_or_stop, through_app, tidy_uploads, use_upload, visitor
 from pages.common.shared import kept, plain, shared_results
@@ -326,8 +327,7 @@ title.title("Generated samples")
 guided_start()
 settings = settings_or_stop()
 if settings.demo:
-    steps = f"runs stop after {settings.max_steps:,} steps" if settings.max_steps else "runs are not capped in length"
-    st.caption(f":material/public: Public demo: {steps} and {settings.max_active_runs} can train at a time.")
+    st.caption(f":material/public: Public demo: runs {run_limits(settings)}, and {settings.max_active_runs} can train at a time.")
 
 # Demo mode: the shipped checkpoints and this visitor's own uploads and runs only.
 if restore_upload(st.session_state.get(Gallery.CHECKPOINT), st.session_state.get(Gallery.UPLOAD)):

@@ -19,7 +19,7 @@ from gan_core.errors import GanError
 from gan_core.form import BUILTIN, KEYS, SERVER, UPLOAD
 from gan_core.health import ENDED_CLEANLY, diagnose, exploded, shown_state
 from gan_core.recipes import RECIPES, describe
-from gan_core.settings import check_server_path, demo_keeping
+from gan_core.settings import check_server_path, demo_keeping, run_limits, run_time_limit
 from gan_core.timefmt import duration
 from gan_core.training import available_devices
 from gan_core.uploads import check_paired_upload, save_upload
@@ -71,7 +71,10 @@ def duration_caption(cfg: Config, settings) -> None:
     if isinstance(found, str):
         st.caption(plain(found))
     else:
-        st.caption(f":material/schedule: Expected duration: **{found.text()}** · {found.detail()}.")
+        stop = found.stopped_near(settings.max_run_s)
+        limit = (f" This server trains a run for {run_time_limit(settings)} at a time, so it stops near step {stop:,}; "
+                 "Resume on the Runs page continues it." if stop is not None else "")
+        st.caption(f":material/schedule: Expected duration: **{found.text()}** · {found.detail()}.{limit}")
 
 
 # ----------------------------------------------------------------------------- settings form
@@ -245,10 +248,9 @@ def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
     {dotted field: value} for the config, leaving unset what equals the recipe's choice."""
     defaults = recipe_defaults(recipe_name, data)
     for section in ("training", "advanced"):
-        put_defaults(section, defaults, kind, settings.max_steps)
-    demo = (lambda: st.caption(f"Public demo: runs are limited to {settings.max_steps} steps and "
-                               f"{settings.max_active_runs} at a time, and kept {demo_keeping(settings)}; download a run's "
-                               "zip (Runs page) to keep it.")) if settings.demo else None
+        put_defaults(section, defaults, kind, settings.default_steps or settings.max_steps)
+    demo = (lambda: st.caption(f"Public demo: runs {run_limits(settings)}, {settings.max_active_runs} at a time, and are "
+                               f"kept {demo_keeping(settings)}; download a run's zip (Runs page) to keep it.")) if settings.demo else None
 
     def augment_note() -> None:  # why augmentation is on, under its field (image data only)
         note = form.augment_note(st.session_state[KEYS.augment], data)

@@ -89,7 +89,7 @@ def isolated_repo(tmp_path: Path, monkeypatch) -> Path:
     (repo / "checkpoints").mkdir(parents=True)
     monkeypatch.setattr(gan_core.settings, "ROOT", repo)
     monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "runs"))
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS", "GAN_WORKBENCH_MAX_RUN_MINUTES"):
         monkeypatch.delenv(name, raising=False)
     return repo / "checkpoints"
 

@@ -58,7 +58,7 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_WORKBENCH_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     s = load_settings()
-    assert s.runs_dir == (tmp_path / "r").resolve() and s.demo and s.max_active_runs == 1 and s.max_steps == 300
+    assert s.runs_dir == (tmp_path / "r").resolve() and s.demo and s.max_active_runs == 1 and s.max_steps == 2000 and s.max_run_s == 180.0
     monkeypatch.setenv("GAN_WORKBENCH_MAX_RUNS", "lots")
     with pytest.raises(ConfigError, match="GAN_WORKBENCH_MAX_RUNS must be a whole number"):
         load_settings()

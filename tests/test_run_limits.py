@@ -1,12 +1,15 @@
 """The engine holds the server's limits, whoever calls it: runs longer than
 GAN_WORKBENCH_MAX_STEPS are refused by jobs.launch, jobs.resume and every comparison
-before anything is created; a training slot is reserved atomically across
+before anything is created; a worker the server started stops its run, checkpointed,
+after GAN_WORKBENCH_MAX_RUN_MINUTES; a training slot is reserved atomically across
 processes; a demo visitor's ownership is on disk before any worker starts; a run's
 state is a RunState."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -16,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny
-from gan_core import experiments, jobs, runs, visitors
-from gan_core.errors import RunError
+from gan_core import cli, experiments, jobs, runs, settings, training, visitors
+from gan_core.errors import ConfigError, RunError
 from gan_core.recipes import resolve
 from gan_core.runs import RunState
 
@@ -93,6 +96,75 @@ def test_the_command_line_comparison_obeys_the_cap_in_one_error_line(tmp_path, c
     err = capsys.readouterr().err
     assert err.startswith("error: The G-loss comparison would train 1,000 steps") and err.count("\n") == 1
     assert runs.list_runs(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- the time limit
+
+TIMED_OUT = re.compile(r"Stopped at step (\d+) after 1 s of training, this server's limit at a time; "
+                       r"resume continues from there\.")
+
+
+def metric_steps(run_dir: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_run_past_the_time_limit_stops_checkpointed_and_resume_goes_on_from_there(tmp_path):
+    cfg = tiny("gan", "ring-8", steps=1_000_000)  # far more than a second's worth on any machine
+    run_dir = runs.create_run(resolve(cfg), tmp_path)
+    first = training.train(cfg, run_dir, time_limit_s=1.0)
+    assert first["state"] == RunState.STOPPED and 0 < first["step"] < 1_000_000
+    assert TIMED_OUT.fullmatch(first["message"]) and int(TIMED_OUT.fullmatch(first["message"])[1]) == first["step"]
+    assert runs.read_status(run_dir)["message"] == first["message"]
+    assert metric_steps(run_dir)[-1] == first["step"]
+    second = training.resume(run_dir, time_limit_s=1.0)  # what Resume does: another stretch of the same length
+    assert second["state"] == RunState.STOPPED and second["step"] > first["step"]
+    assert metric_steps(run_dir) == list(range(1, second["step"] + 1))  # continued from the checkpoint, no step twice
+
+
+def test_only_the_servers_workers_are_stopped_for_time(tmp_path, monkeypatch):
+    limited = dataclasses.replace(settings.load_settings(), max_run_s=1.0)
+    monkeypatch.setattr(settings, "load_settings", lambda: limited)
+    monkeypatch.setattr(jobs, "load_settings", lambda: limited)
+    cfg = tiny("gan", "ring-8", steps=1_000_000)
+    # A run queued by the dashboard, trained by a group's worker (jobs.train_queue) ...
+    queued = runs.create_run(resolve(cfg), tmp_path)
+    runs.write_status(queued, state=RunState.QUEUED)
+    assert jobs.train_queue([queued]) == [RunState.STOPPED]
+    assert TIMED_OUT.fullmatch(runs.read_status(queued)["message"])
+    # ... or by a run's own worker (`train --worker --resume`, what jobs._spawn starts).
+    runs.write_status(queued, state=RunState.QUEUED)
+    assert cli.main(["train", "--no-progress", "--worker", "--resume", str(queued)]) == 0
+    status = runs.read_status(queued)
+    assert status["state"] == RunState.STOPPED and TIMED_OUT.fullmatch(status["message"])
+    # A person's own command on the same machine trains to the end, however long it takes.
+    briefly = dataclasses.replace(limited, max_run_s=0.05)
+    monkeypatch.setattr(settings, "load_settings", lambda: briefly)
+    mine = runs.create_run(resolve(tiny("gan", "ring-8", steps=300)), tmp_path)
+    began = time.monotonic()
+    assert cli.main(["train", "--no-progress", "--resume", str(mine)]) == 0
+    assert time.monotonic() - began > 0.05
+    assert runs.read_status(mine)["state"] == RunState.FINISHED and runs.read_status(mine)["step"] == 300
+
+
+def test_a_demo_trains_longer_runs_for_a_limited_time_and_its_form_starts_short(monkeypatch):
+    for name in ("GAN_WORKBENCH_MAX_STEPS", "GAN_WORKBENCH_MAX_RUN_MINUTES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO", raising=False)
+    plain = settings.load_settings()
+    assert (plain.max_steps, plain.max_run_s, plain.default_steps) == (None, None, None)
+    assert settings.run_limits(plain) == "are not capped in length"
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    demo = settings.load_settings()
+    assert (demo.max_steps, demo.max_run_s, demo.default_steps) == (2000, 180.0, 300)
+    assert settings.run_limits(demo) == "stop after 2,000 steps or 3 min of training at a time (Resume continues them)"
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "100")
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUN_MINUTES", "10")
+    shorter = settings.load_settings()
+    assert (shorter.max_steps, shorter.max_run_s, shorter.default_steps) == (100, 600.0, 100)
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUN_MINUTES", "0.5")
+    with pytest.raises(ConfigError, match=r"^Environment variable GAN_WORKBENCH_MAX_RUN_MINUTES must be a whole number, "
+                                          r"not '0\.5'\.$"):
+        settings.load_settings()
 
 
 # ----------------------------------------------------------------------------- owners and groups

@@ -120,7 +120,7 @@ def _serve(tmp_path: Path, **settings: str):
     data_root.mkdir()
     log = tmp_path / "server.log"
     env = {**os.environ, "GAN_WORKBENCH_RUNS_DIR": str(runs_dir), "GAN_WORKBENCH_DATA_ROOT": str(data_root)}
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS", "GAN_WORKBENCH_MAX_RUN_MINUTES"):
         env.pop(name, None)
     env.update(settings)
     with open(log, "wb") as out:

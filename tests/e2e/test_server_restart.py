@@ -61,7 +61,7 @@ class Servers:
         port = _free_port()
         env = {**os.environ, "GAN_WORKBENCH_RUNS_DIR": str(self.runs_dir), "GAN_WORKBENCH_DATA_ROOT": str(self.data_root),
                "OMP_NUM_THREADS": "1"}  # inherited by the workers this server starts
-        for var in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+        for var in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS", "GAN_WORKBENCH_MAX_RUN_MINUTES"):
             env.pop(var, None)
         log = self.tmp / f"server-{name}.log"
         with open(log, "wb") as out:

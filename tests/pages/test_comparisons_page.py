@@ -43,12 +43,19 @@ def captions(at: AppTest) -> list[str]:
 
 def test_on_a_demo_both_sizes_say_the_server_caps_them(env, monkeypatch):
     """A newcomer on a demo read "Quick: 300 steps" and "Full, the article's length: 300 steps" (helper-27)."""
-    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs capped at 300 steps
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs capped at 2,000 steps
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "300")  # and shorter still on this one
     at = AppTest.from_file(PAGE, default_timeout=90).run()
     at.radio(key="cmp_kind").set_value("optimizers").run()
     quick, full = at.radio(key="cmp_size").options
     assert quick.startswith("Quick: 1,000 steps per run, capped at 300 on this server, ")
     assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 300 on this server, ")
+    monkeypatch.delenv("GAN_WORKBENCH_MAX_STEPS")  # the demo's own cap: the quick size runs in full
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    at.radio(key="cmp_kind").set_value("optimizers").run()
+    quick, full = at.radio(key="cmp_size").options
+    assert quick.startswith("Quick: 1,000 steps per run, about ") and "capped" not in quick
+    assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 2,000 on this server, ")
 
 
 @pytest.mark.parametrize("kind, quick, full", [

@@ -163,22 +163,41 @@ def test_the_expected_duration_is_shown_before_start_on_every_launch(env, timed,
     assert len({estimate.signature(resolve(c)) for c in timed}) == 1  # steps change the estimate, not the timing
 
 
-def test_in_a_public_demo_a_preset_keeps_to_the_servers_step_limit(env, timed, monkeypatch):
-    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs capped at 300 steps
+def test_in_a_public_demo_a_preset_runs_in_full_and_the_time_limit_is_said_before_start(env, timed, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs of up to 2,000 steps, trained 3 minutes at a time
+    at = AppTest.from_file(TRAIN, default_timeout=90).run()
+    assert at.number_input(key="train_steps").value == 300  # a recipe's own run starts short on a demo
+    at.button(key="train_preset_ring").click().run()
+    no_problems(at)
+    assert at.number_input(key="train_steps").value == 2000  # the preset's whole run: a newcomer sees the ring form
+    assert not at.button(key="train_start").disabled
+    assert not any("This demo stops runs" in c.value for c in at.caption)
+    # 2,000 x 0.5 s is more than the demo trains at a time: where it stops, and how to go on, before Start.
+    assert duration_before_start(at).endswith(
+        "This server trains a run for 3 min at a time, so it stops near step 360; Resume on the Runs page continues it.")
+    assert any("Public demo: runs stop after 2,000 steps or 3 min of training at a time (Resume continues them), "
+               "1 at a time" in c.value for c in at.caption)
+
+
+def test_on_a_server_with_a_lower_step_cap_a_preset_says_what_its_capped_run_shows(env, timed, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "300")  # an operator's shorter runs
     at = AppTest.from_file(TRAIN, default_timeout=90).run()
     at.button(key="train_preset_ring").click().run()
     no_problems(at)
     assert at.number_input(key="train_steps").value == 300
-    assert not at.button(key="train_start").disabled
     assert "**about 3 min**" in duration_before_start(at)  # 300 x 0.5 s + 5 s = 155 s
+    assert "stops near step" not in duration_before_start(at)  # 150 s of training fits in 3 minutes
     # What 300 of the preset's 2,000 steps show, said beside what the full run shows (a newcomer saw a cloud, not a ring).
     assert any(c.value.endswith("This demo stops runs at 300 of the 2,000 steps this needs, so expect a loose cloud of points "
                                 "that has not yet split onto the blobs; on your own machine `python -m gan_core train "
                                 "--recipe gan --data ring-8 --steps 2000` trains it in full.") for c in at.caption)
     monkeypatch.delenv("GAN_WORKBENCH_DEMO")
+    monkeypatch.delenv("GAN_WORKBENCH_MAX_STEPS")
     at = AppTest.from_file(TRAIN, default_timeout=90).run()
     at.button(key="train_preset_ring").click().run()
     assert not any("This demo stops runs" in c.value for c in at.caption)  # the full run: nothing to warn of
+    assert "stops near step" not in duration_before_start(at)  # and no time limit off a demo
 
 
 def fabricated_past_run(runs_dir: Path, cfg, seconds_per_step: float) -> Path:

@@ -408,12 +408,15 @@ def test_demo_mode_caps_steps_and_says_so(env, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     at = page().run()
     steps = at.number_input(key="train_steps")
-    assert steps.value == 300
-    assert any("limited to 300 steps and 1 at a time, and kept for 24 hours after they last change" in c.value
+    assert steps.value == 300  # the demo's form starts short (a run that shows faces in about 20 s)
+    assert any("runs stop after 2,000 steps or 3 min of training at a time (Resume continues them), 1 at a time, "
+               "and are kept for 24 hours after they last change" in c.value
                and "download a run's zip (Runs page) to keep it" in c.value for c in at.caption)
-    steps.set_value(301).run()  # what a browser sends: the box has no max, the page judges it
+    steps.set_value(2000).run()
+    assert not at.button(key="train_start").disabled
+    steps.set_value(2001).run()  # what a browser sends: the box has no max, the page judges it
     assert at.button(key="train_start").disabled
-    assert errors(at) == ["This server trains at most 300 steps per run, not 301; lower Steps."]
+    assert errors(at) == ["This server trains at most 2,000 steps per run, not 2,001; lower Steps."]
 
 
 # ----------------------------------------------------------------------------- watching runs
