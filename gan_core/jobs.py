@@ -310,7 +310,8 @@ def resume(run_dir: str | Path, max_active: int | None = None) -> None:
         (run_dir / "STOP").unlink(missing_ok=True)
         # The old worker's identity goes with it: kept, it would read "interrupted" (its pid
         # is dead) until the new worker is recorded, to the slot count and to a sweep alike.
-        write_status(run_dir, state=RunState.QUEUED, error=None, message=None, pid=None, pid_start=None, host=None, boot_id=None)
+        write_status(run_dir, state=RunState.QUEUED, error=None, message=None, pid=None, pid_start=None, host=None, boot_id=None,
+                     stopped_after_s=None)
     _spawn(run_dir, active)
 
 

@@ -155,7 +155,8 @@ def train(
     try:
         if ranks.main:
             remove_orphaned_temp_files(run_dir)  # left by a worker killed mid-write; this one now owns the run
-            write_status(run_dir, state=RunState.RUNNING, **worker_identity(os.getpid()), error=None, message=None)
+            write_status(run_dir, state=RunState.RUNNING, **worker_identity(os.getpid()), error=None, message=None,
+                         stopped_after_s=None)
         with deterministic_mode(cfg.train.deterministic):
             return _train(resolve(cfg), run_dir, should_stop or (lambda: False), on_progress, ranks, time_limit_s)
     except KeyboardInterrupt:
@@ -193,7 +194,8 @@ def _stopped_before_start(run_dir: Path) -> dict:
     """Honour a Stop pressed while the run waited for its worker: nothing trained."""
     resumable = (run_dir / "checkpoints" / checkpoints.STATE).exists()
     where = "resume continues from its last checkpoint" if resumable else "resume trains it from the start"
-    status = write_status(run_dir, state=RunState.STOPPED, eta=None, error=None, message=f"Stopped before it started; {where}.")
+    status = write_status(run_dir, state=RunState.STOPPED, eta=None, error=None, message=f"Stopped before it started; {where}.",
+                          stopped_after_s=None)
     (run_dir / "STOP").unlink(missing_ok=True)  # acted on
     return status
 
@@ -521,7 +523,8 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, t
     if not main:
         return {"state": final, "step": step, "message": message}
     remove_orphaned_temp_files(run_dir)  # a kill mid-write just before this worker started left them
-    status = write_status(run_dir, state=final, step=step, eta=None if final != RunState.FINISHED else 0, message=message, health=judge())
+    status = write_status(run_dir, state=final, step=step, eta=None if final != RunState.FINISHED else 0, message=message, health=judge(),
+                          stopped_after_s=time_limit_s if timed_out else None)  # the Runs page says why it stopped
     if stopped_by_file:
         stop_file.unlink(missing_ok=True)  # acted on: the run is stopped and checkpointed
     return status

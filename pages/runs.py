@@ -173,6 +173,10 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     text = f"**{plain(short_name(info))}** {state.badge()} {detail}  \n`{info.id}`"  # a run's files: shown as typed
     if state.reason:
         text += f"  \n:red[{plain(state.reason)}]"
+    limit = runs.read_status(info.path).get("stopped_after_s") if info.state == "stopped" else None
+    if isinstance(limit, (int, float)):  # not a Stop anyone pressed: say so, and what Resume does
+        text += (f"  \n:orange[Stopped after {duration(limit, short=True)} of training, this server's limit at a time; "
+                 "Resume trains it for as long again.]")
     for f in health(info) or []:
         if f.code != "exploded" or not state.reason or info.error:  # else said in red above (state.reason)
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"

@@ -250,6 +250,21 @@ def test_resume_a_stopped_run(page, monkeypatch):
     assert resumed == [(made["stopped"], 2)]
 
 
+def test_a_run_the_server_stopped_for_time_says_so_beside_resume(tmp_path, monkeypatch, runs_root):
+    timed = runs.create_run(resolve(tiny("gan", "ring-8", steps=1_000_000)), tmp_path)
+    assert train(resolve(tiny("gan", "ring-8", steps=1_000_000)), timed, time_limit_s=1.0)["state"] == "stopped"
+    pressed = runs_root[1]["stopped"]  # stopped by a person: no such line
+    shutil.copytree(pressed, tmp_path / pressed.name)
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    select(at, timed, tmp_path / pressed.name)
+    said = [m.value for m in at.markdown if "this server's limit at a time" in m.value]
+    assert len(said) == 1 and timed.name in said[0]
+    assert said[0].endswith(":orange[Stopped after 1 s of training, this server's limit at a time; "
+                            "Resume trains it for as long again.]")
+    assert not at.button(key=f"resume_{timed.name}").disabled
+
+
 def test_resume_refused_is_one_sentence(page, monkeypatch):
     at, made = page
 
