@@ -34,8 +34,10 @@ def _figure(rows: list[dict], series: list[tuple[str, str]], title: str, yaxis: 
     if guide is not None:
         fig.add_hline(y=guide, line_dash="dot", line_color="grey", opacity=0.6)
     fig.update_layout(
-        title=dict(text=title, font=dict(size=14)), height=280, margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+        # The legend has its own line under the title: beside it, a long title ran into it.
+        title=dict(text=title, font=dict(size=14), y=1.0, yref="container", yanchor="top", pad=dict(t=8)),
+        height=300, margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         xaxis_title="step", yaxis_title=yaxis, uirevision="keep",  # keep zoom across refreshes
     )
     return fig
