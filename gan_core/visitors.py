@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+from .budget import size_text
 from .errors import RunError
 from .runs import ACTIVE, RunInfo, atomic_write_json, read_status
 from .untrusted import Unreadable, open_regular
@@ -223,10 +224,6 @@ def _last_change(run_dir: Path) -> float:
     return max(times, default=0.0)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
-
-
 def _visitor_run(path: Path) -> bool:
     """A run folder a demo visitor started: a real folder with a config and an owner."""
     return (not path.name.startswith(".") and path.name != UPLOADS and not path.is_symlink() and path.is_dir()
@@ -261,8 +258,8 @@ def sweep_runs(runs_dir: str | Path, max_bytes: int, keep_s: float, now: float |
             idle.append((_last_change(run_dir), run_dir.name, run_dir, size))
     if staying > room:
         also = " and the run you are resuming" if keep is not None else ""
-        raise RunError(f"The runs queued or training on this demo server{also} hold {_mb(staying)}, more than the "
-                       f"{_mb(room)} it keeps for runs; try again when one of them has finished.")
+        raise RunError(f"The runs queued or training on this demo server{also} hold {size_text(staying)}, more than the "
+                       f"{size_text(room)} it keeps for runs; try again when one of them has finished.")
     idle.sort()
     held, count, removed = staying + sum(size for *_, size in idle), len(folders), []
     for changed, _, run_dir, size in idle:
