@@ -29,11 +29,13 @@ pieces (``budget.judge_image_peak``, ``budget.generator_peak``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
 import math
 import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -72,7 +74,52 @@ CHUNK_BYTES = 64 * 1024 * 1024
 # a 256 px set is 16 to 20 s of CPU): a second visitor's scoring waits for the first,
 # at most this long, then says so.
 JUDGE_WAIT_S = 120.0
-_ONE_JUDGE = threading.Lock()
+
+
+class _TurnLock:
+    """A lock its waiters get in the order they asked. A plain ``threading.Lock`` lets the
+    thread that releases it take it straight back: the Runs page judges each selected run
+    in turn, so one visitor scoring several runs went before another who had been waiting,
+    who could then wait out JUDGE_WAIT_S and be refused."""
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._waiting: collections.deque[object] = collections.deque()
+        self._held = False
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        me, deadline = object(), None if timeout is None else time.monotonic() + timeout
+        with self._turns:
+            self._waiting.append(me)
+            try:
+                while self._held or self._waiting[0] is not me:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._turns.wait(left)
+                self._held = True
+                return True
+            finally:
+                self._waiting.remove(me)  # served, refused or interrupted: never left blocking the line
+                self._turns.notify_all()
+
+    def release(self) -> None:
+        with self._turns:
+            self._held = False
+            self._turns.notify_all()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def __enter__(self) -> "_TurnLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+_ONE_JUDGE = _TurnLock()
 IMAGINARY_TOLERANCE = 1e-3  # pytorch-fid's limit on the imaginary part of sqrtm's diagonal
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import tiny
 from gan_core import inference, runs
 from gan_core.cli import main
-from gan_core.errors import ConfigError
+from gan_core.errors import ConfigError, DataError
 from gan_core.recipes import resolve
 from gan_core.training import train
 
@@ -317,6 +317,44 @@ def test_the_shipped_cgan_demo_varies_within_every_class_and_stays_quiet():
         assert diagnose(late, "cgan", "image", gen.config) == []
         late = [{**r, **({"diversity_within": ignoring["diversity_within"]} if "diversity" in r else {})} for r in late]
         assert [f.code for f in diagnose(late, "cgan", "image", gen.config)] == ["collapse_within"]
+
+
+def test_the_judge_is_taken_in_turn_so_a_visitor_scoring_several_runs_lets_a_waiting_one_in():
+    """The Runs page judges each selected run in turn: with a plain lock, the thread that
+    released the judge took it straight back, and a visitor who had been waiting went last."""
+    import threading
+    import time
+
+    from gan_core import judge
+
+    order, first_in = [], threading.Event()
+
+    def several():  # one visitor, three selected conditional runs
+        for _ in range(3):
+            with judge._one_at_a_time(30):
+                order.append("several")
+                first_in.set()
+                time.sleep(0.3)  # the other visitor arrives while this one judges
+
+    def one():
+        first_in.wait(30)
+        with judge._one_at_a_time(30):
+            order.append("one")
+
+    threads = [threading.Thread(target=several), threading.Thread(target=one)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert order == ["several", "one", "several", "several"]
+    assert not judge.busy()
+    # A waiter refused for time leaves the line: the next one is not kept behind it.
+    with judge._one_at_a_time(30):
+        with pytest.raises(DataError, match="Another checkpoint is being judged"):
+            with judge._one_at_a_time(0.05):
+                pass
+    with judge._one_at_a_time(0.05):
+        assert judge.busy()
 
 
 def test_one_judge_works_at_a_time_and_a_long_wait_is_one_sentence(mnist_ckpt, tmp_path, monkeypatch):
