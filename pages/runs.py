@@ -174,7 +174,7 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     if state.reason:
         text += f"  \n:red[{plain(state.reason)}]"
     limit = runs.read_status(info.path).get("stopped_after_s") if info.state == "stopped" else None
-    if isinstance(limit, (int, float)):  # not a Stop anyone pressed: say so, and what Resume does
+    if type(limit) in (int, float) and 0 < limit < 1e9:  # not a Stop anyone pressed: say so, and what Resume does
         text += (f"  \n:orange[Stopped after {duration(limit, short=True)} of training, this server's limit at a time; "
                  "Resume trains it for as long again.]")
     for f in health(info) or []:

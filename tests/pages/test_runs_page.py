@@ -263,6 +263,10 @@ def test_a_run_the_server_stopped_for_time_says_so_beside_resume(tmp_path, monke
     assert said[0].endswith(":orange[Stopped after 1 s of training, this server's limit at a time; "
                             "Resume trains it for as long again.]")
     assert not at.button(key=f"resume_{timed.name}").disabled
+    for mangled in (float("inf"), float("nan"), True, "60", -1):  # a status file edited by hand: no line, no traceback
+        runs.write_status(timed, stopped_after_s=mangled)
+        at.run()
+        assert not at.exception and not [m for m in at.markdown if "this server's limit at a time" in m.value], mangled
 
 
 def test_resume_refused_is_one_sentence(page, monkeypatch):
