@@ -74,7 +74,7 @@ class Estimate:
         (``Settings.max_run_s``) stops this run, or None when it finishes first."""
         if time_limit_s is None or self.per_step <= 0 or self.per_step * self.steps <= time_limit_s:
             return None
-        return int(time_limit_s / self.per_step)
+        return max(1, int(time_limit_s / self.per_step))  # a stretch trains at least one step
 
 
 def about(seconds: float) -> str:

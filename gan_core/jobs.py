@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -340,15 +341,19 @@ def _output_to(log_path: Path):
             os.close(saved_fds[1])
 
 
-def train_queue(run_dirs: Sequence[str | Path]) -> list[str]:
+def train_queue(run_dirs: Sequence[str | Path], time_limit_s: float | None = None) -> list[str]:
     """Train queued runs one after another in this process; returns their final states.
 
     A run that is no longer queued (resumed or deleted meanwhile) is left alone; a
-    queued run with a STOP request is marked stopped without training."""
+    queued run with a STOP request is marked stopped without training. ``time_limit_s``
+    (the server's worker passes ``Settings.max_run_s``): the whole queue trains at most
+    this long, each run the time left shared by the runs left, so a comparison holds the
+    server's slot no longer than one run may and its runs get even shares."""
     from .training import resume as train_resume  # imports torch: only the worker pays for it
 
     states: list[str] = []
     run_dirs = [Path(d) for d in run_dirs]
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     for i, run_dir in enumerate(run_dirs, 1):
         if not (run_dir / "config.json").is_file():
             states.append("missing")
@@ -367,7 +372,8 @@ def train_queue(run_dirs: Sequence[str | Path]) -> list[str]:
                 continue
             print(f"Queue: training {run_dir.name} ({i} of {len(run_dirs)})", flush=True)
             try:
-                status = train_resume(run_dir, time_limit_s=load_settings().max_run_s)
+                share = None if deadline is None else max(0.0, deadline - time.monotonic()) / (len(run_dirs) - i + 1)
+                status = train_resume(run_dir, time_limit_s=share)
             except Exception:  # train() has recorded the failure in status.json
                 traceback.print_exc()
                 states.append(read_status(run_dir).get("state", RunState.FAILED))
@@ -381,7 +387,7 @@ def _main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -m gan_core.jobs RUN_DIR [RUN_DIR ...]  (trains queued runs one after another)", file=sys.stderr)
         return 2
-    train_queue(argv)
+    train_queue(argv, time_limit_s=load_settings().max_run_s)  # the server's worker: its time limit
     return 0
 
 

@@ -88,6 +88,8 @@ class _TurnLock:
         self._held = False
 
     def acquire(self, timeout: float | None = None) -> bool:
+        """True once held; False past ``timeout`` seconds (None or negative: no end, as a Lock's -1)."""
+        timeout = None if timeout is not None and timeout < 0 else timeout
         me, deadline = object(), None if timeout is None else time.monotonic() + timeout
         with self._turns:
             self._waiting.append(me)
@@ -105,11 +107,14 @@ class _TurnLock:
 
     def release(self) -> None:
         with self._turns:
+            if not self._held:
+                raise RuntimeError("release of an unheld judge lock")
             self._held = False
             self._turns.notify_all()
 
     def locked(self) -> bool:
-        return self._held
+        """Held, or promised to a waiter: a new arrival would wait either way."""
+        return self._held or bool(self._waiting)
 
     def __enter__(self) -> "_TurnLock":
         self.acquire()

@@ -67,6 +67,7 @@ class Settings:
 DEMO_MAX_STEPS = 2000
 DEMO_MAX_RUN_MINUTES = 3
 DEMO_DEFAULT_STEPS = 300
+MAX_RUN_MINUTES = 100_000  # about ten weeks: more is no limit, and past float range it was a traceback
 
 
 # Per-request memory (GAN_WORKBENCH_MEMORY_BUDGET, MB). The demo's figure fits Community
@@ -161,14 +162,14 @@ def run_time_limit(settings: "Settings") -> str | None:
 
 def run_limits(settings: "Settings") -> str:
     """What this server allows one run, as the pages say it after "runs ..."."""
-    steps = f"{settings.max_steps:,} steps" if settings.max_steps else None
+    steps = f"may have up to {settings.max_steps:,} steps" if settings.max_steps else None
     time = run_time_limit(settings)
     if time is None:
-        return f"stop after {steps}" if steps else "are not capped in length"
-    return f"stop after {steps + ' or ' if steps else ''}{time} of training at a time (Resume continues them)"
+        return steps or "are not capped in length"
+    return f"{steps + ' and ' if steps else ''}train for {time} at a stretch (Resume continues them)"
 
 
-def _int(name: str, default: int | None) -> int | None:
+def _int(name: str, default: int | None, most: int | None = None) -> int | None:
     raw = os.environ.get(name)
     if raw in (None, ""):
         return default
@@ -178,13 +179,15 @@ def _int(name: str, default: int | None) -> int | None:
         raise ConfigError(f"Environment variable {name} must be a whole number, not {raw!r}.") from None
     if value < 1:
         raise ConfigError(f"Environment variable {name} must be at least 1, not {value}.")
+    if most is not None and value > most:
+        raise ConfigError(f"Environment variable {name} must be at most {most:,}, not {raw[:20]}{'…' if len(raw) > 20 else ''}.")
     return value
 
 
 def load_settings() -> Settings:
     demo = demo_mode()
     max_steps = _int("GAN_WORKBENCH_MAX_STEPS", DEMO_MAX_STEPS if demo else None)
-    minutes = _int("GAN_WORKBENCH_MAX_RUN_MINUTES", DEMO_MAX_RUN_MINUTES if demo else None)
+    minutes = _int("GAN_WORKBENCH_MAX_RUN_MINUTES", DEMO_MAX_RUN_MINUTES if demo else None, most=MAX_RUN_MINUTES)
     return Settings(
         runs_dir=Path(os.environ.get("GAN_WORKBENCH_RUNS_DIR") or ROOT / "runs").expanduser().resolve(),
         data_root=Path(os.environ.get("GAN_WORKBENCH_DATA_ROOT") or ROOT / "data").expanduser().resolve(),

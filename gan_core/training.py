@@ -394,12 +394,13 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, t
     try:
         with open(run_dir / "metrics.jsonl", "a") if main else contextlib.nullcontext() as metrics:
             for step in range(start + 1, t.steps + 1):
-                stop_now = should_stop() or (main and stop_file.exists()) or out_of_time()
+                # The time is rank 0's alone (any_rank passes its stop on), so rank 0 knows why every process stopped.
+                stop_now = should_stop() or (main and (stop_file.exists() or out_of_time()))
                 if distributed.any_rank(stop_now, ranks):  # every process stops after the same step
                     step -= 1
                     final = RunState.STOPPED
                     stopped_by_file = main and stop_file.exists()
-                    timed_out = not stopped_by_file and out_of_time()
+                    timed_out = main and not stopped_by_file and out_of_time()
                     break
                 log_now = step % t.log_every == 0 or step == t.steps
                 if recipe.lr_schedule is not None:  # a function of the step alone: a resumed run gets the same rates
@@ -518,7 +519,7 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, t
                 if main:
                     write_status(run_dir, state=RunState.DIVERGED, error=str(e), eta=None, health=judge(str(e)))
                 return {"state": RunState.DIVERGED, "step": step, "error": str(e)}
-        why = f" after {timefmt.duration(time_limit_s, short=True)} of training, this server's limit at a time" if timed_out else ""
+        why = f" after {timefmt.duration(time_limit_s, short=True)} of training, this server's time for it at a stretch" if timed_out else ""
         message = " ".join(filter(None, [data_note, f"Stopped at step {step}{why}; resume continues from there."]))
     if not main:
         return {"state": final, "step": step, "message": message}

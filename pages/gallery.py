@@ -327,7 +327,7 @@ title.title("Generated samples")
 guided_start()
 settings = settings_or_stop()
 if settings.demo:
-    st.caption(f":material/public: Public demo: runs {run_limits(settings)}, and {settings.max_active_runs} can train at a time.")
+    st.caption(f":material/public: Public demo: runs {run_limits(settings)}; {settings.max_active_runs} can train at once.")
 
 # Demo mode: the shipped checkpoints and this visitor's own uploads and runs only.
 if restore_upload(st.session_state.get(Gallery.CHECKPOINT), st.session_state.get(Gallery.UPLOAD)):

@@ -72,8 +72,8 @@ def duration_caption(cfg: Config, settings) -> None:
         st.caption(plain(found))
     else:
         stop = found.stopped_near(settings.max_run_s)
-        limit = (f" This server trains a run for {run_time_limit(settings)} at a time, so it stops near step {stop:,}; "
-                 "Resume on the Runs page continues it." if stop is not None else "")
+        limit = (f" This server trains a run for {run_time_limit(settings)} at a stretch, so it stops near step {stop:,} "
+                 "(sooner when the server is busy); Resume continues it." if stop is not None else "")
         st.caption(f":material/schedule: Expected duration: **{found.text()}** · {found.detail()}.{limit}")
 
 
@@ -249,8 +249,8 @@ def training_section(recipe_name: str, data: dict, kind: str, settings) -> dict:
     defaults = recipe_defaults(recipe_name, data)
     for section in ("training", "advanced"):
         put_defaults(section, defaults, kind, settings.default_steps or settings.max_steps)
-    demo = (lambda: st.caption(f"Public demo: runs {run_limits(settings)}, {settings.max_active_runs} at a time, and are "
-                               f"kept {demo_keeping(settings)}; download a run's zip (Runs page) to keep it.")) if settings.demo else None
+    demo = (lambda: st.caption(f"Public demo: runs {run_limits(settings)}; {settings.max_active_runs} can train at once; "
+                               f"runs are kept {demo_keeping(settings)}; download a run's zip (Runs page) to keep it.")) if settings.demo else None
 
     def augment_note() -> None:  # why augmentation is on, under its field (image data only)
         note = form.augment_note(st.session_state[KEYS.augment], data)

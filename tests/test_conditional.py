@@ -355,6 +355,21 @@ def test_the_judge_is_taken_in_turn_so_a_visitor_scoring_several_runs_lets_a_wai
                 pass
     with judge._one_at_a_time(0.05):
         assert judge.busy()
+    # Between a release and the next in line taking it, the judge is still busy to a newcomer
+    # (helper-28: busy() said free there, and a third visitor's spinner said "Judging").
+    lock = judge._TurnLock()
+    lock.acquire()
+    waiter = threading.Thread(target=lambda: (lock.acquire(30), time.sleep(0.2), lock.release()))
+    waiter.start()
+    while not lock._waiting:
+        time.sleep(0.01)
+    lock.release()
+    assert lock.locked()
+    waiter.join(30)
+    assert not lock.locked()
+    with pytest.raises(RuntimeError):
+        lock.release()  # as a Lock: releasing what is not held is a bug, not a no-op
+    assert lock.acquire(-1) and lock.locked()  # -1: wait as long as it takes, as a Lock's
 
 
 def test_one_judge_works_at_a_time_and_a_long_wait_is_one_sentence(mnist_ckpt, tmp_path, monkeypatch):

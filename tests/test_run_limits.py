@@ -100,7 +100,7 @@ def test_the_command_line_comparison_obeys_the_cap_in_one_error_line(tmp_path, c
 
 # ----------------------------------------------------------------------------- the time limit
 
-TIMED_OUT = re.compile(r"Stopped at step (\d+) after 1 s of training, this server's limit at a time; "
+TIMED_OUT = re.compile(r"Stopped at step (\d+) after 1 s of training, this server's time for it at a stretch; "
                        r"resume continues from there\.")
 
 
@@ -126,17 +126,23 @@ def test_only_the_servers_workers_are_stopped_for_time(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "load_settings", lambda: limited)
     monkeypatch.setattr(jobs, "load_settings", lambda: limited)
     cfg = tiny("gan", "ring-8", steps=1_000_000)
-    # A run queued by the dashboard, trained by a group's worker (jobs.train_queue) ...
+    # A run queued by the dashboard, trained by a group's worker (`python -m gan_core.jobs`) ...
     queued = runs.create_run(resolve(cfg), tmp_path)
     runs.write_status(queued, state=RunState.QUEUED)
-    assert jobs.train_queue([queued]) == [RunState.STOPPED]
-    assert TIMED_OUT.fullmatch(runs.read_status(queued)["message"])
+    assert jobs._main([str(queued)]) == 0
+    assert runs.read_status(queued)["state"] == RunState.STOPPED and TIMED_OUT.fullmatch(runs.read_status(queued)["message"])
     # ... or by a run's own worker (`train --worker --resume`, what jobs._spawn starts).
     runs.write_status(queued, state=RunState.QUEUED)
     assert cli.main(["train", "--no-progress", "--worker", "--resume", str(queued)]) == 0
     status = runs.read_status(queued)
     assert status["state"] == RunState.STOPPED and TIMED_OUT.fullmatch(status["message"])
-    # A person's own command on the same machine trains to the end, however long it takes.
+    # A person's own commands on the same machine train to the end, however long it takes:
+    # `python -m gan_core.experiments` (jobs.train_queue without a limit) ...
+    theirs = runs.create_run(resolve(tiny("gan", "ring-8", steps=300)), tmp_path)
+    runs.write_status(theirs, state=RunState.QUEUED)
+    monkeypatch.setattr(settings, "load_settings", lambda: dataclasses.replace(limited, max_run_s=0.05))
+    assert jobs.train_queue([theirs]) == [RunState.FINISHED]
+    # ... and `python -m gan_core train`.
     briefly = dataclasses.replace(limited, max_run_s=0.05)
     monkeypatch.setattr(settings, "load_settings", lambda: briefly)
     mine = runs.create_run(resolve(tiny("gan", "ring-8", steps=300)), tmp_path)
@@ -144,6 +150,43 @@ def test_only_the_servers_workers_are_stopped_for_time(tmp_path, monkeypatch):
     assert cli.main(["train", "--no-progress", "--resume", str(mine)]) == 0
     assert time.monotonic() - began > 0.05
     assert runs.read_status(mine)["state"] == RunState.FINISHED and runs.read_status(mine)["step"] == 300
+
+
+def test_a_queue_shares_its_time_among_its_runs_so_a_comparison_holds_the_slot_no_longer_than_one_run(tmp_path, monkeypatch):
+    """A comparison's runs train one after another in one worker (helper-28: with the limit
+    given to each run, a three-run comparison held the demo's one slot three times over)."""
+    given, ends = [], []
+
+    def fake_resume(run_dir, time_limit_s=None):
+        given.append(time_limit_s)
+        ends.append(time.monotonic() + time_limit_s)  # the latest this run could train until
+        if len(given) == 1:
+            time.sleep(0.3)  # the first run ends early: the others share what it left
+        runs.write_status(run_dir, state=RunState.FINISHED)
+        return {"state": RunState.FINISHED, "step": 1}
+
+    monkeypatch.setattr(training, "resume", fake_resume)
+    queue = [runs.create_run(resolve(tiny("gan", "ring-8")), tmp_path) for _ in range(3)]
+    for run_dir in queue:
+        runs.write_status(run_dir, state=RunState.QUEUED)
+    began = time.monotonic()
+    assert jobs.train_queue(queue, time_limit_s=3.0) == [RunState.FINISHED] * 3
+    assert given[0] == pytest.approx(1.0, abs=0.05)  # a third of the whole
+    assert given[1] == pytest.approx((3.0 - 0.3) / 2, abs=0.1)  # half of what is left
+    assert given[2] == pytest.approx(3.0 - 0.3, abs=0.1)  # the second took none of its share: all that is left
+    assert max(ends) <= began + 3.0 + 0.01  # no run may train past the queue's end
+
+
+def test_stopped_near_is_at_least_one_step_and_the_minutes_setting_has_a_ceiling(monkeypatch):
+    from gan_core.estimate import Estimate
+
+    assert Estimate(seconds=27_005, per_step=90, steps=300, basis="").stopped_near(60) == 1  # a stretch trains a step
+    assert Estimate(seconds=1_005, per_step=0.5, steps=2000, basis="").stopped_near(180) == 360
+    assert Estimate(seconds=105, per_step=0.05, steps=2000, basis="").stopped_near(180) is None
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUN_MINUTES", "9" * 400)  # was an OverflowError on every page
+    with pytest.raises(ConfigError, match=r"^Environment variable GAN_WORKBENCH_MAX_RUN_MINUTES must be at most 100,000, "
+                                          r"not 9{20}…\.$"):
+        settings.load_settings()
 
 
 def test_a_demo_trains_longer_runs_for_a_limited_time_and_its_form_starts_short(monkeypatch):
@@ -156,7 +199,7 @@ def test_a_demo_trains_longer_runs_for_a_limited_time_and_its_form_starts_short(
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     demo = settings.load_settings()
     assert (demo.max_steps, demo.max_run_s, demo.default_steps) == (2000, 180.0, 300)
-    assert settings.run_limits(demo) == "stop after 2,000 steps or 3 min of training at a time (Resume continues them)"
+    assert settings.run_limits(demo) == "may have up to 2,000 steps and train for 3 min at a stretch (Resume continues them)"
     monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "100")
     monkeypatch.setenv("GAN_WORKBENCH_MAX_RUN_MINUTES", "10")
     shorter = settings.load_settings()

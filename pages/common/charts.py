@@ -60,4 +60,4 @@ def augment_figure(rows: list[dict]) -> go.Figure:
     """The augmentation's strength p (ADA's, or 1 for DiffAugment) and the overfitting
     signal r_t it follows, with ADA's target for r_t (gan_core.augment.ADA_TARGET)."""
     return _figure(rows, [("augment_p", "p: augmentation strength"), ("r_t", "r_t = E[sign D(x)] on real")],
-                   "Augmentation: p and r_t (dotted: the target for r_t)", "value", guide=ADA_TARGET)
+                   "Augmentation p and r_t (dotted: r_t's target)", "value", guide=ADA_TARGET)

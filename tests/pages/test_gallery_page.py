@@ -277,8 +277,8 @@ def test_demo_mode_says_so_and_bad_settings_are_one_sentence(env, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
     at = page()
     no_problems(at)
-    assert ("Public demo: runs stop after 2,000 steps or 3 min of training at a time (Resume continues them), "
-            "and 1 can train at a time.") in captions(at)
+    assert ("Public demo: runs may have up to 2,000 steps and train for 3 min at a stretch (Resume continues them); "
+            "1 can train at once.") in captions(at)
     monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "lots")
     at = page()
     assert not at.exception

@@ -174,9 +174,10 @@ def test_in_a_public_demo_a_preset_runs_in_full_and_the_time_limit_is_said_befor
     assert not any("This demo stops runs" in c.value for c in at.caption)
     # 2,000 x 0.5 s is more than the demo trains at a time: where it stops, and how to go on, before Start.
     assert duration_before_start(at).endswith(
-        "This server trains a run for 3 min at a time, so it stops near step 360; Resume on the Runs page continues it.")
-    assert any("Public demo: runs stop after 2,000 steps or 3 min of training at a time (Resume continues them), "
-               "1 at a time" in c.value for c in at.caption)
+        "This server trains a run for 3 min at a stretch, so it stops near step 360 (sooner when the server is busy); "
+        "Resume continues it.")
+    assert any("Public demo: runs may have up to 2,000 steps and train for 3 min at a stretch (Resume continues them); "
+               "1 can train at once" in c.value for c in at.caption)
 
 
 def test_on_a_server_with_a_lower_step_cap_a_preset_says_what_its_capped_run_shows(env, timed, monkeypatch):

@@ -258,15 +258,19 @@ def test_a_run_the_server_stopped_for_time_says_so_beside_resume(tmp_path, monke
     monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     select(at, timed, tmp_path / pressed.name)
-    said = [m.value for m in at.markdown if "this server's limit at a time" in m.value]
+    said = [m.value for m in at.markdown if "this server's time for it at a stretch" in m.value]
     assert len(said) == 1 and timed.name in said[0]
-    assert said[0].endswith(":orange[Stopped after 1 s of training, this server's limit at a time; "
-                            "Resume trains it for as long again.]")
+    assert said[0].endswith(":orange[Stopped after 1 s of training, this server's time for it at a stretch; "
+                            "Resume trains it to its end.]")  # this server has no limit now
+    monkeypatch.setenv("GAN_WORKBENCH_MAX_RUN_MINUTES", "3")  # an operator's limit, as Resume would give it now
+    at.run()
+    assert [m.value for m in at.markdown if "this server's time for it at a stretch" in m.value][0].endswith(
+        "; Resume trains it for up to another 3 min.]")
     assert not at.button(key=f"resume_{timed.name}").disabled
     for mangled in (float("inf"), float("nan"), True, "60", -1):  # a status file edited by hand: no line, no traceback
         runs.write_status(timed, stopped_after_s=mangled)
         at.run()
-        assert not at.exception and not [m for m in at.markdown if "this server's limit at a time" in m.value], mangled
+        assert not at.exception and not [m for m in at.markdown if "time for it at a stretch" in m.value], mangled
 
 
 def test_resume_refused_is_one_sentence(page, monkeypatch):

@@ -409,8 +409,8 @@ def test_demo_mode_caps_steps_and_says_so(env, monkeypatch):
     at = page().run()
     steps = at.number_input(key="train_steps")
     assert steps.value == 300  # the demo's form starts short (a run that shows faces in about 20 s)
-    assert any("runs stop after 2,000 steps or 3 min of training at a time (Resume continues them), 1 at a time, "
-               "and are kept for 24 hours after they last change" in c.value
+    assert any("runs may have up to 2,000 steps and train for 3 min at a stretch (Resume continues them); 1 can train "
+               "at once; runs are kept for 24 hours after they last change" in c.value
                and "download a run's zip (Runs page) to keep it" in c.value for c in at.caption)
     steps.set_value(2000).run()
     assert not at.button(key="train_start").disabled
