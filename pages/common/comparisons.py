@@ -14,6 +14,7 @@ from gan_core.config import Config
 from gan_core.curves import ARTICLE_GROUP
 from gan_core.errors import GanError
 from gan_core.estimate import about
+from gan_core.settings import run_time_limit
 from pages.common.keys import Runs
 from pages.common.session import visitor
 from pages.common.shared import expected_duration, plain
@@ -109,9 +110,10 @@ def comparison_section(settings) -> None:
         st.code(f"python -m gan_core.experiments {kind} --data {data} --steps {int(steps)} --seed {int(seed)}", language="bash")
 
 
-def expected(kind: str, base: Config, settings, side_by_side: bool) -> tuple[str, str] | str:
+def expected(kind: str, base: Config, settings, side_by_side: bool) -> tuple[str, str, str] | str:
     """The comparison's expected duration (gan_core.estimate of each run): ("about 3 min or
-    more" / "about 9 min", the figure for each run), or why it cannot be told, in one sentence."""
+    more" / "about 9 min", the figure for each run, what the server's time limit does to
+    it or ""), or why it cannot be told, in one sentence."""
     try:
         configs = experiments.variant_configs(kind, base)
     except GanError as e:
@@ -121,9 +123,17 @@ def expected(kind: str, base: Config, settings, side_by_side: bool) -> tuple[str
     if problem:
         return problem
     each = " · ".join(f"{re.split(r'[,(:]', v.label)[0].strip()}: {e.text()}" for (v, _), e in zip(configs, found))
+    limit, stretch = settings.max_run_s, run_time_limit(settings)
     if side_by_side:  # on shared cores side-by-side runs slow each other down; the longest bounds it from below
-        return f"{about(max(e.seconds for e in found))} or more", each
-    return about(sum(e.seconds for e in found)), each
+        cut = limit is not None and any(e.stopped_near(limit) is not None for e in found)
+        note = (f" This server trains each run for {stretch} at a stretch, so the longer ones stop before their last "
+                "step; Resume continues each." if cut else "")
+        return f"{about(max(e.seconds for e in found))} or more", each, note
+    # One worker trains them in turn within one stretch, shared among them (gan_core.jobs.train_queue).
+    cut = limit is not None and sum(e.per_step * e.steps for e in found) > limit
+    note = (f" This server trains a comparison for {stretch} at a stretch, shared among its runs, so they stop before "
+            "their last step (sooner when the server is busy); Resume continues each." if cut else "")
+    return about(sum(e.seconds for e in found)), each, note
 
 
 def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -> None:
@@ -132,8 +142,8 @@ def comparison_duration(kind: str, base: Config, settings, side_by_side: bool) -
     if isinstance(found, str):
         st.caption(plain(found))
         return
-    took, each = found
+    took, each, note = found
     if side_by_side:
-        st.caption(f":material/schedule: Expected duration: **{took}** side by side ({each}, each measured alone).")
+        st.caption(f":material/schedule: Expected duration: **{took}** side by side ({each}, each measured alone).{note}")
     else:
-        st.caption(f":material/schedule: Expected duration: **{took}** in all, one after another ({each}).")
+        st.caption(f":material/schedule: Expected duration: **{took}** in all, one after another ({each}).{note}")

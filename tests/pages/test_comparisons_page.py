@@ -30,7 +30,7 @@ ARTICLE_GROUP = "Losses as the Keras article plots them"
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
-    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS"):
+    for name in ("GAN_WORKBENCH_DEMO", "GAN_WORKBENCH_MAX_RUNS", "GAN_WORKBENCH_MAX_STEPS", "GAN_WORKBENCH_MAX_RUN_MINUTES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(estimate, "time_per_step", lambda cfg: (0.1 * cfg.loss.d_steps, "timed just now on this machine"))
     st.cache_data.clear()
@@ -56,6 +56,11 @@ def test_on_a_demo_both_sizes_say_the_server_caps_them(env, monkeypatch):
     quick, full = at.radio(key="cmp_size").options
     assert quick.startswith("Quick: 1,000 steps per run, about ") and "capped" not in quick
     assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 2,000 on this server, ")
+    # One worker trains the three in turn within the demo's one stretch (helper-28): said before the click.
+    # 3 x 1,000 x 0.1 s is more than 3 min.
+    assert any(c.startswith(":material/schedule: Expected duration: ") and c.endswith(
+        "This server trains a comparison for 3 min at a stretch, shared among its runs, so they stop before their last "
+        "step (sooner when the server is busy); Resume continues each.") for c in captions(at)), captions(at)
 
 
 @pytest.mark.parametrize("kind, quick, full", [
@@ -99,6 +104,7 @@ def test_one_click_launches_each_comparison_after_saying_how_long_it_takes(env, 
     assert at.selectbox(key="cmp_data").value == data
     assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].steps
     assert any(c.startswith(":material/schedule: Expected duration: " + duration) for c in captions(at)), captions(at)
+    assert not any("at a stretch" in c for c in captions(at))  # no time limit off a demo
     assert f"python -m gan_core.experiments {kind} --data {data}" in at.code[0].value
 
     at.button(key="cmp_go").click().run()
