@@ -62,7 +62,7 @@ class Settings:
 # is a poor measure of it: the quick starts' 2,000 steps of the original GAN on 2-D
 # points take 14 s here, 300 steps of the default DCGAN 21 s, its 2,000 about 140 s. So
 # a run may have up to DEMO_MAX_STEPS steps, and a worker stops it, checkpointed, after
-# DEMO_MAX_RUN_MINUTES of training at a time (Resume continues it); the form starts at
+# DEMO_MAX_RUN_MINUTES of training at a stretch (Resume continues it); the form starts at
 # DEMO_DEFAULT_STEPS, the run that shows faces in about 20 s.
 DEMO_MAX_STEPS = 2000
 DEMO_MAX_RUN_MINUTES = 3
