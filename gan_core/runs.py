@@ -638,6 +638,7 @@ class RunInfo:
     eta: float | None
     images_per_s: float | None
     error: str | None
+    stopped_after_s: float | None = None  # a run the server's worker stopped for time: the stretch it trained
 
     @property
     def active(self) -> bool:
@@ -711,7 +712,15 @@ def run_info(run_dir: str | Path) -> RunInfo:
         eta=status.get("eta"),
         images_per_s=status.get("images_per_s"),
         error=status.get("error"),
+        stopped_after_s=_stopped_for_time(status),
     )
+
+
+def _stopped_for_time(status: dict) -> float | None:
+    """``stopped_after_s`` of a stopped run's status (``training.train``'s time limit), or
+    None; a hand-edited value that is not a plain number of seconds (inf, NaN, a string) is none."""
+    limit = status.get("stopped_after_s") if status.get("state") == RunState.STOPPED else None
+    return float(limit) if type(limit) in (int, float) and 0 < limit < 1e9 else None
 
 
 def list_runs(runs_dir: str | Path, keep: Callable[[Path], bool] | None = None) -> list[RunInfo]:

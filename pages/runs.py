@@ -173,12 +173,11 @@ def run_actions(info: runs.RunInfo, settings) -> None:
     text = f"**{plain(short_name(info))}** {state.badge()} {detail}  \n`{info.id}`"  # a run's files: shown as typed
     if state.reason:
         text += f"  \n:red[{plain(state.reason)}]"
-    limit = runs.read_status(info.path).get("stopped_after_s") if info.state == "stopped" else None
-    if type(limit) in (int, float) and 0 < limit < 1e9:  # not a Stop anyone pressed: say so, and what Resume does
+    if info.stopped_after_s is not None:  # not a Stop anyone pressed: say so, and what Resume does
         now = settings.max_run_s  # what Resume gives now, which an operator may have changed since
         more = f"for up to another {duration(now, short=True)}" if now else "to its end"
-        text += (f"  \n:orange[Stopped after {duration(limit, short=True)} of training, this server's time for it at a "
-                 f"stretch; Resume trains it {more}.]")
+        text += (f"  \n:orange[Stopped after {duration(info.stopped_after_s, short=True)} of training, this server's time "
+                 f"for it at a stretch; Resume trains it {more}.]")
     for f in health(info) or []:
         if f.code != "exploded" or not state.reason or info.error:  # else said in red above (state.reason)
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"

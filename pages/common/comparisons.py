@@ -75,7 +75,7 @@ def comparison_section(settings) -> None:
             took = found[0] if isinstance(found, tuple) else "duration unknown"
             what = "Quick" if size == QUICK else "Full, the article's length" if kind == "optimizers" else "Full"
             wanted = wanted_steps(c, size)
-            if steps < wanted:  # a server's cap (a demo's 300 steps): say so, or both read the same
+            if steps < wanted:  # a server's cap (a demo's 2,000 steps, or an operator's): say so, or both read the same
                 return f"{what}: {wanted:,} steps per run, capped at {steps:,} on this server, {took}"
             return f"{what}: {steps:,} steps per run, {took}"
 
