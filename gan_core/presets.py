@@ -41,13 +41,13 @@ PRESETS: dict[str, Preset] = {p.key: p for p in (
 
 
 def capped_note(key: str, max_steps: int | None) -> str | None:
-    """What a server that stops runs at ``max_steps`` (a demo) lets the preset show, in
-    one sentence, when that is fewer steps than the preset needs; else None."""
+    """What a server that stops runs at ``max_steps`` (a demo, or an operator's lower cap) lets
+    the preset show, in one sentence, when that is fewer steps than the preset needs; else None."""
     preset = PRESETS[key]
     steps = preset.config.train.steps
     if max_steps is None or steps <= max_steps:
         return None
-    return (f"This demo stops runs at {max_steps:,} of the {steps:,} steps this needs, so expect {preset.early}; "
+    return (f"This server stops runs at {max_steps:,} of the {steps:,} steps this needs, so expect {preset.early}; "
             f"on your own machine `{command(key)}` trains it in full.")
 
 
