@@ -10,6 +10,13 @@ so two browsers pressing Start in the same moment cannot both take the last slot
 A demo visitor's ``owner.json`` is written under that lock too, before any worker
 can start.
 
+Turns (a demo's visitors, who share its few slots): ``<runs_dir>/.turns.json`` records
+who was refused a slot while whose runs held them. The visitors whose runs held them
+cannot start or resume a run until the one they kept waiting has started one, or for
+``TURN_KEPT_S`` after the first of those runs stopped. Without it, a run
+stopped for time (``GAN_WORKBENCH_MAX_RUN_MINUTES``) could be resumed at once, forever,
+and the limit would share nothing.
+
 Several runs can be launched as one group (``launch_group``, the comparisons): all
 of them reserved at once or none; side by side when a slot is free for each, else
 queued in one worker (``python -m gan_core.jobs RUN_DIR ...``) that trains them one
@@ -20,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -36,8 +45,14 @@ from .recipes import as_trained, resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
 from .settings import load_settings, worker_memory_mb
+from .timefmt import duration
+from .untrusted import Unreadable, open_regular
 
 SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a run directory)
+TURNS_FILE = ".turns.json"  # beside it, written only under it: who is owed the next slot
+TURN_KEPT_S = 120.0  # how long a freed slot is kept for the visitor who was refused it
+TURN_MAX_AGE_S = 3600.0  # and a claim is forgotten after this, whatever happened
+MAX_TURNS = 200  # claims kept at most (the oldest go first)
 
 _children: list[subprocess.Popen] = []  # kept so finished workers are reaped, not left as zombies
 
@@ -76,15 +91,119 @@ def slots(runs_dir: str | Path) -> Iterator[int]:
         os.close(fd)  # closing the only descriptor releases the lock
 
 
-def _refuse_if_full(active: int, max_active: int | None, what: str | None = None) -> None:
-    if max_active is None or active < max_active:
+def _refuse_if_full(active: int, max_active: int | None, what: str | None = None,
+                    runs_dir: Path | None = None, owner: str | None = None) -> None:
+    """Refuse, in one sentence, when every slot is taken (under ``slots``). A demo visitor
+    (``owner``) refused so is owed the next slot (``_claim``); one whose run kept another
+    visitor waiting is refused until that visitor starts a run or lets the turn lapse (``_turn_refusal``)."""
+    if max_active is not None and active >= max_active:
+        runs_are = "1 run is" if active == 1 else f"{active} runs are"
+        kept = runs_dir is not None and owner is not None and _claim(runs_dir, owner)
+        if kept:
+            owners = "its owner waits" if active == 1 else "their owners wait"
+            then = (f"when {'it finishes' if active == 1 else 'one finishes'}, {owners} {duration(TURN_KEPT_S, short=True)} "
+                    "before starting another, so try again then")
+            if what is None:
+                raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; {then}.")
+            raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
+                           f"{max_active}; {then}.")
+        if what is None:
+            raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; wait for one to "
+                           "finish, or stop one of your own.")
+        raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
+                       f"{max_active}; stop one or wait for it to finish.")
+    if runs_dir is not None and owner is not None:
+        refusal = _turn_refusal(runs_dir, owner)
+        if refusal:
+            raise RunError(refusal)
+
+
+# --- turns: a visitor refused a slot is owed the next one (demo servers, where runs have owners)
+
+
+def _read_turns(runs_dir: Path) -> list[dict]:
+    """The claims on disk, each {"who", "holders", "behind", "at"}; anything malformed is dropped."""
+    try:
+        with open_regular(runs_dir / TURNS_FILE) as f:
+            data = json.loads(f.read(1 << 20))
+    except (OSError, ValueError, RecursionError, Unreadable):
+        return []
+    now, out = time.time(), []
+    for t in data if isinstance(data, list) else []:
+        try:
+            who, holders, behind, at = t["who"], list(t["holders"]), list(t["behind"]), float(t["at"])
+            visitors.check_owner(who)
+            for h in holders:
+                visitors.check_owner(h)
+        except (TypeError, KeyError, ValueError):
+            continue
+        if all(isinstance(b, str) and b and "/" not in b and not b.startswith(".") for b in behind) and now - TURN_MAX_AGE_S < at <= now + 60:
+            out.append({"who": who, "holders": holders, "behind": behind, "at": at})
+    return out[-MAX_TURNS:]
+
+
+def _write_turns(runs_dir: Path, turns: list[dict]) -> None:
+    from .runs import atomic_write_json
+
+    try:
+        atomic_write_json(runs_dir / TURNS_FILE, turns[-MAX_TURNS:])
+    except OSError:
+        pass  # turns are a courtesy among visitors: a full disk must not refuse a start
+
+
+def _claim(runs_dir: Path, owner: str) -> bool:
+    """Record that ``owner`` was refused a slot while the active runs held them; True if
+    their holders now owe ``owner`` a turn (``owner`` holds none of the active runs)."""
+    active = active_runs(runs_dir)
+    holders = sorted({o for o in (visitors.run_owner(r.path) for r in active) if o is not None})
+    if not holders or owner in holders:
+        return False  # their own run holds the slot, or nobody's does: nothing is owed
+    turns, behind = _read_turns(runs_dir), sorted(r.id for r in active)
+    if not any(t["who"] == owner and t["behind"] == behind for t in turns):  # asking again behind the same runs does not extend it
+        turns.append({"who": owner, "holders": holders, "behind": behind, "at": time.time()})
+        _write_turns(runs_dir, turns)
+    return True
+
+
+def _freed_at(runs_dir: Path, turn: dict, active: set[str]) -> float:
+    """When the first of the runs a claim waited behind stopped (its last status write);
+    the claim's own time for a run since deleted, now for runs all still active."""
+    ended = []
+    for name in turn["behind"]:
+        if name in active:
+            continue
+        updated = read_status(runs_dir / name).get("updated") if (runs_dir / name / "config.json").is_file() else None
+        ended.append(updated if isinstance(updated, (int, float)) and updated == updated else turn["at"])
+    return max(turn["at"], min(ended)) if ended else time.time()
+
+
+def _turn_refusal(runs_dir: Path, owner: str) -> str | None:
+    """Why ``owner`` must let another visitor have this slot first, in one sentence, or None."""
+    turns = _read_turns(runs_dir)
+    if not turns:
+        return None
+    active = {r.id for r in active_runs(runs_dir)}
+    now, owed = time.time(), []
+    for t in turns:
+        if t["who"] != owner and owner in t["holders"]:
+            until = _freed_at(runs_dir, t, active) + TURN_KEPT_S
+            if now < until:
+                owed.append(until)
+    if not owed:
+        return None
+    minutes = max(1, math.ceil((max(owed) - now) / 60))
+    return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
+            f"you can start or resume a run again within {minutes} min.")
+
+
+def _took_turn(runs_dir: Path, owner: str | None) -> None:
+    """``owner`` has started a run (under ``slots``): what they were owed is settled."""
+    if owner is None:
         return
-    runs_are = "1 run is" if active == 1 else f"{active} runs are"
-    if what is None:
-        raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; wait for one to "
-                       "finish, or stop one of your own.")
-    raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
-                   f"{max_active}; stop one or wait for it to finish.")
+    turns = _read_turns(runs_dir)
+    kept = [t for t in turns if t["who"] != owner]
+    if len(kept) != len(turns):
+        _write_turns(runs_dir, kept)
 
 
 def _make_room(runs_dir: Path, resuming: Path | None = None) -> None:
@@ -219,9 +338,10 @@ def launch(cfg: Config, runs_dir: str | Path, max_active: int | None = None, own
     cfg = resolve(cfg)  # a bad config fails here, before a run directory exists
     check_steps([cfg])
     with slots(runs_dir) as active:
-        _refuse_if_full(active, max_active)
+        _refuse_if_full(active, max_active, runs_dir=runs_dir, owner=owner)
         _make_room(runs_dir)
         run_dir = _create(cfg, runs_dir, owner)
+        _took_turn(runs_dir, owner)
     _spawn(run_dir, active)  # the queued run already holds its slot: the lock need not wait for the process
     return run_dir
 
@@ -236,7 +356,7 @@ def launch_group(cfgs: Sequence[Config], runs_dir: str | Path, max_active: int |
     cfgs = [resolve(c) for c in cfgs]
     check_steps(cfgs, what)
     with slots(runs_dir) as active:
-        _refuse_if_full(active, max_active, what)
+        _refuse_if_full(active, max_active, what, runs_dir=runs_dir, owner=owner)
         _make_room(runs_dir)
         run_dirs: list[Path] = []
         try:
@@ -248,6 +368,7 @@ def launch_group(cfgs: Sequence[Config], runs_dir: str | Path, max_active: int |
             for run_dir in run_dirs:  # none, rather than part of a group
                 _remove(run_dir)
             raise
+        _took_turn(runs_dir, owner)
     if max_active is None or max_active - active >= len(run_dirs):
         for i, run_dir in enumerate(run_dirs):
             _spawn(run_dir, active + i)
@@ -304,15 +425,17 @@ def resume(run_dir: str | Path, max_active: int | None = None) -> None:
     if limit is not None and steps > limit:
         raise RunError(f"Run {run_dir.name} trains {steps:,} steps and this server trains at most {limit:,} per run; "
                        f"start a new run of {limit:,} steps or fewer.")
+    owner = visitors.run_owner(run_dir)
     with slots(run_dir.parent) as active:
         _check_resumable(run_dir)  # again: another process may have resumed it while this one waited
-        _refuse_if_full(active, max_active)
+        _refuse_if_full(active, max_active, runs_dir=run_dir.parent, owner=owner)
         _make_room(run_dir.parent, resuming=run_dir)
         (run_dir / "STOP").unlink(missing_ok=True)
         # The old worker's identity goes with it: kept, it would read "interrupted" (its pid
         # is dead) until the new worker is recorded, to the slot count and to a sweep alike.
         write_status(run_dir, state=RunState.QUEUED, error=None, message=None, pid=None, pid_start=None, host=None, boot_id=None,
                      stopped_after_s=None)
+        _took_turn(run_dir.parent, owner)
     _spawn(run_dir, active)
 
 

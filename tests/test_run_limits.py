@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import subprocess
 import sys
@@ -345,3 +346,89 @@ def test_a_state_the_engine_never_writes_lists_the_run_as_unreadable(tmp_path):
     assert info.state is RunState.UNREADABLE and not info.active
     assert info.error.startswith("This run cannot be read: status.json field 'state' is 'exploded', not one of queued, "
                                  "running, finished,")
+
+
+# ----------------------------------------------------------------------------- turns among a demo's visitors
+
+B, C = "b" * 32, "c" * 32
+WAIT = ("1 run is already training or queued and the limit is 1; when it finishes, its owner waits 2 min before "
+        "starting another, so try again then.")
+OWED = ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
+        "you can start or resume a run again within 2 min.")
+
+
+def stopped_for_time(run_dir: Path, ago: float = 0.0) -> None:
+    """The run's worker stopped it at the server's time limit ``ago`` seconds ago."""
+    status = runs.write_status(run_dir, state=RunState.STOPPED, step=40, stopped_after_s=180.0)
+    runs.atomic_write_json(run_dir / "status.json", {**status, "updated": time.time() - ago})
+
+
+def test_a_visitor_kept_waiting_has_the_next_turn_before_the_runs_owner_resumes(tmp_path, no_workers):
+    cfg = tiny("gan", "ring-8")
+    a_run = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=1, owner=B)
+    assert one_sentence(e) == WAIT
+    claimed = json.loads((tmp_path / jobs.TURNS_FILE).read_text())
+    with pytest.raises(RunError):
+        jobs.launch(cfg, tmp_path, max_active=1, owner=B)  # asking again does not push the turn later
+    assert json.loads((tmp_path / jobs.TURNS_FILE).read_text()) == claimed
+    assert [(t["who"], t["holders"]) for t in claimed] == [(B, [A])]
+
+    stopped_for_time(a_run)  # A's stretch is over: the slot is free, and B's
+    for press in (lambda: jobs.resume(a_run, 1), lambda: jobs.launch(cfg, tmp_path, max_active=1, owner=A)):
+        with pytest.raises(RunError) as e:
+            press()
+        assert one_sentence(e) == OWED
+    assert runs.read_status(a_run)["state"] == "stopped" and len(no_workers) == 1 and len(runs.list_runs(tmp_path)) == 1
+
+    b_run = jobs.launch(cfg, tmp_path, max_active=1, owner=B)  # B takes the turn; what was owed is settled
+    assert json.loads((tmp_path / jobs.TURNS_FILE).read_text()) == []
+    with pytest.raises(RunError) as e:
+        jobs.resume(a_run, 1)  # now A waits behind B's run, as B waited behind A's
+    assert one_sentence(e) == WAIT
+    stopped_for_time(b_run)
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=1, owner=B)
+    assert one_sentence(e) == OWED
+    jobs.resume(a_run, 1)
+    assert runs.read_status(a_run)["state"] == "queued"
+
+
+def test_a_turn_lapses_after_the_slot_has_been_free_for_its_time_and_binds_no_one_else(tmp_path, no_workers):
+    cfg = tiny("gan", "ring-8")
+    a_run = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+    with pytest.raises(RunError):
+        jobs.launch(cfg, tmp_path, max_active=1, owner=B)
+    (turn,) = json.loads((tmp_path / jobs.TURNS_FILE).read_text())
+    runs.atomic_write_json(tmp_path / jobs.TURNS_FILE, [{**turn, "at": turn["at"] - 300}])  # B asked 5 min ago
+    stopped_for_time(a_run, ago=jobs.TURN_KEPT_S - 30)
+    with pytest.raises(RunError) as e:
+        jobs.resume(a_run, 1)
+    assert one_sentence(e) == OWED.replace("2 min", "1 min")  # 30 s left of B's turn, said in whole minutes
+    c_run = jobs.launch(cfg, tmp_path, max_active=1, owner=C)  # C kept nobody waiting: not bound by B's turn
+    runs.write_status(c_run, state=RunState.FINISHED)
+    stopped_for_time(a_run, ago=jobs.TURN_KEPT_S + 1)  # B did not come back in time
+    jobs.resume(a_run, 1)
+    assert runs.read_status(a_run)["state"] == "queued"
+
+
+def test_turns_are_kept_only_for_visitors_and_a_mangled_turns_file_refuses_nothing(tmp_path, no_workers):
+    cfg = tiny("gan", "ring-8")
+    run = jobs.launch(cfg, tmp_path, max_active=1)  # off a demo: no owners, nothing owed
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=1)
+    assert one_sentence(e) == "1 run is already training or queued and the limit is 1; wait for one to finish, or stop one of your own."
+    assert not (tmp_path / jobs.TURNS_FILE).exists()
+    runs.write_status(run, state=RunState.FINISHED)
+    hostile = [b"not json", b"[" * 100_000, json.dumps([{"who": B, "holders": [A], "behind": ["../x"], "at": time.time()},
+                                                          {"who": "x", "holders": [A], "behind": [], "at": time.time()},
+                                                          {"who": B, "holders": [A], "behind": [], "at": "soon"}]).encode()]
+    for text in hostile:
+        (tmp_path / jobs.TURNS_FILE).write_bytes(text)
+        done = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+        runs.write_status(done, state=RunState.FINISHED)
+    (tmp_path / jobs.TURNS_FILE).unlink()
+    os.mkfifo(tmp_path / jobs.TURNS_FILE)  # a FIFO must not hang a start
+    done = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+    assert done.is_dir()
