@@ -95,7 +95,7 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
                     runs_dir: Path | None = None, owner: str | None = None) -> None:
     """Refuse, in one sentence, when every slot is taken (under ``slots``). A demo visitor
     (``owner``) refused so is owed the next slot (``_claim``); one whose run kept another
-    visitor waiting is refused until that visitor starts a run or lets the turn lapse (``_turn_refusal``)."""
+    visitor waiting is refused until that visitor starts a run or lets the turn lapse (``turn_owed``)."""
     if max_active is not None and active >= max_active:
         runs_are = "1 run is" if active == 1 else f"{active} runs are"
         kept = runs_dir is not None and owner is not None and _claim(runs_dir, owner)
@@ -113,7 +113,7 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
         raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
                        f"{max_active}; stop one or wait for it to finish.")
     if runs_dir is not None and owner is not None:
-        refusal = _turn_refusal(runs_dir, owner)
+        refusal = turn_owed(runs_dir, owner)
         if refusal:
             raise RunError(refusal)
 
@@ -177,8 +177,12 @@ def _freed_at(runs_dir: Path, turn: dict, active: set[str]) -> float:
     return max(turn["at"], min(ended)) if ended else time.time()
 
 
-def _turn_refusal(runs_dir: Path, owner: str) -> str | None:
-    """Why ``owner`` must let another visitor have this slot first, in one sentence, or None."""
+def turn_owed(runs_dir: str | Path, owner: str | None) -> str | None:
+    """Why ``owner`` must let another visitor have a slot first, in one sentence, or None
+    (the Runs page says it beside Resume; a start or resume is refused with it)."""
+    if owner is None:
+        return None
+    runs_dir = Path(runs_dir)
     turns = _read_turns(runs_dir)
     if not turns:
         return None

@@ -24,7 +24,7 @@ from pages.common.comparisons import comparison_section
 from pages.common.curves import curves_section, run_config, short_name
 from pages.common.judge import condition_rows_note, is_conditional, judge_section
 from pages.common.keys import Runs
-from pages.common.session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs
+from pages.common.session import may_act, settings_or_stop, through_app, tidy_uploads, visible_runs, visitor
 from pages.common.shared import per_second_unit, plain
 
 through_app()
@@ -162,8 +162,9 @@ def runs_table(settings) -> None:
     )
 
 
-def run_actions(info: runs.RunInfo, settings) -> None:
-    """One row per selected run: its state and what can be done with it."""
+def run_actions(info: runs.RunInfo, settings, owed: str | None = None) -> None:
+    """One row per selected run: its state and what can be done with it. ``owed``: why this
+    visitor must let another have the next slot first (``jobs.turn_owed``), said beside Resume."""
     if not may_act(info, settings):
         return  # demo mode: another visitor's run is never listed, stopped, resumed, zipped or deleted
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
@@ -178,6 +179,8 @@ def run_actions(info: runs.RunInfo, settings) -> None:
         more = f"for up to another {duration(now, short=True)}" if now else "to its end"
         text += (f"  \n:orange[Stopped after {duration(info.stopped_after_s, short=True)} of training, this server's time "
                  f"for it at a stretch; Resume trains it {more}.]")
+    if owed and info.state in RESUMABLE:
+        text += f"  \n:orange[{plain(owed)}]"
     for f in health(info) or []:
         if f.code != "exploded" or not state.reason or info.error:  # else said in red above (state.reason)
             text += f"  \n:orange[**{plain(f.title)}.** {plain(f.sentence)} **Try:** {plain(f.advice)}]"
@@ -346,8 +349,9 @@ if not selected:
     st.info("Pick runs above to see their curves and samples.")
     st.stop()
 
+owed = jobs.turn_owed(settings.runs_dir, visitor(settings))  # once for every row: a visitor's turn is theirs, not a run's
 for info in selected:
-    run_actions(info, settings)
+    run_actions(info, settings, owed)
 try:
     export.check_metrics_csv([r.path for r in selected])  # the CSV is built in the server's memory
 except GanError as e:

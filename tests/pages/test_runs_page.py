@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import tiny  # noqa: E402
-from gan_core import experiments, jobs, runs  # noqa: E402
+from gan_core import experiments, jobs, runs, visitors  # noqa: E402
 from gan_core.errors import RunError  # noqa: E402
 from gan_core.recipes import resolve  # noqa: E402
 from gan_core.training import train  # noqa: E402
@@ -271,6 +272,30 @@ def test_a_run_the_server_stopped_for_time_says_so_beside_resume(tmp_path, monke
         runs.write_status(timed, stopped_after_s=mangled)
         at.run()
         assert not at.exception and not [m for m in at.markdown if "time for it at a stretch" in m.value], mangled
+
+
+def test_a_visitor_who_kept_another_waiting_reads_why_resume_waits_and_is_refused_in_one_sentence(tmp_path, monkeypatch):
+    owner, waiting = "a" * 32, "b" * 32
+    timed = runs.create_run(resolve(tiny("gan", "ring-8", steps=2000)), tmp_path)
+    runs.write_status(timed, state="stopped", step=40, stopped_after_s=180.0)  # as the demo's worker leaves it
+    visitors.write_owner(timed, owner)
+    # The other visitor was refused the slot while this run trained (jobs._claim wrote this).
+    runs.atomic_write_json(tmp_path / jobs.TURNS_FILE, [{"who": waiting, "holders": [owner], "behind": [timed.name],
+                                                         "at": time.time() - 5}])
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["_visitor"] = owner
+    at.run()
+    select(at, timed)
+    owed = ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
+            "you can start or resume a run again within 2 min.")
+    assert [m for m in at.markdown if m.value.endswith(f":orange[{owed}]")]
+    at.button(key=f"resume_{timed.name}").click().run()
+    assert [e.value for e in at.error] == [owed] and runs.read_status(timed)["state"] == "stopped"
+    (tmp_path / jobs.TURNS_FILE).unlink()  # the other visitor took their turn: nothing more is said
+    at.run()
+    assert not [m for m in at.markdown if "next turn is theirs" in m.value]
 
 
 def test_resume_refused_is_one_sentence(page, monkeypatch):
