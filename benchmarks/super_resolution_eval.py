@@ -122,14 +122,20 @@ def sides(error: np.ndarray, strip: int = 4) -> dict[str, tuple[float, float]]:
     return {side: (float(edge.mean()) / median, float(inner.mean()) / median) for side, (edge, inner) in cuts.items()}
 
 
-def frame_ratio(error: np.ndarray, strip: int = 4) -> float:
-    """The criterion's other reading: the outermost ``strip`` columns and rows taken
-    together (the picture's frame), their mean error over the median column's."""
+def frame_parts(error: np.ndarray, strip: int = 4) -> tuple[float, float]:
+    """The outermost ``strip`` columns and rows taken together (the picture's frame): their
+    mean error, and the median column's, as the error map gives them."""
     e = np.asarray(error, dtype=np.float64)
     e = e.mean(axis=2) if e.ndim == 3 else e
     frame = np.ones(e.shape, dtype=bool)
     frame[strip:-strip, strip:-strip] = False
-    return float(e[frame].mean()) / max(float(np.median(e.mean(axis=0))), 1e-12)
+    return float(e[frame].mean()), float(np.median(e.mean(axis=0)))
+
+
+def frame_ratio(error: np.ndarray, strip: int = 4) -> float:
+    """The criterion's other reading: the frame's mean error over the median column's."""
+    frame, middle = frame_parts(error, strip)
+    return frame / max(middle, 1e-12)
 
 
 def borders(paths: list[Path]) -> list[dict]:
@@ -148,10 +154,12 @@ def borders(paths: list[Path]) -> list[dict]:
             per_side = sides(result.error)
             worst = max(per_side, key=lambda k: per_side[k][0])
             row = {"checkpoint": path.name, "photo": name, "border": border_ratio(result.error), "side": worst,
-                   "inner": per_side[worst][1], "input": None, "frame": frame_ratio(result.error), "input_frame": None}
+                   "inner": per_side[worst][1], "input": None, "frame": frame_ratio(result.error), "input_frame": None,
+                   "frame_parts": frame_parts(result.error), "input_frame_parts": None}
             if tr.pairs in ("lab", "sr4") and result.source.shape[:2] == photo.shape[:2]:
                 given = l1_error_map(result.source, photo)
                 row["input"], row["input_frame"] = sides(given)[worst][0], frame_ratio(given)
+                row["input_frame_parts"] = frame_parts(given)
             row.update(uploads(tr, name, photo))
             out.append(row)
     return out
@@ -273,14 +281,18 @@ def main(argv: list[str] | None = None) -> int:
               "\nthe next 8 px inward on that side; the translator's own input on that side;"
               f"\nthen over {UPLOADS} random {UPLOAD_SIDE}-px uploads cut from the photo (error maps averaged), and their inputs';"
               "\nthen the same pixels at a crop's edge over in its middle (worst side), and their inputs';"
-              "\nthen the four 4-px strips together (the frame) over the median column, and the input's")
+              "\nthen the four 4-px strips together (the frame) over the median column, and the input's;"
+              "\nthen the frame's and the median column's own mean errors (grey levels of 255), and the input's")
         for r in border_rows:
             given = f"{r['input']:.2f}" if r["input"] is not None else "-"
             given_up = f"{r['uploads_input']:.2f}" if r["uploads_input"] is not None else "-"
             print(f"{r['checkpoint']:45} {r['photo']:18} {r['border']:.2f} ({r['side']}) | inner {r['inner']:.2f} | "
                   f"input {given} | uploads {r['uploads']:.2f} | their input {given_up} | same pixels {r['same_pixels']:.2f}"
                   + (f" | their input {r['same_pixels_input']:.2f}" if r["same_pixels_input"] is not None else "")
-                  + f" | frame {r['frame']:.2f}" + (f" | input's {r['input_frame']:.2f}" if r["input_frame"] is not None else ""))
+                  + f" | frame {r['frame']:.2f}" + (f" | input's {r['input_frame']:.2f}" if r["input_frame"] is not None else "")
+                  + " | errors {:.2f} / {:.2f}".format(*(255 * v for v in r["frame_parts"]))
+                  + (" | input's {:.2f} / {:.2f}".format(*(255 * v for v in r["input_frame_parts"]))
+                     if r["input_frame_parts"] is not None else ""))
     return 0
 
 
