@@ -26,6 +26,17 @@ the current step and saves a checkpoint; --resume continues exactly from there.
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose mistakes are one line (what was wrong, and where the help is), not
+    the whole usage block; the subcommands' parsers are of this class too."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message.rstrip('.')}; see '{self.prog} --help'.\n")
+
+
+_METAVARS = {"data.path": "PATH", "data.attributes": "A,B,..."}  # else a field's name, or its choices
+
+
 def _add_config_flags(p: argparse.ArgumentParser) -> dict[str, str]:
     """One flag per config field, generated from config.py so they never drift."""
     from .config import iter_fields, flag_name
@@ -45,13 +56,14 @@ def _add_config_flags(p: argparse.ArgumentParser) -> dict[str, str]:
         if base is bool:
             group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=dest, type=base, default=None, metavar=f.name.upper() if base is not str else "NAME",
-                               choices=f.metadata.get("choices"), help=help_text)
+            choices = f.metadata.get("choices")
+            metavar = _METAVARS.get(dotted) or (None if choices else f.name.upper() if base is not str else "NAME")
+            group.add_argument(flag, dest=dest, type=base, default=None, metavar=metavar, choices=choices, help=help_text)
     return dests
 
 
 def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m gan_core",
         description="GAN Workbench engine: train GANs, sample from checkpoints, list runs.",
     )
@@ -66,7 +78,7 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     train.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # started by jobs: keep a pending STOP
     dests = _add_config_flags(train)
 
-    sample = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid")
+    sample = sub.add_parser("sample", help="draw samples from a checkpoint into a PNG grid (or a .npy array)")
     sample.add_argument("checkpoint", help="a .safetensors checkpoint, e.g. runs/<id>/checkpoints/last.safetensors")
     sample.add_argument("--n", type=int, default=64, help="how many samples (default: 64)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed; the same seed gives the same samples (default: 0)")
@@ -91,8 +103,9 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
                                 "e.g. edge maps drawn by hand, instead of photos to derive them from")
     translate.add_argument("--enlarge", type=int, default=1, metavar="N",
                            help="super-resolution models (train --pairs sr4): enlarge each picture N times by bicubic, then "
-                                "translate the enlargement, so the output is N times the input's width and height (N = 4 for "
-                                "sr4; default 1: no enlargement). An input already enlarged takes --no-derive instead")
+                                "translate the enlargement, so the output is N times the input's width and height (N is the "
+                                "model's own factor, 4 for sr4; default 1: no enlargement, the picture is shrunk N times and "
+                                "restored, to compare with itself). An input already enlarged takes --no-derive instead")
     translate.add_argument("--strength", type=float, default=None, metavar="S",
                            help="Lab colourisers (train --pairs lab): how much of the model's colour to lay on the grey "
                                 "picture, from 0 (the grey picture unchanged) to 1, as the Pix2Pix page's slider (default: "
@@ -109,7 +122,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
 
     export = sub.add_parser("export", help="write a run's generator alone to a small .safetensors file (for sharing or checkpoints/)")
     export.add_argument("source", help="a run directory or a .safetensors checkpoint")
-    export.add_argument("--out", required=True, help="output .safetensors path")
+    export.add_argument("--out", required=True, help="output .safetensors path (never the checkpoint it reads, nor inside a run's "
+                                                      "checkpoints folder)")
 
     runs = sub.add_parser("runs", help="list runs with their state")
     runs.add_argument("--runs-dir", metavar="DIR", help=RUNS_DIR_HELP)
@@ -120,7 +134,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     evaluate.add_argument("--n", type=int, default=None,
                           help="generated samples to score (default: 2500 for points, as in PacGAN; 1000 for cgan)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
-    evaluate.add_argument("--data-path", help="where the training data is, if not where the checkpoint says (folders, zips, CelebA)")
+    evaluate.add_argument("--data-path", metavar="PATH",
+                          help="where the training data is, if not where the checkpoint says (folders, zips, CelebA)")
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     sub.add_parser("info", help="list recipes, data sources and devices")
@@ -147,14 +162,14 @@ class _StopFlag:
     """First Ctrl-C (or SIGTERM) asks for a clean stop at the next step; a second Ctrl-C interrupts."""
 
     def __init__(self, quiet: bool = False):
-        self.set, self.quiet = False, quiet
+        self.set, self.quiet, self.signal = False, quiet, None
         signal.signal(signal.SIGTERM, self._handle)
         signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum, frame):
         if self.set and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.set = True
+        self.set, self.signal = True, self.signal or signum
         if not self.quiet:
             print("\nStopping after this step (Ctrl-C again to interrupt now)...", file=sys.stderr, flush=True)
 
@@ -193,10 +208,37 @@ def _on_rank0(ranks, work):
     return value
 
 
+def _check_data_path(name: str, path: str | None) -> None:
+    """A --data-path given for a built-in set would be ignored: say so rather than train on other data."""
+    from .data import list_sources
+
+    if path is not None and any(s.name == name and s.builtin for s in list_sources()):
+        raise GanError(f"--data {name} is built in and reads no --data-path; for your own images use --data folder "
+                       "(or --data paired for pix2pix's pairs).")
+
+
+def _flag_of(dotted: str) -> str:
+    from .config import flag_name, iter_fields
+
+    return next(flag_name(d, f) for d, f, _ in iter_fields() if d == dotted).lstrip("-")
+
+
+def _resumable(run_dir: Path):
+    """The config a run was trained with, or a one-sentence refusal: a run that has done all its steps."""
+    from .recipes import as_trained
+    from .runs import RunState, read_config, read_status
+
+    cfg = as_trained(read_config(run_dir))
+    status = read_status(run_dir)
+    if status.get("state") == RunState.FINISHED:
+        raise GanError(f"Run {run_dir.name} has finished all its {cfg.train.steps:,} steps; start a new run to train longer.")
+    return cfg
+
+
 def _train_as(ranks, args, dests) -> int:
     from . import distributed
-    from .recipes import as_trained, batch_multiple, resolve
-    from .runs import RunState, create_run, discard_unstarted, read_config
+    from .recipes import batch_multiple, resolve
+    from .runs import RunState, create_run, discard_unstarted
     from .settings import load_settings
     from .training import choose_device, resume, train
 
@@ -222,17 +264,22 @@ def _train_as(ranks, args, dests) -> int:
     stop = _StopFlag(quiet=not ranks.main)
     if args.resume:
         run_dir = Path(args.resume)
-        cfg = _on_rank0(ranks, lambda: as_trained(read_config(run_dir)))
+        given = [dotted for dest, dotted in dests.items() if getattr(args, dest) is not None]
+        if args.config or given:
+            flag = "--config" if args.config else "--" + _flag_of(given[0])
+            raise GanError(f"--resume continues a run with its own settings, so {flag} cannot be given with it; "
+                           "start a new run with the settings you want.")
+        cfg = _on_rank0(ranks, lambda: _resumable(run_dir))
         row_every = cfg.train.log_every
-        if not args.worker and ranks.main:
-            (run_dir / "STOP").unlink(missing_ok=True)  # a person resuming on purpose overrides an old Stop
         say(f"Resuming {run_dir}", flush=True)
         # A worker the dashboard started trains for at most the server's time at once
         # (GAN_WORKBENCH_MAX_RUN_MINUTES); a person's own command is not stopped for time.
         limit = _on_rank0(ranks, lambda: load_settings().max_run_s) if args.worker else None
-        status = train(cfg, run_dir, stop, on_progress, ranks=ranks, time_limit_s=limit)
+        # A person resuming on purpose overrides an old Stop; a worker keeps one pressed while it was queued.
+        status = train(cfg, run_dir, stop, on_progress, ranks=ranks, time_limit_s=limit, clear_stop=not args.worker)
     else:
         cfg = resolve(_config_from_args(args, dests))
+        _check_data_path(cfg.data.name, getattr(args, "cfg__data__path", None))
         choose_device(cfg.train.device)  # refused before a run directory exists, as is a batch that does not split
         distributed.check_batch(ranks, cfg.train.batch_size, batch_multiple(cfg))
         row_every = cfg.train.log_every
@@ -255,7 +302,7 @@ def _train_as(ranks, args, dests) -> int:
     if state == RunState.STOPPED:
         launcher = "torchrun --nproc_per_node " + str(ranks.world) + " -m gan_core" if ranks.active else "python -m gan_core"
         say(f"Stopped at step {status.get('step')}. Continue with: {launcher} train --resume {run_dir}")
-        return 0
+        return 130 if stop.signal == signal.SIGINT else 0  # Ctrl-C: `train && export` must not go on with half a run
     if ranks.main:
         print(f"error: {status.get('error')}", file=sys.stderr)
     return 1
@@ -298,12 +345,18 @@ def _cmd_sample(args) -> int:
     from .pictures import png_bytes
     from .recipes import check_seed
     from .samples import points_png
+    from .untrusted import shown_name
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise GanError(f"--n must be between 1 and {MAX_SAMPLES:,}, not {args.n:,}.")
     check_truncation(args.truncation)  # the engine's own range (inference.MIN_TRUNCATION to 1)
     check_seed(args.seed)  # the bound every seed has (recipes.MAX_SEED), before the checkpoint is read
     out = _output_path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise GanError(f"--out must end in .png (a grid of the samples) or .npy (the samples as an array), "
+                       f"not {shown_name(out.suffix or out.name, 40)}; choose another name.")
+    if out.exists() and _resolved(out) == _resolved(Path(args.checkpoint)):
+        raise GanError("--out is the checkpoint itself, which the samples would overwrite; choose another path.")
     gen = load_generator(args.checkpoint)
     if gen.config.recipe == "pix2pix":
         raise GanError(f"{gen.path.name} is a pix2pix model, which translates images rather than sampling noise; "
@@ -407,6 +460,7 @@ def _cmd_translate(args) -> int:
 
     from PIL import Image
 
+    from . import budget
     from .errors import DataError
     from .runs import atomic_write_bytes
     from .translate import check_enlarge, check_picture_size, load_translator, parse_scale, realism_overlay, require_discriminator, translate_picture
@@ -415,6 +469,7 @@ def _cmd_translate(args) -> int:
     # Pillow warns from 89 megapixels; read_image's own, lower limit then refuses the file in one line.
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     scale = parse_scale(args.scale)
+    budget.limit()  # a bad GAN_WORKBENCH_MEMORY_BUDGET is said once, here, not once for every picture
     tr = load_translator(args.checkpoint)
     tr.strength(args.strength)  # a strength the model has not, or out of 0 to 1: refused before any input is read
     if args.realism_map:
@@ -427,6 +482,10 @@ def _cmd_translate(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise GanError(f"--out {out_dir} is a file; give a folder for the outputs.")
     print(f"Translating with {tr.describe()}", flush=True)
+    if tr.enlarge > 1 and args.enlarge == 1 and not args.no_derive:
+        print(f"note: this model enlarges pictures {tr.enlarge}x. Without --enlarge each picture is shrunk {tr.enlarge}x and "
+              f"restored to its own size, to compare with itself; add --enlarge {tr.enlarge} to make it {tr.enlarge}x larger.",
+              flush=True)
     inputs = {r for r in map(_resolved, map(Path, args.inputs)) if r is not None}
     claimed: dict[str, str] = {}  # each file name written -> the input it was written for
     done = failed = 0
@@ -447,7 +506,9 @@ def _cmd_translate(args) -> int:
                     raise DataError(f"{shown_name(name)} would be written for both {shown} and {shown_name(other)}; "
                                     "translate them into different --out folders.")
             try:
-                if not src.is_file():  # never open a folder, FIFO or device
+                if src.is_dir():
+                    raise DataError(f"{shown} is a folder; give the image files in it (for example {shown}/*.jpg).")
+                if not src.is_file():  # never open a FIFO or device
                     raise DataError(f"{shown} does not exist or is not a file; check the path.")
                 for name in names:
                     dest = out_dir / name
@@ -499,11 +560,24 @@ def _cmd_translate(args) -> int:
 
 def _cmd_export(args) -> int:
     from .checkpoints import export_generator, read_header
+    from .untrusted import shown_name
 
-    src = Path(args.source)
+    src, out = Path(args.source), Path(args.out)
     if src.is_dir():
-        src = src / "checkpoints" / "last.safetensors"
-    size = export_generator(src, Path(args.out))
+        run_dir, src = src, src / "checkpoints" / "last.safetensors"
+        if (run_dir / "config.json").is_file() and not src.exists():
+            raise GanError(f"Run {shown_name(run_dir.name, 80)} has no checkpoint yet (a run saves one as it trains and "
+                           "when it stops); train it further, then export it.")
+    if out.is_dir():
+        raise GanError(f"--out {shown_name(args.out, 80)} is a folder; give a file path ending in .safetensors.")
+    if out.exists() and _resolved(out) == _resolved(src):
+        raise GanError(f"--out is the checkpoint being exported, whose discriminator and optimiser state would be lost; "
+                       "choose another path.")
+    home = _resolved(out.parent)
+    if home is not None and home.name == "checkpoints" and (home.parent / "config.json").is_file():
+        raise GanError(f"--out is inside run {shown_name(home.parent.name, 80)}'s checkpoints folder, where the run keeps what "
+                       "resuming it needs; choose a path outside it.")
+    size = export_generator(src, out)
     with_d = read_header(Path(args.out))[0].recipe == "pix2pix"  # its discriminator draws the realism map
     what = "generator and discriminator" if with_d else "generator"
     print(f"Wrote the {what} of {src} to {args.out} ({size / 1e6:.1f} MB)")
@@ -513,12 +587,17 @@ def _cmd_export(args) -> int:
 def _cmd_runs(args) -> int:
     from .runs import RunState, list_runs
 
+    from .untrusted import shown_name  # a run's files are text anyone with the folder could write: no escapes reach the terminal
+
     runs_dir = _runs_dir(args)
+    if Path(runs_dir).exists() and not Path(runs_dir).is_dir():
+        raise GanError(f"{shown_name(runs_dir, 80)} is a file, not a folder of runs; give --runs-dir the folder runs are in.")
+    if not Path(runs_dir).exists() and args.runs_dir:  # a typo; ./runs or the variable's folder is made by the first run
+        raise GanError(f"{shown_name(runs_dir, 80)} does not exist; give --runs-dir the folder runs are in.")
     runs = list_runs(runs_dir)
     if not runs:
-        print(f"No runs under {runs_dir}. Start one with: python -m gan_core train")
+        print(f"No runs under {shown_name(runs_dir, 80)}. Start one with: python -m gan_core train")
         return 0
-    from .untrusted import shown_name  # a run's files are text anyone with the folder could write: no escapes reach the terminal
 
     print(f"{'RUN':52} {'STATE':11} {'STEP':>13} {'RECIPE':8} {'DATA':12} STARTED")
     for r in runs:
@@ -551,23 +630,21 @@ def _cmd_info(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser, dests = _build_parser()
     args = parser.parse_args(argv)
+    commands = {"train": lambda: _cmd_train(args, dests), "sample": lambda: _cmd_sample(args), "translate": lambda: _cmd_translate(args),
+                "evaluate": lambda: _cmd_evaluate(args), "export": lambda: _cmd_export(args), "runs": lambda: _cmd_runs(args)}
     try:
-        if args.command == "train":
-            return _cmd_train(args, dests)
-        if args.command == "sample":
-            return _cmd_sample(args)
-        if args.command == "translate":
-            return _cmd_translate(args)
-        if args.command == "evaluate":
-            return _cmd_evaluate(args)
-        if args.command == "export":
-            return _cmd_export(args)
-        if args.command == "runs":
-            return _cmd_runs(args)
-        return _cmd_info(args)
+        code = commands.get(args.command, lambda: _cmd_info(args))()
+        sys.stdout.flush()  # here, so a reader that went away (`runs | head`) is met below, not at exit
+        return code
     except GanError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `runs | head`: the reader has what it wanted
+        try:
+            sys.stdout = open(os.devnull, "w")  # Python's own flush at exit must not complain of the closed pipe
+        except OSError:
+            pass
+        return 0
     except OSError as e:  # a path the system refuses (a name too long, no permission) that no check above named
         from .untrusted import shown_name
 
@@ -577,3 +654,4 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nInterrupted.", file=sys.stderr)
         return 130
+

@@ -92,7 +92,8 @@ class DataKind(enum.StrEnum):
 class LossConfig:
     g_loss: str | None = _f(
         None,
-        "generator loss: non-saturating -log D(G(z)) (used in practice) or minimax log(1 - D(G(z))) (the paper's)",
+        "generator loss: non-saturating -log D(G(z)) (used in practice), minimax log(1 - D(G(z))) (the paper's), "
+        "or wasserstein -D(G(z)) (WGAN's; cgan may train with it)",
         choices=("non-saturating", "minimax", WASSERSTEIN),
     )
     d_steps: int | None = _f(None, "k: discriminator steps per generator step (Goodfellow et al.'s algorithm)")
@@ -139,7 +140,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Config:
-    recipe: str = _f("dcgan", "what to train: gan, dcgan, wgan, wgan-gp, ...")
+    recipe: str = _f("dcgan", "what to train: gan, dcgan, wgan, wgan-gp, pacgan, minibatch-std, cgan or pix2pix "
+                              "('python -m gan_core info' describes each)")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

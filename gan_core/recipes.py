@@ -389,6 +389,10 @@ def resolve(cfg: Config, *, memory: bool = True) -> Config:
     for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every", "n_samples"):
         if getattr(t, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(t, name)}.")
+    if t.steps > MAX_STEPS:  # more than any machine trains: a typo, which would also print as a 20-digit total
+        raise ConfigError(f"--steps must be at most {MAX_STEPS:,}, not {t.steps:,}.")
+    if out.data.workers < 0:
+        raise ConfigError(f"--workers must be 0 (read data in the training process) or more, not {out.data.workers}.")
     if out.loss.d_steps < 1:
         raise ConfigError(f"--d-steps must be at least 1, not {out.loss.d_steps}.")
     if out.model.pack is not None:
@@ -498,6 +502,7 @@ def _drop_unused_options(cfg: Config, d: dict, defaults: dict, kind: str) -> Non
 # what every seed derived from one (the data order's seed * 1,000,003 + epoch, the grid's
 # seed + 12,345) keeps within the 64 bits torch.manual_seed takes.
 MAX_SEED = 2**31 - 1
+MAX_STEPS = 10**9  # a run's longest: about 30 years at 1 step a second
 # The largest learning rate a run may ask for: far past any rate that trains (GANs train
 # at 1e-5 to 1e-2; 1e8 is the blow-up the health diagnosis is shown on), and far below
 # what float32 holds (3.4e38), which Adam's step lr / (1 - beta1) must stay under: 1e308

@@ -29,7 +29,7 @@ from .errors import ConfigError, GanError, RunError
 from .health import HISTORY, diagnose, to_status
 from .modes import N_SAMPLES, coverage_for
 from .recipes import RECIPES, as_trained, batch_multiple, make_optimizer, resolve
-from .runs import (RunState, read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity,
+from .runs import (RunState, read_config, read_metrics, read_status, remove_orphaned_temp_files, truncate_metrics, worker_identity,
                    write_status)
 from .sample_stats import reference_batch, reference_labels, sample_stats
 from .samples import save_samples
@@ -137,6 +137,7 @@ def train(
     on_progress: Callable[[int, int, dict | None], None] | None = None,
     ranks: Ranks = SINGLE,
     time_limit_s: float | None = None,
+    clear_stop: bool = False,
 ) -> dict:
     """Train (or continue, if the run has a checkpoint) and return the final status.
 
@@ -144,11 +145,58 @@ def train(
     ``on_progress(step, total, metrics_row_or_None)`` is called after every step.
     ``time_limit_s``: stop, checkpointed and resumable as a Stop is, once this
     call has trained this long (a server's ``Settings.max_run_s``, which its workers pass).
-    A STOP already there (pressed while the run was queued) stops it before it starts.
+    A STOP already there (pressed while the run was queued) stops it before it starts,
+    unless ``clear_stop`` (a person's own ``train --resume``, which overrides an old Stop;
+    removed only once this process holds the run, never under another trainer).
     Under torchrun every process calls this with its ``ranks`` (distributed.py); only
     rank 0 reads or writes ``run_dir``.
     """
     run_dir = Path(run_dir)
+    with _trainer_of(run_dir, ranks):
+        if clear_stop and ranks.main:
+            try:
+                (run_dir / "STOP").unlink(missing_ok=True)
+            except OSError as e:
+                raise RunError(f"Run {run_dir.name}'s folder cannot be written ({e.strerror}), and training writes its "
+                               "checkpoints there; make it writable, or copy the run to a folder you can write.") from None
+        return _train_held(cfg, run_dir, should_stop, on_progress, ranks, time_limit_s)
+
+
+TRAINER_LOCK = ".trainer.lock"  # in a run directory: held by the process training it, released by the kernel when it dies
+
+
+@contextlib.contextmanager
+def _trainer_of(run_dir: Path, ranks: Ranks):
+    """Hold the run's trainer lock (rank 0) while this process trains it: a second
+    ``train --resume`` of a run another process is training (a shell's, the dashboard's
+    worker) is refused in one sentence before it reads or writes anything."""
+    import fcntl
+
+    fd, refusal = None, None
+    if ranks.main:
+        try:
+            fd = os.open(run_dir / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = read_status(run_dir).get("pid")
+            by = f" (pid {pid})" if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else ""
+            refusal = (f"Run {run_dir.name} is being trained by another process{by}; stop that one, or wait for it to "
+                       "finish, before resuming it.")
+        except OSError:
+            pass  # a folder that cannot hold the lock (read-only, gone) fails below with its own sentence
+    refusal = distributed.broadcast(refusal, ranks)
+    if refusal:
+        if fd is not None:
+            os.close(fd)
+        raise RunError(refusal)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _train_held(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, time_limit_s: float | None) -> dict:
     stop_file = run_dir / "STOP"
     if distributed.broadcast(ranks.main and stop_file.exists(), ranks):
         return _stopped_before_start(run_dir) if ranks.main else {"state": RunState.STOPPED, "step": 0}

@@ -273,5 +273,151 @@ def test_the_runs_dir_setting_is_the_default(capsys, tmp_path, monkeypatch):
     capsys.readouterr()
     assert main(["runs"]) == 0
     assert run_dir.name in capsys.readouterr().out
+    (tmp_path / "elsewhere").mkdir()
     assert main(["runs", "--runs-dir", str(tmp_path / "elsewhere")]) == 0  # the flag still wins
     assert "No runs under" in capsys.readouterr().out
+    # A folder named on the command line that is not there is a typo, said so; the setting's may not exist yet.
+    assert main(["runs", "--runs-dir", str(tmp_path / "elsewher")]) == 2
+    assert capsys.readouterr().err.endswith("does not exist; give --runs-dir the folder runs are in.\n")
+    monkeypatch.setenv("GAN_WORKBENCH_RUNS_DIR", str(tmp_path / "not-yet"))
+    assert main(["runs"]) == 0 and "No runs under" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- nothing a user made is lost (review 8)
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    """A tiny finished run, trained by the command line."""
+    assert main(["train", *TINY, "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    return run_dir
+
+
+def error_of(capsys, *argv) -> str:
+    """``main(argv)`` must refuse with exit 2 and one ``error:`` line."""
+    assert main(list(map(str, argv))) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    return err[len("error: "):]
+
+
+def test_sample_and_export_never_overwrite_a_checkpoint(capsys, tmp_path, finished_run):
+    ckpt = finished_run / "checkpoints" / "last.safetensors"
+    kept = ckpt.read_bytes()
+    assert error_of(capsys, "sample", ckpt, "--n", "4", "--out", ckpt) == (
+        "--out must end in .png (a grid of the samples) or .npy (the samples as an array), not .safetensors; choose another name.")
+    assert error_of(capsys, "sample", ckpt, "--n", "4", "--out", tmp_path / "x.jpg").endswith("not .jpg; choose another name.")
+    assert error_of(capsys, "export", finished_run, "--out", ckpt) == (
+        "--out is the checkpoint being exported, whose discriminator and optimiser state would be lost; choose another path.")
+    assert error_of(capsys, "export", finished_run, "--out", finished_run / "checkpoints" / "g.safetensors") == (
+        f"--out is inside run {finished_run.name}'s checkpoints folder, where the run keeps what resuming it needs; "
+        "choose a path outside it.")
+    assert error_of(capsys, "export", finished_run, "--out", tmp_path) == (
+        f"--out {tmp_path} is a folder; give a file path ending in .safetensors.")
+    assert ckpt.read_bytes() == kept and not (finished_run / "checkpoints" / "g.safetensors").exists()
+    assert main(["export", str(finished_run), "--out", str(tmp_path / "g.safetensors")]) == 0  # elsewhere: written
+    assert main(["sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.PNG")]) == 0
+
+
+def test_a_run_without_a_checkpoint_is_said_so_on_export(capsys, tmp_path, finished_run):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "config.json").write_bytes((finished_run / "config.json").read_bytes())
+    assert error_of(capsys, "export", bare, "--out", tmp_path / "g.safetensors") == (
+        "Run bare has no checkpoint yet (a run saves one as it trains and when it stops); train it further, then export it.")
+
+
+def test_resume_refuses_a_finished_run_and_settings_it_would_ignore(capsys, finished_run):
+    assert error_of(capsys, "train", "--resume", finished_run) == (
+        f"Run {finished_run.name} has finished all its 2 steps; start a new run to train longer.")
+    for extra, flag in ((["--steps", "50"], "--steps"), (["--data-path", "x"], "--data-path"), (["--config", "c.json"], "--config")):
+        assert error_of(capsys, "train", "--resume", finished_run, *extra) == (
+            f"--resume continues a run with its own settings, so {flag} cannot be given with it; "
+            "start a new run with the settings you want.")
+
+
+def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_run):
+    import fcntl
+
+    from gan_core import runs
+
+    runs.write_status(finished_run, state="running", pid=4321)  # as the other trainer left it
+    fd = os.open(finished_run / ".trainer.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # this test is the other trainer
+        (finished_run / "STOP").touch()  # a Stop its owner pressed: not for the refused one to take away
+        assert error_of(capsys, "train", "--resume", finished_run) == (
+            f"Run {finished_run.name} is being trained by another process (pid 4321); stop that one, or wait for it to "
+            "finish, before resuming it.")
+        assert (finished_run / "STOP").exists()  # untouched, as is the other trainer's status
+        assert json.loads((finished_run / "status.json").read_text())["state"] == "running"
+    finally:
+        os.close(fd)
+    runs.write_status(finished_run, state="stopped")  # the other trainer is gone: the kernel freed its lock
+    assert main(["train", "--resume", str(finished_run)]) == 0  # the person's resume overrides the old Stop
+    assert not (finished_run / "STOP").exists()
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["train", "--steps", "3", "--data-path", "/somewhere"],
+     "--data faces-lfw is built in and reads no --data-path; for your own images use --data folder (or --data paired "
+     "for pix2pix's pairs)."),
+    (["train", "--steps", "10000000000"], "--steps must be at most 1,000,000,000, not 10,000,000,000."),
+    (["train", "--workers", "-1"], "--workers must be 0 (read data in the training process) or more, not -1."),
+])
+def test_settings_that_would_be_ignored_or_absurd_are_refused(capsys, tmp_path, argv, said):
+    assert error_of(capsys, *argv, "--runs-dir", tmp_path / "runs") == said
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_mistyped_flag_is_one_line_not_the_usage_block():
+    r = run_cli("sample", "x.safetensors", "--n")
+    assert r.returncode == 2 and r.stderr == (
+        "error: argument --n: expected one argument; see 'python -m gan_core sample --help'.\n")
+
+
+def test_ctrl_c_stops_cleanly_with_the_interrupted_exit_code_and_resume_goes_on(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gan_core", "train", "--recipe", "gan", "--data", "ring-8", "--steps",
+                             "1000000", "--runs-dir", str(tmp_path / "runs"), "--no-progress", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    metrics = None
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = list((tmp_path / "runs").glob("*/metrics.jsonl"))
+        if found and found[0].stat().st_size > 0:
+            metrics = found[0]
+            break
+        time.sleep(0.2)
+    assert metrics is not None, proc.communicate(timeout=10)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err  # `train && export` does not go on with half a run
+    assert "Stopped at step" in out and "Traceback" not in err
+    status = json.loads((metrics.parent / "status.json").read_text())
+    assert status["state"] == "stopped" and status["step"] > 0
+
+
+def test_a_reader_that_goes_away_is_no_error():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "gan_core", "info"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # `python -m gan_core info | head -0`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == ""
+
+
+def test_the_help_names_every_recipe_and_every_kind_of_pairs(capsys):
+    from gan_core.data.paired import DERIVED_KINDS
+    from gan_core.recipes import RECIPES
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    recipe_help = text.split("--recipe NAME", 1)[1].split("(default: dcgan)", 1)[0]
+    assert all(name in recipe_help for name, _ in RECIPES.items()), recipe_help
+    assert "--pairs {" + ",".join(DERIVED_KINDS) + "}" in text
+    assert "--data-path PATH" in text and "wasserstein" in text.split("--g-loss", 2)[2]

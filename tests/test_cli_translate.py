@@ -167,3 +167,11 @@ def test_outputs_never_overwrite_each_other_or_an_input(ckpts, tmp_path, capsys)
     err = capsys.readouterr().err
     assert err.count("error: ") == 2 and "b-target.png, which is one of the inputs" in err
     assert (a.read_bytes(), a_target.read_bytes()) == before and not (tmp_path / "in" / "b.png").exists()
+
+
+def test_a_folder_given_as_an_input_is_said_to_be_a_folder(ckpts, tmp_path, capsys):
+    (tmp_path / "scans").mkdir()
+    assert main(["translate", str(ckpts["grey"]), str(tmp_path / "scans"), "--out", str(tmp_path / "out")]) == 1
+    first, summary = capsys.readouterr().err.strip().splitlines()
+    assert first.startswith(f"error: {tmp_path / 'scans'} is a folder; give the image files in it (for example ")
+    assert summary.startswith("1 of 1 image(s) failed")

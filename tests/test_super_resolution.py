@@ -110,8 +110,15 @@ def test_translate_enlarge_and_no_derive_from_the_command_line(models, tmp_path,
     Image.fromarray(small).save(tmp_path / "small.png")
     Image.fromarray(bicubic_resize(small, 144, 96)).save(tmp_path / "big.png")
     assert main(["translate", str(models["sr"]), str(tmp_path / "small.png"), "--enlarge", "4", "--out", str(tmp_path / "a")]) == 0
-    assert "small.png" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "small.png" in out and "note:" not in out
     assert main(["translate", str(models["sr"]), str(tmp_path / "big.png"), "--no-derive", "--out", str(tmp_path / "b")]) == 0
+    assert "note:" not in capsys.readouterr().out
+    # Neither: the picture is shrunk and restored at its own size, and a newcomer who wanted 4x is told how.
+    assert main(["translate", str(models["sr"]), str(tmp_path / "small.png"), "--out", str(tmp_path / "d")]) == 0
+    assert ("note: this model enlarges pictures 4x. Without --enlarge each picture is shrunk 4x and restored to its own "
+            "size, to compare with itself; add --enlarge 4 to make it 4x larger.") in capsys.readouterr().out
+    assert Image.open(tmp_path / "d" / "small.png").size == (36, 24)
     enlarged = np.asarray(Image.open(tmp_path / "a" / "small.png"))
     assert enlarged.shape == (96, 144, 3)
     assert np.array_equal(enlarged, np.asarray(Image.open(tmp_path / "b" / "big.png")))
