@@ -163,6 +163,9 @@ def train(
 
 
 TRAINER_LOCK = ".trainer.lock"  # in a run directory: held by the process training it, released by the kernel when it dies
+# A trainer that has just written "stopped" may still be exiting when Resume starts the next one:
+# the lock is waited for this long before another process is taken to be training the run.
+TRAINER_WAIT_S = 15.0
 
 
 @contextlib.contextmanager
@@ -176,7 +179,15 @@ def _trainer_of(run_dir: Path, ranks: Ranks):
     if ranks.main:
         try:
             fd = os.open(run_dir / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            deadline = time.monotonic() + TRAINER_WAIT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.1)
         except BlockingIOError:
             pid = read_status(run_dir).get("pid")
             by = f" (pid {pid})" if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else ""

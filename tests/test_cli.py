@@ -337,10 +337,14 @@ def test_resume_refuses_a_finished_run_and_settings_it_would_ignore(capsys, fini
             "start a new run with the settings you want.")
 
 
-def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_run):
+def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_run, monkeypatch):
     import fcntl
+    import threading
+    import time
 
-    from gan_core import runs
+    from gan_core import runs, training
+
+    monkeypatch.setattr(training, "TRAINER_WAIT_S", 1.0)  # a trainer still exiting is waited for this long
 
     runs.write_status(finished_run, state="running", pid=4321)  # as the other trainer left it
     fd = os.open(finished_run / ".trainer.lock", os.O_RDWR | os.O_CREAT)
@@ -354,9 +358,14 @@ def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_
         assert json.loads((finished_run / "status.json").read_text())["state"] == "running"
     finally:
         os.close(fd)
-    runs.write_status(finished_run, state="stopped")  # the other trainer is gone: the kernel freed its lock
+    runs.write_status(finished_run, state="stopped")
+    # A trainer that has written "stopped" and is still exiting (Resume pressed at once) is waited for.
+    fd = os.open(finished_run / ".trainer.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    threading.Timer(0.5, os.close, (fd,)).start()  # it exits half a second later
+    t0 = time.monotonic()
     assert main(["train", "--resume", str(finished_run)]) == 0  # the person's resume overrides the old Stop
-    assert not (finished_run / "STOP").exists()
+    assert time.monotonic() - t0 >= 0.4 and not (finished_run / "STOP").exists()
 
 
 @pytest.mark.parametrize("argv, said", [
