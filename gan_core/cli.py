@@ -22,7 +22,8 @@ examples:
 
 Flags override --config, which overrides the recipe's defaults. Unset fields take
 the recipe's defaults (see 'python -m gan_core info'). Ctrl-C stops cleanly after
-the current step and saves a checkpoint; --resume continues exactly from there.
+the current step and saves a checkpoint (exit code 130); --resume continues exactly
+from there, with the run's own settings.
 """
 
 
