@@ -616,8 +616,10 @@ def _cmd_info(args) -> int:
     from .training import available_devices
 
     print("Recipes (--recipe):")
-    for r in describe():
-        print(f"  {r['name']:10} {r['description']}  [data: {', '.join(r['kinds'])}]")
+    recipes = describe()
+    wide = max(len(r["name"]) for r in recipes)  # minibatch-std is longer than the others
+    for r in recipes:
+        print(f"  {r['name']:{wide}} {r['description']}  [data: {', '.join(r['kinds'])}]")
     print("\nData sources (--data):")
     for s in list_sources():
         where = "built in, offline" if s.builtin else "needs --data-path"
