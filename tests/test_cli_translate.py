@@ -175,3 +175,12 @@ def test_a_folder_given_as_an_input_is_said_to_be_a_folder(ckpts, tmp_path, caps
     first, summary = capsys.readouterr().err.strip().splitlines()
     assert first.startswith(f"error: {tmp_path / 'scans'} is a folder; give the image files in it (for example ")
     assert summary.startswith("1 of 1 image(s) failed")
+
+
+def test_a_bad_memory_setting_is_said_once_before_any_picture(ckpts, tmp_path, capsys, monkeypatch):
+    for i in range(3):
+        save(ab_pair(), tmp_path / f"{i}.png")
+    monkeypatch.setenv("GAN_WORKBENCH_MEMORY_BUDGET", "lots")
+    err = one_error_line(capsys, 2, ckpts["grey"], *(tmp_path / f"{i}.png" for i in range(3)), "--out", tmp_path / "out")
+    assert err == "error: Environment variable GAN_WORKBENCH_MEMORY_BUDGET must be a whole number, not 'lots'."
+    assert not (tmp_path / "out").exists()
