@@ -389,7 +389,7 @@ def test_cli_translate_refuses_clashes_and_non_translators(grey_run, tmp_path, c
     assert main(["translate", ckpt, str(one), "--out", str(tmp_path / "a")]) == 1
     assert "overwritten by its own translation" in capsys.readouterr().err and one.read_bytes() == before
     assert main(["translate", ckpt, str(tmp_path / "a"), "--out", str(tmp_path / "o")]) == 1
-    assert "not a file" in capsys.readouterr().err
+    assert "a is a folder; give the image files in it (for example " in capsys.readouterr().err
 
     assert main(["sample", ckpt, "--out", str(tmp_path / "s.png")]) == 2  # a translator does not sample noise
     assert "python -m gan_core translate" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
