@@ -332,6 +332,7 @@ def _write_output(out: Path, data: bytes) -> None:
     from .runs import atomic_write_bytes
 
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # as translate and export make theirs
         atomic_write_bytes(out, data)  # whole or not at all
     except OSError as e:
         raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None

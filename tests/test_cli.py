@@ -317,7 +317,8 @@ def test_sample_and_export_never_overwrite_a_checkpoint(capsys, tmp_path, finish
         f"--out {tmp_path} is a folder; give a file path ending in .safetensors.")
     assert ckpt.read_bytes() == kept and not (finished_run / "checkpoints" / "g.safetensors").exists()
     assert main(["export", str(finished_run), "--out", str(tmp_path / "g.safetensors")]) == 0  # elsewhere: written
-    assert main(["sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.PNG")]) == 0
+    assert main(["sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "new" / "s.PNG")]) == 0  # its folder made
+    assert (tmp_path / "new" / "s.PNG").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_run_without_a_checkpoint_is_said_so_on_export(capsys, tmp_path, finished_run):
