@@ -13,7 +13,7 @@ can start.
 Turns (a demo's visitors, who share its few slots): ``<runs_dir>/.turns.json`` records
 who was refused a slot while whose runs held them. The visitors whose runs held them
 cannot start or resume a run until the one they kept waiting has started one, or for
-``TURN_KEPT_S`` after the first of those runs stopped. Without it, a run
+``TURN_KEPT_S`` after the slot came free (the last of those runs stopped). Without it, a run
 stopped for time (``GAN_WORKBENCH_MAX_RUN_MINUTES``) could be resumed at once, forever,
 and the limit would share nothing.
 
@@ -30,6 +30,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,7 @@ SLOTS_LOCK = ".slots.lock"  # in the runs folder; list_runs ignores it (not a ru
 TURNS_FILE = ".turns.json"  # beside it, written only under it: who is owed the next slot
 TURN_KEPT_S = 120.0  # how long a freed slot is kept for the visitor who was refused it
 TURN_MAX_AGE_S = 3600.0  # and a claim is forgotten after this, whatever happened
-MAX_TURNS = 200  # claims kept at most (the oldest go first)
+MAX_TURNS = 500  # claims kept at most: past it, a newly refused visitor is promised nothing (the earlier keep theirs)
 
 _children: list[subprocess.Popen] = []  # kept so finished workers are reaped, not left as zombies
 
@@ -98,11 +99,12 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
     visitor waiting is refused until that visitor starts a run or lets the turn lapse (``turn_owed``)."""
     if max_active is not None and active >= max_active:
         runs_are = "1 run is" if active == 1 else f"{active} runs are"
-        kept = runs_dir is not None and owner is not None and _claim(runs_dir, owner)
-        if kept:
-            owners = "its owner waits" if active == 1 else "their owners wait"
-            then = (f"when {'it finishes' if active == 1 else 'one finishes'}, {owners} {duration(TURN_KEPT_S, short=True)} "
-                    "before starting another, so try again then")
+        holders = _claim(runs_dir, owner) if runs_dir is not None and owner is not None else 0
+        if holders:
+            wait = f"{duration(TURN_KEPT_S, short=True)} before starting another, so try again then"
+            then = (f"when it finishes, its owner waits {wait}" if active == 1 else
+                    f"when they finish, their owner waits {wait}" if holders == 1 else
+                    f"when a slot comes free, the visitors whose runs hold them wait {wait}")
             if what is None:
                 raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; {then}.")
             raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
@@ -113,68 +115,100 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
         raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
                        f"{max_active}; stop one or wait for it to finish.")
     if runs_dir is not None and owner is not None:
+        _keep_turns(runs_dir)  # freed times fixed, lapsed turns dropped, under the lock
         refusal = turn_owed(runs_dir, owner)
         if refusal:
             raise RunError(refusal)
 
 
 # --- turns: a visitor refused a slot is owed the next one (demo servers, where runs have owners)
+#
+# A claim is {"who": the refused visitor, "holders": the owners of the runs that held the
+# slots, "behind": those runs' ids, "at": when, "freed": when the slot came free, or None}.
+# The slot comes free when the last of the runs behind it has stopped (a comparison's queue
+# holds it until its last run; a run deleted counts as stopped when that is first seen);
+# the turn lasts TURN_KEPT_S from then, and a claim whose turn is over is dropped.
+
+_RUN_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,199}")
 
 
 def _read_turns(runs_dir: Path) -> list[dict]:
-    """The claims on disk, each {"who", "holders", "behind", "at"}; anything malformed is dropped."""
+    """The claims on disk; anything malformed (or a link, a FIFO, a huge file) is dropped."""
     try:
-        with open_regular(runs_dir / TURNS_FILE) as f:
+        with open_regular(runs_dir / TURNS_FILE, follow_links=False) as f:
             data = json.loads(f.read(1 << 20))
     except (OSError, ValueError, RecursionError, Unreadable):
         return []
     now, out = time.time(), []
     for t in data if isinstance(data, list) else []:
         try:
-            who, holders, behind, at = t["who"], list(t["holders"]), list(t["behind"]), float(t["at"])
+            who, holders, behind = t["who"], list(t["holders"]), list(t["behind"])
+            at, freed = min(float(t["at"]), now), t.get("freed")  # a clock stepped back: not a claim from the future
+            freed = None if freed is None else min(float(freed), now)
             visitors.check_owner(who)
             for h in holders:
                 visitors.check_owner(h)
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, OverflowError, AttributeError):
             continue
-        if all(isinstance(b, str) and b and "/" not in b and not b.startswith(".") for b in behind) and now - TURN_MAX_AGE_S < at <= now + 60:
-            out.append({"who": who, "holders": holders, "behind": behind, "at": at})
-    return out[-MAX_TURNS:]
+        if (behind and holders and all(isinstance(b, str) and _RUN_NAME.fullmatch(b) for b in behind)
+                and now - TURN_MAX_AGE_S < at and at == at and (freed is None or freed == freed)):
+            out.append({"who": who, "holders": holders, "behind": behind, "at": at, "freed": freed})
+    return out[:MAX_TURNS]
 
 
-def _write_turns(runs_dir: Path, turns: list[dict]) -> None:
+def _write_turns(runs_dir: Path, turns: list[dict]) -> bool:
+    """Whether the claims were written (a claim that could not be is promised to no one)."""
     from .runs import atomic_write_json
 
     try:
-        atomic_write_json(runs_dir / TURNS_FILE, turns[-MAX_TURNS:])
+        atomic_write_json(runs_dir / TURNS_FILE, turns[:MAX_TURNS])
     except OSError:
-        pass  # turns are a courtesy among visitors: a full disk must not refuse a start
-
-
-def _claim(runs_dir: Path, owner: str) -> bool:
-    """Record that ``owner`` was refused a slot while the active runs held them; True if
-    their holders now owe ``owner`` a turn (``owner`` holds none of the active runs)."""
-    active = active_runs(runs_dir)
-    holders = sorted({o for o in (visitors.run_owner(r.path) for r in active) if o is not None})
-    if not holders or owner in holders:
-        return False  # their own run holds the slot, or nobody's does: nothing is owed
-    turns, behind = _read_turns(runs_dir), sorted(r.id for r in active)
-    if not any(t["who"] == owner and t["behind"] == behind for t in turns):  # asking again behind the same runs does not extend it
-        turns.append({"who": owner, "holders": holders, "behind": behind, "at": time.time()})
-        _write_turns(runs_dir, turns)
+        return False
     return True
 
 
-def _freed_at(runs_dir: Path, turn: dict, active: set[str]) -> float:
-    """When the first of the runs a claim waited behind stopped (its last status write);
-    the claim's own time for a run since deleted, now for runs all still active."""
+def _claim(runs_dir: Path, owner: str) -> int:
+    """Record that ``owner`` was refused a slot while the active runs held them. How many
+    visitors now owe ``owner`` a turn: 0 when ``owner`` holds one of the active runs, when
+    no visitor does, or when the claim could not be kept on disk (nothing is promised)."""
+    active = active_runs(runs_dir)
+    holders = sorted({o for o in (visitors.run_owner(r.path) for r in active) if o is not None})
+    if not holders or owner in holders:
+        return 0  # their own run holds the slot, or nobody's does: nothing is owed
+    turns, behind = _settled(runs_dir, _read_turns(runs_dir)), sorted(r.id for r in active)
+    if any(t["who"] == owner and t["behind"] == behind for t in turns):
+        return len(holders)  # asking again behind the same runs does not push the turn later
+    if len(turns) >= MAX_TURNS:
+        return 0  # the earlier claims are kept, and this visitor is promised nothing
+    turns.append({"who": owner, "holders": holders, "behind": behind, "at": time.time(), "freed": None})
+    return len(holders) if _write_turns(runs_dir, turns) else 0
+
+
+def _freed(runs_dir: Path, turn: dict, active: set[str], now: float) -> float | None:
+    """When the slot a claim waited for came free: its recorded time, else the last stop of
+    the runs it waited behind (a deleted one: now); None while any of them still trains."""
+    if turn["freed"] is not None:
+        return turn["freed"]
+    if any(name in active for name in turn["behind"]):
+        return None
     ended = []
     for name in turn["behind"]:
-        if name in active:
-            continue
         updated = read_status(runs_dir / name).get("updated") if (runs_dir / name / "config.json").is_file() else None
-        ended.append(updated if isinstance(updated, (int, float)) and updated == updated else turn["at"])
-    return max(turn["at"], min(ended)) if ended else time.time()
+        ok = isinstance(updated, (int, float)) and not isinstance(updated, bool) and updated == updated
+        ended.append(min(float(updated), now) if ok else now)
+    return max(turn["at"], max(ended))
+
+
+def _settled(runs_dir: Path, turns: list[dict]) -> list[dict]:
+    """The claims with their freed times filled in, and those whose turn is over dropped."""
+    if not turns:
+        return turns
+    active, now, kept = {r.id for r in active_runs(runs_dir)}, time.time(), []
+    for t in turns:
+        freed = _freed(runs_dir, t, active, now)
+        if freed is None or now < freed + TURN_KEPT_S:
+            kept.append({**t, "freed": freed})
+    return kept
 
 
 def turn_owed(runs_dir: str | Path, owner: str | None) -> str | None:
@@ -183,21 +217,24 @@ def turn_owed(runs_dir: str | Path, owner: str | None) -> str | None:
     if owner is None:
         return None
     runs_dir = Path(runs_dir)
-    turns = _read_turns(runs_dir)
-    if not turns:
-        return None
-    active = {r.id for r in active_runs(runs_dir)}
-    now, owed = time.time(), []
-    for t in turns:
-        if t["who"] != owner and owner in t["holders"]:
-            until = _freed_at(runs_dir, t, active) + TURN_KEPT_S
-            if now < until:
-                owed.append(until)
+    now = time.time()
+    owed = [t for t in _settled(runs_dir, _read_turns(runs_dir)) if t["who"] != owner and owner in t["holders"]]
     if not owed:
         return None
-    minutes = max(1, math.ceil((max(owed) - now) / 60))
+    if any(t["freed"] is None for t in owed):
+        return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
+                f"you can start or resume a run again within {duration(TURN_KEPT_S, short=True)} of your runs stopping.")
+    minutes = max(1, math.ceil((max(t["freed"] for t in owed) + TURN_KEPT_S - now) / 60))
     return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
             f"you can start or resume a run again within {minutes} min.")
+
+
+def _keep_turns(runs_dir: Path) -> None:
+    """Under ``slots``: write back the claims' freed times and drop those whose turn is over."""
+    turns = _read_turns(runs_dir)
+    settled = _settled(runs_dir, turns)
+    if settled != turns:
+        _write_turns(runs_dir, settled)
 
 
 def _took_turn(runs_dir: Path, owner: str | None) -> None:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -406,11 +407,72 @@ def test_a_turn_lapses_after_the_slot_has_been_free_for_its_time_and_binds_no_on
     with pytest.raises(RunError) as e:
         jobs.resume(a_run, 1)
     assert one_sentence(e) == OWED.replace("2 min", "1 min")  # 30 s left of B's turn, said in whole minutes
+    (turn,) = json.loads((tmp_path / jobs.TURNS_FILE).read_text())
+    assert turn["freed"] == pytest.approx(time.time() - jobs.TURN_KEPT_S + 30, abs=5)  # when the slot came free, kept
     c_run = jobs.launch(cfg, tmp_path, max_active=1, owner=C)  # C kept nobody waiting: not bound by B's turn
     runs.write_status(c_run, state=RunState.FINISHED)
-    stopped_for_time(a_run, ago=jobs.TURN_KEPT_S + 1)  # B did not come back in time
-    jobs.resume(a_run, 1)
-    assert runs.read_status(a_run)["state"] == "queued"
+    runs.atomic_write_json(tmp_path / jobs.TURNS_FILE, [{**turn, "freed": time.time() - jobs.TURN_KEPT_S - 1}])
+    jobs.resume(a_run, 1)  # B did not come back in time: the claim is dropped
+    assert runs.read_status(a_run)["state"] == "queued" and json.loads((tmp_path / jobs.TURNS_FILE).read_text()) == []
+    stopped_for_time(a_run)
+    jobs.resume(a_run, 1)  # and binds A no more after later stretches
+
+
+def test_a_queued_comparison_frees_the_slot_with_its_last_run_and_a_deleted_run_escapes_no_turn(tmp_path, no_workers):
+    cfg = tiny("gan", "ring-8")
+    group = jobs.launch_group([cfg, cfg, cfg], tmp_path, max_active=1, owner=A)  # one worker trains them in turn
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=1, owner=B)
+    assert one_sentence(e) == ("3 runs are already training or queued and the limit is 1; when they finish, their owner "
+                               "waits 2 min before starting another, so try again then.")
+    stopped_for_time(group[0], ago=1000)  # the first run is done; the queue still holds the slot with the others
+    runs.write_status(group[1], state=RunState.STOPPED)
+    status = json.loads((group[2] / "status.json").read_text())
+    assert jobs.turn_owed(tmp_path, A) == ("Another visitor asked for a training slot while your run trained, so the next "
+                                          "turn is theirs; you can start or resume a run again within 2 min of your runs stopping.")
+    runs.atomic_write_json(group[2] / "status.json", {**status, "state": "finished", "updated": time.time() - 1e9})
+    with pytest.raises(RunError) as e:  # freed when the last of them stopped: the latest stop, never before B asked
+        jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+    assert one_sentence(e) == OWED
+
+    a_run = jobs.launch(cfg, tmp_path / "other", max_active=1, owner=A)
+    with pytest.raises(RunError):
+        jobs.launch(cfg, tmp_path / "other", max_active=1, owner=B)
+    shutil.rmtree(a_run)  # Delete on the Runs page: the slot came free now, and B's turn counts from now
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path / "other", max_active=1, owner=A)
+    assert one_sentence(e) == OWED
+
+
+def test_a_turns_promise_is_kept_or_not_made(tmp_path, no_workers, monkeypatch):
+    cfg = tiny("gan", "ring-8")
+    a_run = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
+    monkeypatch.setattr(jobs, "MAX_TURNS", 2)
+    others = ["%032x" % i for i in range(1, 4)]
+    said = []
+    for owner in (B, *others):  # B first, then more visitors than the file keeps
+        with pytest.raises(RunError) as e:
+            jobs.launch(cfg, tmp_path, max_active=1, owner=owner)
+        said.append(one_sentence(e))
+    assert said[:2] == [WAIT, WAIT] and said[2:] == ["1 run is already training or queued and the limit is 1; wait for one "
+                                                     "to finish, or stop one of your own."] * 2  # promised nothing
+    assert [t["who"] for t in json.loads((tmp_path / jobs.TURNS_FILE).read_text())] == [B, others[0]]  # B's is kept
+    stopped_for_time(a_run)
+    status = json.loads((a_run / "status.json").read_text())
+    runs.atomic_write_json(a_run / "status.json", {**status, "updated": time.time() + 365 * 86400})  # a clock a year ahead
+    with pytest.raises(RunError) as e:
+        jobs.resume(a_run, 1)
+    assert one_sentence(e) == OWED  # never "within 525,602 min"
+
+    (tmp_path / jobs.TURNS_FILE).unlink()
+    (tmp_path / jobs.TURNS_FILE).mkdir()  # a claim that cannot be written is promised to no one
+    run2 = jobs.launch(cfg, tmp_path / "two", max_active=1, owner=A)
+    (tmp_path / "two" / jobs.TURNS_FILE).mkdir()
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path / "two", max_active=1, owner=B)
+    assert one_sentence(e).endswith("wait for one to finish, or stop one of your own.")
+    stopped_for_time(run2)
+    jobs.resume(run2, 1)
 
 
 def test_turns_are_kept_only_for_visitors_and_a_mangled_turns_file_refuses_nothing(tmp_path, no_workers):
@@ -421,9 +483,13 @@ def test_turns_are_kept_only_for_visitors_and_a_mangled_turns_file_refuses_nothi
     assert one_sentence(e) == "1 run is already training or queued and the limit is 1; wait for one to finish, or stop one of your own."
     assert not (tmp_path / jobs.TURNS_FILE).exists()
     runs.write_status(run, state=RunState.FINISHED)
-    hostile = [b"not json", b"[" * 100_000, json.dumps([{"who": B, "holders": [A], "behind": ["../x"], "at": time.time()},
-                                                          {"who": "x", "holders": [A], "behind": [], "at": time.time()},
-                                                          {"who": B, "holders": [A], "behind": [], "at": "soon"}]).encode()]
+    now = time.time()
+    hostile = [b"not json", b"[" * 100_000, json.dumps([{"who": B, "holders": [A], "behind": ["../x"], "at": now},
+                                                          {"who": "x", "holders": [A], "behind": ["r"], "at": now},
+                                                          {"who": B, "holders": [A], "behind": [], "at": now},
+                                                          {"who": B, "holders": [A], "behind": ["x" * 5000], "at": now},
+                                                          {"who": B, "holders": [A], "behind": ["r"], "at": "soon"}]).encode(),
+               b'[{"who": "' + B.encode() + b'", "holders": ["' + A.encode() + b'"], "behind": ["r"], "at": 1' + b"0" * 400 + b"}]"]
     for text in hostile:
         (tmp_path / jobs.TURNS_FILE).write_bytes(text)
         done = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
@@ -431,4 +497,10 @@ def test_turns_are_kept_only_for_visitors_and_a_mangled_turns_file_refuses_nothi
     (tmp_path / jobs.TURNS_FILE).unlink()
     os.mkfifo(tmp_path / jobs.TURNS_FILE)  # a FIFO must not hang a start
     done = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
-    assert done.is_dir()
+    assert done.is_dir() and jobs.turn_owed(tmp_path, A) is None
+    runs.write_status(done, state=RunState.FINISHED)
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-claims.json"  # a link is not followed to claims kept elsewhere
+    elsewhere.write_text(json.dumps([{"who": B, "holders": [A], "behind": [done.name], "at": time.time()}]))
+    (tmp_path / jobs.TURNS_FILE).unlink()
+    (tmp_path / jobs.TURNS_FILE).symlink_to(elsewhere)
+    assert jobs.turn_owed(tmp_path, A) is None and jobs.launch(cfg, tmp_path, max_active=1, owner=A).is_dir()
