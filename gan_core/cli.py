@@ -266,8 +266,8 @@ def _train_as(ranks, args, dests) -> int:
     if args.resume:
         run_dir = Path(args.resume)
         given = [dotted for dest, dotted in dests.items() if getattr(args, dest) is not None]
-        if args.config or given:
-            flag = "--config" if args.config else "--" + _flag_of(given[0])
+        if args.config or given or args.runs_dir:
+            flag = "--config" if args.config else "--runs-dir" if args.runs_dir else "--" + _flag_of(given[0])
             raise GanError(f"--resume continues a run with its own settings, so {flag} cannot be given with it; "
                            "start a new run with the settings you want.")
         cfg = _on_rank0(ranks, lambda: _resumable(run_dir))
@@ -338,6 +338,18 @@ def _write_output(out: Path, data: bytes) -> None:
         raise GanError(f"Cannot write {out} ({e.strerror}); choose another --out path.") from None
 
 
+def _outside_runs(out: Path) -> None:
+    """Refuse an output inside a run's checkpoints or samples folder, where the run keeps what
+    resuming it needs and the grids its pages show."""
+    from .untrusted import shown_name
+
+    home = _resolved(out.parent)
+    if home is not None and home.name in ("checkpoints", "samples") and (home.parent / "config.json").is_file():
+        raise GanError(f"--out is inside run {shown_name(home.parent.name, 80)}'s {home.name} folder, where the run keeps "
+                       f"{'what resuming it needs' if home.name == 'checkpoints' else 'the grids it made'}; "
+                       "choose a path outside it.")
+
+
 def _cmd_sample(args) -> int:
     import io
 
@@ -359,6 +371,7 @@ def _cmd_sample(args) -> int:
                        f"not {shown_name(out.suffix or out.name, 40)}; choose another name.")
     if out.exists() and _resolved(out) == _resolved(Path(args.checkpoint)):
         raise GanError("--out is the checkpoint itself, which the samples would overwrite; choose another path.")
+    _outside_runs(out)
     gen = load_generator(args.checkpoint)
     if gen.config.recipe == "pix2pix":
         raise GanError(f"{gen.path.name} is a pix2pix model, which translates images rather than sampling noise; "
@@ -575,10 +588,7 @@ def _cmd_export(args) -> int:
     if out.exists() and _resolved(out) == _resolved(src):
         raise GanError(f"--out is the checkpoint being exported, whose discriminator and optimiser state would be lost; "
                        "choose another path.")
-    home = _resolved(out.parent)
-    if home is not None and home.name == "checkpoints" and (home.parent / "config.json").is_file():
-        raise GanError(f"--out is inside run {shown_name(home.parent.name, 80)}'s checkpoints folder, where the run keeps what "
-                       "resuming it needs; choose a path outside it.")
+    _outside_runs(out)
     size = export_generator(src, out)
     with_d = read_header(Path(args.out))[0].recipe == "pix2pix"  # its discriminator draws the realism map
     what = "generator and discriminator" if with_d else "generator"

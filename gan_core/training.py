@@ -10,6 +10,7 @@ loop costs what a plain PyTorch loop costs (docs/BENCHMARKS.md measures it).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from .errors import ConfigError, GanError, RunError
 from .health import HISTORY, diagnose, to_status
 from .modes import N_SAMPLES, coverage_for
 from .recipes import RECIPES, as_trained, batch_multiple, make_optimizer, resolve
-from .runs import (RunState, read_config, read_metrics, read_status, remove_orphaned_temp_files, truncate_metrics, worker_identity,
+from .runs import (RunState, read_config, read_metrics, remove_orphaned_temp_files, truncate_metrics, worker_identity,
                    write_status)
 from .sample_stats import reference_batch, reference_labels, sample_stats
 from .samples import save_samples
@@ -152,7 +153,7 @@ def train(
     rank 0 reads or writes ``run_dir``.
     """
     run_dir = Path(run_dir)
-    with _trainer_of(run_dir, ranks):
+    with _trainer_of(run_dir, ranks, should_stop):
         if clear_stop and ranks.main:
             try:
                 (run_dir / "STOP").unlink(missing_ok=True)
@@ -168,33 +169,59 @@ TRAINER_LOCK = ".trainer.lock"  # in a run directory: held by the process traini
 TRAINER_WAIT_S = 15.0
 
 
+def _open_lock(path: Path) -> int | None:
+    """A descriptor to lock ``path`` with, never through a link: read-write (to record the
+    holder's pid), else read-only (flock needs no more; a lock file another user owns);
+    None where the folder cannot hold one (read-only, gone), which fails later with its own sentence."""
+    for flags in (os.O_RDWR | os.O_CREAT, os.O_RDONLY):
+        try:
+            return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise RunError(f"{path.parent.name}/{TRAINER_LOCK} is a symbolic link, which this run's trainer does not "
+                               "follow; remove it, then resume.") from None
+    return None
+
+
 @contextlib.contextmanager
-def _trainer_of(run_dir: Path, ranks: Ranks):
+def _trainer_of(run_dir: Path, ranks: Ranks, should_stop=None):
     """Hold the run's trainer lock (rank 0) while this process trains it: a second
     ``train --resume`` of a run another process is training (a shell's, the dashboard's
-    worker) is refused in one sentence before it reads or writes anything."""
+    worker) waits for it, then is refused in one sentence before it reads or writes anything.
+    The holder's pid is written into the lock file, so the refusal names the right process."""
     import fcntl
 
     fd, refusal = None, None
     if ranks.main:
-        try:
-            fd = os.open(run_dir / TRAINER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-            deadline = time.monotonic() + TRAINER_WAIT_S
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise
+        fd = _open_lock(run_dir / TRAINER_LOCK)
+        deadline = time.monotonic() + TRAINER_WAIT_S
+        while fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if should_stop is not None and should_stop():
+                    os.close(fd)
+                    raise KeyboardInterrupt from None  # Ctrl-C while waiting: nothing of the run was touched
+                if time.monotonic() < deadline:
                     time.sleep(0.1)
-        except BlockingIOError:
-            pid = read_status(run_dir).get("pid")
-            by = f" (pid {pid})" if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else ""
-            refusal = (f"Run {run_dir.name} is being trained by another process{by}; stop that one, or wait for it to "
-                       "finish, before resuming it.")
-        except OSError:
-            pass  # a folder that cannot hold the lock (read-only, gone) fails below with its own sentence
+                    continue
+                try:
+                    pid = int(os.pread(fd, 32, 0).decode().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                by = f" (pid {pid})" if pid > 0 else ""
+                refusal = (f"Run {run_dir.name} is being trained by another process{by}; stop that one, or wait for it to "
+                           "finish, before resuming it.")
+                break
+            except OSError:
+                break  # a file system without locks: train as before
+        if fd is not None and refusal is None:
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError:
+                pass  # a read-only descriptor: the lock holds, the pid is not said
     refusal = distributed.broadcast(refusal, ranks)
     if refusal:
         if fd is not None:

@@ -313,6 +313,9 @@ def test_sample_and_export_never_overwrite_a_checkpoint(capsys, tmp_path, finish
     assert error_of(capsys, "export", finished_run, "--out", finished_run / "checkpoints" / "g.safetensors") == (
         f"--out is inside run {finished_run.name}'s checkpoints folder, where the run keeps what resuming it needs; "
         "choose a path outside it.")
+    assert error_of(capsys, "sample", ckpt, "--n", "4", "--out", finished_run / "samples" / "step_0000005.png") == (
+        f"--out is inside run {finished_run.name}'s samples folder, where the run keeps the grids it made; "
+        "choose a path outside it.")
     assert error_of(capsys, "export", finished_run, "--out", tmp_path) == (
         f"--out {tmp_path} is a folder; give a file path ending in .safetensors.")
     assert ckpt.read_bytes() == kept and not (finished_run / "checkpoints" / "g.safetensors").exists()
@@ -332,7 +335,8 @@ def test_a_run_without_a_checkpoint_is_said_so_on_export(capsys, tmp_path, finis
 def test_resume_refuses_a_finished_run_and_settings_it_would_ignore(capsys, finished_run):
     assert error_of(capsys, "train", "--resume", finished_run) == (
         f"Run {finished_run.name} has finished all its 2 steps; start a new run to train longer.")
-    for extra, flag in ((["--steps", "50"], "--steps"), (["--data-path", "x"], "--data-path"), (["--config", "c.json"], "--config")):
+    for extra, flag in ((["--steps", "50"], "--steps"), (["--data-path", "x"], "--data-path"), (["--config", "c.json"], "--config"),
+                        (["--runs-dir", "elsewhere"], "--runs-dir")):
         assert error_of(capsys, "train", "--resume", finished_run, *extra) == (
             f"--resume continues a run with its own settings, so {flag} cannot be given with it; "
             "start a new run with the settings you want.")
@@ -347,10 +351,11 @@ def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_
 
     monkeypatch.setattr(training, "TRAINER_WAIT_S", 1.0)  # a trainer still exiting is waited for this long
 
-    runs.write_status(finished_run, state="running", pid=4321)  # as the other trainer left it
+    runs.write_status(finished_run, state="running", pid=999)  # a pid status.json names (an earlier worker's): not said
     fd = os.open(finished_run / ".trainer.lock", os.O_RDWR | os.O_CREAT)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # this test is the other trainer
+        fcntl.flock(fd, fcntl.LOCK_EX)  # this test is the other trainer, which wrote its pid in the lock file
+        os.write(fd, b"4321\n")
         (finished_run / "STOP").touch()  # a Stop its owner pressed: not for the refused one to take away
         assert error_of(capsys, "train", "--resume", finished_run) == (
             f"Run {finished_run.name} is being trained by another process (pid 4321); stop that one, or wait for it to "
@@ -431,3 +436,37 @@ def test_the_help_names_every_recipe_and_every_kind_of_pairs(capsys):
     assert all(name in recipe_help for name, _ in RECIPES.items()), recipe_help
     assert "--pairs {" + ",".join(DERIVED_KINDS) + "}" in text
     assert "--data-path PATH" in text and "wasserstein" in text.split("--g-loss", 2)[2]
+
+
+def test_the_trainer_lock_is_never_a_link_and_ctrl_c_while_waiting_for_it_touches_nothing(capsys, finished_run, tmp_path,
+                                                                                          monkeypatch):
+    import fcntl
+    import threading
+
+    from gan_core import runs, training
+
+    runs.write_status(finished_run, state="stopped")
+    outside = tmp_path / "outside.lock"
+    (finished_run / ".trainer.lock").unlink(missing_ok=True)
+    (finished_run / ".trainer.lock").symlink_to(outside)
+    assert error_of(capsys, "train", "--resume", finished_run) == (
+        f"{finished_run.name}/.trainer.lock is a symbolic link, which this run's trainer does not follow; remove it, then resume.")
+    assert not outside.exists()
+    (finished_run / ".trainer.lock").unlink()
+    (finished_run / ".trainer.lock").mkdir()  # not a file: still a lock, through a read-only descriptor
+    assert main(["train", "--resume", str(finished_run)]) == 0
+    os.rmdir(finished_run / ".trainer.lock")
+
+    runs.write_status(finished_run, state="stopped")
+    fd = os.open(finished_run / ".trainer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        monkeypatch.setattr(training, "TRAINER_WAIT_S", 30.0)
+        flag = threading.Event()
+        threading.Timer(0.5, flag.set).start()  # Ctrl-C half a second into the wait
+        before = (finished_run / "status.json").read_bytes()
+        with pytest.raises(KeyboardInterrupt):
+            training.train(training.resolve(runs.read_config(finished_run)), finished_run, should_stop=flag.is_set)
+        assert (finished_run / "status.json").read_bytes() == before
+    finally:
+        os.close(fd)
