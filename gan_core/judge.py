@@ -432,8 +432,12 @@ def _evaluate(gen: Generator, data_cfg: DataConfig, n: int, seed: int, cache_dir
     at a time."""
     if not MIN_N <= n <= MAX_N:
         raise DataError(f"The judge scores {MIN_N} to {MAX_N:,} generated samples, not {n:,}; ask for a number in that range.")
+    if gen.config.recipe == "pix2pix":
+        raise DataError(f"{gen.path.name} is a pix2pix translator, which the judge does not score; translate pictures it never "
+                        "saw with it and compare them with their targets (benchmarks/pix2pix_eval.py does).")
     if not gen.conditional:
-        raise DataError(f"{gen.path.name} is an unconditional {gen.config.recipe} generator; the judge scores conditional (cgan) models.")
+        raise DataError(f"{gen.path.name} is an unconditional {gen.config.recipe} generator; the judge scores conditional (cgan) "
+                        "models, and evaluate scores 2-D point runs by their modes.")
     if gen.kind != DataKind.IMAGE:
         raise DataError(f"{gen.path.name} generates points; the judge scores images.")
     data, used = _load(data_cfg, gen.path.name, max(MAX_TRAIN + 1000, 2 * n))

@@ -470,3 +470,12 @@ def test_the_trainer_lock_is_never_a_link_and_ctrl_c_while_waiting_for_it_touche
         assert (finished_run / "status.json").read_bytes() == before
     finally:
         os.close(fd)
+
+
+def test_evaluate_says_what_it_scores_for_a_model_it_does_not(capsys):
+    assert error_of(capsys, "evaluate", ROOT / "checkpoints" / "dcgan-faces-lfw.safetensors") == (
+        "dcgan-faces-lfw.safetensors is an unconditional dcgan generator; the judge scores conditional (cgan) models, "
+        "and evaluate scores 2-D point runs by their modes.")
+    assert error_of(capsys, "evaluate", ROOT / "checkpoints" / "pix2pix-super-resolution-photos.safetensors") == (
+        "pix2pix-super-resolution-photos.safetensors is a pix2pix translator, which the judge does not score; translate "
+        "pictures it never saw with it and compare them with their targets (benchmarks/pix2pix_eval.py does).")
