@@ -99,24 +99,17 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
     visitor waiting is refused until that visitor starts a run or lets the turn lapse (``turn_owed``)."""
     if max_active is not None and active >= max_active:
         runs_are = "1 run is" if active == 1 else f"{active} runs are"
+        head = (f"{runs_are} already training or queued and the limit is {max_active}" if what is None else
+                f"The {what} needs one free training slot, but {runs_are} already training and the limit is {max_active}")
         holders = _claim(runs_dir, owner) if runs_dir is not None and owner is not None else 0
-        if holders:
-            wait = f"{duration(TURN_KEPT_S, short=True)} before starting another, so try again then"
-            then = (f"when it finishes, its owner waits {wait}" if active == 1 else
-                    f"when they finish, their owner waits {wait}" if holders == 1 else
-                    f"when a slot comes free, the visitors whose runs hold them wait {wait}")
-            if what is None:
-                raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; {then}.")
-            raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
-                           f"{max_active}; {then}.")
-        if what is None:
-            raise RunError(f"{runs_are} already training or queued and the limit is {max_active}; wait for one to "
-                           "finish, or stop one of your own.")
-        raise RunError(f"The {what} needs one free training slot, but {runs_are} already training and the limit is "
-                       f"{max_active}; stop one or wait for it to finish.")
+        wait = f"{duration(TURN_KEPT_S, short=True)} before starting another, so try again then"
+        then = (f"when it finishes, its owner waits {wait}" if holders and active == 1 else
+                f"when they finish, their owner waits {wait}" if holders == 1 else
+                f"when a slot comes free, the visitors whose runs hold them wait {wait}" if holders else
+                "wait for one to finish, or stop one of your own" if what is None else "stop one or wait for it to finish")
+        raise RunError(f"{head}; {then}.")
     if runs_dir is not None and owner is not None:
-        _keep_turns(runs_dir)  # freed times fixed, lapsed turns dropped, under the lock
-        refusal = turn_owed(runs_dir, owner)
+        refusal = _owed(_keep_turns(runs_dir), owner)  # freed times fixed, lapsed turns dropped, under the lock
         if refusal:
             raise RunError(refusal)
 
@@ -175,7 +168,7 @@ def _claim(runs_dir: Path, owner: str) -> int:
     holders = sorted({o for o in (visitors.run_owner(r.path) for r in active) if o is not None})
     if not holders or owner in holders:
         return 0  # their own run holds the slot, or nobody's does: nothing is owed
-    turns, behind = _settled(runs_dir, _read_turns(runs_dir)), sorted(r.id for r in active)
+    turns, behind = _settled(runs_dir, _read_turns(runs_dir), {r.id for r in active}), sorted(r.id for r in active)
     if any(t["who"] == owner and t["behind"] == behind for t in turns):
         return len(holders)  # asking again behind the same runs does not push the turn later
     if len(turns) >= MAX_TURNS:
@@ -199,11 +192,14 @@ def _freed(runs_dir: Path, turn: dict, active: set[str], now: float) -> float | 
     return max(turn["at"], max(ended))
 
 
-def _settled(runs_dir: Path, turns: list[dict]) -> list[dict]:
-    """The claims with their freed times filled in, and those whose turn is over dropped."""
+def _settled(runs_dir: Path, turns: list[dict], active: set[str] | None = None) -> list[dict]:
+    """The claims with their freed times filled in, and those whose turn is over dropped.
+    ``active``: the ids of the active runs, when the caller has them."""
     if not turns:
         return turns
-    active, now, kept = {r.id for r in active_runs(runs_dir)}, time.time(), []
+    if active is None:
+        active = {r.id for r in active_runs(runs_dir)}
+    now, kept = time.time(), []
     for t in turns:
         freed = _freed(runs_dir, t, active, now)
         if freed is None or now < freed + TURN_KEPT_S:
@@ -217,24 +213,30 @@ def turn_owed(runs_dir: str | Path, owner: str | None) -> str | None:
     if owner is None:
         return None
     runs_dir = Path(runs_dir)
-    now = time.time()
-    owed = [t for t in _settled(runs_dir, _read_turns(runs_dir)) if t["who"] != owner and owner in t["holders"]]
+    return _owed(_settled(runs_dir, _read_turns(runs_dir)), owner)
+
+
+def _owed(settled: list[dict], owner: str) -> str | None:
+    """``turn_owed``'s sentence from claims already settled (``_settled``)."""
+    owed = [t for t in settled if t["who"] != owner and owner in t["holders"]]
     if not owed:
         return None
     if any(t["freed"] is None for t in owed):
         return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
                 f"you can start or resume a run again within {duration(TURN_KEPT_S, short=True)} of your runs stopping.")
-    minutes = max(1, math.ceil((max(t["freed"] for t in owed) + TURN_KEPT_S - now) / 60))
+    minutes = max(1, math.ceil((max(t["freed"] for t in owed) + TURN_KEPT_S - time.time()) / 60))
     return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
             f"you can start or resume a run again within {minutes} min.")
 
 
-def _keep_turns(runs_dir: Path) -> None:
-    """Under ``slots``: write back the claims' freed times and drop those whose turn is over."""
+def _keep_turns(runs_dir: Path) -> list[dict]:
+    """Under ``slots``: write back the claims' freed times, drop those whose turn is over,
+    and return what is kept."""
     turns = _read_turns(runs_dir)
     settled = _settled(runs_dir, turns)
     if settled != turns:
         _write_turns(runs_dir, settled)
+    return settled
 
 
 def _took_turn(runs_dir: Path, owner: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import math
 import os
@@ -189,8 +190,6 @@ def _trainer_of(run_dir: Path, ranks: Ranks, should_stop=None):
     ``train --resume`` of a run another process is training (a shell's, the dashboard's
     worker) waits for it, then is refused in one sentence before it reads or writes anything.
     The holder's pid is written into the lock file, so the refusal names the right process."""
-    import fcntl
-
     fd, refusal = None, None
     if ranks.main:
         fd = _open_lock(run_dir / TRAINER_LOCK)
