@@ -30,6 +30,7 @@ from .runs import atomic_write_bytes
 from .untrusted import MAX_NAME_CHARS, MAX_NAMES, shown_name, unprintable
 
 FORMAT = "gan-workbench/1"
+JUDGE_FORMAT = "gan-workbench-judge/1"  # the judge's cache (judge.py): scores images, generates none
 WEIGHTS = "last.safetensors"
 STATE = "last.state.pt"
 
@@ -105,7 +106,8 @@ def load_state(ckpt_dir: Path) -> dict | None:
         # weights_only: tensors, dicts and numbers, no arbitrary objects, even from our own file.
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
-        raise CheckpointError(f"The resume state {path} is damaged; start a new run from its weights or from scratch.") from None
+        raise CheckpointError(f"The resume state {path} is damaged, so this run cannot continue; its last weights still sample "
+                              "and export, and a new run with the same settings starts from scratch.") from None
 
 
 @dataclass
@@ -164,6 +166,9 @@ def parse_metadata(meta: dict, name: str) -> tuple[Config, DataInfo, int]:
     for type and bounds; ``CheckpointError`` (one sentence) for anything else.
     Nothing here reads a path or a setting from the file for use: the data section
     only describes the shape a generator produces."""
+    if isinstance(meta, dict) and meta.get("format") == JUDGE_FORMAT:
+        raise CheckpointError(f"{name} is the judge's cache, which scores generated images and generates none; "
+                              "use a checkpoint from a run's checkpoints/ folder.")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{name} was not made by GAN Workbench (its metadata has no config); use a checkpoint from a run's checkpoints/ folder.")
     try:

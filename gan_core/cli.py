@@ -218,6 +218,24 @@ def _check_data_path(name: str, path: str | None) -> None:
                        "(or --data paired for pix2pix's pairs).")
 
 
+# Flags that describe one kind of data only, and what a user of the other kind should drop.
+_KIND_FLAGS = {"data.image_size": DataKind.IMAGE, "data.channels": DataKind.IMAGE, "data.n_points": DataKind.VECTOR}
+
+
+def _check_kind_flags(name: str, args, dests) -> None:
+    """A flag typed for the other kind of data (--image-size on points, --n-points on images)
+    would be ignored: say so rather than train as if it applied."""
+    from .data import SOURCES
+
+    kind = SOURCES.get(name).kind
+    for dest, dotted in dests.items():
+        wanted = _KIND_FLAGS.get(dotted)
+        if wanted is not None and wanted != kind and getattr(args, dest) is not None:
+            what = "points (vectors)" if kind == DataKind.VECTOR else "images"
+            applies = "images" if wanted == DataKind.IMAGE else "point sets"
+            raise GanError(f"--{_flag_of(dotted)} applies to {applies} and --data {name} is {what}; leave it unset.")
+
+
 def _flag_of(dotted: str) -> str:
     from .config import flag_name, iter_fields
 
@@ -281,6 +299,7 @@ def _train_as(ranks, args, dests) -> int:
     else:
         cfg = resolve(_config_from_args(args, dests))
         _check_data_path(cfg.data.name, getattr(args, "cfg__data__path", None))
+        _check_kind_flags(cfg.data.name, args, dests)
         choose_device(cfg.train.device)  # refused before a run directory exists, as is a batch that does not split
         distributed.check_batch(ranks, cfg.train.batch_size, batch_multiple(cfg))
         row_every = cfg.train.log_every
@@ -289,8 +308,8 @@ def _train_as(ranks, args, dests) -> int:
         try:
             status = train(cfg, run_dir, stop, on_progress, ranks=ranks)
         except GanError:
-            if ranks.main:
-                discard_unstarted(run_dir)  # refused before its first step (e.g. its data): leave nothing behind
+            if ranks.main and discard_unstarted(run_dir):  # refused before its first step (e.g. its data): leave nothing behind
+                say(f"Removed {run_dir}: the run was refused before its first step.", flush=True)
             raise
     if progress_bar is not None:
         progress_bar.close()
@@ -398,6 +417,7 @@ def _cmd_evaluate(args) -> int:
     import dataclasses
     import json
 
+    from .data import SOURCES
     from .inference import load_generator
     from .judge import MAX_N, MIN_N, evaluate
     from .recipes import check_seed
@@ -412,6 +432,9 @@ def _cmd_evaluate(args) -> int:
     args.n = args.n or 1000
     data_cfg = dataclasses.replace(gen.config.data, download=False, limit=None, workers=0)
     if args.data_path:
+        if SOURCES.get(gen.config.data.name).builtin:
+            raise GanError(f"{gen.path.name} was trained on the built-in set {gen.config.data.name}, which the judge reads "
+                           "itself; leave --data-path unset.")
         data_cfg = dataclasses.replace(data_cfg, path=args.data_path)
     result = evaluate(gen, data_cfg, n=args.n, seed=args.seed, cache_dir=load_settings().runs_dir / "judges")
     if args.json:

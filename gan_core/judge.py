@@ -47,6 +47,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from . import budget
+from .checkpoints import JUDGE_FORMAT
 from .config import DataConfig, DataKind
 from .data.base import GanData
 from .errors import DataError
@@ -357,7 +358,8 @@ def _judge(data_cfg: DataConfig, cache_dir, data: GanData, used: Rebuild | None,
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, st_save({k: v.contiguous() for k, v in net.state_dict().items()}))
+            atomic_write_bytes(path, st_save({k: v.contiguous() for k, v in net.state_dict().items()},
+                                              metadata={"format": JUDGE_FORMAT}))
         except OSError as e:
             note = (f"The trained judge could not be saved for next time ({e.strerror or 'write failed'}), "
                     "so it will be trained again then; these figures are complete.")

@@ -89,9 +89,14 @@ def test_zip_without_images(capsys, tmp_path):
     z = tmp_path / "notes.zip"
     with zipfile.ZipFile(z, "w") as f:
         f.writestr("readme.txt", "no pictures here")
-    err = _error_of(capsys, "train", "--recipe", "dcgan", "--data", "folder", "--data-path", str(z),
-                    "--runs-dir", str(tmp_path / "runs"), "--no-progress")
-    assert "no images" in err
+    assert main(["train", "--recipe", "dcgan", "--data", "folder", "--data-path", str(z),
+                 "--runs-dir", str(tmp_path / "runs"), "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert "no images" in err and "Traceback" not in err
+    # The run directory named first is said to be gone again, and is.
+    (named,) = [line.removeprefix("Run directory: ") for line in out.splitlines() if line.startswith("Run directory: ")]
+    assert f"Removed {named}: the run was refused before its first step." in out
+    assert not any((tmp_path / "runs").iterdir())
 
 
 def test_corrupt_image_in_folder_is_skipped_and_counted(tmp_path):
@@ -380,9 +385,17 @@ def test_a_run_another_process_trains_is_not_resumed_beside_it(capsys, finished_
      "for pix2pix's pairs)."),
     (["train", "--steps", "10000000000"], "--steps must be at most 1,000,000,000, not 10,000,000,000."),
     (["train", "--workers", "-1"], "--workers must be 0 (read data in the training process) or more, not -1."),
+    (["train", "--recipe", "gan", "--data", "ring-8", "--image-size", "64"],
+     "--image-size applies to images and --data ring-8 is points (vectors); leave it unset."),
+    (["train", "--recipe", "gan", "--data", "ring-8", "--channels", "3"],
+     "--channels applies to images and --data ring-8 is points (vectors); leave it unset."),
+    (["train", "--n-points", "500"], "--n-points applies to point sets and --data faces-lfw is images; leave it unset."),
+    (["evaluate", ROOT / "checkpoints" / "cgan-mnist.safetensors", "--data-path", "/somewhere"],
+     "cgan-mnist.safetensors was trained on the built-in set mnist-5k, which the judge reads itself; leave --data-path unset."),
 ])
 def test_settings_that_would_be_ignored_or_absurd_are_refused(capsys, tmp_path, argv, said):
-    assert error_of(capsys, *argv, "--runs-dir", tmp_path / "runs") == said
+    runs_dir = ["--runs-dir", tmp_path / "runs"] if argv[0] == "train" else []
+    assert error_of(capsys, *argv, *runs_dir) == said
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -479,3 +492,16 @@ def test_evaluate_says_what_it_scores_for_a_model_it_does_not(capsys):
     assert error_of(capsys, "evaluate", ROOT / "checkpoints" / "pix2pix-super-resolution-photos.safetensors") == (
         "pix2pix-super-resolution-photos.safetensors is a pix2pix translator, which the judge does not score; translate "
         "pictures it never saw with it and compare them with their targets (benchmarks/pix2pix_eval.py does).")
+
+
+def test_a_damaged_resume_state_says_what_still_works(capsys, finished_run):
+    from gan_core import runs
+
+    runs.write_status(finished_run, state="stopped")
+    (finished_run / "checkpoints" / "last.state.pt").write_bytes(b"PK\x03\x04 half a zip")
+    assert main(["train", "--resume", str(finished_run)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: The resume state {finished_run / 'checkpoints' / 'last.state.pt'} is damaged, so this run cannot "
+                   "continue; its last weights still sample and export, and a new run with the same settings starts from scratch.")
+    assert main(["sample", str(finished_run / "checkpoints" / "last.safetensors"), "--n", "4",
+                 "--out", str(finished_run.parent / "grid.png")]) == 0  # as the sentence says

@@ -15,6 +15,7 @@ from PIL import Image
 
 from conftest import tiny
 from gan_core import inference, runs
+from gan_core.errors import CheckpointError
 from gan_core.cli import main
 from gan_core.errors import ConfigError, DataError
 from gan_core.recipes import resolve
@@ -191,7 +192,10 @@ def test_the_judge_scores_real_digits_like_real_data_and_an_untrained_model_as_c
     gen = inference.load_generator(mnist_ckpt)
     data = gen.config.data
     untrained = judge.evaluate(gen, data, n=500, cache_dir=tmp_path)
-    assert list((tmp_path).glob("judge-*.safetensors"))  # cached for the next call
+    (cache,) = tmp_path.glob("judge-*.safetensors")  # cached for the next call
+    with pytest.raises(CheckpointError, match=r"^judge-\w+\.safetensors is the judge's cache, which scores generated images "
+                       r"and generates none; use a checkpoint from a run's checkpoints/ folder\.$"):
+        inference.load_generator(cache)  # given to sample or the gallery by mistake: said what it is
     real = judge.evaluate(RealDigits(gen), data, n=500, cache_dir=tmp_path)
     assert real.real_accuracy > 0.9 and real.accuracy > 0.9
     assert real.frechet < 3 * real.frechet_floor < untrained.frechet / 10
