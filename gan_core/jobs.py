@@ -13,7 +13,7 @@ can start.
 Turns (a demo's visitors, who share its few slots): ``<runs_dir>/.turns.json`` records
 who was refused a slot while whose runs held them. The visitors whose runs held them
 cannot start or resume a run until the one they kept waiting has started one, or for
-``TURN_KEPT_S`` after the slot came free (the last of those runs stopped). Without it, a run
+``TURN_KEPT_S`` after a slot came free (enough of those runs stopped). Without it, a run
 stopped for time (``GAN_WORKBENCH_MAX_RUN_MINUTES``) could be resumed at once, forever,
 and the limit would share nothing.
 
@@ -101,7 +101,7 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
         runs_are = "1 run is" if active == 1 else f"{active} runs are"
         head = (f"{runs_are} already training or queued and the limit is {max_active}" if what is None else
                 f"The {what} needs one free training slot, but {runs_are} already training and the limit is {max_active}")
-        holders = _claim(runs_dir, owner) if runs_dir is not None and owner is not None else 0
+        holders = _claim(runs_dir, owner, max_active) if runs_dir is not None and owner is not None else 0
         wait = f"{duration(TURN_KEPT_S, short=True)} before starting another, so try again then"
         then = (f"when it finishes, its owner waits {wait}" if holders and active == 1 else
                 f"when they finish, their owner waits {wait}" if holders == 1 else
@@ -117,10 +117,12 @@ def _refuse_if_full(active: int, max_active: int | None, what: str | None = None
 # --- turns: a visitor refused a slot is owed the next one (demo servers, where runs have owners)
 #
 # A claim is {"who": the refused visitor, "holders": the owners of the runs that held the
-# slots, "behind": those runs' ids, "at": when, "freed": when the slot came free, or None}.
-# The slot comes free when the last of the runs behind it has stopped (a comparison's queue
-# holds it until its last run; a run deleted counts as stopped when that is first seen);
-# the turn lasts TURN_KEPT_S from then, and a claim whose turn is over is dropped.
+# slots, "behind": those runs' ids, "stops": how many of them must stop before a slot is
+# free (all of them under a limit of 1; one, when as many runs as the limit held the
+# slots), "at": when, "freed": when a slot came free, or None}. A comparison's queue
+# counts as its runs, so it frees no slot until its last runs stop; a run deleted counts as
+# stopped when that is first seen. The turn lasts TURN_KEPT_S from when a slot came free,
+# and a claim whose turn is over is dropped.
 
 _RUN_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,199}")
 
@@ -138,6 +140,9 @@ def _read_turns(runs_dir: Path) -> list[dict]:
             who, holders, behind = t["who"], list(t["holders"]), list(t["behind"])
             at, freed = min(float(t["at"]), now), t.get("freed")  # a clock stepped back: not a claim from the future
             freed = None if freed is None else min(float(freed), now)
+            stops = t.get("stops", len(behind))  # claims written before "stops": every run behind
+            if not (isinstance(stops, int) and not isinstance(stops, bool) and 1 <= stops <= len(behind)):
+                stops = len(behind)
             visitors.check_owner(who)
             for h in holders:
                 visitors.check_owner(h)
@@ -145,7 +150,7 @@ def _read_turns(runs_dir: Path) -> list[dict]:
             continue
         if (behind and holders and all(isinstance(b, str) and _RUN_NAME.fullmatch(b) for b in behind)
                 and now - TURN_MAX_AGE_S < at and at == at and (freed is None or freed == freed)):
-            out.append({"who": who, "holders": holders, "behind": behind, "at": at, "freed": freed})
+            out.append({"who": who, "holders": holders, "behind": behind, "stops": stops, "at": at, "freed": freed})
     return out[:MAX_TURNS]
 
 
@@ -160,8 +165,8 @@ def _write_turns(runs_dir: Path, turns: list[dict]) -> bool:
     return True
 
 
-def _claim(runs_dir: Path, owner: str) -> int:
-    """Record that ``owner`` was refused a slot while the active runs held them. How many
+def _claim(runs_dir: Path, owner: str, max_active: int) -> int:
+    """Record that ``owner`` was refused a slot while the active runs held the ``max_active``. How many
     visitors now owe ``owner`` a turn: 0 when ``owner`` holds one of the active runs, when
     no visitor does, or when the claim could not be kept on disk (nothing is promised)."""
     active = active_runs(runs_dir)
@@ -173,23 +178,26 @@ def _claim(runs_dir: Path, owner: str) -> int:
         return len(holders)  # asking again behind the same runs does not push the turn later
     if len(turns) >= MAX_TURNS:
         return 0  # the earlier claims are kept, and this visitor is promised nothing
-    turns.append({"who": owner, "holders": holders, "behind": behind, "at": time.time(), "freed": None})
+    stops = min(len(behind), max(1, len(behind) - max_active + 1))  # the first of them to stop frees a slot when they fill the limit
+    turns.append({"who": owner, "holders": holders, "behind": behind, "stops": stops, "at": time.time(), "freed": None})
     return len(holders) if _write_turns(runs_dir, turns) else 0
 
 
 def _freed(runs_dir: Path, turn: dict, active: set[str], now: float) -> float | None:
-    """When the slot a claim waited for came free: its recorded time, else the last stop of
-    the runs it waited behind (a deleted one: now); None while any of them still trains."""
+    """When a slot came free for a claim: its recorded time, else the stop of the runs it
+    waited behind that freed one (the ``stops``-th to stop; a deleted run: now); None while
+    too many of them still train or wait in a queue."""
     if turn["freed"] is not None:
         return turn["freed"]
-    if any(name in active for name in turn["behind"]):
+    done = [name for name in turn["behind"] if name not in active]
+    if len(done) < turn["stops"]:
         return None
     ended = []
-    for name in turn["behind"]:
+    for name in done:
         updated = read_status(runs_dir / name).get("updated") if (runs_dir / name / "config.json").is_file() else None
         ok = isinstance(updated, (int, float)) and not isinstance(updated, bool) and updated == updated
         ended.append(min(float(updated), now) if ok else now)
-    return max(turn["at"], max(ended))
+    return max(turn["at"], sorted(ended)[turn["stops"] - 1])
 
 
 def _settled(runs_dir: Path, turns: list[dict], active: set[str] | None = None) -> list[dict]:
@@ -221,9 +229,11 @@ def _owed(settled: list[dict], owner: str) -> str | None:
     owed = [t for t in settled if t["who"] != owner and owner in t["holders"]]
     if not owed:
         return None
-    if any(t["freed"] is None for t in owed):
+    waiting = [t for t in owed if t["freed"] is None]
+    if waiting:
+        when = "your runs stopping" if all(t["stops"] == len(t["behind"]) for t in waiting) else "a training slot coming free"
         return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
-                f"you can start or resume a run again within {duration(TURN_KEPT_S, short=True)} of your runs stopping.")
+                f"you can start or resume a run again within {duration(TURN_KEPT_S, short=True)} of {when}.")
     minutes = max(1, math.ceil((max(t["freed"] for t in owed) + TURN_KEPT_S - time.time()) / 60))
     return ("Another visitor asked for a training slot while your run trained, so the next turn is theirs; "
             f"you can start or resume a run again within {minutes} min.")

@@ -444,6 +444,30 @@ def test_a_queued_comparison_frees_the_slot_with_its_last_run_and_a_deleted_run_
     assert one_sentence(e) == OWED
 
 
+def test_with_several_slots_the_turn_counts_from_the_first_slot_to_come_free(tmp_path, no_workers):
+    cfg = tiny("gan", "ring-8")
+    a_run = jobs.launch(cfg, tmp_path, max_active=2, owner=A)
+    c_run = jobs.launch(cfg, tmp_path, max_active=2, owner=C)
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=2, owner=B)
+    assert one_sentence(e) == ("2 runs are already training or queued and the limit is 2; when a slot comes free, the "
+                               "visitors whose runs hold them wait 2 min before starting another, so try again then.")
+    (turn,) = json.loads((tmp_path / jobs.TURNS_FILE).read_text())
+    assert turn["stops"] == 1 and turn["holders"] == sorted([A, C])
+    assert jobs.turn_owed(tmp_path, A) == ("Another visitor asked for a training slot while your run trained, so the next "
+                                          "turn is theirs; you can start or resume a run again within 2 min of a training "
+                                          "slot coming free.")
+    stopped_for_time(c_run, ago=30)  # C's run frees a slot: B's turn counts from then, though A's run still trains
+    with pytest.raises(RunError) as e:
+        jobs.launch(cfg, tmp_path, max_active=2, owner=A)
+    assert one_sentence(e) == OWED
+    runs.atomic_write_json(tmp_path / jobs.TURNS_FILE, [{**turn, "at": turn["at"] - 300}])
+    stopped_for_time(c_run, ago=jobs.TURN_KEPT_S + 1)  # B let the free slot go by for the whole turn
+    assert runs.read_status(a_run)["state"] == "queued"  # A's first run holds its slot still ...
+    jobs.launch(cfg, tmp_path, max_active=2, owner=A)  # ... and A's second takes the free one
+    assert json.loads((tmp_path / jobs.TURNS_FILE).read_text()) == []
+
+
 def test_a_turns_promise_is_kept_or_not_made(tmp_path, no_workers, monkeypatch):
     cfg = tiny("gan", "ring-8")
     a_run = jobs.launch(cfg, tmp_path, max_active=1, owner=A)
