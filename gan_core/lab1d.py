@@ -3,7 +3,8 @@
 In one dimension every quantity of the paper's proofs can be put on a grid:
 
     p_data(x)   the target, a Gaussian mixture the user edits (``Target``)
-    p_g(x)      a kernel density estimate of the generator's samples
+    p_g(x)      the density of G(z), z ~ N(0, 1): z's evenly spaced quantiles pushed
+                through G, with G taken as linear between neighbouring ones
     D(x)        the discriminator, evaluated on the grid
     D*(x)       = p_data / (p_data + p_g), the best D for the current G (Prop. 1)
     V(G, D)     = E_data[log D(x)] + E_z[log(1 - D(G(z)))]
@@ -208,6 +209,12 @@ class Lab1D:
         # Evenly spaced normal quantiles: a sample of N(0, 1) with no sampling noise, so
         # p_g's estimate moves only when G does.
         self._z = torch.special.ndtri(u).float()[:, None]
+        # z's tails beyond the outermost quantiles (1/(2N) of its mass each), where G is
+        # evaluated too, so that p_g's tails follow G's own kinks there.
+        steps = 0.05 * 2.0 ** np.arange(7)  # 0.05 to 3.2 past the outermost quantile
+        below, above = float(self._z[0]) - steps[::-1], float(self._z[-1]) + steps
+        self._z_tails = torch.tensor(np.concatenate([below, above]), dtype=torch.float32)[:, None]
+        self._z_all = np.concatenate([below, self._z[:, 0].double().numpy(), above])  # every z p_g is pushed from, in order
         self._line_index = np.linspace(0, N_QUANTILES - 1, N_LINES).round().astype(int)
 
     # -- settings ---------------------------------------------------------------
@@ -247,9 +254,6 @@ class Lab1D:
         self.dx = self.x[1] - self.x[0]
         self.p_data = self.target.pdf(self.x)
         self.p_data /= self.p_data.sum() * self.dx  # the grid holds all but ~1e-4 of the mass
-        # Kernel width of p_g's estimate: a quarter of the narrowest mode's, so a G
-        # that matches p_data gives an estimate only ~3% wider than p_data.
-        self.bandwidth = max(min(self.target.sds) / 4, self.dx)
         self._x_t = torch.tensor(self.x, dtype=torch.float32)[:, None]
 
     # -- training ---------------------------------------------------------------
@@ -414,13 +418,15 @@ class Lab1D:
         """p_data, p_g, D, D* and the paper's quantities for the current G and D;
         with ``record`` the row is appended to ``history``."""
         with _LOCK, _one_thread():
-            fake = self.G(self._z)[:, 0]  # train-mode batch norm over a batch with exactly N(0, 1)'s statistics
+            # G at the quantiles (batch norm over a batch with exactly N(0, 1)'s statistics), and at z's tails on the same function
+            fake, beyond = self._g_with_tails()
             d_grid_logits = self.D(self._x_t).double()
             d_fake_logits = self.D(fake[:, None]).double()
             push = self._push(fake)
         fake_np = fake.double().numpy()
 
-        p_g, outside = self._density(fake_np)
+        below, above = np.split(beyond.double().numpy(), 2)
+        p_g, outside = self._density(np.concatenate([below, fake_np, above]))
         d = torch.sigmoid(d_grid_logits).numpy()
         total = self.p_data + p_g
         has_mass = total > 1e-4 * total.max()
@@ -470,8 +476,8 @@ class Lab1D:
         """How hard each G loss pushes G's samples: the mean over samples of
         |d loss / d x| at x = G(z), per sample. Every gradient G's weights receive is
         this push times dG/dtheta, so it is the learning signal before the network
-        shapes it. The minimax loss's is D(x) D'(x)-sized: it vanishes where D
-        confidently says "fake"; the non-saturating one's is (1 - D(x)) D'(x)-sized."""
+        shapes it. With l(x) D's logit, the minimax loss's is D(x) |l'(x)|: it vanishes
+        where D confidently says "fake"; the non-saturating one's is (1 - D(x)) |l'(x)|."""
         x = fake.detach()[:, None].requires_grad_(True)
         logits = self.D(x)
         out = {}
@@ -480,19 +486,116 @@ class Lab1D:
             out[name] = float(grad.abs().mean() * len(x))
         return out
 
+    @torch.no_grad()
+    def _g_with_tails(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """G's outputs at the quantiles ``self._z`` (its batch norm layers in training mode,
+        as G trains, over a batch with exactly N(0, 1)'s statistics), and at z's tails
+        ``self._z_tails`` on the same function: normalised with the quantile batch's own
+        statistics, recorded as it passed (G of a batch of 14 tail points would be another
+        function)."""
+        layers = list(getattr(self.G, "net", [self.G]))
+        stats = {}
+
+        def record(layer, inputs):
+            x = inputs[0]
+            mean = x.mean(0)
+            stats[layer] = (mean, ((x * x).mean(0) - mean * mean).clamp_min(0.0))  # torch's var(0) is 30x slower
+
+        hooks = [layer.register_forward_pre_hook(record) for layer in layers
+                 if isinstance(layer, torch.nn.BatchNorm1d) and layer.training]
+        try:
+            fake = self.G(self._z)[:, 0]
+        finally:
+            for hook in hooks:
+                hook.remove()
+        h = self._z_tails
+        for layer in layers:
+            if layer in stats:
+                mean, var = stats[layer]
+                h = (h - mean) * (layer.weight / (var + layer.eps).sqrt()) + layer.bias
+            else:
+                h = layer(h)
+        return fake, h[:, 0]
+
     def _density(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
-        """Gaussian KDE of the samples on the grid (binned, then smoothed), and the
-        fraction of samples that fell beyond the grid."""
+        """p_g on the grid (the mean density over each grid step) and the share of G's mass
+        beyond the grid, from G's outputs at ``self._z_all`` (z's evenly spaced quantiles and
+        a few points in each of its tails, in order): the push-forward of N(0, 1) through G
+        taken as linear between neighbouring points, and continued as the line through its
+        two outermost outputs beyond them. That is exact wherever G (an MLP of leaky
+        ReLUs, piecewise linear) has no kink between two of them. No smoothing: a
+        G narrower than a grid step is one step wide, a G that matches p_data matches it in
+        its tails and between its modes too, and every share of mass is counted, on the
+        grid or beyond it. Non-finite outputs, and the intervals that touch them, count as
+        beyond the grid."""
+        z = self._z_all
+        phi = _phi(z)
+        mass = np.diff(phi)  # z's share between neighbouring points: 1/N between quantiles
         edges = np.concatenate([self.x - self.dx / 2, [self.x[-1] + self.dx / 2]])
-        counts, _ = np.histogram(samples, bins=edges)
-        inside = counts.sum() / len(samples)
-        half = int(math.ceil(4 * self.bandwidth / self.dx))
-        offsets = np.arange(-half, half + 1) * self.dx
-        kernel = np.exp(-0.5 * (offsets / self.bandwidth) ** 2)
-        kernel /= kernel.sum()
-        smooth = np.convolve(counts.astype(np.float64), kernel, mode="same")
-        density = smooth / (len(samples) * self.dx)  # integrates to the fraction inside (less what the kernel spills over the edges)
-        return density, float(1.0 - inside)
+        xa, xb = samples[:-1], samples[1:]
+        lo, hi = np.minimum(xa, xb), np.maximum(xa, xb)
+        width = hi - lo
+        ok = np.isfinite(width)
+        point = ok & (width <= self.dx * 1e-3)  # G flat there: the interval's share at its middle
+        even = ok & ~point & (width <= self.dx)  # within a grid step: spread evenly, as finely as the grid shows
+        wide = ok & (width > self.dx)  # wider: spread as z's normal density along G's line
+        order = np.argsort(((lo + hi) / 2)[point])
+        middles, shares = ((lo + hi) / 2)[point][order], np.concatenate([[0.0], np.cumsum(mass[point][order])])
+        cdf = shares[np.searchsorted(middles, edges, side="right")]
+        # An evenly spread interval [a, b] adds (relu(e - a) - relu(e - b)) / (b - a) of its
+        # share at edge e: a sum of ramps, e K(e) - S(e) with K and S cumulative sums over
+        # the ramps' corners in order, so the cost is a sort, not intervals x edges.
+        slope = mass[even] / width[even]
+        corners, rates = np.concatenate([lo[even], hi[even]]), np.concatenate([slope, -slope])
+        order = np.argsort(corners)
+        corners, rates = corners[order], rates[order]
+        at = np.searchsorted(corners, edges, side="right")
+        cdf += edges * np.concatenate([[0.0], np.cumsum(rates)])[at] - np.concatenate([[0.0], np.cumsum(rates * corners)])[at]
+        cdf += self._wide(edges, np.flatnonzero(wide), z, phi, xa, xb, lo, hi)
+        cdf += self._tail(edges, z[0], samples[0], samples[1], z[1], lower=True)
+        cdf += self._tail(edges, z[-1], samples[-1], samples[-2], z[-2], lower=False)
+        cdf = np.clip(np.maximum.accumulate(cdf), 0.0, 1.0)  # rounding never makes a share negative
+        density = np.diff(cdf) / self.dx
+        return density, float(np.clip(1.0 - (cdf[-1] - cdf[0]), 0.0, 1.0))
+
+    @staticmethod
+    def _wide(edges: np.ndarray, rows: np.ndarray, z: np.ndarray, phi: np.ndarray, xa: np.ndarray, xb: np.ndarray,
+              lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """The share at or below each edge of the intervals ``rows`` (z[i] to z[i + 1], mapped
+        by G's line onto xa[i] to xb[i]), spread as z's normal density along that line.
+        Each adds its whole share at the edges past its upper end and a part only at the
+        edges inside it, so the cost is the edges the intervals cover, not intervals x edges."""
+        out = np.zeros_like(edges)
+        if not len(rows):
+            return out
+        phi_a, phi_b = phi[rows], phi[rows + 1]
+        order = np.argsort(hi[rows])  # whole shares: a step at each interval's upper end
+        ends, shares = hi[rows][order], np.concatenate([[0.0], np.cumsum((phi_b - phi_a)[order])])
+        out += shares[np.searchsorted(ends, edges, side="right")]
+        first, stop = np.searchsorted(edges, lo[rows], side="right"), np.searchsorted(edges, hi[rows], side="left")
+        counts = np.maximum(stop - first, 0)
+        if counts.sum():
+            which = np.repeat(np.arange(len(rows)), counts)  # interval, and each edge inside it
+            at = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(first, counts)
+            r = rows[which]
+            z_at = _phi(z[r] + (edges[at] - xa[r]) / (xb[r] - xa[r]) * (z[r + 1] - z[r]))  # where G's line meets the edge
+            part = np.where(xb[r] > xa[r], z_at - phi_a[which], phi_b[which] - z_at)
+            out += np.bincount(at, weights=part, minlength=len(edges))
+        return out
+
+    def _tail(self, edges: np.ndarray, z_end: float, x_end: float, x_next: float, z_next: float, lower: bool) -> np.ndarray:
+        """The share of z's tail beyond ``z_end`` (below it, or above it) that G, continued as
+        the line through (z_next, x_next) and (z_end, x_end), puts at or below each edge."""
+        mass = _phi(z_end) if lower else _phi(-z_end)
+        if not (math.isfinite(x_end) and math.isfinite(x_next)):
+            return np.zeros_like(edges)  # beyond the grid, with the outputs that are no numbers
+        slope = (x_end - x_next) / (z_end - z_next)
+        if abs(x_end - x_next) <= self.dx * 1e-3:  # flat there: the tail is a point
+            return np.where(edges >= x_end, mass, 0.0)
+        z_at = z_end + (edges - x_end) / slope  # the z that G's line maps to each edge
+        if lower:
+            return _phi(np.minimum(z_end, z_at)) if slope > 0 else np.where(edges >= x_end, mass - _phi(np.minimum(z_end, z_at)), 0.0)
+        return np.where(edges >= x_end, _phi(np.maximum(z_end, z_at)) - (1.0 - mass), 0.0) if slope > 0 else _phi(-np.maximum(z_end, z_at))
 
     def _jsd(self, p_g: np.ndarray, outside: float) -> float:
         """JSD(p_data || p_g) in nats, by numerical integration on the grid. G's mass
@@ -503,6 +606,12 @@ class Lab1D:
             kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum() * self.dx
             kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum() * self.dx
         return float(np.clip(0.5 * (kl_p + kl_q) + 0.5 * outside * math.log(2), 0.0, math.log(2)))
+
+
+def _phi(z):
+    """The standard normal's distribution function, of a number or an array."""
+    return torch.special.ndtr(torch.as_tensor(z, dtype=torch.float64)).numpy() if isinstance(z, np.ndarray) else \
+        0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
 @contextlib.contextmanager

@@ -177,7 +177,7 @@ class Painter:
             self.ax_v.set_ylabel("value", fontsize=FONT)
             self.ax_j.set_ylabel("JSD, |D − D*|", fontsize=FONT)
             self.ax_j.set_xlabel("D steps (k per G step)", fontsize=FONT, labelpad=1)
-            self.ax_j.set_ylim(0, 0.72)
+            self.ax_j.set_ylim(0, 1.02)  # the JSD stays below log 2, mean |D - D*| below 1
             self.floor = self.ax_v.axhline(-LOG4, color="#999999", linestyle=":", linewidth=1)
             self.curves = {
                 "value_at_optimum": self.ax_v.plot([], [], color=OPT, animated=True)[0],

@@ -47,7 +47,7 @@ DEFAULTS = {
 # Streamlit's own, so that the legends written in markdown match the lines.
 # The charts' legends, written once outside the live chart (a plotly legend costs the
 # browser a third of each frame's redraw).
-FIGURE_ONE_KEY = (r"**⋯** p_data · :green[**━**] p_g, a density estimate from 2,000 of G's samples · :blue[**╍**] D(x) · "
+FIGURE_ONE_KEY = (r"**⋯** p_data · :green[**━**] p_g, G's density (2,000 quantiles of z pushed through G) · :blue[**╍**] D(x) · "
                   r":red[**━**] D\*(x) = p_data / (p_data + p_g) · :gray[**╱**] z → x = G(z)")
 THEORY_KEY = (r":red[**━**] C(G) = −log 4 + 2·JSD, the value at D = D\* · :blue[**━**] V(G, D) with the current D · "
               r":gray[**┄**] −log 4, reached at p_g = p_data · :green[**━**] JSD(p_data ‖ p_g) · :orange[**━**] mean |D − D\*|")
@@ -60,7 +60,7 @@ settings = settings_or_stop()
 
 EXPLAIN = r"""
 **The picture (the paper's Figure 1).** Black dots: the data's density $p_{data}$. Green: the generator's density
-$p_g$, estimated from 2,000 of its samples. Blue dashes: what the discriminator says, $D(x)$ = the probability
+$p_g$, computed by pushing 2,000 evenly spaced quantiles of $z$ through $G$ (no sampling noise, no smoothing). Blue dashes: what the discriminator says, $D(x)$ = the probability
 that $x$ is real. Red: $D^*(x)$, the best possible discriminator for the current $G$. Below, each line carries a
 noise value $z$ (bottom) to the point $x = G(z)$ it becomes (top): where the lines bunch together, $G$ puts many
 samples and $p_g$ is high.
@@ -77,7 +77,8 @@ discriminator can only guess: $D^* = 1/2$. Press *Make p_g = p_data* and train $
 **What $G$ minimises.** $D$ climbs $V(G, D) = E_{data}[\log D(x)] + E_z[\log(1 - D(G(z)))]$, $G$ descends it.
 With $D = D^*$, $V$ becomes $C(G) = -\log 4 + 2\,JSD(p_{data} \| p_g)$: against a perfect discriminator, $G$
 lowers the Jensen-Shannon divergence, and $-\log 4 \approx -1.386$ is reached only when $p_g = p_{data}$. While
-$V$ sits below $C(G)$, $D$ is not optimal yet; the gap is what $D$ could still gain.
+$V$ sits below $C(G)$, $D$ is not optimal yet; the gap is what $D$ could still gain. (The JSD and $C(G)$ are
+integrated on the plotted grid, so a $G$ squeezed narrower than one of its steps counts as one step wide.)
 
 **Why the minimax loss stalls.** The paper's $G$ loss is $\log(1 - D(G(z)))$. Its slope with respect to $D$'s
 logit is $-D(G(z))$: when $D$ confidently rejects $G$'s samples ($D(G(z)) \approx 0$, as early in training),
@@ -202,7 +203,7 @@ def figure_one(snap: lab1d.Snapshot, ax: tuple[int, int], domain: tuple[float, f
 
 def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) -> go.Figure:
     """Figure 1 on the left; on the right, over D steps: V(G, D) against C(G) = max_D V,
-    and below the JSD with D's distance from D* (both between 0 and log 2 here). D steps,
+    and below the JSD (between 0 and log 2) with D's mean distance from D* (between 0 and 1). D steps,
     not G steps: they count every step, also those of D trained alone while G is frozen
     (the "make p_g = p_data" lesson), where G steps stay 0 and the charts stayed empty."""
     traces, layout = figure_one(snap, (1, 1), (0.0, 0.56))
@@ -219,7 +220,7 @@ def single_figure(snap: lab1d.Snapshot, history: list[dict], height: int = 560) 
     layout.update(  # both panels on one x-axis, drawn under the lower one
         xaxis2=dict(domain=[0.68, 1.0], anchor="y5", range=span, title=dict(text="D steps (k per G step)", **TITLE)),
         yaxis4=dict(domain=[0.45, 1.0], anchor="x2", range=list(value_range(rows)), title=dict(text="value", **TITLE)),
-        yaxis5=dict(domain=[0.0, 0.4], anchor="x2", range=[0, 0.72], title=dict(text="JSD, |D − D*|", **TITLE)),
+        yaxis5=dict(domain=[0.0, 0.4], anchor="x2", range=[0, 1.02], title=dict(text="JSD, |D − D*|", **TITLE)),
     )
     return chart(traces, dict(height=height, margin=dict(l=10, r=10, t=10, b=10), uirevision="keep", plot_bgcolor="white",
                               showlegend=False, **layout))

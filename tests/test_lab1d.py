@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.lab1d_exactness import jsd_reference, line, normal, squeezed
 from gan_core import losses
 from gan_core.errors import ConfigError
 from gan_core.lab1d import (MAX_HEAD_START, MAX_MATCH_STEPS, MAX_STEPS, Comparison, Lab1D, LabSettings, Target, pair_summary,
@@ -34,9 +35,12 @@ def test_trained_d_approaches_the_analytic_d_star_for_a_fixed_g():
     assert lab.g_steps == 0 and lab.d_steps == 600, "with G frozen only D trains"
     assert gaps[0] > 0.2, f"an untrained D is far from D* (gap {gaps[0]:.3f})"
     assert gaps[2] < gaps[1] < gaps[0], f"the gap |D - D*| shrinks with D steps: {gaps}"
-    assert gaps[2] < 0.06, f"after 600 D steps D is close to D* (gap {gaps[2]:.3f})"
+    # The untrained G's density has a sharp peak (p_g is G's exact push-forward, with a jump
+    # of 2.4 between two grid steps, as a 4-million-sample histogram shows), which a
+    # 600-step D follows only roughly.
+    assert gaps[2] < 0.1, f"after 600 D steps D is close to D* (gap {gaps[2]:.3f})"
     # C(G) = max_D V: an optimal D would reach it, so V climbs towards it from below.
-    assert shortfalls[0] > 0.3 and abs(shortfalls[2]) < 0.05, f"V(G, D) approaches C(G): {shortfalls}"
+    assert shortfalls[0] > 0.3 and 0 <= shortfalls[2] < 0.1, f"V(G, D) approaches C(G) from below: {shortfalls}"
 
 
 def test_d_drifts_to_one_half_where_p_g_matches_p_data():
@@ -51,7 +55,9 @@ def test_d_drifts_to_one_half_where_p_g_matches_p_data():
     assert matched.row["jsd"] < 0.02, "G now makes p_data"
     off_half = np.abs(np.nan_to_num(matched.d_star, nan=0.5) - 0.5)
     assert (off_half * matched.p_data).sum() / matched.p_data.sum() < 0.04, "D* = 1/2 wherever the data is"
-    assert off_half[matched.p_data > 0.25 * matched.p_data.max()].max() < 0.12
+    # G's fit is not perfect: its exact p_g (a 4-million-sample histogram agrees) leaves D* up
+    # to about 0.16 from 1/2 on the flanks of the modes, which a smoothed estimate hid.
+    assert off_half[matched.p_data > 0.25 * matched.p_data.max()].max() < 0.2
     assert abs(matched.row["value_at_optimum"] + LOG4) < 0.05, "C(G) = -log 4 at p_g = p_data"
 
     lab.train(300)
@@ -71,7 +77,7 @@ def test_jsd_spans_zero_to_log_2():
 
     lab.place_generator(-20.0)  # beyond the grid: its mass is still counted
     outside = lab.snapshot()
-    assert outside.g_outside == 1.0 and outside.row["jsd"] == pytest.approx(LOG2, abs=1e-6)
+    assert outside.g_outside == pytest.approx(1.0, abs=1e-9) and outside.row["jsd"] == pytest.approx(LOG2, abs=1e-6)
 
 
 def test_one_step_and_k():
@@ -302,3 +308,48 @@ def test_a_diverged_side_shows_no_figures_rather_than_a_jsd_of_log_2():
     row = lab.snapshot().row
     assert all(math.isnan(row[k]) for k in ("jsd", "gap_to_optimum", "distance_from_half", "d_real")), row
     assert summary(lab.snapshot()).startswith("Diverged: ")
+
+
+def _normal_on_grid(lab: Lab1D, mu: float, sd: float) -> np.ndarray:
+    """N(mu, sd)'s mean density over each grid step, exactly (its distribution function)."""
+    edges = np.concatenate([lab.x - lab.dx / 2, [lab.x[-1] + lab.dx / 2]])
+    return np.diff(torch.special.ndtr(torch.tensor((edges - mu) / sd)).numpy()) / lab.dx
+
+
+@pytest.mark.parametrize("mu, sd", [(0.0, 3.0), (2.0, 0.1), (-5.0, 1.5)])
+def test_p_g_is_gs_density_in_its_tails_and_between_its_samples_not_a_smoothed_comb(mu, sd):
+    """A G that is a line (mu + sd z) has p_g = N(mu, sd) exactly. Its 2,000
+    quantile outputs lie far apart in its tails (0.05 to 0.7 at sd 3) next to a mode of
+    sd 0.1 that sets the grid's step: p_g must be the normal there, not spikes at the
+    samples, and every share of its mass on the grid or beyond it."""
+    lab = Lab1D(Target((-4.0, 4.0), (3.0, 0.1)), LabSettings(seed=0))
+    line(lab, mu, sd)
+    snap = lab.snapshot()
+    exact = _normal_on_grid(lab, mu, sd)
+    seen = exact > 1e-3 * exact.max()
+    assert np.abs(snap.p_g - exact)[seen].max() < 0.02 * exact.max(), "p_g is G's density, grid step by grid step"
+    assert snap.p_g.sum() * lab.dx + snap.g_outside == pytest.approx(1.0, abs=1e-6)
+    matched = lab.p_data > 1e-3  # where the data is, D* of this G against the exact one
+    d_star = lab.p_data / (lab.p_data + exact)
+    assert np.abs(snap.d_star - d_star)[matched].max() < 0.03
+
+
+def test_the_jsd_and_c_of_g_hold_for_a_narrow_or_far_g_and_v_stays_below_c_of_g():
+    """Goodfellow et al.'s C(G) = max_D V(G, D) = -log 4 + 2 JSD: against an independent
+    integration, for a G much narrower than the data's modes and for one mostly beyond the
+    grid; and a D trained against a G squeezed to a point never shows V above C(G)."""
+    target = Target((-2.0, 2.0), (0.6, 0.6))
+    p_data = lambda x: 0.5 * normal(-2.0, 0.6)(x) + 0.5 * normal(2.0, 0.6)(x)  # noqa: E731
+    for mu, sd, tol in ((2.0, 0.1, 0.005), (2.0, 0.02, 0.02), (7.5, 1.0, 0.001)):
+        lab = Lab1D(target, LabSettings(seed=0))
+        line(lab, mu, sd)
+        row = lab.snapshot().row
+        reference = jsd_reference(p_data, normal(mu, sd))  # no grid steps, no lab code
+        assert abs(row["jsd"] - reference) < tol, (mu, sd, row["jsd"], reference)
+        assert row["value_at_optimum"] == pytest.approx(-LOG4 + 2 * row["jsd"])
+    lab = squeezed(target)
+    for _ in range(4):
+        lab.train(100)
+        row = lab.snapshot().row
+        assert row["value"] <= row["value_at_optimum"] + 1e-3, row
+    assert row["gap_to_optimum"] < 0.1, "D has come near D*, which it could not with a smoothed p_g"

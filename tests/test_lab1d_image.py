@@ -64,7 +64,8 @@ def test_p_g_is_drawn_where_g_puts_its_samples():
         return int((np.abs(strip - GREEN).sum(axis=2) < 60).sum())
 
     assert green_in_column(peak_x) > 0, "G's density line crosses its peak's column"
-    y_peak = height - to_px((peak_x, float(snap.p_g.max())))[1]
+    # A peak taller than the axis (an untrained G's p_g can spike where G is nearly flat) is cut at its top.
+    y_peak = height - to_px((peak_x, min(float(snap.p_g.max()), ax.get_ylim()[1])))[1]
     col = int(round(to_px((peak_x, 0))[0]))
     rows = np.nonzero((np.abs(image[:, col - 2 : col + 3] - GREEN).sum(axis=2) < 60).any(axis=1))[0]
     assert abs(rows.min() - y_peak) < 6, "the top of the green line is at p_g's peak"
@@ -81,7 +82,8 @@ def test_the_density_axis_does_not_flip_when_the_peak_hovers_at_a_doubling():
     tops = []
     peaks = [0.9 * base, 1.1 * base, 0.9 * base, 1.1 * base] + [0.2 * base] * SHRINK_AFTER
     for peak in peaks:
-        fake = lab1d.Snapshot(**{**snap.__dict__, "p_g": snap.p_g / max(snap.p_g.max(), 1e-12) * peak})
+        # The axis follows p_g's 99.5th percentile (a spike a few grid steps wide does not stretch it).
+        fake = lab1d.Snapshot(**{**snap.__dict__, "p_g": snap.p_g / max(np.percentile(snap.p_g, 99.5), 1e-12) * peak})
         painter.draw({"non-saturating": fake}, histories)
         tops.append(painter.ones[0].ax.get_ylim()[1])
     assert tops[:4] == [base, 2 * base, 2 * base, 2 * base], "grows at once, keeps its size while the peak hovers"
