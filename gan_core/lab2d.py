@@ -263,14 +263,19 @@ class Lab:
             rows.append((frame.coverage_step, frame.coverage))
         return rows
 
+    def chance(self) -> float | None:
+        """How many modes 2,500 points spread evenly over this view would cover (``modes.chance_modes``)."""
+        return modes.chance_modes(self.data_name, self.bounds)
+
     def verdict(self, frame: Frame) -> str:
         """D's verdict at ``frame`` in a line: its mean outputs on real and generated
         points, or a critic's Wasserstein estimate (its outputs are not probabilities)."""
         m = frame.losses
         if not m:
             return "untrained"
-        if self.wasserstein:
-            return f"Wasserstein estimate {m.get('wasserstein', float('nan')):.3g}"
+        if self.wasserstein:  # Arjovsky et al.'s estimate: W1 times the critic's Lipschitz bound, which clipping keeps tiny
+            return (f"Wasserstein estimate {m.get('wasserstein', float('nan')):.3g} (the last batch's, up to the critic's "
+                    "unknown scale: compare it within this run, not with another recipe)")
         return f"D(x) {m.get('d_real', float('nan')):.2f} · D(G(z)) {m.get('d_fake', float('nan')):.2f}"
 
     def playing_frames(self, n_points: int) -> dict[str, Frame]:

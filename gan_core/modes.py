@@ -45,7 +45,12 @@ class Coverage:
 
     def describe(self) -> str:
         """One line, e.g. "25/25 modes, 96.1% high quality, reverse KL 0.012"."""
-        return f"{self.modes}/{self.total} modes, {self.high_quality:.1%} high quality, reverse KL {self.reverse_kl:.3f}"
+        return f"{self.modes}/{self.total} modes, {self.high_quality:.1%} high quality, reverse KL {self.kl_text()}"
+
+    def kl_text(self) -> str:
+        """The reverse KL as a reader should take it: with no high-quality sample there is
+        no histogram to compare (``reverse_kl`` holds log K for the charts, not a collapse)."""
+        return f"{self.reverse_kl:.3f}" if any(self.counts) else "undefined (no high-quality sample)"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -104,6 +109,21 @@ def reverse_kl(counts) -> float:
     return max(0.0, float((p * np.log(p * k)).sum()))
 
 
+def chance_modes(data_name: str, bounds, n: int = N_SAMPLES) -> float | None:
+    """How many modes ``n`` points spread evenly over ``bounds`` ((x0, x1), (y0, y1)) would
+    cover on average, by PacGAN's count: each mode whose 3-sigma disc (inside the view,
+    apart from the others) receives at least one point. What a structureless cloud
+    scores, beside which a loose cloud's count means little; None off a 2-D mixture."""
+    from .data.toy import mode_centres, mode_sigma
+
+    centres = mode_centres(data_name)
+    if centres is None or np.asarray(centres).shape[1] != 2:
+        return None
+    (x0, x1), (y0, y1) = bounds
+    share = math.pi * (HQ_SIGMAS * mode_sigma(data_name)) ** 2 / ((x1 - x0) * (y1 - y0))
+    return float(len(centres) * (1.0 - (1.0 - min(share, 1.0)) ** n))
+
+
 def coverage_for(data_name: str, points) -> Coverage | None:
     """``coverage`` against a built-in mixture source (ring-8, grid-25, toy-1d); None
     for sources without discrete modes (spiral, moons, images)."""
@@ -130,4 +150,4 @@ def generator_coverage(gen, n: int = N_SAMPLES, seed: int = 0) -> Coverage:
     return result
 
 
-__all__ = ["N_SAMPLES", "Coverage", "coverage", "coverage_for", "generator_coverage", "reverse_kl"]
+__all__ = ["N_SAMPLES", "Coverage", "chance_modes", "coverage", "coverage_for", "generator_coverage", "reverse_kl"]

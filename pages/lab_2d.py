@@ -52,8 +52,10 @@ EXPLAIN = """
 A generator *collapses* when it puts its points on only a few of them. It happens because D and G take turns:
 D learns where the generated points pile up and marks that region fake, G then moves its points, all together,
 to some other region D still calls real, and the chase goes on with no reason for G to spread out. What to watch,
-at the defaults: on grid-25 the plain GAN's cloud of blue points soon reaches most of the 25 modes, then the count of
-covered modes under the picture falls and swings as its points drift off some modes and onto others. On ring-8
+at the defaults: on grid-25 the plain GAN spreads a loose cloud of blue points over the grid, with only a few percent
+of them on any mode. By PacGAN's count such a cloud "covers" most modes by chance (the line under the picture says
+how many an even spread would), so watch the high-quality share and D's map rather than the count alone; as the
+cloud drifts, the count swings with it. On ring-8
 (the comparison's default) it piles a loose cloud onto part of the ring, and D's map turns green over the empty
 part, the modes it has left; given the same 2,000 steps, minibatch-std settles on all 8 modes by step 2,000.
 
@@ -74,7 +76,9 @@ green = covered, red = missed.
 **Coverage, the PacGAN protocol.** From 2,500 generated points: a point is *high quality* when it lies within 3
 standard deviations of its nearest mode; a mode is *covered* when at least one high-quality point is nearest
 to it; *reverse KL* compares how the high-quality points spread over the modes with an even spread (0 = even,
-log K = all on one mode). The paper's best (PacGAN4): 7.8 / 8 and 24.8 / 25 modes.
+log K = all on one mode; undefined while no point is high quality). One high-quality point is enough to cover a
+mode, so the count means most beside a high share of high-quality points: PacGAN4's 24.8 / 25 modes (Lin et al.'s
+Table 1) came with 93.6% of its points high quality.
 """
 
 
@@ -283,9 +287,11 @@ class View:
             else:
                 self.note.empty()
             if frame.coverage is not None:
-                c = frame.coverage
+                c, chance = frame.coverage, lab.chance()
+                loose = (f" (with so few points on the modes, the count says little: 2,500 points spread evenly over this "
+                         f"view would cover about {chance:.0f})" if chance is not None and c.high_quality < 0.5 else "")
                 self.numbers.markdown(f"**{c.modes} / {c.total} modes** covered · **{c.high_quality:.1%}** high quality · "
-                                      f"reverse KL **{c.reverse_kl:.3f}**  \n{lab.verdict(frame)}")
+                                      f"reverse KL **{c.kl_text()}**{loose}  \n{lab.verdict(frame)}")
             else:
                 self.numbers.markdown(f"{lab.data_name} has no separate modes to count; coverage is measured on ring-8 "
                                       f"and grid-25.  \n{lab.verdict(frame)}")

@@ -13,7 +13,7 @@ from gan_core import runs
 from gan_core.cli import main
 from gan_core.data.toy import GRID_25, RING_8, mode_centres
 from gan_core.errors import ConfigError, DataError
-from gan_core.modes import N_SAMPLES, Coverage, coverage, coverage_for, reverse_kl
+from gan_core.modes import N_SAMPLES, Coverage, chance_modes, coverage, coverage_for, reverse_kl
 from gan_core.models.points import Packed, minibatch_std
 from gan_core.recipes import decay_second_half, resolve
 from gan_core.training import train
@@ -99,6 +99,9 @@ def test_coverage_for_the_builtin_mixtures():
 
 def test_describe_and_bad_input():
     assert Coverage(25, 25, 0.961, 0.012, (100,) * 25).describe() == "25/25 modes, 96.1% high quality, reverse KL 0.012"
+    # No high-quality sample: no histogram, so no "log K = all on one mode" for the reader.
+    assert Coverage(0, 8, 0.0, math.log(8), (0,) * 8).describe() == (
+        "0/8 modes, 0.0% high quality, reverse KL undefined (no high-quality sample)")
     with pytest.raises(DataError, match="no points to score"):
         coverage(np.zeros((0, 2)), TWO_MODES, 0.1)
     with pytest.raises(DataError, match="are 3-D but the modes are 2-D"):
@@ -318,3 +321,14 @@ def test_a_minibatch_std_run_saved_before_r1_existed_resumes_without_it(tmp_path
     # A new run logs the penalty.
     new = runs.create_run(cfg, tmp_path)
     assert resume(new)["state"] == "finished" and all("r1" in r for r in runs.read_metrics(new)[0])
+
+
+@pytest.mark.parametrize("name", ["ring-8", "grid-25"])
+def test_an_even_spread_over_the_view_covers_what_chance_modes_says(name):
+    """A structureless cloud's count, as the 2-D lab prints it beside a loose cloud's."""
+    bounds = ((-1.3, 1.3), (-1.3, 1.3)) if name == "ring-8" else ((-5.2, 5.2), (-5.2, 5.2))
+    rng = np.random.default_rng(0)
+    counts = [coverage_for(name, np.stack([rng.uniform(*bounds[0], N_SAMPLES), rng.uniform(*bounds[1], N_SAMPLES)], 1)).modes
+              for _ in range(100)]
+    assert abs(np.mean(counts) - chance_modes(name, bounds)) < 0.5, (np.mean(counts), chance_modes(name, bounds))
+    assert chance_modes("spiral", bounds) is None

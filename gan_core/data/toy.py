@@ -7,7 +7,8 @@ seed only changes the order batches are drawn in.
 ``ring-8`` and ``grid-25`` follow the PacGAN protocol (Lin et al., 2018): 8 Gaussians
 evenly on a circle of radius 1 with sigma 0.01, and 25 Gaussians centred on
 {-4, -2, 0, 2, 4}^2 with sigma 0.05. A generated sample is "high quality" if it lies
-within 3 sigma of some centre and a mode is "covered" if it receives samples;
+within 3 sigma of its nearest centre and a mode is "covered" if at least one high-quality
+sample is nearest to it (``gan_core.modes``);
 ``mode_centres`` and ``mode_sigma`` give a metrics module what it needs to count both.
 """
 
