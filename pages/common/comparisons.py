@@ -21,6 +21,11 @@ from pages.common.shared import expected_duration, plain
 
 
 QUICK, FULL = "quick", "full"  # the sizes offered: a few minutes on a 2-core CPU, or the source's own length
+# The Length radio's labels never change: Streamlit sends a radio's choice back as its label,
+# so a label that changed with the comparison (it once held the steps and duration) came
+# back matching neither option, and the next comparison ran at Full's steps with neither
+# option selected (helper-32). What each size means is said in a caption beside it.
+SIZE_LABELS = {QUICK: "Quick", FULL: "Full (the source's own length)"}
 
 
 def wanted_steps(c, size: str) -> int:
@@ -36,7 +41,9 @@ def _comparison_chosen(max_steps: int) -> None:
     """A different comparison: its own data, and steps of the chosen size."""
     c = experiments.comparison(st.session_state[Runs.CMP_KIND])
     st.session_state[Runs.CMP_DATA] = c.data[0]
-    st.session_state[Runs.CMP_STEPS] = size_steps(c, st.session_state.get(Runs.CMP_SIZE, QUICK), max_steps)
+    if st.session_state.get(Runs.CMP_SIZE) not in (QUICK, FULL):
+        st.session_state[Runs.CMP_SIZE] = QUICK
+    st.session_state[Runs.CMP_STEPS] = size_steps(c, st.session_state[Runs.CMP_SIZE], max_steps)
 
 
 def _size_chosen(max_steps: int) -> None:
@@ -62,14 +69,15 @@ def comparison_section(settings) -> None:
         st.markdown("\n".join(f"- {note}" for note in c.notes))
         if st.session_state.get(Runs.CMP_DATA) not in c.data:
             st.session_state[Runs.CMP_DATA] = c.data[0]
-        st.session_state.setdefault(Runs.CMP_SIZE, QUICK)  # a newcomer's first comparison: minutes, not an hour
+        if st.session_state.get(Runs.CMP_SIZE) not in (QUICK, FULL):
+            st.session_state[Runs.CMP_SIZE] = QUICK  # a newcomer's first comparison: minutes, not an hour
         st.session_state.setdefault(Runs.CMP_STEPS, size_steps(c, st.session_state[Runs.CMP_SIZE], max_steps))
         n = len(c.variants)
         free = experiments.free_slots(settings.runs_dir, settings.max_active_runs)
         side_by_side = free is None or free >= n
         data, seed = st.session_state[Runs.CMP_DATA], int(st.session_state.get(Runs.CMP_SEED, 0))
 
-        def size_label(size: str) -> str:
+        def size_text(size: str) -> str:
             steps = size_steps(c, size, max_steps)
             found = expected(kind, experiments.base_config(kind, data, steps, seed), settings, side_by_side)
             took = found[0] if isinstance(found, tuple) else "duration unknown"
@@ -79,9 +87,11 @@ def comparison_section(settings) -> None:
                 return f"{what}: {wanted:,} steps per run, capped at {steps:,} on this server, {took}"
             return f"{what}: {steps:,} steps per run, {took}"
 
-        st.radio("Length", [QUICK, FULL], key=Runs.CMP_SIZE, format_func=size_label, on_change=_size_chosen, args=(max_steps,),
+        st.radio("Length", [QUICK, FULL], key=Runs.CMP_SIZE, format_func=SIZE_LABELS.get, on_change=_size_chosen,
+                 args=(max_steps,), horizontal=True,
                  help="Quick: enough steps to see the curves part, in a few minutes on a 2-core CPU. Full: the length of the "
                       "source's own study, for its verdict. Steps per run below can be set to anything in between.")
+        st.caption(f"{size_text(QUICK)} · {size_text(FULL)}")
         c1, c2, c3 = st.columns(3)
         data = c1.selectbox("Data", c.data, key=Runs.CMP_DATA)
         steps = c2.number_input("Steps per run", min_value=min(50, max_steps), max_value=max_steps, step=100, key=Runs.CMP_STEPS)

@@ -41,19 +41,25 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
+def sizes(at: AppTest) -> list[str]:
+    """What Quick and Full mean for the comparison shown: the caption under the Length choice."""
+    (line,) = [c for c in captions(at) if c.startswith("Quick: ")]
+    return line.split(" · ")
+
+
 def test_on_a_demo_both_sizes_say_the_server_caps_them(env, monkeypatch):
     """A newcomer on a demo read "Quick: 300 steps" and "Full, the article's length: 300 steps" (helper-27)."""
     monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # runs capped at 2,000 steps
     monkeypatch.setenv("GAN_WORKBENCH_MAX_STEPS", "300")  # and shorter still on this one
     at = AppTest.from_file(PAGE, default_timeout=90).run()
     at.radio(key="cmp_kind").set_value("optimizers").run()
-    quick, full = at.radio(key="cmp_size").options
+    quick, full = sizes(at)
     assert quick.startswith("Quick: 1,000 steps per run, capped at 300 on this server, ")
     assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 300 on this server, ")
     monkeypatch.delenv("GAN_WORKBENCH_MAX_STEPS")  # the demo's own cap: the quick size runs in full
     at = AppTest.from_file(PAGE, default_timeout=90).run()
     at.radio(key="cmp_kind").set_value("optimizers").run()
-    quick, full = at.radio(key="cmp_size").options
+    quick, full = sizes(at)
     assert quick.startswith("Quick: 1,000 steps per run, about ") and "capped" not in quick
     assert full.startswith("Full, the article's length: 5,000 steps per run, capped at 2,000 on this server, ")
     # One worker trains the three in turn within the demo's one stretch (helper-28): said before the click.
@@ -76,7 +82,10 @@ def test_each_comparison_offers_a_quick_size_with_its_expected_duration(env, kin
     at.radio(key="cmp_kind").set_value(kind).run()
     size = at.radio(key="cmp_size")
     assert size.value == "quick" and at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].quick_steps
-    assert list(size.options) == [quick, full]
+    assert sizes(at) == [quick, full]
+    # The choice's labels are the same for every comparison: Streamlit sends a radio's choice back as its
+    # label, and labels that changed with the comparison came back matching neither (helper-32).
+    assert list(size.options) == ["Quick", "Full (the source's own length)"]
     size.set_value("full").run()
     assert at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].steps
     at.radio(key="cmp_size").set_value("quick").run()
@@ -145,3 +154,23 @@ def test_the_articles_runs_offer_d_loss_as_the_article_plots_it(env):
     plotted = y if isinstance(y, list) else np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"])
     assert list(plotted) == pytest.approx([0.5 * (r["loss_d_real"] + r["loss_d_fake"]) for r in rows], rel=1e-6)
     assert "Its loss figures plot D's loss as the **mean**" in " ".join(m.value for m in at.markdown)
+
+
+def test_switching_comparisons_keeps_the_length_chosen_and_its_steps(env):
+    """A newcomer switched optimisers -> G loss -> GANs -> G loss and got 2,000 steps with neither
+    length selected, so one click started the full study (helper-32)."""
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    options = None
+    for kind in ("losses", "wgans", "losses", "optimizers"):
+        at.radio(key="cmp_kind").set_value(kind).run()
+        size = at.radio(key="cmp_size")
+        assert size.value == "quick" and at.number_input(key="cmp_steps").value == experiments.COMPARISONS[kind].quick_steps
+        assert options in (None, list(size.options))  # what the browser sends back still names an option
+        options = list(size.options)
+    at.radio(key="cmp_size").set_value("full").run()
+    at.radio(key="cmp_kind").set_value("losses").run()
+    assert at.radio(key="cmp_size").value == "full" and at.number_input(key="cmp_steps").value == experiments.COMPARISONS["losses"].steps
+    at.session_state["cmp_size"] = None  # however it came to be unset, the next comparison is Quick again
+    at.radio(key="cmp_kind").set_value("wgans").run()
+    assert at.radio(key="cmp_size").value == "quick" and at.number_input(key="cmp_steps").value == experiments.COMPARISONS["wgans"].quick_steps
+    assert not at.exception
