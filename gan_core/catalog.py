@@ -77,8 +77,12 @@ def _describe(path_str: str, mtime: float, size: int, shipped: bool) -> Checkpoi
     kind = PAIR_KINDS.get(cfg.data.pairs or "")
     # Two translators of one data set (grey -> colour and super-resolution, both on photos) must differ in the menu.
     does = f" ({kind.turns})" if kind is not None else ""
-    what = f"{cfg.recipe}{does} on {cfg.data.name}, step {step:,}"
-    label = f"{what} (demo)" if shipped else f"{what} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
+    # A menu label never changes while its file is offered: Streamlit sends a menu's choice back
+    # as its label, so a label that moved on (a run's step, "training", "exploded") matched no
+    # option at the next click and the visitor's choice fell back to the first. A run's step
+    # and state are in its summary, under the menu.
+    what = f"{cfg.recipe}{does} on {cfg.data.name}"
+    label = f"{what}, step {step:,} (demo)" if shipped else f"{what}, step {step:,} (uploaded)" if uploaded else f"{what} (run {_run_time(run_id)})"
     return CheckpointEntry(path, label, shipped, mtime, cfg.recipe, cfg.data.name, info.kind, tuple(info.shape), step, run_id,
                            note=SHIPPED_NOTES.get(path.name) if shipped else None)
 
@@ -139,9 +143,9 @@ def list_checkpoints(checkpoints_dir: str | Path, runs_dir: str | Path, owner: s
                 continue
             blown = None if entry.error else _blew_up(p.parent.parent)
             if blown:
-                entry = dataclasses.replace(entry, exploded=blown, label=entry.label + " (exploded)")
+                entry = dataclasses.replace(entry, exploded=blown)
             if read_status(p.parent.parent).get("state") in ACTIVE:
-                entry = dataclasses.replace(entry, training=True, label=entry.label if entry.error else entry.label + " (training)")
+                entry = dataclasses.replace(entry, training=True)
             runs.append(entry)
         runs.sort(key=lambda e: e.mtime, reverse=True)
     return shipped + uploaded + runs

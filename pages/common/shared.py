@@ -16,7 +16,6 @@ import streamlit as st
 
 from gan_core import runs, untrusted
 from gan_core.errors import GanError
-from gan_core.health import shown_state
 
 
 
@@ -47,12 +46,12 @@ def expected_duration(config_json: str, runs_dir: str):
 
 
 def run_label(info: runs.RunInfo) -> str:
-    """A run for menus. An active run says "training" rather than a step count,
-    which would be stale in a menu drawn once while the run moves on."""
+    """A run for menus: what never changes about it. Streamlit sends a menu's choice back
+    as its label, so a label with the run's state ("training", then "stopped at 346")
+    matched no option at the next click after the run stopped, and the choice was lost;
+    the state is beside the menu (the run's badge and progress)."""
     when = datetime.fromtimestamp(info.created).strftime("%d %b %H:%M")
-    # The shown state (gan_core.health): a run that ran to the end but blew up reads "exploded at 300", as its badge does.
-    state = "training" if info.active else f"{shown_state(info).shown} at {info.step}"
-    return f"{info.recipe} on {info.data} · {info.total} steps, {state} · {when} · {info.id[-4:]}"
+    return f"{info.recipe} on {info.data} · {info.total:,} steps · {when} · {info.id[-4:]}"
 
 
 def per_second_unit(data_name: str | None) -> str:
