@@ -389,7 +389,8 @@ with bar:
     b1.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:", key="lab1d_play",
               on_click=on_play, type="primary", disabled=stopped, width="stretch")
     b2.button("Step", icon=":material/skip_next:", key="lab1d_step", on_click=on_step, disabled=stopped, width="stretch",
-              help="One D step, then one G step (D alone while G is frozen).")
+              help="One D step, then one G step, whatever k (Play trains k D steps per G step), to watch each "
+                   "update on its own; one D step alone while G is frozen.")
     b3.button("Reset", icon=":material/restart_alt:", key="lab1d_reset", on_click=on_reset, width="stretch",
               help="New models from the seed (and, in the comparison, a new head start).")
     if view == SINGLE:

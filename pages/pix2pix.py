@@ -166,8 +166,9 @@ def show_outcome(outcome, tr, pair: bool, results: list) -> None:
 st.title("Pix2Pix: translate images")
 st.caption("Pix2Pix (Isola et al. 2017) learns from pairs of pictures to turn one kind into another: edges into faces, "
            "grey into colour. Its discriminator judges the output patch by patch, beside the input. Pictures of any shape "
-           "are translated and come back at their own size; a very large one fits this server at a smaller scale "
-           "(Translate at).")
+           "are translated and come back at their own size, so the picture's own pixels set what it costs: one too large "
+           "for this server is refused with the size it takes (a smaller Translate at makes the model's work lighter, "
+           "not the picture).")
 settings = settings_or_stop()
 owner = visitor(settings)
 own_checkpoint("Use a pix2pix checkpoint of your own",
@@ -260,6 +261,6 @@ else:
         outcome = translated_sample(*key, sample or samples[0], scale, derive, realism, enlarge, strength)
     show_outcome(outcome, tr, False, results)  # the samples are single photographs, never pairs
 if len(results) > 1:
-    st.download_button(f"Download all {len(results)} translations (zip of PNGs)", lambda: results_zip(results),
+    st.download_button(f"Download all {len(results)} translations (zip of PNGs)", lambda: results_zip(results, translator_stem(entry)),
                        file_name=f"translations-{translator_stem(entry)}.zip", mime="application/zip", icon=":material/folder_zip:", on_click="ignore",
                        key="p2p_dl_all")

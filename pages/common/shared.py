@@ -142,18 +142,21 @@ def preview(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     return pictures.upscale(image, max(1, (side // 2) // max(h, w)))
 
 
-def results_zip(results: list[Shown]) -> bytes:
-    """Every output as a full-size PNG named after its input; a repeated name gets -2, -3..."""
+def results_zip(results: list[Shown], suffix: str = "") -> bytes:
+    """Every output as a full-size PNG named after its input and ``suffix`` (the translator,
+    as the single download is named: unzipped beside the photos, nothing is overwritten); a
+    repeated name gets -2, -3..."""
     import io
     import zipfile
 
     buf, used = io.BytesIO(), set()
+    tail = f"-{suffix}" if suffix else ""
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for r in results:
-            name, k = f"{r.stem}.png", 1
+            name, k = f"{r.stem}{tail}.png", 1
             while name in used:
                 k += 1
-                name = f"{r.stem}-{k}.png"
+                name = f"{r.stem}{tail}-{k}.png"
             used.add(name)
             z.writestr(name, r.png)
     return buf.getvalue()

@@ -280,6 +280,11 @@ def test_downloads_keep_the_inputs_names(models):
     with zipfile.ZipFile(io.BytesIO(results_zip(shown))) as z:
         assert z.namelist() == ["a.png", "a-2.png", "c.png"]
         assert Image.open(z.open("c.png")).size == (30, 20)
+    # The page names them as the single download is, after the translator: unzipped beside
+    # the photos, no original is overwritten (helper-32).
+    with zipfile.ZipFile(io.BytesIO(results_zip(shown, "pix2pix-grey-to-colour-photos"))) as z:
+        assert z.namelist() == ["a-pix2pix-grey-to-colour-photos.png", "a-pix2pix-grey-to-colour-photos-2.png",
+                                "c-pix2pix-grey-to-colour-photos.png"]
     assert download_stem("../../etc/pass wd.tar.gz") == "pass_wd.tar" and download_stem("...") == "image"
 
 
