@@ -628,7 +628,13 @@ def verdict_sentence(state: str | None, findings: list[Finding]) -> str | None:
     word = verdict(state, findings)
     if word is None:
         return None
-    return f"No sign yet of {CHECKS}." if word == HEALTHY else f"Its training showed no sign of {CHECKS}."
+    # The losses cannot show a generator that drops some modes while fooling D with the rest
+    # (a ring run missing a blob read "no problems seen" beside it, helper-32): say where to look.
+    if word == HEALTHY:
+        return (f"Its losses show no sign yet of {CHECKS}; modes it drops do not show in the losses, "
+                "so look at its samples for any it misses.")
+    return (f"Its losses showed no sign of {CHECKS}; modes it dropped do not show in the losses, "
+            "so look at its samples for any it missed.")
 
 
 def to_status(findings: list[Finding]) -> list[dict]:

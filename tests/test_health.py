@@ -372,3 +372,13 @@ def test_short_healthy_runs_of_the_demo_recipes_stay_quiet(tmp_path):
         "data.image_size": 16, "model.width": 16, "train.batch_size": 32})
     assert trainer_verdict(rows_, status, cfg, "image") == [] and status["health"] == []
     assert {"diversity", "noise", "noise_real"} <= set(rows_[-1])
+
+
+def test_a_clean_verdict_says_the_losses_cannot_show_dropped_modes():
+    """A ring run missing a blob read "no problems seen ... no sign of collapse" beside its samples (helper-32)."""
+    from gan_core.health import verdict_sentence
+
+    assert verdict_sentence("running", []).endswith("modes it drops do not show in the losses, so look at its samples "
+                                                   "for any it misses.")
+    assert verdict_sentence("finished", []).endswith("modes it dropped do not show in the losses, so look at its samples "
+                                                    "for any it missed.")
