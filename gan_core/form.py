@@ -307,6 +307,19 @@ def pairs_problem(name: str, path: str | None, channels: int | None, pairs: str)
     return None
 
 
+def in_form_words(sentence: str) -> str:
+    """An engine sentence with each command-line flag of a field on the form replaced by the
+    field's label ("--d-steps must be at least 1" -> "k (D steps per G step) must be at least
+    1"): the engine judges the form as it judges the command line, and a visitor never saw
+    the flags."""
+    import re
+
+    labels = {flag_name(f.path, CONFIG_FIELDS[f.path][0]): f.bound_label or f.label  # the number boxes: a sentence
+              for f in FIELDS if f.path in CONFIG_FIELDS and f.labels is None  # about a choice quotes the flag's value
+              and base_type(CONFIG_FIELDS[f.path][1]) in (int, float)}
+    return re.sub(r"--[a-z0-9][a-z0-9-]*", lambda m: labels.get(m.group(0), m.group(0)), sentence)
+
+
 def problem(cfg: Config, kind: str, settings, uploads_dir: str, check_pairs: Callable[..., str | None] = pairs_problem) -> str | None:
     """Why Start cannot run ``cfg``, in one sentence, or None. The engine judges the
     config as it judges the command line (recipes.resolve); the form adds what this
@@ -316,7 +329,7 @@ def problem(cfg: Config, kind: str, settings, uploads_dir: str, check_pairs: Cal
     try:
         resolved = resolve(cfg)
     except GanError as e:
-        return str(e)
+        return in_form_words(str(e))
     d = resolved.data
     builtin = {s.name for s in list_sources() if s.builtin}
     uploaded = d.path is not None and Path(d.path).is_relative_to(Path(settings.runs_dir) / uploads_dir)

@@ -98,7 +98,7 @@ def test_problem_is_one_sentence_from_the_declared_bounds():
     capped = SimpleNamespace(runs_dir="/nowhere", max_steps=300)
     assert "at most 300 steps" in form.problem(ok.replace(**{"train.steps": 301}), "image", capped, "uploads", NO_PAIRS)
     assert form.problem(ok.replace(**{"train.log_every": 0}), "image", SETTINGS, "uploads", NO_PAIRS) == (
-        "--log-every must be at least 1, not 0.")  # the engine's own sentence, as on the command line
+        "Metrics every (steps) must be at least 1, not 0.")  # the engine's own sentence, with the form's label for the flag
     assert form.problem(ok.replace(**{"train.log_every": 10**7}), "image", SETTINGS, "uploads", NO_PAIRS) == (
         "Metrics every (steps) must be between 1 and 1,000,000, not 10,000,000.")
 

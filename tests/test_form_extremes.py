@@ -72,7 +72,7 @@ def test_every_size_and_batch_the_form_offers_is_judged_in_one_sentence():
 
 @pytest.mark.parametrize("batch, sentence", [
     (1, "Recipe 'gan' with --arch mlp normalises over the items of each batch (batch norm), which needs at least 2 of them; "
-        "use --batch-size 2 or more."),  # the issue's "A ring of 8 points" with batch size 1
+        "use Batch size 2 or more."),  # the issue's "A ring of 8 points" with batch size 1, in the form's words
     (2, None),
 ])
 def test_the_issues_ring_with_batch_one_is_refused_before_a_run_exists(batch, sentence):

@@ -104,7 +104,7 @@ def test_an_advanced_setting_from_its_declaration_alone_reaches_the_run_and_is_j
     assert any("--log-every 5" in c for c in codes(at))
     at.number_input(key="train_log_every").set_value(0).run()
     assert at.button(key="train_start").disabled
-    assert "--log-every must be at least 1, not 0." in errors(at)
+    assert "Metrics every (steps) must be at least 1, not 0." in errors(at)  # the engine's sentence in the form's words
     at.number_input(key="train_log_every").set_value(5).run()
     at.button(key="train_start").click().run()
     assert [c.cfg.train.log_every for c in launches] == [5]
@@ -205,9 +205,11 @@ def test_unchanged_fields_give_the_recipe_defaults(env, launches):
 
 
 @pytest.mark.parametrize("key, value, reason", [
-    ("train_steps", -5, "--steps must be at least 1, not -5."),
-    ("train_batch_size", 0, "--batch-size must be at least 1, not 0."),
-    ("train_lr_g", 0.0, "--lr-g must be a positive learning rate, not 0.0."),
+    # The engine's sentences in the form's words: a visitor never saw the command line's flags (helper-32).
+    ("train_steps", -5, "Steps must be at least 1, not -5."),
+    ("train_batch_size", 0, "Batch size must be at least 1, not 0."),
+    ("train_lr_g", 0.0, "Learning rate G must be a positive learning rate, not 0.0."),
+    ("train_d_steps", 0, "k (D steps per G step) must be at least 1, not 0."),
     ("train_batch_size", 5000, "Batch size must be between 1 and 4,096, not 5,000."),
 ])
 def test_an_invalid_field_disables_start_with_the_reason(env, launches, key, value, reason):
@@ -230,7 +232,7 @@ def test_the_ring_with_batch_size_one_disables_start_with_the_engines_sentence(e
     at.number_input(key="train_batch_size").set_value(1).run()
     assert not at.exception
     assert errors(at) == ["Recipe 'gan' with --arch mlp normalises over the items of each batch (batch norm), which needs at "
-                          "least 2 of them; use --batch-size 2 or more."]
+                          "least 2 of them; use Batch size 2 or more."]
     assert at.button(key="train_start").disabled
     at.number_input(key="train_batch_size").set_value(2).run()
     assert not errors(at) and not at.button(key="train_start").disabled
