@@ -22,6 +22,7 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.patches import Polygon
 
 # Figure 1's black, green and blue; D* and C(G) (the optimum) in red: the page's colours.
@@ -226,9 +227,11 @@ class Painter:
         if self.view == "single":
             self.ax_v.set_xlim(*span)
             self.ax_v.set_ylim(*key[-1])
+            _step_ticks(self.ax_j)
         else:
             for _, _, ax, _ in self.panels:
                 ax.set_xlim(*span)
+                _step_ticks(ax)
         self.canvas.draw()  # animated artists are left out: this is the background
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self._key = key
@@ -262,6 +265,12 @@ class Painter:
         for ax, artist in drawn:
             ax.draw_artist(artist)
         return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _step_ticks(ax) -> None:
+    """At most 5 step ticks, thousands as "5k": "0 2500 5000 ... 20000" ran together (newcomer review)."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}"))
 
 
 __all__ = ["Painter", "density_top", "steady_span", "steady_top", "thin", "value_range", "z_lines"]

@@ -60,7 +60,9 @@ settings = settings_or_stop()
 
 EXPLAIN = r"""
 **The picture (the paper's Figure 1).** Black dots: the data's density $p_{data}$. Green: the generator's density
-$p_g$, computed by pushing 2,000 evenly spaced quantiles of $z$ through $G$ (no sampling noise, no smoothing). Blue dashes: what the discriminator says, $D(x)$ = the probability
+$p_g$, computed by pushing 2,000 evenly spaced quantiles of $z$ through $G$ (no sampling noise, no smoothing): a tall,
+narrow peak is where $G$ turns back on itself (the $z \to x$ lines below turn around there), which piles a little
+mass onto one point. Blue dashes: what the discriminator says, $D(x)$ = the probability
 that $x$ is real. Red: $D^*(x)$, the best possible discriminator for the current $G$. Below, each line carries a
 noise value $z$ (bottom) to the point $x = G(z)$ it becomes (top): where the lines bunch together, $G$ puts many
 samples and $p_g$ is high.
