@@ -51,6 +51,8 @@ def run_label(info: runs.RunInfo) -> str:
     matched no option at the next click after the run stopped, and the choice was lost;
     the state is beside the menu (the run's badge and progress)."""
     when = datetime.fromtimestamp(info.created).strftime("%d %b %H:%M")
+    if info.state == runs.RunState.UNREADABLE:  # its files are damaged: nothing else about it can be trusted, and that stays
+        return f"unreadable run · {when} · {info.id[-4:]}"
     return f"{info.recipe} on {info.data} · {info.total:,} steps · {when} · {info.id[-4:]}"
 
 
