@@ -472,7 +472,9 @@ def _train(cfg: Config, run_dir: Path, should_stop, on_progress, ranks: Ranks, t
     message = data_note
     if main:
         where = f"{device} x {ranks.world} processes" if ranks.active else str(device)
-        write_status(run_dir, state=RunState.RUNNING, step=start, total=t.steps, device=where, started=time.time())
+        now = time.time()  # ``stops_by``: when this server's time limit ends the stretch, for the live view's ETA
+        write_status(run_dir, state=RunState.RUNNING, step=start, total=t.steps, device=where, started=now,
+                     stops_by=None if time_limit_s is None else now + time_limit_s)
     began = time.monotonic()
     out_of_time = lambda: time_limit_s is not None and time.monotonic() - began >= time_limit_s  # noqa: E731
     timed_out = False

@@ -117,6 +117,8 @@ def test_a_run_past_the_time_limit_stops_checkpointed_and_resume_goes_on_from_th
     assert first["state"] == RunState.STOPPED and 0 < first["step"] < 1_000_000
     assert TIMED_OUT.fullmatch(first["message"]) and int(TIMED_OUT.fullmatch(first["message"])[1]) == first["step"]
     assert runs.read_status(run_dir)["message"] == first["message"]
+    status = runs.read_status(run_dir)  # when the stretch was due to end, for the live view's "stops in"
+    assert status["stops_by"] == pytest.approx(status["started"] + 1.0)
     assert metric_steps(run_dir)[-1] == first["step"]
     second = training.resume(run_dir, time_limit_s=1.0)  # what Resume does: another stretch of the same length
     assert second["state"] == RunState.STOPPED and second["step"] > first["step"]

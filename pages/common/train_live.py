@@ -4,6 +4,8 @@ state means (and its badge) stays with the page. Not a page: app.py lists the pa
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from gan_core import jobs, runs
@@ -70,7 +72,13 @@ def progress(info: runs.RunInfo, status: dict) -> None:
     parts = [f"Step {info.step:,} / {info.total:,}"]
     if info.images_per_s:
         parts.append(f"{info.images_per_s:,.0f} {per_second_unit(info.data)}/s")
-    if info.active and info.eta is not None and info.step:
+    stops_by = status.get("stops_by")
+    left = stops_by - time.time() if isinstance(stops_by, (int, float)) and not isinstance(stops_by, bool) else None
+    if info.active and info.eta is not None and info.step and left is not None and left < info.eta:
+        # The server's time limit ends this stretch first (a demo's ETA read 14 min on a run stopped within a minute).
+        parts.append(f"stops for this server's time limit in {duration(max(0.0, left)) or 'a moment'} "
+                     f"(ETA {duration(info.eta) or '–'} in all; Resume continues)")
+    elif info.active and info.eta is not None and info.step:
         parts.append(f"ETA {(duration(info.eta) or '–')}")
     elif status.get("elapsed"):
         parts.append(f"trained for {(duration(status['elapsed']) or '–')}")

@@ -825,3 +825,22 @@ def test_a_session_follows_the_metrics_of_its_last_two_runs_only(env):
         assert not at.exception
     followers = at.session_state["_metrics_followers"]
     assert list(followers) == [str(made[2]), str(made[3])]
+
+
+def test_the_progress_says_when_the_servers_time_limit_ends_the_stretch_before_the_eta(env):
+    """A demo's live view read "ETA 14 min 23 s" on a run the server stops within a minute (helper-32)."""
+    import time
+
+    soon = fake_run(env.runs, Config())
+    runs.write_status(soon, eta=863.0, stops_by=time.time() + 40)
+    at = page()
+    at.query_params["run"] = soon.name
+    at.run()
+    (text,) = [p.proto.text for p in at.get("progress")]
+    assert "stops for this server's time limit in " in text and "(ETA 14 min" in text and "Resume continues" in text, text
+    later = fake_run(env.runs, Config())
+    runs.write_status(later, eta=20.0, stops_by=time.time() + 60)  # the run ends first: the plain ETA
+    at.query_params["run"] = later.name
+    at.run()
+    (text,) = [p.proto.text for p in at.get("progress")]
+    assert "ETA 20 s" in text and "time limit" not in text, text
