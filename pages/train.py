@@ -11,7 +11,7 @@ import time
 
 import streamlit as st
 
-from gan_core import form, jobs, presets, runs
+from gan_core import form, jobs, presets, runs, visitors
 from gan_core.config import Config, command_line, torchrun_command
 from gan_core.data import list_sources
 from gan_core.data.paired import FROM_FILES, PAIR_KINDS
@@ -299,6 +299,14 @@ def settings_form(settings) -> None:
     problem = data_error or form_problem(cfg, kind, settings)
     if problem is None:
         duration_caption(cfg, settings)  # before Start, on every launch
+        if jobs.free_slots(settings.runs_dir, settings.max_active_runs) == 0:
+            # Start stays enabled: on a demo, the refusal is what gives this visitor the next turn (jobs, turns).
+            others = settings.demo and not any(visitors.run_owner(r.path) == visitor(settings)
+                                               for r in jobs.active_runs(settings.runs_dir))
+            st.caption("Every training slot on this server is taken by other visitors' runs; press Start to be given "
+                       "the next turn (it says when)." if others else
+                       "Every training slot on this server is taken; Start says when you can start another.",
+                       help="The server trains at most this many runs at once (GAN_WORKBENCH_MAX_RUNS).")
     clicked = st.button("Start training", type="primary", icon=":material/play_arrow:", width="stretch",
                         disabled=problem is not None, key=Train.START)
     if data_error is not None and not st.session_state.get(KEYS.server_path) and not st.session_state.get(Train.UPLOAD):

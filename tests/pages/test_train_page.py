@@ -323,6 +323,9 @@ def test_concurrency_limit_is_one_sentence(env, monkeypatch):
     for _ in range(2):
         fake_run(env.runs, Config())
     at = page().run()
+    # Said before the click; Start stays enabled, since on a demo the refusal keeps the visitor the next turn.
+    assert "Every training slot on this server is taken; Start says when you can start another." in [c.value for c in at.caption]
+    assert not at.button(key="train_start").disabled
     at.button(key="train_start").click().run()  # the real jobs.launch: refuses before spawning
     assert not at.exception
     assert len(errors(at)) == 1
@@ -844,3 +847,13 @@ def test_the_progress_says_when_the_servers_time_limit_ends_the_stretch_before_t
     at.run()
     (text,) = [p.proto.text for p in at.get("progress")]
     assert "ETA 20 s" in text and "time limit" not in text, text
+
+
+def test_on_a_demo_a_taken_slot_is_said_before_start_with_the_turn_it_gives(env, monkeypatch):
+    monkeypatch.setenv("GAN_WORKBENCH_DEMO", "1")  # one slot
+    fake_run(env.runs, Config())  # another visitor's run (it has no owner of this browser's)
+    at = page().run()
+    assert not at.exception
+    assert ("Every training slot on this server is taken by other visitors' runs; press Start to be given the next "
+            "turn (it says when).") in [c.value for c in at.caption]
+    assert not at.button(key="train_start").disabled
