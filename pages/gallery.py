@@ -311,7 +311,8 @@ def guided_start() -> None:
             "comparisons in one click; the **Lab** pages show the theory happen.")
         st.markdown(
             "**What to expect:** the demos here are small models trained in minutes on a 2-core CPU, so their pictures are "
-            "tiny: 32×32 grey faces learned from 100 photographs and 28×28 digits, not the 1024-pixel photographs of "
+            "tiny: 32×32 grey faces learned from 100 face crops of 25×25 pixels (scaled up) and 28×28 digits, not the "
+            "1024-pixel photographs of "
             "large GANs trained for days on GPUs.")
         cols = st.columns(len(QUICK_STARTS))
         for col, (key, label) in zip(cols, QUICK_STARTS.items()):

@@ -187,7 +187,8 @@ if not entries:
 by_key = {e.key: e for e in entries}
 if st.session_state.get("p2p_ckpt") not in by_key:
     st.session_state["p2p_ckpt"] = entries[0].key
-chosen = st.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="p2p_ckpt")
+chosen = st.selectbox("Checkpoint", list(by_key), format_func=lambda k: by_key[k].label, key="p2p_ckpt",
+                      on_change=lambda: st.session_state.update(p2p_scale=AS_TRAINED))  # each model at its own default scale
 entry = by_key[chosen]
 tr = loaded_or_stop(entry, load_translator)
 st.caption(plain(describe(entry, tr)))
@@ -205,9 +206,15 @@ pair = o2.toggle("My pictures are A|B pairs", key="p2p_pair",
 derive = True
 if tr.pairs is not None:
     what = PAIR_KINDS[tr.pairs].model_input.lower()
-    derive = not o3.toggle(f"Uploads are {PAIR_KINDS[tr.pairs].already}", key="p2p_no_derive",
+    growing = tr.enlarge > 1 and st.session_state.get("p2p_enlarge", False)
+    if growing:  # "Make it 4x larger" enlarges the upload itself: it is not already enlarged
+        st.session_state["p2p_no_derive"] = False
+    example = {"edges": "a sketch you drew", "sr4": "a picture you enlarged yourself"}.get(tr.pairs, "a grey photograph")
+    derive = not o3.toggle(f"Uploads are {PAIR_KINDS[tr.pairs].already}", key="p2p_no_derive", disabled=growing,
                            help=f"This model was trained to turn a {what} into a picture. Off: the {what} is made from "
-                                "each upload, as in training. On: each upload is taken as it is (a sketch you drew, say).")
+                                f"each upload, as in training. On: each upload is taken as it is ({example}, say)."
+                                + (f" Off while Make it {tr.enlarge}x larger is on, which enlarges the upload itself."
+                                   if growing else ""))
 realism = o4.toggle("Overlay the realism map", key="p2p_realism", disabled=not tr.has_discriminator,
                     help="The PatchGAN discriminator's verdict on the output, beside its input, one value per 70 x 70 patch.")
 if not tr.has_discriminator:

@@ -172,7 +172,10 @@ def test_the_page_offers_make_it_4x_larger_for_a_super_resolution_model_only(mod
     heads = [m.value for m in at.markdown if " pixels" in m.value]
     assert heads == ["**china.png** · 640 x 427 pixels"]  # a photograph it never saw, at full size (super-resolution)
     at.segmented_control(key="p2p_sample").set_value("astronaut-face").run()  # 120 x 120: a small picture
+    at.toggle(key="p2p_no_derive").set_value(True).run()  # "already enlarged", then "Make it 4x larger": the second wins, said
     at.toggle(key="p2p_enlarge").set_value(True).run()
+    no_derive = at.toggle(key="p2p_no_derive")
+    assert not no_derive.value and no_derive.disabled and "Off while Make it 4x larger is on" in no_derive.help
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [m.value for m in at.markdown if " pixels" in m.value] == ["**astronaut-face.png** · 120 x 120 → 480 x 480 pixels"]
     shown = [img.caption for el in at.get("image") for img in el.proto.imgs]

@@ -108,6 +108,11 @@ def show_judge(fig: dict, elsewhere: tuple[str, str] | None = None) -> None:
         st.caption(f"The {figure} given for this model elsewhere is read by {by}, not by this judge: two classifiers err on "
                    f"different samples, so read each figure against its own reader's score on real images (this judge's: "
                    f"{fig['real_accuracy']:.1%}).")
+    if fig["accuracy"] > fig["real_accuracy"]:
+        st.caption(f"Generated samples are read as asked more often than real images ({fig['accuracy']:.1%} against "
+                   f"{fig['real_accuracy']:.1%}): a conditional generator tends to draw the most typical form of each "
+                   f"{'class' if fig['kind'] == 'classes' else 'attribute'}, which is easier to read than real data's "
+                   "odd cases; the Fréchet distance beside it shows how far they are from real images' variety.")
     if fig["frechet"] < fig["frechet_floor"]:
         st.caption(f"The Fréchet distance ({fig['frechet']:.2f}) is below its real-vs-real floor ({fig['frechet_floor']:.2f}): "
                    f"the generated samples are as close to these real images as the other half of the real images is, and "

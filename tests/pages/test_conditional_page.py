@@ -127,11 +127,19 @@ def test_a_visitor_waiting_for_another_judge_too_long_gets_one_sentence_then_a_s
     assert not at.warning and [m.label for m in at.metric] == ["Judged as requested", "Fréchet distance to real images"]
 
 
-def judged_figures(frechet: float, floor: float):
+def judged_figures(frechet: float, floor: float, accuracy: float = 0.954):
     from pages.common.judge import show_judge
 
-    show_judge({"kind": "classes", "accuracy": 0.954, "real_accuracy": 0.981, "frechet": frechet, "frechet_floor": floor,
+    show_judge({"kind": "classes", "accuracy": accuracy, "real_accuracy": 0.924, "frechet": frechet, "frechet_floor": floor,
                 "n": 1000, "per_condition": {str(k): 0.95 for k in range(10)}})
+
+
+@pytest.mark.parametrize("accuracy, said", [(0.944, True), (0.90, False)])
+def test_generated_samples_read_better_than_real_ones_is_explained(accuracy, said):
+    """"94.4% · real images: 92.4%" stood unexplained (helper-32)."""
+    at = AppTest.from_function(judged_figures, args=(2.5, 1.1, accuracy), default_timeout=30).run()
+    above = [c.value for c in at.caption if c.value.startswith("Generated samples are read as asked more often")]
+    assert bool(above) == said and not at.exception
 
 
 @pytest.mark.parametrize("frechet, floor, said", [(0.8, 1.1, True), (2.5, 1.1, False)])

@@ -474,3 +474,16 @@ def test_the_colour_strength_starts_at_the_files_default_and_moving_it_changes_t
     assert grey != coloured
     slider.set_value(1.0).run()
     assert output_url() not in (grey, coloured)
+
+
+def test_another_translator_starts_at_its_own_default_scale(env, models):
+    """12.5% chosen for one model stayed on for the next, giving a 25 x 25 smear (helper-32)."""
+    shutil.copy(models["grey"], env / "pix2pix-grey.safetensors")
+    shutil.copy(models["edges"], env / "pix2pix-edges.safetensors")
+    at = page()
+    default = at.selectbox(key="p2p_scale").value
+    at.selectbox(key="p2p_scale").select(1.0).run()
+    assert at.selectbox(key="p2p_ckpt").value == str(env / "pix2pix-grey.safetensors")
+    at.selectbox(key="p2p_ckpt").set_value(str(env / "pix2pix-edges.safetensors")).run()
+    assert not at.exception and at.selectbox(key="p2p_ckpt").value == str(env / "pix2pix-edges.safetensors")
+    assert at.selectbox(key="p2p_scale").value == default != 1.0
