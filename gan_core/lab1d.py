@@ -163,7 +163,7 @@ class Snapshot:
 
     x: np.ndarray  # (n,) grid
     p_data: np.ndarray
-    p_g: np.ndarray  # KDE of G's samples, as a density on the grid
+    p_g: np.ndarray  # G's density on the grid (the push-forward of N(0, 1), ``_density``)
     d: np.ndarray  # D(x)
     d_star: np.ndarray  # p_data / (p_data + p_g); NaN where neither has mass
     z_line: np.ndarray  # (N_LINES,) where each drawn z sits on the lower line (its quantile, spread over the grid's width)
