@@ -53,7 +53,9 @@ def only_run(runs: Path) -> Path:
 
 
 def rows(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    """The logged rows; read while the run trains, the last line may be half-written (a CI
+    run read '{"step": 247, "time": 1796683460.42'), so only lines ended by a newline count."""
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().split("\n")[:-1]]
 
 
 def status(run_dir: Path) -> dict:
