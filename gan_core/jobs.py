@@ -45,7 +45,7 @@ from .errors import GanError, RunError
 from .recipes import as_trained, resolve
 from .runs import (ACTIVE, RunInfo, RunState, create_run, list_runs, prepare_runs_dir, read_config, read_status,
                    request_stop, worker_identity, write_status)
-from .settings import load_settings, worker_memory_mb
+from .settings import load_settings, worker_memory_mb, worker_nice
 from .timefmt import duration
 from .untrusted import Unreadable, open_regular
 
@@ -316,6 +316,21 @@ def memory_limit(device: str) -> Callable[[], None] | None:
     return limit
 
 
+def _preexec(device: str) -> Callable[[], None] | None:
+    """What a worker process does between fork and exec: the memory cap (``memory_limit``)
+    and, when the operator asks (``settings.worker_nice``), a lower CPU priority."""
+    cap, nice = memory_limit(device), worker_nice()
+    if nice is None:
+        return cap
+
+    def both() -> None:
+        if cap is not None:
+            cap()
+        os.nice(nice)
+
+    return both
+
+
 def _worker_device(run_dir: Path) -> str:
     """Where the run will compute: "cpu" unless its config asks for a GPU this machine has."""
     try:
@@ -339,7 +354,7 @@ def _start(command: list[str], run_dirs: list[Path], active: int) -> None:
                 [sys.executable, "-m", *command, *map(str, run_dirs)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=worker_env(active),
                 start_new_session=True,  # a Ctrl-C to the server does not kill its runs
-                preexec_fn=memory_limit(_worker_device(run_dirs[0])),
+                preexec_fn=_preexec(_worker_device(run_dirs[0])),
             )
         _children.append(proc)
         for run_dir in run_dirs:

@@ -130,6 +130,14 @@ def worker_memory_mb() -> int | None:
     return _int("GAN_WORKBENCH_WORKER_MEMORY_MB", DEMO_WORKER_MEMORY_MB if demo_mode() else None)
 
 
+def worker_nice() -> int | None:
+    """GAN_WORKBENCH_WORKER_NICE (1 to 19): how much lower a training worker's CPU priority
+    is than the dashboard's, so its pages stay quick while runs train on the same cores
+    (a worker alone on an idle machine runs at full speed whatever its niceness). Unset:
+    the workers' priority is the server's."""
+    return _int("GAN_WORKBENCH_WORKER_NICE", None, most=19)
+
+
 # A public demo's disk (docs/RELIABILITY.md, "Disk: a demo's runs are swept"): visitors'
 # runs are swept when a run starts or resumes (gan_core.visitors.sweep_runs), the
 # unchanged ones after a day and, past 90% of this many MB (or 1,000 runs) for every

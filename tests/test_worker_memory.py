@@ -97,3 +97,25 @@ def test_a_demo_server_times_one_config_at_a_time_whoever_asks(tmp_path, monkeyp
         fcntl.flock(held, fcntl.LOCK_UN)
     assert estimate.estimate(cfg, tmp_path, timer=timer).per_step == 0.01 and len(timed) == 1
     assert estimate.estimate(cfg, tmp_path, timer=timer).per_step == 0.01  # the slot is free again after each
+
+
+def test_an_operator_can_run_the_workers_at_a_lower_cpu_priority_than_the_dashboard(monkeypatch):
+    """GAN_WORKBENCH_WORKER_NICE: the worker's niceness is raised by that much, after its memory cap."""
+    import subprocess
+    import sys
+
+    from gan_core import settings
+
+    monkeypatch.delenv("GAN_WORKBENCH_DEMO", raising=False)
+    monkeypatch.delenv("GAN_WORKBENCH_WORKER_NICE", raising=False)
+    assert jobs._preexec("cpu") is None  # nothing asked: the worker is the server's equal
+    monkeypatch.setenv("GAN_WORKBENCH_WORKER_NICE", "7")
+    monkeypatch.setenv("GAN_WORKBENCH_WORKER_MEMORY_MB", str(LIMIT_MB))
+    probe = "import os, resource; print(os.nice(0), resource.getrlimit(resource.RLIMIT_DATA)[0])"
+    out = subprocess.run([sys.executable, "-c", probe], preexec_fn=jobs._preexec("cpu"), capture_output=True, text=True, check=True)
+    nice, data = map(int, out.stdout.split())
+    assert nice == min(19, os.nice(0) + 7) and data == LIMIT_MB * 2**20  # both: the priority and the memory cap
+    for raw, said in (("-3", "must be at least 1, not -3"), ("25", "must be at most 19, not 25"), ("low", "must be a whole number")):
+        monkeypatch.setenv("GAN_WORKBENCH_WORKER_NICE", raw)
+        with pytest.raises(ConfigError, match=said):
+            settings.worker_nice()
