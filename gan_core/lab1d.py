@@ -539,9 +539,7 @@ class Lab1D:
         point = ok & (width <= self.dx * 1e-3)  # G flat there: the interval's share at its middle
         even = ok & ~point & (width <= self.dx)  # within a grid step: spread evenly, as finely as the grid shows
         wide = ok & (width > self.dx)  # wider: spread as z's normal density along G's line
-        order = np.argsort(((lo + hi) / 2)[point])
-        middles, shares = ((lo + hi) / 2)[point][order], np.concatenate([[0.0], np.cumsum(mass[point][order])])
-        cdf = shares[np.searchsorted(middles, edges, side="right")]
+        cdf = _steps(((lo + hi) / 2)[point], mass[point], edges)
         # An evenly spread interval [a, b] adds (relu(e - a) - relu(e - b)) / (b - a) of its
         # share at edge e: a sum of ramps, e K(e) - S(e) with K and S cumulative sums over
         # the ramps' corners in order, so the cost is a sort, not intervals x edges.
@@ -569,9 +567,7 @@ class Lab1D:
         if not len(rows):
             return out
         phi_a, phi_b = phi[rows], phi[rows + 1]
-        order = np.argsort(hi[rows])  # whole shares: a step at each interval's upper end
-        ends, shares = hi[rows][order], np.concatenate([[0.0], np.cumsum((phi_b - phi_a)[order])])
-        out += shares[np.searchsorted(ends, edges, side="right")]
+        out += _steps(hi[rows], phi_b - phi_a, edges)  # whole shares: a step at each interval's upper end
         first, stop = np.searchsorted(edges, lo[rows], side="right"), np.searchsorted(edges, hi[rows], side="left")
         counts = np.maximum(stop - first, 0)
         if counts.sum():
@@ -606,6 +602,12 @@ class Lab1D:
             kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum() * self.dx
             kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum() * self.dx
         return float(np.clip(0.5 * (kl_p + kl_q) + 0.5 * outside * math.log(2), 0.0, math.log(2)))
+
+
+def _steps(at: np.ndarray, shares: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """At each edge, the sum of the ``shares`` placed at or below it (each a step at ``at``)."""
+    order = np.argsort(at)
+    return np.concatenate([[0.0], np.cumsum(shares[order])])[np.searchsorted(at[order], edges, side="right")]
 
 
 def _phi(z):

@@ -299,10 +299,10 @@ def settings_form(settings) -> None:
     problem = data_error or form_problem(cfg, kind, settings)
     if problem is None:
         duration_caption(cfg, settings)  # before Start, on every launch
-        if jobs.free_slots(settings.runs_dir, settings.max_active_runs) == 0:
+        active = jobs.active_runs(settings.runs_dir) if settings.max_active_runs is not None else []
+        if settings.max_active_runs is not None and len(active) >= settings.max_active_runs:
             # Start stays enabled: on a demo, the refusal is what gives this visitor the next turn (jobs, turns).
-            others = settings.demo and not any(visitors.run_owner(r.path) == visitor(settings)
-                                               for r in jobs.active_runs(settings.runs_dir))
+            others = settings.demo and not any(visitors.run_owner(r.path) == visitor(settings) for r in active)
             st.caption("Every training slot on this server is taken by other visitors' runs; press Start to be given "
                        "the next turn (it says when)." if others else
                        "Every training slot on this server is taken; Start says when you can start another.",
